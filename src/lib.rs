@@ -1,0 +1,2 @@
+//! actix-rocketmq: a RocketMQ producer client for actix services.
+pub mod protocol;

@@ -1,0 +1,129 @@
+//! `RemotingCommand`: one request or response of the remoting protocol.
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use super::codes::{LanguageCode, SerializeType, CLIENT_VERSION};
+
+/// Header flag bit: this command is a response.
+pub const FLAG_RESPONSE: i32 = 1;
+/// Header flag bit: this request expects no response.
+pub const FLAG_ONEWAY: i32 = 2;
+
+/// The `extFields` of a header: string keys to string values, in insertion order.
+///
+/// A vector, not a map: headers have a dozen fields, lookups are rare, and the
+/// order is kept so a decoded frame re-encodes byte for byte.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtFields(Vec<(Cow<'static, str>, String)>);
+
+impl ExtFields {
+    pub fn new() -> Self {
+        ExtFields(Vec::new())
+    }
+    pub fn with_capacity(n: usize) -> Self {
+        ExtFields(Vec::with_capacity(n))
+    }
+    /// Sets `key` to `value`, replacing an earlier value of the same key.
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+        let key = key.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+    /// Appends without looking for an existing key (the caller knows it is new).
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+        self.0.push((key.into(), value.into()));
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let pos = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(pos).1)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        ExtFields(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+/// One remoting command (request or response): header fields plus body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotingCommand {
+    pub code: i32,
+    pub language: LanguageCode,
+    pub version: i32,
+    pub opaque: i32,
+    pub flag: i32,
+    pub remark: Option<String>,
+    /// `None` is written as an absent/null `extFields`; `Some(empty)` as `{}`.
+    pub ext_fields: Option<ExtFields>,
+    pub body: Bytes,
+    /// How the header was (or will be) serialized; informational in JSON.
+    pub serialize_type: SerializeType,
+}
+
+impl RemotingCommand {
+    /// A request with this client's language and version; opaque is set by the connection.
+    pub fn request(code: i32, ext_fields: ExtFields) -> Self {
+        RemotingCommand {
+            code,
+            language: LanguageCode::Rust,
+            version: CLIENT_VERSION,
+            opaque: 0,
+            flag: 0,
+            remark: None,
+            ext_fields: Some(ext_fields),
+            body: Bytes::new(),
+            serialize_type: SerializeType::Json,
+        }
+    }
+
+    /// A response to the request with `opaque`.
+    pub fn response(code: i32, opaque: i32, remark: Option<String>) -> Self {
+        RemotingCommand {
+            code,
+            language: LanguageCode::Rust,
+            version: CLIENT_VERSION,
+            opaque,
+            flag: FLAG_RESPONSE,
+            remark,
+            ext_fields: None,
+            body: Bytes::new(),
+            serialize_type: SerializeType::Json,
+        }
+    }
+
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn is_response(&self) -> bool {
+        self.flag & FLAG_RESPONSE != 0
+    }
+    pub fn is_oneway(&self) -> bool {
+        self.flag & FLAG_ONEWAY != 0
+    }
+    pub fn mark_oneway(&mut self) {
+        self.flag |= FLAG_ONEWAY;
+    }
+    /// An extFields value, if the header has one.
+    pub fn ext(&self, key: &str) -> Option<&str> {
+        self.ext_fields.as_ref().and_then(|e| e.get(key))
+    }
+}
