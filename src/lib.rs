@@ -1,2 +1,3 @@
 //! actix-rocketmq: a RocketMQ producer client for actix services.
 pub mod protocol;
+pub mod runtime;

@@ -21,4 +21,13 @@ pub enum ProtocolError {
     MalformedBody { kind: &'static str, reason: String },
     #[error("compression failed: {0}")]
     Compression(String),
+    /// A socket error surfaced through the codec (kept as text so the error stays `Clone`).
+    #[error("i/o error ({kind:?}): {message}")]
+    Io { kind: std::io::ErrorKind, message: String },
+}
+
+impl From<std::io::Error> for ProtocolError {
+    fn from(e: std::io::Error) -> Self {
+        ProtocolError::Io { kind: e.kind(), message: e.to_string() }
+    }
 }

@@ -1,1 +1,1098 @@
-//! (in progress)
+//! Typed request and response headers, converted to and from `extFields`.
+//!
+//! Keys and required-ness follow the Java header classes (`@CFNotNull` = required):
+//! a missing required key is [`ProtocolError::MissingField`], a value that does not
+//! parse is [`ProtocolError::InvalidField`]; optional fields absent stay `None`.
+use std::str::FromStr;
+
+use super::codes::request_code;
+use super::command::{ExtFields, RemotingCommand};
+use super::error::ProtocolError;
+
+/// A header that maps to and from the `extFields` of a [`RemotingCommand`].
+pub trait CommandHeader: Sized {
+    fn to_ext_fields(&self) -> ExtFields;
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError>;
+
+    /// Decodes the header of `cmd`; a command without extFields is treated as empty.
+    fn from_command(cmd: &RemotingCommand) -> Result<Self, ProtocolError> {
+        match &cmd.ext_fields {
+            Some(f) => Self::from_ext_fields(f),
+            None => Self::from_ext_fields(&ExtFields::new()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Field helpers
+// ---------------------------------------------------------------------------
+
+fn req<'a>(f: &'a ExtFields, key: &'static str) -> Result<&'a str, ProtocolError> {
+    f.get(key).ok_or(ProtocolError::MissingField(key))
+}
+
+fn parse<T: FromStr>(key: &'static str, v: &str) -> Result<T, ProtocolError> {
+    v.parse().map_err(|_| ProtocolError::InvalidField {
+        field: key,
+        value: v.to_owned(),
+    })
+}
+
+// Java's Boolean.parseBoolean ignores case; anything but true/false is rejected here.
+fn parse_bool(key: &'static str, v: &str) -> Result<bool, ProtocolError> {
+    if v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(ProtocolError::InvalidField {
+            field: key,
+            value: v.to_owned(),
+        })
+    }
+}
+
+fn req_str(f: &ExtFields, key: &'static str) -> Result<String, ProtocolError> {
+    req(f, key).map(str::to_owned)
+}
+
+fn opt_str(f: &ExtFields, key: &'static str) -> Option<String> {
+    f.get(key).map(str::to_owned)
+}
+
+fn req_num<T: FromStr>(f: &ExtFields, key: &'static str) -> Result<T, ProtocolError> {
+    parse(key, req(f, key)?)
+}
+
+fn opt_num<T: FromStr>(f: &ExtFields, key: &'static str) -> Result<Option<T>, ProtocolError> {
+    f.get(key).map(|v| parse(key, v)).transpose()
+}
+
+fn req_bool(f: &ExtFields, key: &'static str) -> Result<bool, ProtocolError> {
+    parse_bool(key, req(f, key)?)
+}
+
+fn opt_bool(f: &ExtFields, key: &'static str) -> Result<Option<bool>, ProtocolError> {
+    f.get(key).map(|v| parse_bool(key, v)).transpose()
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+fn push_opt_str(f: &mut ExtFields, key: &'static str, v: &Option<String>) {
+    if let Some(v) = v {
+        f.push(key, v.as_str());
+    }
+}
+
+fn push_opt_num<T: ToString>(f: &mut ExtFields, key: &'static str, v: Option<T>) {
+    if let Some(v) = v {
+        f.push(key, v.to_string());
+    }
+}
+
+fn push_opt_bool(f: &mut ExtFields, key: &'static str, v: Option<bool>) {
+    if let Some(v) = v {
+        f.push(key, bool_str(v));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GET_ROUTEINFO_BY_TOPIC (105)
+// ---------------------------------------------------------------------------
+
+/// Request header of GET_ROUTEINFO_BY_TOPIC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetRouteInfoRequestHeader {
+    pub topic: String,
+    /// 4.9.4+: ask for standard JSON (quoted map keys) in the reply.
+    pub accept_standard_json_only: Option<bool>,
+}
+
+impl GetRouteInfoRequestHeader {
+    pub fn new(topic: impl Into<String>) -> Self {
+        GetRouteInfoRequestHeader {
+            topic: topic.into(),
+            accept_standard_json_only: None,
+        }
+    }
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for GetRouteInfoRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(2);
+        f.push("topic", self.topic.as_str());
+        push_opt_bool(
+            &mut f,
+            "acceptStandardJsonOnly",
+            self.accept_standard_json_only,
+        );
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(GetRouteInfoRequestHeader {
+            topic: req_str(f, "topic")?,
+            accept_standard_json_only: opt_bool(f, "acceptStandardJsonOnly")?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SEND_MESSAGE (10) / SEND_MESSAGE_V2 (310) / SEND_BATCH_MESSAGE (320)
+// ---------------------------------------------------------------------------
+
+/// Key names of one send-header form; index i of both tables is the same field.
+const SEND_V1_KEYS: [&str; 14] = [
+    "producerGroup",
+    "topic",
+    "defaultTopic",
+    "defaultTopicQueueNums",
+    "queueId",
+    "sysFlag",
+    "bornTimestamp",
+    "flag",
+    "properties",
+    "reconsumeTimes",
+    "unitMode",
+    "maxReconsumeTimes",
+    "batch",
+    "bname",
+];
+const SEND_V2_KEYS: [&str; 14] = [
+    "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+];
+/// The 5.x base-class broker-name key, carried by both forms.
+const BNAME: &str = "bname";
+
+/// Request header of a send (V1 long keys or V2 one-letter keys on the wire).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendMessageRequestHeader {
+    pub producer_group: String,
+    pub topic: String,
+    /// Auto-create template topic, `TBW102`.
+    pub default_topic: String,
+    pub default_topic_queue_nums: i32,
+    /// Negative: the broker picks a queue.
+    pub queue_id: i32,
+    pub sys_flag: i32,
+    pub born_timestamp: i64,
+    /// User `Message.flag`.
+    pub flag: i32,
+    pub properties: Option<String>,
+    pub reconsume_times: Option<i32>,
+    /// Always sent, as 4.x Java clients (primitive field) do.
+    pub unit_mode: bool,
+    pub max_reconsume_times: Option<i32>,
+    /// Always sent: `true` is what makes the broker treat the body as a batch.
+    pub batch: bool,
+    /// Broker name: `bname` in V1; both `bname` and `n` in V2, as real 5.x clients send.
+    pub broker_name: Option<String>,
+}
+
+impl SendMessageRequestHeader {
+    /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
+    pub fn to_ext_fields_v1(&self) -> ExtFields {
+        self.write(&SEND_V1_KEYS, false)
+    }
+
+    /// The one-letter form used by codes 310, 320 and 325.
+    ///
+    /// The broker name goes out as both `n` (V2 field) and `bname` (5.x base-class
+    /// field), exactly like the captured rocketmq-client-rust frames.
+    pub fn to_ext_fields_v2(&self) -> ExtFields {
+        self.write(&SEND_V2_KEYS, true)
+    }
+
+    fn write(&self, keys: &[&'static str; 14], both_bname: bool) -> ExtFields {
+        let mut f = ExtFields::with_capacity(15);
+        f.push(keys[0], self.producer_group.as_str());
+        f.push(keys[1], self.topic.as_str());
+        f.push(keys[2], self.default_topic.as_str());
+        f.push(keys[3], self.default_topic_queue_nums.to_string());
+        f.push(keys[4], self.queue_id.to_string());
+        f.push(keys[5], self.sys_flag.to_string());
+        f.push(keys[6], self.born_timestamp.to_string());
+        f.push(keys[7], self.flag.to_string());
+        push_opt_str(&mut f, keys[8], &self.properties);
+        push_opt_num(&mut f, keys[9], self.reconsume_times);
+        f.push(keys[10], bool_str(self.unit_mode));
+        push_opt_num(&mut f, keys[11], self.max_reconsume_times);
+        f.push(keys[12], bool_str(self.batch));
+        if let Some(b) = &self.broker_name {
+            f.push(keys[13], b.as_str());
+            if both_bname {
+                f.push(BNAME, b.as_str());
+            }
+        }
+        f
+    }
+
+    /// True when the one-letter (V2) form should be used for `code`.
+    pub fn uses_v2(code: i32) -> bool {
+        !matches!(
+            code,
+            request_code::SEND_MESSAGE | request_code::SEND_REPLY_MESSAGE
+        )
+    }
+
+    /// A send request for `code`, in the header form that code requires; the caller adds the body.
+    pub fn to_request(&self, code: i32) -> RemotingCommand {
+        let f = if Self::uses_v2(code) {
+            self.to_ext_fields_v2()
+        } else {
+            self.to_ext_fields_v1()
+        };
+        RemotingCommand::request(code, f)
+    }
+
+    fn read(f: &ExtFields, keys: &[&'static str; 14]) -> Result<Self, ProtocolError> {
+        let broker_name = opt_str(f, keys[13]).or_else(|| opt_str(f, BNAME));
+        Ok(SendMessageRequestHeader {
+            producer_group: req_str(f, keys[0])?,
+            topic: req_str(f, keys[1])?,
+            default_topic: req_str(f, keys[2])?,
+            default_topic_queue_nums: req_num(f, keys[3])?,
+            queue_id: req_num(f, keys[4])?,
+            sys_flag: req_num(f, keys[5])?,
+            born_timestamp: req_num(f, keys[6])?,
+            flag: req_num(f, keys[7])?,
+            properties: opt_str(f, keys[8]),
+            reconsume_times: opt_num(f, keys[9])?,
+            unit_mode: opt_bool(f, keys[10])?.unwrap_or(false),
+            max_reconsume_times: opt_num(f, keys[11])?,
+            batch: opt_bool(f, keys[12])?.unwrap_or(false),
+            broker_name,
+        })
+    }
+}
+
+impl CommandHeader for SendMessageRequestHeader {
+    /// The V1 (long-key) form; see [`SendMessageRequestHeader::to_ext_fields_v2`].
+    fn to_ext_fields(&self) -> ExtFields {
+        self.to_ext_fields_v1()
+    }
+
+    /// Accepts either form: one-letter keys when `a`/`b` are present without `producerGroup`/`topic`.
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        let v1 = f.get("producerGroup").is_some() || f.get("topic").is_some();
+        let v2 = f.get("a").is_some() || f.get("b").is_some();
+        if v2 && !v1 {
+            Self::read(f, &SEND_V2_KEYS)
+        } else {
+            Self::read(f, &SEND_V1_KEYS)
+        }
+    }
+}
+
+/// Response header of a send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendMessageResponseHeader {
+    /// Broker offset message id; comma-separated list for a batch.
+    pub msg_id: String,
+    pub queue_id: i32,
+    /// First message's offset for a batch.
+    pub queue_offset: i64,
+    /// The message's UNIQ_KEY.
+    pub transaction_id: Option<String>,
+    pub batch_uniq_id: Option<String>,
+    pub recall_handle: Option<String>,
+    /// Broker-added `MSG_REGION` (Java `SendResult.regionId`).
+    pub region: Option<String>,
+    /// Broker-added `TRACE_ON` (Java `SendResult.traceOn`).
+    pub trace_on: Option<bool>,
+}
+
+impl CommandHeader for SendMessageResponseHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(8);
+        push_opt_str(&mut f, "MSG_REGION", &self.region);
+        push_opt_bool(&mut f, "TRACE_ON", self.trace_on);
+        f.push("msgId", self.msg_id.as_str());
+        f.push("queueId", self.queue_id.to_string());
+        f.push("queueOffset", self.queue_offset.to_string());
+        push_opt_str(&mut f, "transactionId", &self.transaction_id);
+        push_opt_str(&mut f, "batchUniqId", &self.batch_uniq_id);
+        push_opt_str(&mut f, "recallHandle", &self.recall_handle);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(SendMessageResponseHeader {
+            msg_id: req_str(f, "msgId")?,
+            queue_id: req_num(f, "queueId")?,
+            queue_offset: req_num(f, "queueOffset")?,
+            transaction_id: opt_str(f, "transactionId"),
+            batch_uniq_id: opt_str(f, "batchUniqId"),
+            recall_handle: opt_str(f, "recallHandle"),
+            region: opt_str(f, "MSG_REGION"),
+            // Lenient like Java's Boolean.parseBoolean: it only decorates the result.
+            trace_on: f.get("TRACE_ON").map(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HEART_BEAT (34) / UNREGISTER_CLIENT (35)
+// ---------------------------------------------------------------------------
+
+/// Request header of HEART_BEAT: no fields of its own (the data is the body).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeartbeatRequestHeader;
+
+impl HeartbeatRequestHeader {
+    /// A HEART_BEAT request with `{}` extFields, as real clients send; the caller adds the body.
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::HEART_BEAT, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for HeartbeatRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        ExtFields::new()
+    }
+    fn from_ext_fields(_f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(HeartbeatRequestHeader)
+    }
+}
+
+/// Request header of UNREGISTER_CLIENT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnregisterClientRequestHeader {
+    pub client_id: String,
+    pub producer_group: Option<String>,
+    pub consumer_group: Option<String>,
+}
+
+impl UnregisterClientRequestHeader {
+    pub fn producer(client_id: impl Into<String>, producer_group: impl Into<String>) -> Self {
+        UnregisterClientRequestHeader {
+            client_id: client_id.into(),
+            producer_group: Some(producer_group.into()),
+            consumer_group: None,
+        }
+    }
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::UNREGISTER_CLIENT, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for UnregisterClientRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(3);
+        f.push("clientID", self.client_id.as_str());
+        push_opt_str(&mut f, "producerGroup", &self.producer_group);
+        push_opt_str(&mut f, "consumerGroup", &self.consumer_group);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(UnregisterClientRequestHeader {
+            client_id: req_str(f, "clientID")?,
+            producer_group: opt_str(f, "producerGroup"),
+            consumer_group: opt_str(f, "consumerGroup"),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// END_TRANSACTION (37) / CHECK_TRANSACTION_STATE (39)
+// ---------------------------------------------------------------------------
+
+/// `commitOrRollback` of END_TRANSACTION (Java `MessageSysFlag.TRANSACTION_*_TYPE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TransactionResolution {
+    /// 8: make the half message visible.
+    Commit,
+    /// 12: drop the half message.
+    Rollback,
+    /// 0: not decided yet; the broker will check back later.
+    #[default]
+    Unknown,
+}
+
+impl TransactionResolution {
+    pub const COMMIT_TYPE: i32 = 8;
+    pub const ROLLBACK_TYPE: i32 = 12;
+    pub const NOT_TYPE: i32 = 0;
+
+    pub fn code(self) -> i32 {
+        match self {
+            TransactionResolution::Commit => Self::COMMIT_TYPE,
+            TransactionResolution::Rollback => Self::ROLLBACK_TYPE,
+            TransactionResolution::Unknown => Self::NOT_TYPE,
+        }
+    }
+    /// Other values are rejected, as the broker does.
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            Self::COMMIT_TYPE => Some(TransactionResolution::Commit),
+            Self::ROLLBACK_TYPE => Some(TransactionResolution::Rollback),
+            Self::NOT_TYPE => Some(TransactionResolution::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// Request header of END_TRANSACTION (oneway).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndTransactionRequestHeader {
+    pub producer_group: String,
+    /// The half message's queue offset.
+    pub tran_state_table_offset: i64,
+    /// From the half message's offset message id.
+    pub commit_log_offset: i64,
+    pub commit_or_rollback: TransactionResolution,
+    pub from_transaction_check: bool,
+    /// The half message's UNIQ_KEY.
+    pub msg_id: String,
+    pub transaction_id: Option<String>,
+    pub topic: Option<String>,
+    pub broker_name: Option<String>,
+}
+
+impl EndTransactionRequestHeader {
+    /// An END_TRANSACTION request, marked oneway as the Java client sends it.
+    pub fn into_request(self) -> RemotingCommand {
+        let mut cmd = RemotingCommand::request(request_code::END_TRANSACTION, self.to_ext_fields());
+        cmd.mark_oneway();
+        cmd
+    }
+}
+
+impl CommandHeader for EndTransactionRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(9);
+        f.push("producerGroup", self.producer_group.as_str());
+        f.push(
+            "tranStateTableOffset",
+            self.tran_state_table_offset.to_string(),
+        );
+        f.push("commitLogOffset", self.commit_log_offset.to_string());
+        f.push(
+            "commitOrRollback",
+            self.commit_or_rollback.code().to_string(),
+        );
+        f.push(
+            "fromTransactionCheck",
+            bool_str(self.from_transaction_check),
+        );
+        f.push("msgId", self.msg_id.as_str());
+        push_opt_str(&mut f, "transactionId", &self.transaction_id);
+        push_opt_str(&mut f, "topic", &self.topic);
+        push_opt_str(&mut f, BNAME, &self.broker_name);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        let raw = req(f, "commitOrRollback")?;
+        let code: i32 = parse("commitOrRollback", raw)?;
+        let commit_or_rollback =
+            TransactionResolution::from_code(code).ok_or_else(|| ProtocolError::InvalidField {
+                field: "commitOrRollback",
+                value: raw.to_owned(),
+            })?;
+        Ok(EndTransactionRequestHeader {
+            producer_group: req_str(f, "producerGroup")?,
+            tran_state_table_offset: req_num(f, "tranStateTableOffset")?,
+            commit_log_offset: req_num(f, "commitLogOffset")?,
+            commit_or_rollback,
+            from_transaction_check: opt_bool(f, "fromTransactionCheck")?.unwrap_or(false),
+            msg_id: req_str(f, "msgId")?,
+            transaction_id: opt_str(f, "transactionId"),
+            topic: opt_str(f, "topic"),
+            broker_name: opt_str(f, BNAME),
+        })
+    }
+}
+
+/// Request header of CHECK_TRANSACTION_STATE (broker → client, oneway).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckTransactionStateRequestHeader {
+    pub tran_state_table_offset: i64,
+    pub commit_log_offset: i64,
+    /// UNIQ_KEY of the half message.
+    pub msg_id: Option<String>,
+    pub transaction_id: Option<String>,
+    pub offset_msg_id: Option<String>,
+    pub topic: Option<String>,
+    pub broker_name: Option<String>,
+}
+
+impl CommandHeader for CheckTransactionStateRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(7);
+        f.push(
+            "tranStateTableOffset",
+            self.tran_state_table_offset.to_string(),
+        );
+        f.push("commitLogOffset", self.commit_log_offset.to_string());
+        push_opt_str(&mut f, "msgId", &self.msg_id);
+        push_opt_str(&mut f, "transactionId", &self.transaction_id);
+        push_opt_str(&mut f, "offsetMsgId", &self.offset_msg_id);
+        push_opt_str(&mut f, "topic", &self.topic);
+        push_opt_str(&mut f, BNAME, &self.broker_name);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(CheckTransactionStateRequestHeader {
+            tran_state_table_offset: req_num(f, "tranStateTableOffset")?,
+            commit_log_offset: req_num(f, "commitLogOffset")?,
+            msg_id: opt_str(f, "msgId"),
+            transaction_id: opt_str(f, "transactionId"),
+            offset_msg_id: opt_str(f, "offsetMsgId"),
+            topic: opt_str(f, "topic"),
+            broker_name: opt_str(f, BNAME),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// VIEW_MESSAGE_BY_ID (33)
+// ---------------------------------------------------------------------------
+
+/// Request header of VIEW_MESSAGE_BY_ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewMessageRequestHeader {
+    /// Commit-log offset (from the offset message id).
+    pub offset: i64,
+    pub topic: Option<String>,
+}
+
+impl ViewMessageRequestHeader {
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::VIEW_MESSAGE_BY_ID, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for ViewMessageRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(2);
+        f.push("offset", self.offset.to_string());
+        push_opt_str(&mut f, "topic", &self.topic);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(ViewMessageRequestHeader {
+            offset: req_num(f, "offset")?,
+            topic: opt_str(f, "topic"),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// UPDATE_AND_CREATE_TOPIC (17)
+// ---------------------------------------------------------------------------
+
+/// Request header of UPDATE_AND_CREATE_TOPIC (sent to each master broker).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateTopicRequestHeader {
+    pub topic: String,
+    pub default_topic: String,
+    pub read_queue_nums: i32,
+    pub write_queue_nums: i32,
+    pub perm: i32,
+    /// `SINGLE_TAG` or `MULTI_TAG`.
+    pub topic_filter_type: String,
+    pub topic_sys_flag: Option<i32>,
+    pub order: bool,
+    pub attributes: Option<String>,
+    pub force: Option<bool>,
+}
+
+impl CreateTopicRequestHeader {
+    /// A read-write, unordered, single-tag topic with `queue_nums` read and write queues.
+    pub fn new(topic: impl Into<String>, queue_nums: i32) -> Self {
+        CreateTopicRequestHeader {
+            topic: topic.into(),
+            default_topic: "TBW102".to_owned(),
+            read_queue_nums: queue_nums,
+            write_queue_nums: queue_nums,
+            perm: super::route::perm::READ | super::route::perm::WRITE,
+            topic_filter_type: "SINGLE_TAG".to_owned(),
+            topic_sys_flag: Some(0),
+            order: false,
+            attributes: None,
+            force: None,
+        }
+    }
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::UPDATE_AND_CREATE_TOPIC, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for CreateTopicRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(10);
+        f.push("topic", self.topic.as_str());
+        f.push("defaultTopic", self.default_topic.as_str());
+        f.push("readQueueNums", self.read_queue_nums.to_string());
+        f.push("writeQueueNums", self.write_queue_nums.to_string());
+        f.push("perm", self.perm.to_string());
+        f.push("topicFilterType", self.topic_filter_type.as_str());
+        push_opt_num(&mut f, "topicSysFlag", self.topic_sys_flag);
+        f.push("order", bool_str(self.order));
+        push_opt_str(&mut f, "attributes", &self.attributes);
+        push_opt_bool(&mut f, "force", self.force);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(CreateTopicRequestHeader {
+            topic: req_str(f, "topic")?,
+            default_topic: req_str(f, "defaultTopic")?,
+            read_queue_nums: req_num(f, "readQueueNums")?,
+            write_queue_nums: req_num(f, "writeQueueNums")?,
+            perm: req_num(f, "perm")?,
+            topic_filter_type: req_str(f, "topicFilterType")?,
+            topic_sys_flag: opt_num(f, "topicSysFlag")?,
+            order: req_bool(f, "order")?,
+            attributes: opt_str(f, "attributes"),
+            force: opt_bool(f, "force")?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GET_MAX_OFFSET (30)
+// ---------------------------------------------------------------------------
+
+/// Request header of GET_MAX_OFFSET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetMaxOffsetRequestHeader {
+    pub topic: String,
+    pub queue_id: i32,
+    /// 5.x: only count committed messages (broker default true).
+    pub committed: Option<bool>,
+}
+
+impl GetMaxOffsetRequestHeader {
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::GET_MAX_OFFSET, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for GetMaxOffsetRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(3);
+        f.push("topic", self.topic.as_str());
+        f.push("queueId", self.queue_id.to_string());
+        push_opt_bool(&mut f, "committed", self.committed);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(GetMaxOffsetRequestHeader {
+            topic: req_str(f, "topic")?,
+            queue_id: req_num(f, "queueId")?,
+            committed: opt_bool(f, "committed")?,
+        })
+    }
+}
+
+/// Response header of GET_MAX_OFFSET.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GetMaxOffsetResponseHeader {
+    pub offset: i64,
+}
+
+impl CommandHeader for GetMaxOffsetResponseHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(1);
+        f.push("offset", self.offset.to_string());
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(GetMaxOffsetResponseHeader {
+            offset: req_num(f, "offset")?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// PULL_MESSAGE (11), for tests that read messages back
+// ---------------------------------------------------------------------------
+
+/// Request header of PULL_MESSAGE.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullMessageRequestHeader {
+    pub consumer_group: String,
+    pub topic: String,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub max_msg_nums: i32,
+    /// PullSysFlag bits: 1 commit offset, 2 suspend, 4 subscription, 8 class filter.
+    pub sys_flag: i32,
+    pub commit_offset: i64,
+    pub suspend_timeout_millis: i64,
+    pub subscription: Option<String>,
+    pub sub_version: i64,
+    /// `TAG` or `SQL92`.
+    pub expression_type: Option<String>,
+}
+
+impl PullMessageRequestHeader {
+    pub fn into_request(self) -> RemotingCommand {
+        RemotingCommand::request(request_code::PULL_MESSAGE, self.to_ext_fields())
+    }
+}
+
+impl CommandHeader for PullMessageRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(11);
+        f.push("consumerGroup", self.consumer_group.as_str());
+        f.push("topic", self.topic.as_str());
+        f.push("queueId", self.queue_id.to_string());
+        f.push("queueOffset", self.queue_offset.to_string());
+        f.push("maxMsgNums", self.max_msg_nums.to_string());
+        f.push("sysFlag", self.sys_flag.to_string());
+        f.push("commitOffset", self.commit_offset.to_string());
+        f.push(
+            "suspendTimeoutMillis",
+            self.suspend_timeout_millis.to_string(),
+        );
+        push_opt_str(&mut f, "subscription", &self.subscription);
+        f.push("subVersion", self.sub_version.to_string());
+        push_opt_str(&mut f, "expressionType", &self.expression_type);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(PullMessageRequestHeader {
+            consumer_group: req_str(f, "consumerGroup")?,
+            topic: req_str(f, "topic")?,
+            queue_id: req_num(f, "queueId")?,
+            queue_offset: req_num(f, "queueOffset")?,
+            max_msg_nums: req_num(f, "maxMsgNums")?,
+            sys_flag: req_num(f, "sysFlag")?,
+            commit_offset: req_num(f, "commitOffset")?,
+            suspend_timeout_millis: req_num(f, "suspendTimeoutMillis")?,
+            subscription: opt_str(f, "subscription"),
+            sub_version: req_num(f, "subVersion")?,
+            expression_type: opt_str(f, "expressionType"),
+        })
+    }
+}
+
+/// Response header of PULL_MESSAGE.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullMessageResponseHeader {
+    pub suggest_which_broker_id: i64,
+    pub next_begin_offset: i64,
+    pub min_offset: i64,
+    pub max_offset: i64,
+    pub topic_sys_flag: Option<i32>,
+    pub group_sys_flag: Option<i32>,
+}
+
+impl CommandHeader for PullMessageResponseHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(6);
+        f.push(
+            "suggestWhichBrokerId",
+            self.suggest_which_broker_id.to_string(),
+        );
+        f.push("nextBeginOffset", self.next_begin_offset.to_string());
+        f.push("minOffset", self.min_offset.to_string());
+        f.push("maxOffset", self.max_offset.to_string());
+        push_opt_num(&mut f, "topicSysFlag", self.topic_sys_flag);
+        push_opt_num(&mut f, "groupSysFlag", self.group_sys_flag);
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(PullMessageResponseHeader {
+            suggest_which_broker_id: req_num(f, "suggestWhichBrokerId")?,
+            next_begin_offset: req_num(f, "nextBeginOffset")?,
+            min_offset: req_num(f, "minOffset")?,
+            max_offset: req_num(f, "maxOffset")?,
+            topic_sys_flag: opt_num(f, "topicSysFlag")?,
+            group_sys_flag: opt_num(f, "groupSysFlag")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&'static str, &str)]) -> ExtFields {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    fn sample_send() -> SendMessageRequestHeader {
+        SendMessageRequestHeader {
+            producer_group: "g".into(),
+            topic: "t".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 3,
+            sys_flag: 0,
+            born_timestamp: 1_795_307_821_617,
+            flag: 0,
+            properties: Some("UNIQ_KEY\u{1}X\u{2}".into()),
+            reconsume_times: Some(0),
+            unit_mode: false,
+            max_reconsume_times: None,
+            batch: true,
+            broker_name: Some("broker-a".into()),
+        }
+    }
+
+    #[test]
+    fn send_header_v1_and_v2_round_trip() {
+        let h = sample_send();
+        let v1 = h.to_ext_fields_v1();
+        assert_eq!(v1.get("batch"), Some("true"));
+        assert_eq!(v1.get("bname"), Some("broker-a"));
+        assert_eq!(v1.get("maxReconsumeTimes"), None);
+        assert_eq!(SendMessageRequestHeader::from_ext_fields(&v1).unwrap(), h);
+        let v2 = h.to_ext_fields_v2();
+        assert_eq!(v2.get("m"), Some("true"));
+        assert_eq!(v2.get("n"), Some("broker-a"));
+        assert_eq!(v2.get("bname"), Some("broker-a"));
+        assert_eq!(v2.get("g"), Some("1795307821617"));
+        assert_eq!(SendMessageRequestHeader::from_ext_fields(&v2).unwrap(), h);
+    }
+
+    #[test]
+    fn send_header_v2_accepts_bname_without_n() {
+        let mut v2 = sample_send().to_ext_fields_v2();
+        v2.remove("n");
+        let h = SendMessageRequestHeader::from_ext_fields(&v2).unwrap();
+        assert_eq!(h.broker_name.as_deref(), Some("broker-a"));
+    }
+
+    #[test]
+    fn send_request_form_follows_code() {
+        let h = sample_send();
+        assert!(h
+            .to_request(request_code::SEND_MESSAGE)
+            .ext("producerGroup")
+            .is_some());
+        assert!(h
+            .to_request(request_code::SEND_MESSAGE_V2)
+            .ext("a")
+            .is_some());
+        assert!(h
+            .to_request(request_code::SEND_BATCH_MESSAGE)
+            .ext("a")
+            .is_some());
+        assert!(h
+            .to_request(request_code::SEND_REPLY_MESSAGE)
+            .ext("topic")
+            .is_some());
+        assert!(h
+            .to_request(request_code::SEND_REPLY_MESSAGE_V2)
+            .ext("b")
+            .is_some());
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let mut v1 = sample_send().to_ext_fields_v1();
+        v1.remove("bornTimestamp");
+        assert_eq!(
+            SendMessageRequestHeader::from_ext_fields(&v1),
+            Err(ProtocolError::MissingField("bornTimestamp"))
+        );
+        let mut v2 = sample_send().to_ext_fields_v2();
+        v2.remove("d");
+        assert_eq!(
+            SendMessageRequestHeader::from_ext_fields(&v2),
+            Err(ProtocolError::MissingField("d"))
+        );
+        assert_eq!(
+            SendMessageRequestHeader::from_ext_fields(&ExtFields::new()),
+            Err(ProtocolError::MissingField("producerGroup"))
+        );
+        assert_eq!(
+            SendMessageResponseHeader::from_ext_fields(&fields(&[
+                ("msgId", "x"),
+                ("queueId", "1")
+            ])),
+            Err(ProtocolError::MissingField("queueOffset"))
+        );
+        assert_eq!(
+            UnregisterClientRequestHeader::from_ext_fields(&fields(&[("producerGroup", "g")])),
+            Err(ProtocolError::MissingField("clientID"))
+        );
+        assert_eq!(
+            GetRouteInfoRequestHeader::from_ext_fields(&ExtFields::new()),
+            Err(ProtocolError::MissingField("topic"))
+        );
+        assert_eq!(
+            CheckTransactionStateRequestHeader::from_ext_fields(&fields(&[(
+                "tranStateTableOffset",
+                "1"
+            )])),
+            Err(ProtocolError::MissingField("commitLogOffset"))
+        );
+        assert_eq!(
+            PullMessageResponseHeader::from_ext_fields(&fields(&[("suggestWhichBrokerId", "0")])),
+            Err(ProtocolError::MissingField("nextBeginOffset"))
+        );
+    }
+
+    #[test]
+    fn invalid_numbers_and_bools_are_rejected() {
+        let mut v1 = sample_send().to_ext_fields_v1();
+        v1.insert("queueId", "three");
+        assert_eq!(
+            SendMessageRequestHeader::from_ext_fields(&v1),
+            Err(ProtocolError::InvalidField {
+                field: "queueId",
+                value: "three".into()
+            })
+        );
+        let mut v2 = sample_send().to_ext_fields_v2();
+        v2.insert("m", "yes");
+        assert_eq!(
+            SendMessageRequestHeader::from_ext_fields(&v2),
+            Err(ProtocolError::InvalidField {
+                field: "m",
+                value: "yes".into()
+            })
+        );
+        // Out of i32 range is invalid too, not truncated.
+        let mut v1 = sample_send().to_ext_fields_v1();
+        v1.insert("flag", "4294967296");
+        assert!(matches!(
+            SendMessageRequestHeader::from_ext_fields(&v1),
+            Err(ProtocolError::InvalidField { field: "flag", .. })
+        ));
+        assert!(matches!(
+            GetRouteInfoRequestHeader::from_ext_fields(&fields(&[
+                ("topic", "t"),
+                ("acceptStandardJsonOnly", "1")
+            ])),
+            Err(ProtocolError::InvalidField {
+                field: "acceptStandardJsonOnly",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn end_transaction_codes() {
+        let h = EndTransactionRequestHeader {
+            producer_group: "g".into(),
+            tran_state_table_offset: 7,
+            commit_log_offset: 1234,
+            commit_or_rollback: TransactionResolution::Rollback,
+            from_transaction_check: true,
+            msg_id: "U".into(),
+            transaction_id: Some("U".into()),
+            topic: None,
+            broker_name: Some("broker-a".into()),
+        };
+        let f = h.to_ext_fields();
+        assert_eq!(f.get("commitOrRollback"), Some("12"));
+        assert_eq!(f.get("fromTransactionCheck"), Some("true"));
+        assert_eq!(EndTransactionRequestHeader::from_ext_fields(&f).unwrap(), h);
+        let req = h.clone().into_request();
+        assert!(req.is_oneway());
+        assert_eq!(req.code, request_code::END_TRANSACTION);
+        let mut bad = f.clone();
+        bad.insert("commitOrRollback", "1");
+        assert!(matches!(
+            EndTransactionRequestHeader::from_ext_fields(&bad),
+            Err(ProtocolError::InvalidField {
+                field: "commitOrRollback",
+                ..
+            })
+        ));
+        assert_eq!(TransactionResolution::Commit.code(), 8);
+        assert_eq!(
+            TransactionResolution::from_code(0),
+            Some(TransactionResolution::Unknown)
+        );
+        assert_eq!(TransactionResolution::from_code(4), None);
+    }
+
+    #[test]
+    fn other_headers_round_trip() {
+        let c = CheckTransactionStateRequestHeader {
+            tran_state_table_offset: 1,
+            commit_log_offset: 2,
+            msg_id: Some("m".into()),
+            transaction_id: Some("m".into()),
+            offset_msg_id: Some("o".into()),
+            topic: Some("t".into()),
+            broker_name: Some("b".into()),
+        };
+        assert_eq!(
+            CheckTransactionStateRequestHeader::from_ext_fields(&c.to_ext_fields()).unwrap(),
+            c
+        );
+        let v = ViewMessageRequestHeader {
+            offset: 99,
+            topic: None,
+        };
+        assert_eq!(
+            ViewMessageRequestHeader::from_ext_fields(&v.to_ext_fields()).unwrap(),
+            v
+        );
+        let t = CreateTopicRequestHeader::new("T", 4);
+        let tf = t.to_ext_fields();
+        assert_eq!(tf.get("perm"), Some("6"));
+        assert_eq!(tf.get("order"), Some("false"));
+        assert_eq!(CreateTopicRequestHeader::from_ext_fields(&tf).unwrap(), t);
+        let m = GetMaxOffsetRequestHeader {
+            topic: "T".into(),
+            queue_id: 2,
+            committed: Some(true),
+        };
+        assert_eq!(
+            GetMaxOffsetRequestHeader::from_ext_fields(&m.to_ext_fields()).unwrap(),
+            m
+        );
+        let mr = GetMaxOffsetResponseHeader { offset: -1 };
+        assert_eq!(
+            GetMaxOffsetResponseHeader::from_ext_fields(&mr.to_ext_fields()).unwrap(),
+            mr
+        );
+        let p = PullMessageRequestHeader {
+            consumer_group: "cg".into(),
+            topic: "T".into(),
+            queue_id: 0,
+            queue_offset: 0,
+            max_msg_nums: 32,
+            sys_flag: 2,
+            commit_offset: 0,
+            suspend_timeout_millis: 2000,
+            subscription: Some("*".into()),
+            sub_version: 5,
+            expression_type: Some("TAG".into()),
+        };
+        assert_eq!(
+            PullMessageRequestHeader::from_ext_fields(&p.to_ext_fields()).unwrap(),
+            p
+        );
+        let u = UnregisterClientRequestHeader::producer("c", "g");
+        let uf = u.to_ext_fields();
+        assert_eq!(uf.len(), 2);
+        assert_eq!(
+            UnregisterClientRequestHeader::from_ext_fields(&uf).unwrap(),
+            u
+        );
+        let hb = HeartbeatRequestHeader.into_request();
+        assert_eq!(hb.ext_fields, Some(ExtFields::new()));
+        let r = GetRouteInfoRequestHeader::new("T").into_request();
+        assert_eq!(r.code, request_code::GET_ROUTEINFO_BY_TOPIC);
+        assert_eq!(r.ext("topic"), Some("T"));
+    }
+
+    #[test]
+    fn from_command_without_ext_fields() {
+        let cmd = RemotingCommand::response(0, 1, None);
+        assert_eq!(
+            HeartbeatRequestHeader::from_command(&cmd),
+            Ok(HeartbeatRequestHeader)
+        );
+        assert_eq!(
+            GetMaxOffsetResponseHeader::from_command(&cmd),
+            Err(ProtocolError::MissingField("offset"))
+        );
+    }
+}

@@ -1,1 +1,660 @@
-//! (in progress)
+//! Topic routes and cluster info from the name server, and the route → publish-info rules.
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::ProtocolError;
+
+/// Permission bits of a topic on a broker (`PermName`).
+pub mod perm {
+    pub const PRIORITY: i32 = 8;
+    pub const READ: i32 = 4;
+    pub const WRITE: i32 = 2;
+    pub const INHERIT: i32 = 1;
+
+    pub fn is_readable(perm: i32) -> bool {
+        perm & READ != 0
+    }
+    pub fn is_writeable(perm: i32) -> bool {
+        perm & WRITE != 0
+    }
+    pub fn is_inherited(perm: i32) -> bool {
+        perm & INHERIT != 0
+    }
+}
+
+/// Broker id of a master in `brokerAddrs`.
+pub const MASTER_ID: u64 = 0;
+
+/// Upper bound on queues built per broker: a corrupt queue count must not exhaust memory.
+pub const MAX_QUEUES_PER_BROKER: i32 = 65_536;
+
+// Treats an explicit JSON `null` like an absent field.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// Queue layout of a topic on one broker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", from = "RawQueueData")]
+pub struct QueueData {
+    pub broker_name: String,
+    pub read_queue_nums: i32,
+    pub write_queue_nums: i32,
+    pub perm: i32,
+    pub topic_sys_flag: i32,
+}
+
+// Both spellings as separate fields, so a peer sending both does not fail as a duplicate.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawQueueData {
+    broker_name: String,
+    #[serde(default)]
+    read_queue_nums: Option<i32>,
+    #[serde(default)]
+    write_queue_nums: Option<i32>,
+    #[serde(default)]
+    perm: Option<i32>,
+    #[serde(default)]
+    topic_sys_flag: Option<i32>,
+    /// Spelling up to RocketMQ 4.8.x.
+    #[serde(default)]
+    topic_syn_flag: Option<i32>,
+}
+
+impl From<RawQueueData> for QueueData {
+    fn from(r: RawQueueData) -> Self {
+        QueueData {
+            broker_name: r.broker_name,
+            read_queue_nums: r.read_queue_nums.unwrap_or(0),
+            write_queue_nums: r.write_queue_nums.unwrap_or(0),
+            perm: r.perm.unwrap_or(0),
+            topic_sys_flag: r.topic_sys_flag.or(r.topic_syn_flag).unwrap_or(0),
+        }
+    }
+}
+
+/// Addresses of one broker group (master id 0, slaves ≥ 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerData {
+    #[serde(default, deserialize_with = "null_default")]
+    pub cluster: String,
+    pub broker_name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub broker_addrs: BTreeMap<u64, String>,
+    /// 5.x only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_name: Option<String>,
+    /// 5.x only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_acting_master: Option<bool>,
+}
+
+impl BrokerData {
+    /// The master's address, if the group has one.
+    pub fn master_addr(&self) -> Option<&str> {
+        self.broker_addrs.get(&MASTER_ID).map(String::as_str)
+    }
+}
+
+/// Reply body of GET_ROUTEINFO_BY_TOPIC.
+///
+/// Equality ignores the order of `queue_datas` and `broker_datas`, so the same route
+/// from two name servers compares equal and a real change can be detected.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicRouteData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_topic_conf: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub queue_datas: Vec<QueueData>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub broker_datas: Vec<BrokerData>,
+    /// Broker address → filter server addresses (legacy class filter).
+    #[serde(default, deserialize_with = "null_default")]
+    pub filter_server_table: BTreeMap<String, Vec<String>>,
+    /// 5.x static-topic mapping, kept opaque (publish info ignores it, as noted in PROTOCOL.md §9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_queue_mapping_by_broker: Option<serde_json::Value>,
+}
+
+fn sorted_by_broker<T: Ord>(items: &[T], name: fn(&T) -> &str) -> Vec<&T> {
+    let mut v: Vec<&T> = items.iter().collect();
+    v.sort_by(|a, b| name(a).cmp(name(b)).then_with(|| a.cmp(b)));
+    v
+}
+
+impl PartialEq for TopicRouteData {
+    fn eq(&self, other: &Self) -> bool {
+        self.order_topic_conf == other.order_topic_conf
+            && self.filter_server_table == other.filter_server_table
+            && self.topic_queue_mapping_by_broker == other.topic_queue_mapping_by_broker
+            && self.queue_datas.len() == other.queue_datas.len()
+            && self.broker_datas.len() == other.broker_datas.len()
+            && sorted_by_broker(&self.queue_datas, |q| &q.broker_name)
+                == sorted_by_broker(&other.queue_datas, |q| &q.broker_name)
+            && sorted_by_broker(&self.broker_datas, |b| &b.broker_name)
+                == sorted_by_broker(&other.broker_datas, |b| &b.broker_name)
+    }
+}
+
+impl Eq for TopicRouteData {}
+
+impl TopicRouteData {
+    /// Parses a route body, tolerating fastjson's unquoted integer map keys; the result is normalised.
+    pub fn decode(body: &[u8]) -> Result<Self, ProtocolError> {
+        let mut route: TopicRouteData = decode_fastjson(body, "TopicRouteData")?;
+        route.normalize();
+        Ok(route)
+    }
+
+    /// Standard JSON (quoted keys).
+    pub fn encode(&self) -> Bytes {
+        // Serializing plain structs, string/integer-keyed maps and a Value cannot fail.
+        serde_json::to_vec(self)
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+
+    /// Sorts queue and broker data by broker name (then by content, for a total order).
+    pub fn normalize(&mut self) {
+        self.queue_datas
+            .sort_by(|a, b| a.broker_name.cmp(&b.broker_name).then_with(|| a.cmp(b)));
+        self.broker_datas
+            .sort_by(|a, b| a.broker_name.cmp(&b.broker_name).then_with(|| a.cmp(b)));
+    }
+
+    pub fn broker_data(&self, broker_name: &str) -> Option<&BrokerData> {
+        self.broker_datas
+            .iter()
+            .find(|b| b.broker_name == broker_name)
+    }
+
+    /// Address of `broker_name`'s master (id 0), where sends go.
+    pub fn master_addr(&self, broker_name: &str) -> Option<&str> {
+        self.broker_data(broker_name)
+            .and_then(BrokerData::master_addr)
+    }
+
+    /// True when the order-topic configuration is present and non-empty.
+    pub fn is_order_topic(&self) -> bool {
+        self.order_topic_conf
+            .as_deref()
+            .is_some_and(|c| !c.is_empty())
+    }
+}
+
+/// TBW102 fallback: clamp each queueData's read and write queue numbers to
+/// `min(default_topic_queue_nums, readQueueNums)`, as the Java client does.
+pub fn clamp_default_route(
+    mut route: TopicRouteData,
+    default_topic_queue_nums: i32,
+) -> TopicRouteData {
+    for q in &mut route.queue_datas {
+        let n = default_topic_queue_nums.min(q.read_queue_nums);
+        q.read_queue_nums = n;
+        q.write_queue_nums = n;
+    }
+    route
+}
+
+/// Reply body of GET_BROKER_CLUSTER_INFO.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterInfo {
+    /// Broker name → broker data.
+    #[serde(default, deserialize_with = "null_default")]
+    pub broker_addr_table: BTreeMap<String, BrokerData>,
+    /// Cluster name → broker names.
+    #[serde(default, deserialize_with = "null_default")]
+    pub cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl ClusterInfo {
+    /// Parses a cluster-info body (fastjson always leaves the broker ids unquoted here).
+    pub fn decode(body: &[u8]) -> Result<Self, ProtocolError> {
+        decode_fastjson(body, "ClusterInfo")
+    }
+
+    /// Standard JSON (quoted keys).
+    pub fn encode(&self) -> Bytes {
+        // Serializing string/integer-keyed maps of plain structs cannot fail.
+        serde_json::to_vec(self)
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+}
+
+/// Parses strict JSON first, and only on failure retries with bare integer keys quoted.
+fn decode_fastjson<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+    kind: &'static str,
+) -> Result<T, ProtocolError> {
+    // serde would also accept a JSON array as a struct; a body must be an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ProtocolError::MalformedBody {
+            kind,
+            reason: "not a JSON object".to_owned(),
+        });
+    }
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let fixed = quote_integer_keys(body);
+            if let Cow::Owned(fixed) = fixed {
+                serde_json::from_slice(&fixed).map_err(|e| ProtocolError::MalformedBody {
+                    kind,
+                    reason: e.to_string(),
+                })
+            } else {
+                Err(ProtocolError::MalformedBody {
+                    kind,
+                    reason: first.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Quotes bare integer object keys (`{0:"a"}` → `{"0":"a"}`), as fastjson writes map keys.
+///
+/// A run of digits (optionally with a leading `-`) is quoted only outside strings, when
+/// it follows `{` or `,` and is followed, after optional whitespace, by `:`. Returns the
+/// input unchanged (borrowed) when nothing needed quoting.
+pub fn quote_integer_keys(input: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0; // input[..copied] is already in `out`
+    let mut in_string = false;
+    let mut escaped = false;
+    // Last non-whitespace byte seen outside strings: `{` or `,` means a key may follow.
+    let mut last_sig = 0u8;
+    let mut i = 0;
+    while i < input.len() {
+        let c = input[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+                last_sig = c;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'-' | b'0'..=b'9' if last_sig == b'{' || last_sig == b',' => {
+                let start = i;
+                let mut j = i + usize::from(c == b'-');
+                let digits_start = j;
+                while j < input.len() && input[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let mut k = j;
+                while k < input.len() && matches!(input[k], b' ' | b'\t' | b'\n' | b'\r') {
+                    k += 1;
+                }
+                if j > digits_start && k < input.len() && input[k] == b':' {
+                    let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len() + 16));
+                    buf.extend_from_slice(&input[copied..start]);
+                    buf.push(b'"');
+                    buf.extend_from_slice(&input[start..j]);
+                    buf.push(b'"');
+                    copied = j;
+                }
+                last_sig = input[j.saturating_sub(1).max(start)];
+                i = j.max(i + 1);
+            }
+            _ => {
+                last_sig = c;
+                i += 1;
+            }
+        }
+    }
+    match out {
+        Some(mut buf) => {
+            buf.extend_from_slice(&input[copied..]);
+            Cow::Owned(buf)
+        }
+        None => Cow::Borrowed(input),
+    }
+}
+
+/// One queue of a topic on one broker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageQueue {
+    pub topic: String,
+    pub broker_name: String,
+    pub queue_id: i32,
+}
+
+impl MessageQueue {
+    pub fn new(topic: impl Into<String>, broker_name: impl Into<String>, queue_id: i32) -> Self {
+        MessageQueue {
+            topic: topic.into(),
+            broker_name: broker_name.into(),
+            queue_id,
+        }
+    }
+}
+
+/// The writable queues of a topic, derived from its route.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicPublishInfo {
+    pub order_topic: bool,
+    pub queues: Vec<MessageQueue>,
+    pub route: TopicRouteData,
+}
+
+impl TopicPublishInfo {
+    /// Java `MQClientInstance.topicRouteData2TopicPublishInfo`, minus 5.x static topics.
+    ///
+    /// `orderTopicConf` (`brokerA:4;brokerB:4`) lists the queues in that order; otherwise
+    /// queue data sorted by broker name, each with WRITE perm and a master address,
+    /// contributes queues `0..writeQueueNums`. Malformed order entries are skipped.
+    pub fn from_route(topic: &str, route: &TopicRouteData) -> Self {
+        let mut queues = Vec::new();
+        let order_topic = route.is_order_topic();
+        if let Some(conf) = route.order_topic_conf.as_deref().filter(|c| !c.is_empty()) {
+            for entry in conf.split(';') {
+                let Some((broker, nums)) = entry.split_once(':') else {
+                    continue;
+                };
+                let broker = broker.trim();
+                let Ok(nums) = nums.trim().parse::<i32>() else {
+                    continue;
+                };
+                if broker.is_empty() {
+                    continue;
+                }
+                for id in 0..nums.min(MAX_QUEUES_PER_BROKER) {
+                    queues.push(MessageQueue::new(topic, broker, id));
+                }
+            }
+        } else {
+            for qd in sorted_by_broker(&route.queue_datas, |q| &q.broker_name) {
+                if !perm::is_writeable(qd.perm) || route.master_addr(&qd.broker_name).is_none() {
+                    continue;
+                }
+                for id in 0..qd.write_queue_nums.min(MAX_QUEUES_PER_BROKER) {
+                    queues.push(MessageQueue::new(topic, qd.broker_name.as_str(), id));
+                }
+            }
+        }
+        TopicPublishInfo {
+            order_topic,
+            queues,
+            route: route.clone(),
+        }
+    }
+
+    /// Java `TopicPublishInfo.ok()`: there is at least one queue to send to.
+    pub fn ok(&self) -> bool {
+        !self.queues.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qd(name: &str, n: i32, perm: i32) -> QueueData {
+        QueueData {
+            broker_name: name.into(),
+            read_queue_nums: n,
+            write_queue_nums: n,
+            perm,
+            topic_sys_flag: 0,
+        }
+    }
+
+    fn bd(name: &str, addrs: &[(u64, &str)]) -> BrokerData {
+        BrokerData {
+            cluster: "C".into(),
+            broker_name: name.into(),
+            broker_addrs: addrs.iter().map(|(i, a)| (*i, a.to_string())).collect(),
+            zone_name: None,
+            enable_acting_master: None,
+        }
+    }
+
+    fn q(s: &str) -> String {
+        String::from_utf8(quote_integer_keys(s.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn quotes_bare_integer_keys_only() {
+        assert_eq!(
+            q(r#"{"brokerAddrs":{0:"1.2.3.4:10911"}}"#),
+            r#"{"brokerAddrs":{"0":"1.2.3.4:10911"}}"#
+        );
+        assert_eq!(
+            q("{\"a\":{ 0 : \"x\",\n 12\t:\"y\",-1:\"z\"}}"),
+            "{\"a\":{ \"0\" : \"x\",\n \"12\"\t:\"y\",\"-1\":\"z\"}}"
+        );
+        // Digits inside strings (including ones followed by ':') and values stay untouched.
+        let s = r#"{"k":"10.0.0.5:10911","m":"{0:1,2:3}","n":[1,2],"o":5,"p":"\"7:"}"#;
+        assert!(matches!(quote_integer_keys(s.as_bytes()), Cow::Borrowed(_)));
+        // Already quoted keys are left alone.
+        let s = r#"{"brokerAddrs":{"0":"a","1":"b"}}"#;
+        assert!(matches!(quote_integer_keys(s.as_bytes()), Cow::Borrowed(_)));
+        // Garbage does not panic.
+        for s in [
+            "{", "{0", "{0 ", "{-", "{-:", ",9", "\"", "\"\\", "{0:", "{12",
+        ] {
+            let _ = quote_integer_keys(s.as_bytes());
+        }
+        assert_eq!(q("{0:1"), "{\"0\":1");
+        assert_eq!(q("{-:1}"), "{-:1}");
+    }
+
+    #[test]
+    fn decodes_unquoted_route_and_cluster_info() {
+        let body = br#"{"brokerDatas":[{"brokerAddrs":{0:"10.0.0.5:10911",1:"10.0.0.6:10911"},"brokerName":"broker-b","cluster":"DefaultCluster"},{"brokerAddrs":{0:"10.0.0.7:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","zoneName":"z","enableActingMaster":true,"extra":{1:2}}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-b","perm":6,"readQueueNums":4,"topicSynFlag":3,"writeQueueNums":4},{"brokerName":"broker-a","perm":6,"readQueueNums":2,"writeQueueNums":2}]}"#;
+        let r = TopicRouteData::decode(body).unwrap();
+        assert_eq!(r.broker_datas[0].broker_name, "broker-a");
+        assert_eq!(r.broker_datas[0].zone_name.as_deref(), Some("z"));
+        assert_eq!(r.broker_datas[0].enable_acting_master, Some(true));
+        assert_eq!(r.queue_datas[1].topic_sys_flag, 3);
+        assert_eq!(r.queue_datas[0].topic_sys_flag, 0);
+        assert_eq!(r.master_addr("broker-b"), Some("10.0.0.5:10911"));
+        assert_eq!(
+            r.broker_datas[1].broker_addrs.get(&1).map(String::as_str),
+            Some("10.0.0.6:10911")
+        );
+        // encode gives standard JSON that decodes to the same route.
+        let again = TopicRouteData::decode(&r.encode()).unwrap();
+        assert_eq!(again, r);
+        let std: serde_json::Value = serde_json::from_slice(&r.encode()).unwrap();
+        assert_eq!(std["brokerDatas"][0]["brokerAddrs"]["0"], "10.0.0.7:10911");
+
+        let ci = br#"{"brokerAddrTable":{"broker-a":{"brokerAddrs":{0:"127.0.0.1:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}},"clusterAddrTable":{"DefaultCluster":["broker-a"]}}"#;
+        let c = ClusterInfo::decode(ci).unwrap();
+        assert_eq!(
+            c.broker_addr_table["broker-a"].master_addr(),
+            Some("127.0.0.1:10911")
+        );
+        assert!(c.cluster_addr_table["DefaultCluster"].contains("broker-a"));
+        assert_eq!(ClusterInfo::decode(&c.encode()).unwrap(), c);
+    }
+
+    #[test]
+    fn both_sys_flag_spellings_and_nulls() {
+        let body = br#"{"orderTopicConf":null,"queueDatas":[{"brokerName":"b","perm":6,"readQueueNums":1,"writeQueueNums":1,"topicSysFlag":5,"topicSynFlag":5}],"brokerDatas":null,"filterServerTable":null,"topicQueueMappingInfo":null}"#;
+        let r = TopicRouteData::decode(body).unwrap();
+        assert_eq!(r.queue_datas[0].topic_sys_flag, 5);
+        assert!(r.broker_datas.is_empty());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        for b in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{\"queueDatas\":[{}]}",
+            b"\xff\xfe",
+            b"{0:}",
+        ] {
+            assert!(matches!(
+                TopicRouteData::decode(b),
+                Err(ProtocolError::MalformedBody {
+                    kind: "TopicRouteData",
+                    ..
+                })
+            ));
+        }
+        assert!(ClusterInfo::decode(b"{\"brokerAddrTable\":{\"a\":1}}").is_err());
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let a = TopicRouteData {
+            queue_datas: vec![qd("a", 4, 6), qd("b", 4, 6)],
+            broker_datas: vec![bd("a", &[(0, "x")]), bd("b", &[(0, "y")])],
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.queue_datas.reverse();
+        b.broker_datas.reverse();
+        assert_eq!(a, b);
+        b.queue_datas[0].write_queue_nums = 2;
+        assert_ne!(a, b);
+        let mut c = a.clone();
+        c.broker_datas[1].broker_addrs.insert(0, "z".into());
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn publish_info_filters_perm_and_masterless() {
+        let route = TopicRouteData {
+            queue_datas: vec![
+                qd("c", 2, perm::READ | perm::WRITE),
+                qd("a", 2, perm::READ | perm::WRITE),
+                qd("ro", 3, perm::READ),
+                qd("slave-only", 3, perm::READ | perm::WRITE),
+                qd("unknown", 3, perm::READ | perm::WRITE),
+            ],
+            broker_datas: vec![
+                bd("a", &[(0, "a:1"), (1, "a:2")]),
+                bd("c", &[(0, "c:1")]),
+                bd("ro", &[(0, "ro:1")]),
+                bd("slave-only", &[(1, "s:1")]),
+            ],
+            ..Default::default()
+        };
+        let info = TopicPublishInfo::from_route("T", &route);
+        assert!(!info.order_topic);
+        assert!(info.ok());
+        assert_eq!(
+            info.queues,
+            vec![
+                MessageQueue::new("T", "a", 0),
+                MessageQueue::new("T", "a", 1),
+                MessageQueue::new("T", "c", 0),
+                MessageQueue::new("T", "c", 1),
+            ]
+        );
+        assert_eq!(info.route, route);
+        assert_eq!(route.master_addr("a"), Some("a:1"));
+        assert_eq!(route.master_addr("slave-only"), None);
+        assert_eq!(route.master_addr("nope"), None);
+
+        let none = TopicPublishInfo::from_route("T", &TopicRouteData::default());
+        assert!(!none.ok());
+    }
+
+    #[test]
+    fn order_topic_conf_lists_queues_in_order() {
+        let route = TopicRouteData {
+            order_topic_conf: Some("brokerB:2;brokerA:3;bad;x:y;:4;".into()),
+            // Order topics ignore queue data and master checks.
+            queue_datas: vec![qd("brokerA", 8, perm::READ)],
+            ..Default::default()
+        };
+        let info = TopicPublishInfo::from_route("T", &route);
+        assert!(info.order_topic);
+        let got: Vec<(&str, i32)> = info
+            .queues
+            .iter()
+            .map(|q| (q.broker_name.as_str(), q.queue_id))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("brokerB", 0),
+                ("brokerB", 1),
+                ("brokerA", 0),
+                ("brokerA", 1),
+                ("brokerA", 2)
+            ]
+        );
+        let empty = TopicRouteData {
+            order_topic_conf: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(!TopicPublishInfo::from_route("T", &empty).order_topic);
+    }
+
+    #[test]
+    fn huge_queue_counts_are_capped() {
+        let route = TopicRouteData {
+            order_topic_conf: Some(format!("b:{}", i32::MAX)),
+            ..Default::default()
+        };
+        assert_eq!(
+            TopicPublishInfo::from_route("T", &route).queues.len(),
+            MAX_QUEUES_PER_BROKER as usize
+        );
+        let route = TopicRouteData {
+            queue_datas: vec![qd("b", -5, 6)],
+            broker_datas: vec![bd("b", &[(0, "x")])],
+            ..Default::default()
+        };
+        assert!(TopicPublishInfo::from_route("T", &route).queues.is_empty());
+    }
+
+    #[test]
+    fn tbw102_clamp() {
+        let route = TopicRouteData {
+            queue_datas: vec![qd("a", 8, 7), {
+                let mut q = qd("b", 2, 7);
+                q.write_queue_nums = 8;
+                q
+            }],
+            broker_datas: vec![bd("a", &[(0, "x")]), bd("b", &[(0, "y")])],
+            ..Default::default()
+        };
+        let r = clamp_default_route(route, 4);
+        assert_eq!(
+            (
+                r.queue_datas[0].read_queue_nums,
+                r.queue_datas[0].write_queue_nums
+            ),
+            (4, 4)
+        );
+        assert_eq!(
+            (
+                r.queue_datas[1].read_queue_nums,
+                r.queue_datas[1].write_queue_nums
+            ),
+            (2, 2)
+        );
+        assert_eq!(TopicPublishInfo::from_route("New", &r).queues.len(), 6);
+    }
+}

@@ -1,0 +1,526 @@
+//! `ConnectionActor`: one TCP connection to one remote (name server or broker).
+//!
+//! Requests are pipelined and matched by opaque; every waiting caller gets its
+//! response, a timeout, or an error the moment the connection breaks. The actor
+//! runs under an actix `Supervisor`: a broken connection stops it, the
+//! supervisor restarts it (mailbox intact) and the next request reconnects,
+//! after an exponential backoff with jitter when connecting itself failed.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use futures::channel::oneshot;
+use rand::Rng;
+use tokio::io::WriteHalf;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use super::error::NetError;
+use crate::protocol::codes::response_code;
+use crate::protocol::command::FLAG_RESPONSE;
+use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
+use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
+
+/// Room kept for the header when checking a body against the frame limit.
+const HEADER_ALLOWANCE: usize = 64 * 1024;
+
+/// Settings of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Time allowed to open the TCP connection (Java: 3 s).
+    pub connect_timeout: Duration,
+    /// Largest frame accepted or sent, length prefix included (Java: 16 MiB).
+    pub max_frame_len: usize,
+    /// A connection that answers nothing for this long while requests wait is
+    /// taken as dead (a frozen or black-holed peer sends no FIN/RST).
+    pub dead_peer_timeout: Duration,
+    /// First reconnect delay after a failed connect; doubles per failure.
+    pub backoff_base: Duration,
+    /// Upper bound of the reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            connect_timeout: Duration::from_secs(3),
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            dead_peer_timeout: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+type Reply = Result<Option<RemotingCommand>, NetError>;
+
+struct Pending {
+    tx: oneshot::Sender<Reply>,
+    deadline: Instant,
+}
+
+/// A request (or one-way frame) for the remote. The reply arrives on the
+/// returned receiver: `Some(response)`, `None` once a one-way frame is written.
+pub struct Request {
+    pub cmd: RemotingCommand,
+    pub deadline: Instant,
+    pub oneway: bool,
+}
+
+impl Message for Request {
+    type Result = oneshot::Receiver<Reply>;
+}
+
+/// A request the remote sent us (CHECK_TRANSACTION_STATE, NOTIFY_*, ...).
+pub struct InboundRequest {
+    pub cmd: RemotingCommand,
+    /// The remote's address, and the connection to answer on.
+    pub remote: Arc<str>,
+    pub connection: Connection,
+}
+
+impl Message for InboundRequest {
+    type Result = ();
+}
+
+/// Registers who handles requests the remote initiates.
+pub struct SetInboundHandler(pub Recipient<InboundRequest>);
+
+impl Message for SetInboundHandler {
+    type Result = ();
+}
+
+/// Writes a response frame to a request the remote initiated.
+pub struct Respond(pub RemotingCommand);
+
+impl Message for Respond {
+    type Result = ();
+}
+
+/// Stops taking requests; the receiver fires once every waiting request is answered.
+pub struct Close;
+
+impl Message for Close {
+    type Result = oneshot::Receiver<()>;
+}
+
+/// A snapshot of the connection's bookkeeping (for tests and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionStats {
+    pub connected: bool,
+    pub pending: usize,
+    pub connects: u64,
+    pub restarts: u64,
+    pub consecutive_failures: u32,
+}
+
+pub struct GetStats;
+
+impl Message for GetStats {
+    type Result = ConnectionStats;
+}
+
+/// The actor owning one connection; see the module docs.
+pub struct ConnectionActor {
+    remote: Arc<str>,
+    cfg: ConnectionConfig,
+    writer: Option<FramedWrite<RemotingCommand, WriteHalf<TcpStream>, RemotingCodec>>,
+    pending: HashMap<i32, Pending>,
+    next_opaque: i32,
+    inbound: Option<Recipient<InboundRequest>>,
+    /// Since when requests have waited with no frame read; basis of dead-peer detection.
+    awaiting_since: Option<Instant>,
+    consecutive_failures: u32,
+    retry_at: Option<Instant>,
+    last_connect_error: String,
+    connects: u64,
+    restarts: u64,
+    closed: bool,
+    drain_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl ConnectionActor {
+    pub fn new(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Self {
+        ConnectionActor {
+            remote: remote.into(),
+            cfg,
+            writer: None,
+            pending: HashMap::new(),
+            next_opaque: 0,
+            inbound: None,
+            awaiting_since: None,
+            consecutive_failures: 0,
+            retry_at: None,
+            last_connect_error: String::new(),
+            connects: 0,
+            restarts: 0,
+            closed: false,
+            drain_waiters: Vec::new(),
+        }
+    }
+
+    /// Starts a supervised connection actor on the current arbiter.
+    pub fn start_supervised(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Connection {
+        let remote = remote.into();
+        let r = remote.clone();
+        let actor = Supervisor::start(move |_| ConnectionActor::new(r, cfg));
+        Connection { actor, remote }
+    }
+
+    /// Starts a supervised connection actor on `arbiter`.
+    pub fn start_supervised_in(
+        arbiter: &ArbiterHandle,
+        remote: impl Into<Arc<str>>,
+        cfg: ConnectionConfig,
+    ) -> Connection {
+        let remote = remote.into();
+        let r = remote.clone();
+        let actor = Supervisor::start_in_arbiter(arbiter, move |_| ConnectionActor::new(r, cfg));
+        Connection { actor, remote }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let remote = self.remote.clone();
+        let timeout = self.cfg.connect_timeout;
+        let fut = async move {
+            match tokio::time::timeout(timeout, TcpStream::connect(&*remote)).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("connect timed out after {timeout:?}")),
+            }
+        };
+        // `wait` holds the mailbox, so requests behind this one see the outcome.
+        ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
+            Ok(stream) => act.on_connected(stream, ctx),
+            Err(reason) => act.on_connect_failed(reason),
+        }));
+    }
+
+    fn on_connected(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
+        let _ = stream.set_nodelay(true);
+        let (read, write) = tokio::io::split(stream);
+        ctx.add_stream(FramedRead::new(read, RemotingCodec::new(self.cfg.max_frame_len)));
+        self.writer = Some(FramedWrite::new(
+            write,
+            RemotingCodec::new(self.cfg.max_frame_len),
+            ctx,
+        ));
+        self.connects += 1;
+        self.consecutive_failures = 0;
+        self.retry_at = None;
+        self.awaiting_since = None;
+        tracing::debug!(remote = %self.remote, connects = self.connects, "connected");
+    }
+
+    fn on_connect_failed(&mut self, reason: String) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let delay = backoff(&self.cfg, self.consecutive_failures);
+        self.retry_at = Some(Instant::now() + delay);
+        tracing::warn!(remote = %self.remote, %reason, retry_in = ?delay, "connect failed");
+        self.last_connect_error = reason;
+    }
+
+    fn connect_error(&self) -> NetError {
+        NetError::Connect { addr: self.remote.to_string(), reason: self.last_connect_error.clone() }
+    }
+
+    fn dispatch(&mut self, mut req: Request, tx: oneshot::Sender<Reply>) {
+        let Some(writer) = self.writer.as_mut() else {
+            let _ = tx.send(Err(self.connect_error()));
+            return;
+        };
+        if req.cmd.body.len() + HEADER_ALLOWANCE > self.cfg.max_frame_len {
+            let err = ProtocolError::FrameTooLarge {
+                len: req.cmd.body.len() + HEADER_ALLOWANCE,
+                max: self.cfg.max_frame_len,
+            };
+            let _ = tx.send(Err(NetError::Encode { addr: self.remote.to_string(), source: err }));
+            return;
+        }
+        if req.oneway {
+            req.cmd.mark_oneway();
+            writer.write(req.cmd);
+            let _ = tx.send(Ok(None));
+            return;
+        }
+        let mut opaque = self.next_opaque;
+        while self.pending.contains_key(&opaque) {
+            opaque = opaque.wrapping_add(1);
+        }
+        self.next_opaque = opaque.wrapping_add(1);
+        req.cmd.opaque = opaque;
+        writer.write(req.cmd);
+        self.pending.insert(opaque, Pending { tx, deadline: req.deadline });
+        if self.awaiting_since.is_none() {
+            self.awaiting_since = Some(Instant::now());
+        }
+    }
+
+    /// Fails every waiting request at once and stops; the supervisor restarts us.
+    fn break_connection(&mut self, reason: String, ctx: &mut Context<Self>) {
+        if self.writer.is_none() && self.pending.is_empty() {
+            ctx.stop();
+            return;
+        }
+        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), "disconnected");
+        self.fail_all(&reason);
+        self.writer = None;
+        ctx.stop();
+    }
+
+    fn fail_all(&mut self, reason: &str) {
+        for (_, p) in self.pending.drain() {
+            let _ = p.tx.send(Err(NetError::Closed {
+                addr: self.remote.to_string(),
+                reason: reason.to_string(),
+            }));
+        }
+        self.awaiting_since = None;
+        self.notify_drained();
+    }
+
+    fn notify_drained(&mut self) {
+        if self.pending.is_empty() {
+            for w in self.drain_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+    }
+
+    /// Drops expired requests (their callers already gave up) and detects a dead peer.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let remote = &self.remote;
+        self.pending.retain(|_, p| {
+            if p.deadline <= now {
+                let taken = std::mem::replace(&mut p.tx, oneshot::channel().0);
+                let _ = taken.send(Err(NetError::Timeout { addr: remote.to_string() }));
+                false
+            } else {
+                true
+            }
+        });
+        self.notify_drained();
+        if let Some(since) = self.awaiting_since {
+            if self.writer.is_some() && now.duration_since(since) >= self.cfg.dead_peer_timeout {
+                let reason = format!("no frame received for {:?} while requests waited", now - since);
+                self.break_connection(reason, ctx);
+            }
+        }
+    }
+}
+
+/// Exponential backoff with ±20 % jitter so many clients do not reconnect in step.
+fn backoff(cfg: &ConnectionConfig, failures: u32) -> Duration {
+    let exp = cfg.backoff_base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let capped = exp.min(cfg.backoff_max);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    capped.mul_f64(jitter)
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Pipelined traffic: a deeper mailbox means fewer producer wake-ups.
+        ctx.set_mailbox_capacity(1024);
+        let tick = (self.cfg.dead_peer_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        ctx.run_interval(tick, |act, ctx| act.sweep(ctx));
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        self.fail_all("connection actor stopping");
+        Running::Stop
+    }
+}
+
+impl Supervised for ConnectionActor {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.restarts += 1;
+        self.writer = None;
+        self.fail_all("connection restarting");
+        tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
+    }
+}
+
+impl Handler<Request> for ConnectionActor {
+    type Result = MessageResult<Request>;
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        if self.closed {
+            let _ = tx.send(Err(NetError::Shutdown));
+        } else if self.writer.is_some() {
+            self.dispatch(req, tx);
+        } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            // Fail fast while backing off: the producer can try another broker now.
+            let _ = tx.send(Err(self.connect_error()));
+        } else {
+            self.connect(ctx);
+            ctx.wait(actix::fut::ready(()).map(move |_, act: &mut Self, _| act.dispatch(req, tx)));
+        }
+        MessageResult(rx)
+    }
+}
+
+impl Handler<SetInboundHandler> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetInboundHandler, _: &mut Context<Self>) {
+        self.inbound = Some(msg.0);
+    }
+}
+
+impl Handler<Respond> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, mut msg: Respond, _: &mut Context<Self>) {
+        msg.0.flag |= FLAG_RESPONSE;
+        if let Some(w) = self.writer.as_mut() {
+            w.write(msg.0);
+        }
+    }
+}
+
+impl Handler<Close> for ConnectionActor {
+    type Result = MessageResult<Close>;
+    fn handle(&mut self, _: Close, _: &mut Context<Self>) -> Self::Result {
+        self.closed = true;
+        let (tx, rx) = oneshot::channel();
+        self.drain_waiters.push(tx);
+        self.notify_drained();
+        MessageResult(rx)
+    }
+}
+
+impl Handler<GetStats> for ConnectionActor {
+    type Result = MessageResult<GetStats>;
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ConnectionStats {
+            connected: self.writer.is_some(),
+            pending: self.pending.len(),
+            connects: self.connects,
+            restarts: self.restarts,
+            consecutive_failures: self.consecutive_failures,
+        })
+    }
+}
+
+impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
+    fn handle(&mut self, item: Result<RemotingCommand, ProtocolError>, ctx: &mut Context<Self>) {
+        let cmd = match item {
+            Ok(cmd) => cmd,
+            Err(e) => return self.break_connection(format!("unreadable frame: {e}"), ctx),
+        };
+        if cmd.is_response() {
+            if let Some(p) = self.pending.remove(&cmd.opaque) {
+                let _ = p.tx.send(Ok(Some(cmd)));
+            } else {
+                tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
+            }
+            self.awaiting_since = if self.pending.is_empty() { None } else { Some(Instant::now()) };
+            self.notify_drained();
+            return;
+        }
+        self.awaiting_since = self.awaiting_since.map(|_| Instant::now());
+        let connection = Connection { actor: ctx.address(), remote: self.remote.clone() };
+        match &self.inbound {
+            Some(handler) => {
+                // Broker-initiated traffic, never user traffic: do_send cannot block the reader.
+                handler.do_send(InboundRequest { cmd, remote: self.remote.clone(), connection });
+            }
+            None if !cmd.is_oneway() => {
+                let mut resp = RemotingCommand::response(
+                    response_code::REQUEST_CODE_NOT_SUPPORTED,
+                    cmd.opaque,
+                    Some(format!("request code {} not supported by this producer", cmd.code)),
+                );
+                resp.serialize_type = cmd.serialize_type;
+                if let Some(w) = self.writer.as_mut() {
+                    w.write(resp);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.break_connection("closed by peer".into(), ctx);
+    }
+}
+
+impl WriteHandler<ProtocolError> for ConnectionActor {
+    fn error(&mut self, err: ProtocolError, ctx: &mut Context<Self>) -> Running {
+        self.break_connection(format!("write failed: {err}"), ctx);
+        Running::Stop
+    }
+}
+
+/// A cheap, cloneable handle to a `ConnectionActor`: what everyone else holds.
+#[derive(Clone)]
+pub struct Connection {
+    actor: Addr<ConnectionActor>,
+    remote: Arc<str>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("remote", &self.remote).finish()
+    }
+}
+
+impl Connection {
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    pub fn actor(&self) -> &Addr<ConnectionActor> {
+        &self.actor
+    }
+
+    /// Sends `cmd` and waits for its response until `deadline`, mailbox wait included.
+    pub async fn request(&self, cmd: RemotingCommand, deadline: Instant) -> Result<RemotingCommand, NetError> {
+        match self.call(cmd, deadline, false).await? {
+            Some(resp) => Ok(resp),
+            None => Err(NetError::Closed { addr: self.remote.to_string(), reason: "no response".into() }),
+        }
+    }
+
+    /// Writes `cmd` as a one-way frame (no response expected).
+    pub async fn oneway(&self, cmd: RemotingCommand, deadline: Instant) -> Result<(), NetError> {
+        self.call(cmd, deadline, true).await.map(|_| ())
+    }
+
+    async fn call(&self, cmd: RemotingCommand, deadline: Instant, oneway: bool) -> Reply {
+        let timeout = || NetError::Timeout { addr: self.remote.to_string() };
+        let fut = async {
+            let rx = self.actor.send(Request { cmd, deadline, oneway }).await.map_err(|_| NetError::Shutdown)?;
+            rx.await.unwrap_or_else(|_| {
+                Err(NetError::Closed { addr: self.remote.to_string(), reason: "connection actor restarted".into() })
+            })
+        };
+        tokio::time::timeout_at(deadline, fut).await.unwrap_or_else(|_| Err(timeout()))
+    }
+
+    /// Stops taking requests and waits (until `deadline`) for waiting ones to be answered.
+    pub async fn close(&self, deadline: Instant) {
+        if let Ok(rx) = self.actor.send(Close).await {
+            let _ = tokio::time::timeout_at(deadline, rx).await;
+        }
+    }
+
+    pub async fn stats(&self) -> Option<ConnectionStats> {
+        self.actor.send(GetStats).await.ok()
+    }
+
+    /// Registers the handler of requests this remote initiates.
+    pub fn set_inbound_handler(&self, handler: Recipient<InboundRequest>) {
+        self.actor.do_send(SetInboundHandler(handler));
+    }
+
+    /// Answers a request the remote initiated.
+    pub fn respond(&self, resp: RemotingCommand) {
+        self.actor.do_send(Respond(resp));
+    }
+}

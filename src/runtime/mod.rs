@@ -1,0 +1,9 @@
+//! The actors that keep a client alive: connections, routes, heartbeats and
+//! the `ClientInstance` that supervises them. They know protocol types, never
+//! byte layouts.
+
+pub mod connection;
+pub mod error;
+
+pub use connection::{Connection, ConnectionActor, ConnectionConfig};
+pub use error::{NetError, RouteError};
