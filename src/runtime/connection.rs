@@ -182,7 +182,9 @@ impl ConnectionActor {
         Connection { actor, remote }
     }
 
-    fn connect(&mut self, ctx: &mut Context<Self>) {
+    /// Connects, then dispatches `req`; `wait` holds the mailbox meanwhile, so
+    /// requests behind this one see the outcome (and keep their order).
+    fn connect_then(&mut self, req: Request, tx: oneshot::Sender<Reply>, ctx: &mut Context<Self>) {
         let remote = self.remote.clone();
         let timeout = self.cfg.connect_timeout;
         let fut = async move {
@@ -192,10 +194,12 @@ impl ConnectionActor {
                 Err(_) => Err(format!("connect timed out after {timeout:?}")),
             }
         };
-        // `wait` holds the mailbox, so requests behind this one see the outcome.
-        ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
-            Ok(stream) => act.on_connected(stream, ctx),
-            Err(reason) => act.on_connect_failed(reason),
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok(stream) => act.on_connected(stream, ctx),
+                Err(reason) => act.on_connect_failed(reason),
+            }
+            act.dispatch(req, tx);
         }));
     }
 
@@ -359,8 +363,7 @@ impl Handler<Request> for ConnectionActor {
             // Fail fast while backing off: the producer can try another broker now.
             let _ = tx.send(Err(self.connect_error()));
         } else {
-            self.connect(ctx);
-            ctx.wait(actix::fut::ready(()).map(move |_, act: &mut Self, _| act.dispatch(req, tx)));
+            self.connect_then(req, tx, ctx);
         }
         MessageResult(rx)
     }

@@ -59,3 +59,17 @@ pub enum RouteError {
     #[error("the client has been shut down")]
     Shutdown,
 }
+
+/// Why the `ClientInstance` refused a request.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InstanceError {
+    #[error("the client instance is already started")]
+    AlreadyStarted,
+    #[error("the client instance has been shut down; start a new producer")]
+    ShutDown,
+    #[error("the client instance failed to start: {0}")]
+    StartFailed(String),
+    #[error("producer group `{0}` is already registered in this client instance; use another group name or instance name")]
+    DuplicateGroup(String),
+}

@@ -4,6 +4,9 @@
 
 pub mod connection;
 pub mod error;
+pub mod heartbeat;
+pub mod instance;
+pub mod route_manager;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};
 pub use error::{NetError, RouteError};

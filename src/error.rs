@@ -1,0 +1,764 @@
+//! The one public error type of the crate: [`Error`], classified by [`ErrorKind`].
+//!
+//! Every failure a user can see (a refused message, a missing route, a timeout,
+//! a broker error code, a broken connection, back-pressure, a stopped producer)
+//! is an [`Error`]; [`Error::kind`] says which, and the accessors answer the
+//! questions a caller usually has: is it a timeout, is a retry worth it, which
+//! brokers were tried, which code did the broker answer.
+//!
+//! ```
+//! use actix_rocketmq::error::{Error, ErrorKind};
+//!
+//! let err = Error::broker(17, "topic[T] not exist", "broker-a");
+//! assert_eq!(err.response_code(), Some(17));
+//! assert!(err.is_retriable());
+//! assert!(matches!(err.kind(), ErrorKind::Broker { code: 17, .. }));
+//! println!("{err}");
+//! ```
+use std::fmt;
+use std::time::Duration;
+
+use crate::producer::config::DEFAULT_RETRY_RESPONSE_CODES;
+use crate::protocol::response_code as rc;
+use crate::protocol::validation::ValidationError;
+use crate::protocol::ProtocolError;
+use crate::runtime::error::InstanceError;
+use crate::runtime::{NetError, RouteError};
+
+/// Java `ClientErrorCode` values (PROTOCOL.md §3.3), as returned by [`Error::client_error_code`].
+///
+/// ```
+/// use actix_rocketmq::error::client_error_code;
+/// assert_eq!(client_error_code::ACCESS_BROKER_TIMEOUT, 10002);
+/// ```
+pub mod client_error_code {
+    /// The broker could not be connected to (or the connection broke).
+    pub const CONNECT_BROKER_EXCEPTION: i32 = 10001;
+    /// The broker did not answer in time.
+    pub const ACCESS_BROKER_TIMEOUT: i32 = 10002;
+    /// Any other client-side failure of a send (Java: `MQClientException` in the retry loop).
+    pub const BROKER_NOT_EXIST_EXCEPTION: i32 = 10003;
+    /// No name server address is configured.
+    pub const NO_NAME_SERVER_EXCEPTION: i32 = 10004;
+    /// The topic has no route.
+    pub const NOT_FOUND_TOPIC_EXCEPTION: i32 = 10005;
+    /// A request–reply call got no reply in time.
+    pub const REQUEST_TIMEOUT_EXCEPTION: i32 = 10006;
+    /// A reply message could not be created.
+    pub const CREATE_REPLY_MESSAGE_EXCEPTION: i32 = 10007;
+}
+
+/// What went wrong, for matching on.
+///
+/// ```
+/// use actix_rocketmq::error::{Error, ErrorKind};
+///
+/// fn describe(e: &Error) -> &'static str {
+///     match e.kind() {
+///         ErrorKind::Timeout { .. } => "slow",
+///         ErrorKind::Broker { .. } => "refused",
+///         _ => "other",
+///     }
+/// }
+/// assert_eq!(describe(&Error::shut_down()), "other");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The message, topic or group was refused before anything was sent.
+    Validation(ValidationError),
+    /// No route for the topic, or the name servers could not be asked.
+    Route(RouteError),
+    /// The send's whole budget (`send_timeout`) ran out.
+    Timeout {
+        /// Time spent from receiving the send to giving up.
+        elapsed: Duration,
+        /// Attempts made (0 when the budget ran out before the first one).
+        attempts: u32,
+        /// Broker names tried, in order (a broker repeats if tried twice).
+        brokers_tried: Vec<String>,
+    },
+    /// A broker answered with an error response code.
+    Broker {
+        /// The broker's response code (PROTOCOL.md §3.2).
+        code: i32,
+        /// The broker's remark, verbatim.
+        remark: String,
+        /// The broker name (or its address when the name is unknown).
+        broker: String,
+    },
+    /// A request could not be delivered or got no answer on the connection.
+    Connection(NetError),
+    /// A broker's response was malformed.
+    Protocol(ProtocolError),
+    /// Too many sends (or bytes) in flight, and no room freed in time.
+    Backpressure {
+        /// Sends in flight when this one was refused.
+        in_flight: usize,
+        /// Body bytes in flight when this one was refused.
+        in_flight_bytes: usize,
+        /// The configured `max_in_flight`.
+        max_in_flight: usize,
+        /// The configured `max_in_flight_bytes`.
+        max_in_flight_bytes: usize,
+    },
+    /// A `CheckForbiddenHook` refused the send.
+    Forbidden {
+        /// The hook's name.
+        hook: String,
+        /// The hook's reason.
+        reason: String,
+    },
+    /// A selector or the caller named no queue (or one that does not exist).
+    NoQueueSelected {
+        /// The topic being sent to.
+        topic: String,
+    },
+    /// The client instance refused to start or register the producer.
+    Instance(InstanceError),
+    /// The producer (or its client instance) has been shut down.
+    ShutDown,
+    /// The producer has not been started yet.
+    NotStarted,
+    /// The configuration is invalid.
+    Config(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
+    kind: ErrorKind,
+    // Retry context of non-timeout failures; a Timeout carries its own in the kind.
+    attempts: u32,
+    brokers_tried: Vec<String>,
+}
+
+/// The error of every fallible call of this crate.
+///
+/// Cheap to move (one pointer) and `Clone`, so one failure can be reported to
+/// several waiters. `Display` says what failed and what to do about it; the
+/// wrapped error's text is part of that message, so [`std::error::Error::source`]
+/// returns `None` (match on [`Error::kind`] to reach it).
+///
+/// ```
+/// use actix_rocketmq::error::Error;
+/// use actix_rocketmq::runtime::NetError;
+///
+/// let err: Error = NetError::Timeout { addr: "10.0.0.1:10911".into() }.into();
+/// assert!(err.is_timeout());
+/// assert_eq!(err.client_error_code(), Some(10002));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+impl Error {
+    /// An error of the given kind, with no retry context.
+    ///
+    /// ```
+    /// use actix_rocketmq::error::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::NotStarted);
+    /// assert_eq!(e.kind(), &ErrorKind::NotStarted);
+    /// ```
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                attempts: 0,
+                brokers_tried: Vec::new(),
+            }),
+        }
+    }
+
+    /// A broker answered `code` with `remark`.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::broker(2, "[REJECTREQUEST]", "broker-a");
+    /// assert_eq!(e.response_code(), Some(2));
+    /// ```
+    pub fn broker(code: i32, remark: impl Into<String>, broker: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Broker {
+            code,
+            remark: remark.into(),
+            broker: broker.into(),
+        })
+    }
+
+    /// The send's budget ran out after `attempts` attempts on `brokers_tried`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let e = actix_rocketmq::error::Error::timeout(Duration::from_secs(3), 2, vec!["a".into(), "b".into()]);
+    /// assert_eq!(e.brokers_tried(), ["a", "b"]);
+    /// ```
+    pub fn timeout(elapsed: Duration, attempts: u32, brokers_tried: Vec<String>) -> Self {
+        Error::new(ErrorKind::Timeout {
+            elapsed,
+            attempts,
+            brokers_tried,
+        })
+    }
+
+    /// Too much in flight.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::backpressure(10, 1024, 10, 4096);
+    /// assert!(e.is_retriable());
+    /// ```
+    pub fn backpressure(
+        in_flight: usize,
+        in_flight_bytes: usize,
+        max_in_flight: usize,
+        max_in_flight_bytes: usize,
+    ) -> Self {
+        Error::new(ErrorKind::Backpressure {
+            in_flight,
+            in_flight_bytes,
+            max_in_flight,
+            max_in_flight_bytes,
+        })
+    }
+
+    /// A forbidden-check hook named `hook` refused the send.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::forbidden("acl", "topic T is read-only");
+    /// assert!(e.to_string().contains("topic T is read-only"));
+    /// ```
+    pub fn forbidden(hook: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Forbidden {
+            hook: hook.into(),
+            reason: reason.into(),
+        })
+    }
+
+    /// No queue was selected for `topic`.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::no_queue_selected("T");
+    /// assert!(!e.is_retriable());
+    /// ```
+    pub fn no_queue_selected(topic: impl Into<String>) -> Self {
+        Error::new(ErrorKind::NoQueueSelected {
+            topic: topic.into(),
+        })
+    }
+
+    /// The producer has been shut down.
+    ///
+    /// ```
+    /// assert!(!actix_rocketmq::error::Error::shut_down().is_retriable());
+    /// ```
+    pub fn shut_down() -> Self {
+        Error::new(ErrorKind::ShutDown)
+    }
+
+    /// The producer has not been started.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::not_started();
+    /// assert!(e.to_string().contains("start"));
+    /// ```
+    pub fn not_started() -> Self {
+        Error::new(ErrorKind::NotStarted)
+    }
+
+    /// The configuration is invalid, for the reason given.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::config("send_timeout must be > 0");
+    /// assert!(e.to_string().contains("send_timeout"));
+    /// ```
+    pub fn config(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config(reason.into()))
+    }
+
+    /// Records that this is the final error after `attempts` attempts on
+    /// `brokers_tried` (for a timeout, replaces the kind's own record).
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::broker(1, "oops", "b")
+    ///     .after_attempts(3, vec!["a".into(), "b".into(), "a".into()]);
+    /// assert_eq!(e.attempts(), 3);
+    /// assert_eq!(e.brokers_tried().len(), 3);
+    /// ```
+    pub fn after_attempts(mut self, attempts: u32, brokers_tried: Vec<String>) -> Self {
+        match &mut self.inner.kind {
+            ErrorKind::Timeout {
+                attempts: a,
+                brokers_tried: b,
+                ..
+            } => {
+                *a = attempts;
+                *b = brokers_tried;
+            }
+            _ => {
+                self.inner.attempts = attempts;
+                self.inner.brokers_tried = brokers_tried;
+            }
+        }
+        self
+    }
+
+    /// What went wrong.
+    ///
+    /// ```
+    /// use actix_rocketmq::error::{Error, ErrorKind};
+    /// assert_eq!(Error::shut_down().kind(), &ErrorKind::ShutDown);
+    /// ```
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// Consumes the error, returning its kind.
+    ///
+    /// ```
+    /// use actix_rocketmq::error::{Error, ErrorKind};
+    /// assert_eq!(Error::not_started().into_kind(), ErrorKind::NotStarted);
+    /// ```
+    pub fn into_kind(self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// True when the send ran out of time: the whole budget, or one request's deadline.
+    ///
+    /// ```
+    /// assert!(actix_rocketmq::error::Error::timeout(Default::default(), 1, vec![]).is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::Timeout { .. } | ErrorKind::Connection(NetError::Timeout { .. })
+        )
+    }
+
+    /// True when sending the same message again later may well succeed.
+    ///
+    /// That is: timeouts, broken or refused connections, back-pressure, an
+    /// unreachable name server, a malformed response, and broker codes of the
+    /// Java default retry set (PROTOCOL.md §3.2) plus FLOW_CONTROL. Refused
+    /// input, missing routes, forbidden sends, configuration errors and a
+    /// stopped producer are not retriable. (The producer's own retry loop uses
+    /// its configured `retry_response_codes` instead.)
+    ///
+    /// ```
+    /// use actix_rocketmq::error::Error;
+    /// assert!(Error::broker(2, "busy", "b").is_retriable());
+    /// assert!(!Error::broker(13, "illegal", "b").is_retriable());
+    /// ```
+    pub fn is_retriable(&self) -> bool {
+        match self.kind() {
+            ErrorKind::Timeout { .. } | ErrorKind::Backpressure { .. } => true,
+            ErrorKind::Protocol(_) => true,
+            ErrorKind::Connection(e) => matches!(
+                e,
+                NetError::Connect { .. } | NetError::Closed { .. } | NetError::Timeout { .. }
+            ),
+            ErrorKind::Broker { code, .. } => {
+                DEFAULT_RETRY_RESPONSE_CODES.contains(code) || *code == rc::FLOW_CONTROL
+            }
+            ErrorKind::Route(e) => matches!(e, RouteError::NameServerUnreachable { .. }),
+            _ => false,
+        }
+    }
+
+    /// Attempts made before this error (0 when none was recorded).
+    ///
+    /// ```
+    /// assert_eq!(actix_rocketmq::error::Error::shut_down().attempts(), 0);
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        match self.kind() {
+            ErrorKind::Timeout { attempts, .. } => *attempts,
+            _ => self.inner.attempts,
+        }
+    }
+
+    /// Broker names tried, in order (empty when none was recorded).
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::timeout(Default::default(), 1, vec!["broker-a".into()]);
+    /// assert_eq!(e.brokers_tried(), ["broker-a"]);
+    /// ```
+    pub fn brokers_tried(&self) -> &[String] {
+        match self.kind() {
+            ErrorKind::Timeout { brokers_tried, .. } => brokers_tried,
+            _ => &self.inner.brokers_tried,
+        }
+    }
+
+    /// The response code a broker (or name server) answered with, if that is what failed.
+    ///
+    /// ```
+    /// assert_eq!(actix_rocketmq::error::Error::broker(16, "no perm", "b").response_code(), Some(16));
+    /// assert_eq!(actix_rocketmq::error::Error::shut_down().response_code(), None);
+    /// ```
+    pub fn response_code(&self) -> Option<i32> {
+        match self.kind() {
+            ErrorKind::Broker { code, .. } => Some(*code),
+            ErrorKind::Route(RouteError::Rejected { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The Java `ClientErrorCode` a Java producer would report for this failure.
+    ///
+    /// 10001 connection failed, 10002 broker timeout, 10003 other client error
+    /// during a send, 10004 no name server, 10005 no route. `None` for broker
+    /// error codes (see [`Error::response_code`]) and for failures that Java
+    /// reports without a client code (refused input, configuration, state).
+    ///
+    /// ```
+    /// use actix_rocketmq::error::Error;
+    /// use actix_rocketmq::runtime::RouteError;
+    /// assert_eq!(Error::from(RouteError::NoNameServer).client_error_code(), Some(10004));
+    /// ```
+    pub fn client_error_code(&self) -> Option<i32> {
+        use client_error_code::*;
+        match self.kind() {
+            ErrorKind::Timeout { .. } => Some(ACCESS_BROKER_TIMEOUT),
+            ErrorKind::Connection(e) => Some(match e {
+                NetError::Connect { .. } | NetError::Closed { .. } => CONNECT_BROKER_EXCEPTION,
+                NetError::Timeout { .. } => ACCESS_BROKER_TIMEOUT,
+                _ => BROKER_NOT_EXIST_EXCEPTION,
+            }),
+            ErrorKind::Route(RouteError::NoNameServer) => Some(NO_NAME_SERVER_EXCEPTION),
+            ErrorKind::Route(RouteError::Shutdown) => None,
+            ErrorKind::Route(_) => Some(NOT_FOUND_TOPIC_EXCEPTION),
+            ErrorKind::Protocol(_)
+            | ErrorKind::Backpressure { .. }
+            | ErrorKind::Forbidden { .. }
+            | ErrorKind::NoQueueSelected { .. } => Some(BROKER_NOT_EXIST_EXCEPTION),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::new(ErrorKind::Validation(e))
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        match e {
+            // A stopped connection means a stopped client: one kind for the user to match.
+            NetError::Shutdown => Error::shut_down(),
+            e => Error::new(ErrorKind::Connection(e)),
+        }
+    }
+}
+
+impl From<RouteError> for Error {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::Shutdown => Error::shut_down(),
+            e => Error::new(ErrorKind::Route(e)),
+        }
+    }
+}
+
+impl From<InstanceError> for Error {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::ShutDown => Error::shut_down(),
+            e => Error::new(ErrorKind::Instance(e)),
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::new(ErrorKind::Protocol(e))
+    }
+}
+
+/// The Java name of a response code, for messages.
+fn response_code_name(code: i32) -> &'static str {
+    match code {
+        rc::SUCCESS => "SUCCESS",
+        rc::SYSTEM_ERROR => "SYSTEM_ERROR",
+        rc::SYSTEM_BUSY => "SYSTEM_BUSY",
+        rc::REQUEST_CODE_NOT_SUPPORTED => "REQUEST_CODE_NOT_SUPPORTED",
+        rc::TRANSACTION_FAILED => "TRANSACTION_FAILED",
+        rc::FLUSH_DISK_TIMEOUT => "FLUSH_DISK_TIMEOUT",
+        rc::SLAVE_NOT_AVAILABLE => "SLAVE_NOT_AVAILABLE",
+        rc::FLUSH_SLAVE_TIMEOUT => "FLUSH_SLAVE_TIMEOUT",
+        rc::MESSAGE_ILLEGAL => "MESSAGE_ILLEGAL",
+        rc::SERVICE_NOT_AVAILABLE => "SERVICE_NOT_AVAILABLE",
+        rc::VERSION_NOT_SUPPORTED => "VERSION_NOT_SUPPORTED",
+        rc::NO_PERMISSION => "NO_PERMISSION",
+        rc::TOPIC_NOT_EXIST => "TOPIC_NOT_EXIST",
+        rc::TOPIC_EXIST_ALREADY => "TOPIC_EXIST_ALREADY",
+        rc::INVALID_PARAMETER => "INVALID_PARAMETER",
+        rc::NO_BUYER_ID => "NO_BUYER_ID",
+        rc::NOT_IN_CURRENT_UNIT => "NOT_IN_CURRENT_UNIT",
+        rc::FLOW_CONTROL => "FLOW_CONTROL",
+        rc::ILLEGAL_OPERATION => "ILLEGAL_OPERATION",
+        rc::GO_AWAY => "GO_AWAY",
+        _ => "UNKNOWN",
+    }
+}
+
+/// What the user can do about a broker error code.
+fn broker_advice(code: i32) -> &'static str {
+    match code {
+        rc::TOPIC_NOT_EXIST => {
+            "create the topic on this broker, or enable autoCreateTopicEnable"
+        }
+        rc::NO_PERMISSION => "check the topic's write permission on this broker and the ACL",
+        rc::SYSTEM_BUSY | rc::FLOW_CONTROL => "the broker is overloaded: slow down and retry",
+        rc::SERVICE_NOT_AVAILABLE => {
+            "the broker does not accept writes now (slave, disk full or shutting down): retry later or on another broker"
+        }
+        rc::GO_AWAY => "the broker is shutting down: retry on another broker",
+        rc::MESSAGE_ILLEGAL | rc::INVALID_PARAMETER => {
+            "check the topic name, message size and properties against the broker's limits"
+        }
+        rc::VERSION_NOT_SUPPORTED | rc::REQUEST_CODE_NOT_SUPPORTED => {
+            "the broker does not support this request: check the broker version"
+        }
+        _ => "see the broker's remark and log",
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Validation(e) => write!(f, "message refused before sending: {e}"),
+            ErrorKind::Route(e) => write!(f, "{e}"),
+            ErrorKind::Timeout {
+                elapsed,
+                attempts,
+                brokers_tried,
+            } => write!(
+                f,
+                "send timed out after {elapsed:?} ({attempts} attempt(s), brokers tried: [{}]); \
+                 raise send_timeout or check the brokers' health",
+                brokers_tried.join(", ")
+            ),
+            ErrorKind::Broker {
+                code,
+                remark,
+                broker,
+            } => write!(
+                f,
+                "broker `{broker}` answered {code} ({}): {remark}; {}",
+                response_code_name(*code),
+                broker_advice(*code)
+            ),
+            ErrorKind::Connection(e) => {
+                write!(f, "{e}; check that the broker is up and reachable")
+            }
+            ErrorKind::Protocol(e) => write!(
+                f,
+                "malformed response: {e}; check that the peer is a RocketMQ broker of a supported version"
+            ),
+            ErrorKind::Backpressure {
+                in_flight,
+                in_flight_bytes,
+                max_in_flight,
+                max_in_flight_bytes,
+            } => write!(
+                f,
+                "too much in flight: {in_flight} sends / {in_flight_bytes} bytes, limits \
+                 {max_in_flight} sends / {max_in_flight_bytes} bytes; slow down, or raise \
+                 max_in_flight / max_in_flight_bytes"
+            ),
+            ErrorKind::Forbidden { hook, reason } => {
+                write!(f, "send forbidden by hook `{hook}`: {reason}")
+            }
+            ErrorKind::NoQueueSelected { topic } => write!(
+                f,
+                "no message queue selected for topic `{topic}`; make the selector return a queue of the list"
+            ),
+            ErrorKind::Instance(e) => write!(f, "{e}"),
+            ErrorKind::ShutDown => write!(
+                f,
+                "the producer has been shut down; create and start a new producer"
+            ),
+            ErrorKind::NotStarted => {
+                write!(f, "the producer has not been started; start it before sending")
+            }
+            ErrorKind::Config(reason) => write!(f, "invalid producer configuration: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner.kind)?;
+        // A timeout already names its attempts; others get them appended when there were retries.
+        if !matches!(self.inner.kind, ErrorKind::Timeout { .. }) && self.inner.attempts > 0 {
+            write!(
+                f,
+                " (after {} attempt(s), brokers tried: [{}])",
+                self.inner.attempts,
+                self.inner.brokers_tried.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if self.inner.attempts > 0 {
+            d.field("attempts", &self.inner.attempts)
+                .field("brokers_tried", &self.inner.brokers_tried);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_small_clone_and_send() {
+        fn assert_traits<T: Clone + Send + Sync + std::error::Error + 'static>() {}
+        assert_traits::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn error_conversions() {
+        let e: Error = ValidationError::BodyEmpty.into();
+        assert_eq!(e.kind(), &ErrorKind::Validation(ValidationError::BodyEmpty));
+        assert_eq!(e.client_error_code(), None);
+        assert!(!e.is_retriable());
+
+        let e: Error = NetError::Shutdown.into();
+        assert_eq!(e.kind(), &ErrorKind::ShutDown);
+        let e: Error = RouteError::Shutdown.into();
+        assert_eq!(e.kind(), &ErrorKind::ShutDown);
+        let e: Error = InstanceError::ShutDown.into();
+        assert_eq!(e.kind(), &ErrorKind::ShutDown);
+        let e: Error = InstanceError::DuplicateGroup("g".into()).into();
+        assert!(matches!(e.kind(), ErrorKind::Instance(_)));
+        assert!(!e.is_retriable() && e.client_error_code().is_none());
+        assert!(e.to_string().contains("already registered"));
+
+        let e: Error = RouteError::NoRoute { topic: "T".into() }.into();
+        assert_eq!(e.client_error_code(), Some(10005));
+        assert!(!e.is_retriable());
+        assert!(e.to_string().contains("create the topic"));
+
+        let unreachable = RouteError::NameServerUnreachable {
+            topic: "T".into(),
+            last: NetError::Timeout {
+                addr: "n:9876".into(),
+            },
+        };
+        let e: Error = unreachable.into();
+        assert!(e.is_retriable());
+        assert_eq!(e.client_error_code(), Some(10005));
+
+        let e: Error = ProtocolError::MissingField("msgId").into();
+        assert!(e.is_retriable());
+        assert_eq!(e.client_error_code(), Some(10003));
+    }
+
+    #[test]
+    fn error_client_codes_follow_java() {
+        let connect: Error = NetError::Connect {
+            addr: "a:1".into(),
+            reason: "refused".into(),
+        }
+        .into();
+        let closed: Error = NetError::Closed {
+            addr: "a:1".into(),
+            reason: "reset".into(),
+        }
+        .into();
+        let timeout: Error = NetError::Timeout { addr: "a:1".into() }.into();
+        assert_eq!(connect.client_error_code(), Some(10001));
+        assert_eq!(closed.client_error_code(), Some(10001));
+        assert_eq!(timeout.client_error_code(), Some(10002));
+        assert!(timeout.is_timeout() && !connect.is_timeout());
+        assert!(connect.is_retriable() && closed.is_retriable() && timeout.is_retriable());
+        assert_eq!(
+            Error::timeout(Duration::from_secs(3), 3, vec![]).client_error_code(),
+            Some(10002)
+        );
+        assert_eq!(Error::forbidden("h", "no").client_error_code(), Some(10003));
+        assert_eq!(Error::broker(1, "x", "b").client_error_code(), None);
+        assert_eq!(Error::shut_down().client_error_code(), None);
+    }
+
+    #[test]
+    fn error_retriable_broker_codes() {
+        for code in [1, 2, 14, 16, 17, 204, 205, 215, 1500] {
+            assert!(Error::broker(code, "", "b").is_retriable(), "{code}");
+        }
+        for code in [3, 13, 15, 29, 604] {
+            assert!(!Error::broker(code, "", "b").is_retriable(), "{code}");
+        }
+        assert!(!Error::config("x").is_retriable());
+        assert!(!Error::not_started().is_retriable());
+        assert!(!Error::forbidden("h", "r").is_retriable());
+    }
+
+    #[test]
+    fn error_attempt_context() {
+        let e = Error::broker(17, "topic[T] not exist", "broker-b")
+            .after_attempts(2, vec!["broker-a".into(), "broker-b".into()]);
+        assert_eq!(e.attempts(), 2);
+        assert_eq!(e.brokers_tried(), ["broker-a", "broker-b"]);
+        assert_eq!(
+            e.to_string(),
+            "broker `broker-b` answered 17 (TOPIC_NOT_EXIST): topic[T] not exist; create the topic \
+             on this broker, or enable autoCreateTopicEnable (after 2 attempt(s), brokers tried: \
+             [broker-a, broker-b])"
+        );
+
+        let t = Error::timeout(Duration::from_millis(3000), 1, vec!["x".into()])
+            .after_attempts(3, vec!["a".into(), "b".into(), "a".into()]);
+        assert_eq!(t.attempts(), 3);
+        assert_eq!(t.brokers_tried(), ["a", "b", "a"]);
+        assert_eq!(
+            t.to_string(),
+            "send timed out after 3s (3 attempt(s), brokers tried: [a, b, a]); raise send_timeout \
+             or check the brokers' health"
+        );
+    }
+
+    #[test]
+    fn error_response_codes() {
+        assert_eq!(Error::broker(215, "", "b").response_code(), Some(215));
+        let rejected: Error = RouteError::Rejected {
+            topic: "T".into(),
+            code: 1,
+            remark: "x".into(),
+        }
+        .into();
+        assert_eq!(rejected.response_code(), Some(1));
+        assert_eq!(Error::not_started().response_code(), None);
+    }
+
+    #[test]
+    fn error_messages_say_what_to_do() {
+        assert!(Error::backpressure(1, 2, 3, 4)
+            .to_string()
+            .contains("raise max_in_flight"));
+        assert!(Error::shut_down().to_string().contains("create and start"));
+        assert!(Error::broker(2, "[REJECTREQUEST]", "b")
+            .to_string()
+            .contains("slow down"));
+        let v: Error = ValidationError::BodyEmpty.into();
+        assert!(v.to_string().contains("empty bodies"));
+        assert!(format!("{v:?}").contains("BodyEmpty"));
+    }
+}

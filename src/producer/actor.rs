@@ -1,0 +1,1013 @@
+//! `ProducerActor`: the send pipeline of one producer group.
+//!
+//! validate → publish info (cache, else `RouteManager`) → select a queue →
+//! stamp the unique id, compress, build the header → `Connection` → result,
+//! retrying on another broker within the time left. The handler never awaits a
+//! round trip: each send is a small state machine (`Job`) that the actor moves
+//! forward as replies arrive, so hundreds are in flight at once.
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::config::ProducerConfig;
+use super::fault::LatencyFaultTolerance;
+use super::hooks::{CommunicationMode, SendContext};
+use super::messages::*;
+use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
+use super::send_result::{SendResult, SendStatus};
+use crate::error::{Error, ErrorKind};
+use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
+use crate::protocol::codes::request_code;
+use crate::protocol::compression::compress_zlib;
+use crate::protocol::headers::{
+    CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+};
+use crate::protocol::message::{encode_properties, property, sys_flag, Message};
+use crate::protocol::message_id::UniqIdGenerator;
+use crate::protocol::route::MessageQueue;
+use crate::protocol::validation::{validate_message, validate_topic};
+use crate::protocol::RemotingCommand;
+use crate::runtime::instance::InstanceConfig;
+use crate::runtime::instance::{
+    ClientManager, GetConnection, GetOrCreateInstance, InstanceHandles, RegisterProducer,
+    UnregisterProducer,
+};
+use crate::runtime::route_manager::RouteConfig;
+use crate::runtime::route_manager::{
+    FindRoute, PublishInfo, RouteChanged, Subscriber, Unsubscribe,
+};
+use crate::runtime::{Connection, ConnectionConfig, NetError, RouteError};
+
+/// How a job picks its queue and whether it may retry.
+enum Route {
+    /// Round robin avoiding the last failed broker; retries allowed.
+    Any,
+    Oneway,
+    Queue(MessageQueue),
+    Selector(Arc<dyn MessageQueueSelector>, SelectorArg),
+}
+
+enum ReplyTo {
+    Send(oneshot::Sender<Result<SendResult, Error>>),
+    Oneway(oneshot::Sender<Result<(), Error>>),
+}
+
+/// One send in flight: everything needed for another attempt, encoded once.
+struct Job {
+    route: Route,
+    code: i32,
+    topic: String,
+    /// The message as sent (with its UNIQ_KEY), for hooks and selectors.
+    message: Message,
+    header: SendMessageRequestHeader,
+    /// Already compressed when compression applies: a retry never compresses twice.
+    body: Bytes,
+    msg_id: String,
+    size: usize,
+    received: Instant,
+    deadline: Instant,
+    attempts: u32,
+    max_attempts: u32,
+    brokers_tried: Vec<String>,
+    last_broker: Option<String>,
+    reply: ReplyTo,
+}
+
+impl Job {
+    fn mode(&self) -> CommunicationMode {
+        match self.route {
+            Route::Oneway => CommunicationMode::Oneway,
+            _ => CommunicationMode::Sync,
+        }
+    }
+}
+
+/// With the VIP channel on, sends go to the broker's fast port (port - 2), as in the Java client.
+fn broker_addr(addr: &str, vip: bool) -> String {
+    if vip {
+        if let Some((host, port)) = addr.rsplit_once(':') {
+            if let Ok(p) = port.parse::<u16>() {
+                return format!("{host}:{}", p.saturating_sub(2));
+            }
+        }
+    }
+    addr.to_string()
+}
+
+/// The client-instance settings a producer config implies.
+fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> InstanceConfig {
+    let connection = ConnectionConfig {
+        connect_timeout: cfg.connect_timeout(),
+        ..ConnectionConfig::default()
+    };
+    InstanceConfig {
+        client_id: cfg.client_id(),
+        route: RouteConfig {
+            namesrv_addrs,
+            api_timeout: cfg.mq_client_api_timeout(),
+            poll_interval: cfg.poll_name_server_interval(),
+            default_topic: cfg.create_topic_key().to_string(),
+            default_topic_queue_nums: cfg.default_topic_queue_nums(),
+            connection: connection.clone(),
+        },
+        heartbeat_interval: cfg.heartbeat_broker_interval(),
+        api_timeout: cfg.mq_client_api_timeout(),
+        connection,
+        connection_arbiter: false,
+    }
+}
+
+/// Starts producers; see [`ProducerActor::start`].
+pub struct ProducerActor {
+    cfg: Arc<ProducerConfig>,
+    group: String,
+    handles: InstanceHandles,
+    sub_id: u64,
+    shutting_down: bool,
+    routes: HashMap<String, PublishInfo>,
+    waiting_route: HashMap<String, Vec<Job>>,
+    conns: HashMap<String, Connection>,
+    selection: HashMap<String, QueueSelection>,
+    fault: LatencyFaultTolerance,
+    ids: Arc<UniqIdGenerator>,
+    blocked: VecDeque<Job>,
+    stats: ProducerStats,
+    shutdown_waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// Sends return at once, so a deep mailbox only keeps callers from parking.
+const MAILBOX_CAPACITY: usize = 1024;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+static NEXT_SUBSCRIBER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl ProducerActor {
+    /// Checks the config, gets or creates the client instance, registers the
+    /// group and starts the producer on the current arbiter.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), actix_rocketmq::Error> {
+    /// use actix_rocketmq::{ProducerActor, ProducerConfig};
+    /// let config = ProducerConfig::builder("my_group").namesrv_addr("127.0.0.1:9876").build()?;
+    /// let producer = ProducerActor::start(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(cfg: ProducerConfig) -> Result<Addr<ProducerActor>, Error> {
+        // An empty list means NAMESRV_ADDR; none at all fails each send with "no name server", as in Java.
+        let namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
+        let group = cfg.wrapped_group().into_owned();
+        let manager = ClientManager::from_registry();
+        let mut last = Error::shut_down();
+        // An instance shutting down as we register is replaced by a fresh one.
+        for _ in 0..2 {
+            let instance = manager
+                .send(GetOrCreateInstance(instance_config(
+                    &cfg,
+                    namesrv_addrs.clone(),
+                )))
+                .await
+                .map_err(|_| Error::shut_down())?
+                .map_err(Error::from)?;
+            match instance
+                .send(RegisterProducer {
+                    group: group.clone(),
+                })
+                .await
+            {
+                Ok(Ok(handles)) => {
+                    let cfg = Arc::new(cfg);
+                    let ids = Arc::new(UniqIdGenerator::new(cfg.client_ip()));
+                    return Ok(ProducerActor::create(move |_| {
+                        ProducerActor::new(cfg, group, handles, ids)
+                    }));
+                }
+                Ok(Err(e)) => last = Error::from(e),
+                Err(_) => last = Error::shut_down(),
+            }
+            if !matches!(last.kind(), ErrorKind::ShutDown) {
+                break;
+            }
+        }
+        Err(last)
+    }
+
+    fn new(
+        cfg: Arc<ProducerConfig>,
+        group: String,
+        handles: InstanceHandles,
+        ids: Arc<UniqIdGenerator>,
+    ) -> Self {
+        ProducerActor {
+            cfg,
+            group,
+            handles,
+            sub_id: NEXT_SUBSCRIBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            shutting_down: false,
+            routes: HashMap::new(),
+            waiting_route: HashMap::new(),
+            conns: HashMap::new(),
+            selection: HashMap::new(),
+            fault: LatencyFaultTolerance::new(),
+            ids,
+            blocked: VecDeque::new(),
+            stats: ProducerStats::default(),
+            shutdown_waiters: Vec::new(),
+        }
+    }
+
+    fn deadline(&self, received: Instant) -> Instant {
+        received + self.cfg.send_timeout()
+    }
+
+    /// Validates and encodes one message into a job (or fails at once).
+    fn prepare(
+        &mut self,
+        mut message: Message,
+        route: Route,
+        received: Instant,
+        reply: ReplyTo,
+    ) -> Result<Job, (ReplyTo, Error)> {
+        if let Err(e) = validate_message(&message, self.cfg.max_message_size()) {
+            return Err((reply, e.into()));
+        }
+        let topic = self.cfg.wrap(&message.topic).into_owned();
+        let msg_id = message.ensure_uniq_key(|| self.ids.next_id()).to_string();
+        if let Some(ns) = self.cfg.namespace() {
+            message.set_property(property::INSTANCE_ID, ns.to_string());
+        }
+        let mut flag = 0;
+        let body = if message.body.len() >= self.cfg.compress_msg_body_over() {
+            match compress_zlib(&message.body, self.cfg.compress_level()) {
+                Ok(b) => {
+                    flag |= sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
+                    b
+                }
+                Err(e) => return Err((reply, Error::from(e))),
+            }
+        } else {
+            message.body.clone()
+        };
+        if message
+            .property(property::TRAN_MSG)
+            .is_some_and(|v| v == "true")
+        {
+            flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
+        }
+        let header = SendMessageRequestHeader {
+            producer_group: self.group.clone(),
+            topic: topic.clone(),
+            default_topic: self.cfg.create_topic_key().to_string(),
+            default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
+            queue_id: 0,
+            sys_flag: flag,
+            born_timestamp: 0,
+            flag: message.flag,
+            properties: Some(message.encode_properties()),
+            reconsume_times: Some(0),
+            unit_mode: false,
+            max_reconsume_times: None,
+            batch: false,
+            broker_name: None,
+        };
+        let max_attempts = match route {
+            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
+            _ => 1,
+        };
+        let size = body.len();
+        Ok(Job {
+            route,
+            code: request_code::SEND_MESSAGE_V2,
+            topic,
+            message,
+            header,
+            body,
+            msg_id,
+            size,
+            received,
+            deadline: self.deadline(received),
+            attempts: 0,
+            max_attempts,
+            brokers_tried: Vec::new(),
+            last_broker: None,
+            reply,
+        })
+    }
+
+    fn prepare_batch(
+        &mut self,
+        mut messages: Vec<Message>,
+        received: Instant,
+        reply: ReplyTo,
+    ) -> Result<Job, (ReplyTo, Error)> {
+        for m in &messages {
+            if let Err(e) = validate_message(m, self.cfg.max_message_size()) {
+                return Err((reply, e.into()));
+            }
+        }
+        stamp_uniq_keys(&mut messages, &self.ids);
+        let body = match encode_batch_with_max(&messages, self.cfg.max_message_size()) {
+            Ok(b) => b,
+            Err(e) => return Err((reply, e.into())),
+        };
+        let first = &messages[0];
+        let topic = self.cfg.wrap(&first.topic).into_owned();
+        let msg_id = messages
+            .iter()
+            .filter_map(|m| m.uniq_key())
+            .collect::<Vec<_>>()
+            .join(",");
+        // No UNIQ_KEY on the wrapper: brokers copy it onto every message of the batch.
+        let header = SendMessageRequestHeader {
+            producer_group: self.group.clone(),
+            topic: topic.clone(),
+            default_topic: self.cfg.create_topic_key().to_string(),
+            default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
+            queue_id: 0,
+            sys_flag: 0,
+            born_timestamp: 0,
+            flag: 0,
+            properties: Some(encode_properties([(property::WAIT, if first.wait_store_msg_ok() { "true" } else { "false" })])),
+            reconsume_times: Some(0),
+            unit_mode: false,
+            max_reconsume_times: None,
+            batch: true,
+            broker_name: None,
+        };
+        let size = body.len();
+        let message = Message::new(first.topic.clone(), Bytes::new());
+        Ok(Job {
+            route: Route::Any,
+            code: request_code::SEND_BATCH_MESSAGE,
+            topic,
+            message,
+            header,
+            body,
+            msg_id,
+            size,
+            received,
+            deadline: self.deadline(received),
+            attempts: 0,
+            max_attempts: 1 + self.cfg.retry_times_when_send_failed(),
+            brokers_tried: Vec::new(),
+            last_broker: None,
+            reply,
+        })
+    }
+
+    /// Admits a job within the in-flight bounds, or parks it until room frees up.
+    fn submit(&mut self, job: Result<Job, (ReplyTo, Error)>, ctx: &mut Context<Self>) {
+        let job = match job {
+            Ok(job) => job,
+            Err((reply, err)) => return self.reply(reply, Err(err)),
+        };
+        if self.shutting_down {
+            return self.reply(job.reply, Err(Error::shut_down()));
+        }
+        if job.size > self.cfg.max_in_flight_bytes() {
+            // It could never fit: fail now instead of waiting forever.
+            let err = self.backpressure_error();
+            return self.reply(job.reply, Err(err));
+        }
+        if !self.blocked.is_empty() || !self.has_room(job.size) {
+            self.blocked.push_back(job);
+            return;
+        }
+        self.admit(job, ctx);
+    }
+
+    fn has_room(&self, size: usize) -> bool {
+        self.stats.in_flight < self.cfg.max_in_flight()
+            && self.stats.in_flight_bytes + size <= self.cfg.max_in_flight_bytes()
+    }
+
+    fn backpressure_error(&self) -> Error {
+        Error::backpressure(
+            self.stats.in_flight,
+            self.stats.in_flight_bytes,
+            self.cfg.max_in_flight(),
+            self.cfg.max_in_flight_bytes(),
+        )
+    }
+
+    fn admit(&mut self, job: Job, ctx: &mut Context<Self>) {
+        self.stats.in_flight += 1;
+        self.stats.in_flight_bytes += job.size;
+        self.route_then_attempt(job, ctx);
+    }
+
+    fn admit_blocked(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        while let Some(front) = self.blocked.front() {
+            if front.deadline <= now {
+                let job = self.blocked.pop_front().expect("front exists");
+                let err = self.backpressure_error();
+                self.reply(job.reply, Err(err));
+                continue;
+            }
+            if !self.has_room(front.size) {
+                break;
+            }
+            let job = self.blocked.pop_front().expect("front exists");
+            self.admit(job, ctx);
+        }
+    }
+
+    fn route_then_attempt(&mut self, job: Job, ctx: &mut Context<Self>) {
+        if self.routes.get(&job.topic).is_some_and(|i| i.ok()) {
+            return self.attempt(job, ctx);
+        }
+        let topic = job.topic.clone();
+        let waiting = self.waiting_route.entry(topic.clone()).or_default();
+        waiting.push(job);
+        if waiting.len() > 1 {
+            return;
+        }
+        let find = FindRoute {
+            topic: topic.clone(),
+            subscriber: Some(Subscriber {
+                id: self.sub_id,
+                recipient: ctx.address().recipient(),
+            }),
+        };
+        let rm = self.handles.route_manager.clone();
+        let instance = self.handles.instance.clone();
+        let timeout = self.cfg.send_timeout();
+        let fut = async move {
+            let rx = rm.send(find).await.map_err(|_| RouteError::Shutdown)?;
+            let info = match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(res)) => res?,
+                _ => return Err(RouteError::Shutdown),
+            };
+            let conns = connections_for(&instance, &info).await;
+            Ok((info, conns))
+        };
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |res, act, ctx| act.on_route(topic, res, ctx)),
+        );
+    }
+
+    fn on_route(
+        &mut self,
+        topic: String,
+        res: Result<(PublishInfo, Vec<(String, Connection)>), RouteError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let jobs = self.waiting_route.remove(&topic).unwrap_or_default();
+        match res {
+            Ok((info, conns)) => {
+                self.conns.extend(conns);
+                self.routes.insert(topic, info);
+                for job in jobs {
+                    self.attempt(job, ctx);
+                }
+            }
+            Err(e) => {
+                let err = Error::from(e);
+                for job in jobs {
+                    self.finish(job, Err(err.clone()), ctx);
+                }
+            }
+        }
+    }
+
+    fn select_queue(&mut self, job: &Job, info: &PublishInfo) -> Option<MessageQueue> {
+        match &job.route {
+            Route::Queue(q) => Some(q.clone()),
+            Route::Selector(sel, arg) => sel.select(&info.queues, &job.message, arg).and_then(|i| info.queues.get(i).cloned()),
+            Route::Any | Route::Oneway => {
+                let fault = self
+                    .cfg
+                    .send_latency_fault_enable()
+                    .then(|| (&self.fault, Instant::now().into_std()));
+                let sel = self.selection.entry(job.topic.clone()).or_default();
+                sel.select_one(info, job.last_broker.as_deref(), fault)
+            }
+        }
+    }
+
+    /// One attempt: pick a queue and broker, stamp the header, hand the frame to the connection.
+    fn attempt(&mut self, mut job: Job, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if now >= job.deadline {
+            let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
+            return self.finish(job, Err(err), ctx);
+        }
+        let Some(info) = self.routes.get(&job.topic).cloned() else {
+            return self.route_then_attempt(job, ctx);
+        };
+        let Some(queue) = self.select_queue(&job, &info) else {
+            let err = Error::no_queue_selected(&job.topic);
+            return self.finish(job, Err(err), ctx);
+        };
+        let broker = queue.broker_name.clone();
+        let conn = info.route.master_addr(&broker).and_then(|addr| {
+            self.conns
+                .get(&broker_addr(addr, self.cfg.vip_channel_enabled()))
+                .cloned()
+        });
+        job.attempts += 1;
+        self.stats.attempts += 1;
+        job.brokers_tried.push(broker.clone());
+        job.last_broker = Some(broker.clone());
+        let Some(conn) = conn else {
+            let err = Error::from(NetError::Connect {
+                addr: broker.clone(),
+                reason: "the route names no master address for this broker".into(),
+            });
+            return self.after_failure(job, err, ctx);
+        };
+        let hooks = self.cfg.hooks();
+        if !hooks.is_empty() {
+            let send_ctx = SendContext::new(
+                &self.group,
+                &job.message,
+                &queue,
+                conn.remote(),
+                job.attempts,
+                job.mode(),
+            )
+            .with_namespace(self.cfg.namespace());
+            if let Err(err) = hooks.check_forbidden(&send_ctx) {
+                return self.finish(job, Err(err), ctx);
+            }
+            hooks.run_before(&send_ctx);
+        }
+        let mut header = job.header.clone();
+        header.queue_id = queue.queue_id;
+        header.born_timestamp = now_ms();
+        header.broker_name = Some(broker.clone());
+        let mut cmd: RemotingCommand = header.to_request(job.code);
+        cmd.body = job.body.clone();
+        cmd.serialize_type = self.cfg.serialize_type();
+
+        if matches!(job.route, Route::Oneway) {
+            let deadline = job.deadline;
+            let fut = async move { conn.oneway(cmd, deadline).await };
+            ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+                act.finish(job, res.map(|_| None).map_err(Error::from), ctx)
+            }));
+            return;
+        }
+        // While a retry remains, cap one attempt so a hung broker cannot eat the whole budget.
+        let mut attempt_deadline = job.deadline;
+        if job.attempts < job.max_attempts {
+            if let Some(cap) = self.cfg.send_msg_max_timeout_per_request() {
+                attempt_deadline = attempt_deadline.min(now + cap);
+            }
+        }
+        let started = now;
+        let fut = async move { conn.request(cmd, attempt_deadline).await };
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |res, act, ctx| act.on_response(job, queue, started, res, ctx)),
+        );
+    }
+
+    fn on_response(
+        &mut self,
+        job: Job,
+        queue: MessageQueue,
+        started: Instant,
+        res: Result<RemotingCommand, NetError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let now = Instant::now();
+        let latency = now - started;
+        let broker = queue.broker_name.clone();
+        let resp = match res {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.update_fault(&broker, latency, true, false, now);
+                return self.after_failure(job, Error::from(e), ctx);
+            }
+        };
+        match SendStatus::from_response_code(resp.code) {
+            Some(status) => {
+                self.update_fault(&broker, latency, false, true, now);
+                let header = match SendMessageResponseHeader::from_command(&resp) {
+                    Ok(h) => h,
+                    Err(e) => return self.finish(job, Err(Error::from(e)), ctx),
+                };
+                let result = SendResult {
+                    status,
+                    msg_id: job.msg_id.clone(),
+                    offset_msg_id: header.msg_id,
+                    message_queue: MessageQueue {
+                        topic: self.cfg.strip(&queue.topic).into_owned(),
+                        ..queue
+                    },
+                    queue_offset: header.queue_offset,
+                    transaction_id: header.transaction_id,
+                    region_id: header.region,
+                    trace_on: header.trace_on.unwrap_or(true),
+                };
+                if status != SendStatus::SendOk
+                    && self.cfg.retry_another_broker_when_not_store_ok()
+                    && job.attempts < job.max_attempts
+                {
+                    return self.attempt(job, ctx);
+                }
+                self.finish(job, Ok(Some(result)), ctx)
+            }
+            None => {
+                let remark = resp.remark.unwrap_or_default();
+                self.update_fault(&broker, latency, true, false, now);
+                let err = Error::broker(resp.code, remark, &broker);
+                if self.cfg.is_retry_response_code(resp.code) {
+                    self.after_failure(job, err, ctx)
+                } else {
+                    self.finish(job, Err(err), ctx)
+                }
+            }
+        }
+    }
+
+    fn update_fault(
+        &mut self,
+        broker: &str,
+        latency: Duration,
+        isolation: bool,
+        reachable: bool,
+        now: Instant,
+    ) {
+        if self.cfg.send_latency_fault_enable() {
+            self.fault
+                .update(broker, latency, isolation, reachable, now.into_std());
+        }
+    }
+
+    /// A retriable failure: try another broker while attempts and time remain.
+    fn after_failure(&mut self, job: Job, err: Error, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if job.attempts < job.max_attempts && now < job.deadline {
+            tracing::debug!(topic = %job.topic, attempt = job.attempts, error = %err, "send failed; retrying on another broker");
+            return self.attempt(job, ctx);
+        }
+        let err = if now >= job.deadline && job.attempts < job.max_attempts {
+            Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone())
+        } else {
+            err.after_attempts(job.attempts, job.brokers_tried.clone())
+        };
+        self.finish(job, Err(err), ctx)
+    }
+
+    /// Replies exactly once, runs the after-hooks and frees the job's in-flight share.
+    fn finish(
+        &mut self,
+        job: Job,
+        res: Result<Option<SendResult>, Error>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.stats.in_flight = self.stats.in_flight.saturating_sub(1);
+        self.stats.in_flight_bytes = self.stats.in_flight_bytes.saturating_sub(job.size);
+        match &res {
+            Ok(_) => self.stats.sent_ok += 1,
+            Err(_) => self.stats.failed += 1,
+        }
+        let hooks = self.cfg.hooks();
+        if !hooks.is_empty() && !matches!(job.route, Route::Oneway) {
+            let queue = MessageQueue::new(
+                job.topic.clone(),
+                job.last_broker.clone().unwrap_or_default(),
+                -1,
+            );
+            let send_ctx = SendContext::new(
+                &self.group,
+                &job.message,
+                &queue,
+                "",
+                job.attempts,
+                job.mode(),
+            )
+            .with_namespace(self.cfg.namespace());
+            let hook_res = match &res {
+                Ok(Some(r)) => Ok(r.clone()),
+                Ok(None) => Err(Error::shut_down()),
+                Err(e) => Err(e.clone()),
+            };
+            hooks.run_after(&send_ctx, &hook_res);
+        }
+        match job.reply {
+            ReplyTo::Send(tx) => {
+                let r = res.and_then(|r| r.ok_or_else(Error::shut_down));
+                let _ = tx.send(r);
+            }
+            ReplyTo::Oneway(tx) => {
+                let _ = tx.send(res.map(|_| ()));
+            }
+        }
+        self.admit_blocked(ctx);
+        self.check_drained(ctx);
+    }
+
+    fn reply(&mut self, reply: ReplyTo, res: Result<Option<SendResult>, Error>) {
+        if res.is_err() {
+            self.stats.failed += 1;
+        }
+        match reply {
+            ReplyTo::Send(tx) => {
+                let _ = tx.send(res.and_then(|r| r.ok_or_else(Error::shut_down)));
+            }
+            ReplyTo::Oneway(tx) => {
+                let _ = tx.send(res.map(|_| ()));
+            }
+        }
+    }
+
+    fn check_drained(&mut self, ctx: &mut Context<Self>) {
+        if self.shutting_down
+            && self.stats.in_flight == 0
+            && self.blocked.is_empty()
+            && !self.shutdown_waiters.is_empty()
+        {
+            let instance = self.handles.instance.clone();
+            let rm = self.handles.route_manager.clone();
+            let group = self.group.clone();
+            let sub_id = self.sub_id;
+            let waiters: Vec<_> = self.shutdown_waiters.drain(..).collect();
+            let fut = async move {
+                let _ = rm.send(Unsubscribe(sub_id)).await;
+                let _ = instance.send(UnregisterProducer { group }).await;
+            };
+            ctx.spawn(fut.into_actor(self).map(|_, _, ctx| {
+                for w in waiters {
+                    let _ = w.send(());
+                }
+                ctx.stop();
+            }));
+        }
+    }
+
+    fn expire_blocked(&mut self) {
+        let now = Instant::now();
+        let mut kept = VecDeque::with_capacity(self.blocked.len());
+        for job in self.blocked.drain(..) {
+            if job.deadline <= now {
+                let err = Error::backpressure(
+                    self.stats.in_flight,
+                    self.stats.in_flight_bytes,
+                    self.cfg.max_in_flight(),
+                    self.cfg.max_in_flight_bytes(),
+                );
+                match job.reply {
+                    ReplyTo::Send(tx) => {
+                        let _ = tx.send(Err(err));
+                    }
+                    ReplyTo::Oneway(tx) => {
+                        let _ = tx.send(Err(err));
+                    }
+                }
+                self.stats.failed += 1;
+            } else {
+                kept.push_back(job);
+            }
+        }
+        self.blocked = kept;
+    }
+}
+
+/// Connections to the master of every broker in `info`, from the client instance.
+async fn connections_for(
+    instance: &Addr<crate::runtime::instance::ClientInstance>,
+    info: &PublishInfo,
+) -> Vec<(String, Connection)> {
+    let addrs: Vec<String> = info
+        .route
+        .broker_datas
+        .iter()
+        .filter_map(|b| b.master_addr().map(str::to_owned))
+        .collect();
+    let calls = addrs.into_iter().map(|addr| async move {
+        match instance.send(GetConnection { addr: addr.clone() }).await {
+            Ok(Ok(c)) => Some((addr, c)),
+            _ => None,
+        }
+    });
+    join_all(calls).await.into_iter().flatten().collect()
+}
+
+/// Awaits a job's reply, never past its deadline (plus a little slack for the last attempt's reply).
+fn await_reply<T: 'static>(
+    rx: oneshot::Receiver<Result<T, Error>>,
+    deadline: Instant,
+    received: Instant,
+) -> impl std::future::Future<Output = Result<T, Error>> {
+    async move {
+        match tokio::time::timeout_at(deadline + Duration::from_millis(50), rx).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => Err(Error::shut_down()),
+            Err(_) => Err(Error::timeout(Instant::now() - received, 0, Vec::new())),
+        }
+    }
+}
+
+impl Actor for ProducerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Sends return at once, so a deep mailbox only saves callers from parking.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx.run_interval(Duration::from_millis(100), |act, _| act.expire_blocked());
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        tracing::debug!(group = %self.group, "producer stopped");
+    }
+}
+
+impl ProducerActor {
+    fn send_with<T: 'static>(
+        &mut self,
+        prepare: impl FnOnce(&mut Self, ReplyTo) -> Result<Job, (ReplyTo, Error)>,
+        wrap: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> ReplyTo,
+        received: Instant,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<T, Error>> {
+        let (tx, rx) = oneshot::channel();
+        let job = prepare(self, wrap(tx));
+        self.submit(job, ctx);
+        let deadline = self.deadline(received);
+        Box::pin(actix::fut::wrap_future(await_reply(rx, deadline, received)))
+    }
+}
+
+impl Handler<SendMessage> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let notify = msg.notify;
+        let fut = self.send_with(
+            |act, reply| act.prepare(msg.message, Route::Any, received, reply),
+            ReplyTo::Send,
+            received,
+            ctx,
+        );
+        match notify {
+            None => fut,
+            Some((recipient, correlation)) => Box::pin(fut.then(move |res, _, _| {
+                let copy = res.clone();
+                actix::fut::wrap_future(async move {
+                    let _ = recipient
+                        .send(SendOutcome {
+                            correlation,
+                            result: copy,
+                        })
+                        .await;
+                    res
+                })
+            })),
+        }
+    }
+}
+
+impl Handler<SendOneway> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<(), Error>>;
+    fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| act.prepare(msg.message, Route::Oneway, received, reply),
+            ReplyTo::Oneway,
+            received,
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendToQueue> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let mut queue = msg.queue;
+        queue.topic = self.cfg.wrap(&queue.topic).into_owned();
+        self.send_with(
+            |act, reply| act.prepare(msg.message, Route::Queue(queue), received, reply),
+            ReplyTo::Send,
+            received,
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendWithSelector> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| {
+                act.prepare(
+                    msg.message,
+                    Route::Selector(msg.selector, msg.arg),
+                    received,
+                    reply,
+                )
+            },
+            ReplyTo::Send,
+            received,
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendBatch> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| act.prepare_batch(msg.messages, received, reply),
+            ReplyTo::Send,
+            received,
+            ctx,
+        )
+    }
+}
+
+impl Handler<FetchPublishQueues> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<Vec<MessageQueue>, Error>>;
+    fn handle(&mut self, msg: FetchPublishQueues, ctx: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = validate_topic(&msg.topic) {
+            return Box::pin(actix::fut::ready(Err(e.into())));
+        }
+        let topic = self.cfg.wrap(&msg.topic).into_owned();
+        let find = FindRoute {
+            topic: topic.clone(),
+            subscriber: Some(Subscriber {
+                id: self.sub_id,
+                recipient: ctx.address().recipient(),
+            }),
+        };
+        let rm = self.handles.route_manager.clone();
+        let timeout = self.cfg.send_timeout();
+        let fut = async move {
+            let rx = rm.send(find).await.map_err(|_| Error::shut_down())?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(res)) => res.map_err(Error::from),
+                Ok(Err(_)) => Err(Error::shut_down()),
+                Err(_) => Err(Error::timeout(timeout, 0, Vec::new())),
+            }
+        };
+        Box::pin(fut.into_actor(self).map(move |res, act, _| {
+            let info = res?;
+            act.routes.insert(topic, info.clone());
+            Ok(info
+                .queues
+                .iter()
+                .map(|q| MessageQueue {
+                    topic: act.cfg.strip(&q.topic).into_owned(),
+                    ..q.clone()
+                })
+                .collect())
+        }))
+    }
+}
+
+impl Handler<RouteChanged> for ProducerActor {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: RouteChanged, _: &mut Context<Self>) -> Self::Result {
+        let instance = self.handles.instance.clone();
+        let info = msg.info.clone();
+        // Connections first, so no attempt finds a broker without one.
+        let fut = async move { connections_for(&instance, &info).await };
+        Box::pin(fut.into_actor(self).map(move |conns, act, _| {
+            act.conns.extend(conns);
+            act.routes.insert(msg.topic, msg.info);
+        }))
+    }
+}
+
+impl Handler<Shutdown> for ProducerActor {
+    // A plain future: the actor stops before it resolves, which would cancel an actor future.
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
+        self.shutting_down = true;
+        let (tx, rx) = oneshot::channel();
+        self.shutdown_waiters.push(tx);
+        self.check_drained(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Handler<GetProducerStats> for ProducerActor {
+    type Result = MessageResult<GetProducerStats>;
+    fn handle(&mut self, _: GetProducerStats, _: &mut Context<Self>) -> Self::Result {
+        let mut s = self.stats;
+        s.waiting_for_capacity = self.blocked.len();
+        s.waiting_for_route = self.waiting_route.values().map(Vec::len).sum();
+        MessageResult(s)
+    }
+}

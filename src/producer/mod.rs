@@ -1,0 +1,12 @@
+//! The producer: the `ProducerActor` and its messages, plus the pure logic it
+//! runs (configuration, queue selection, fault tolerance, hooks, send results).
+
+pub mod actor;
+pub mod config;
+pub mod fault;
+pub mod hooks;
+pub mod messages;
+pub mod selector;
+pub mod send_result;
+
+pub use actor::ProducerActor;

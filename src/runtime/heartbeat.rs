@@ -1,0 +1,151 @@
+//! `HeartbeatActor`: tells every master broker which producer groups this client has.
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::connection::Connection;
+use crate::protocol::codes::response_code;
+use crate::protocol::heartbeat::HeartbeatData;
+
+/// The master brokers to beat, by broker name.
+pub struct SetTargets(pub BTreeMap<String, Connection>);
+
+impl Message for SetTargets {
+    type Result = ();
+}
+
+/// The producer groups to announce.
+pub struct SetGroups(pub BTreeSet<String>);
+
+impl Message for SetGroups {
+    type Result = ();
+}
+
+/// Beats every target now; answers how many brokers acknowledged.
+pub struct BeatNow;
+
+impl Message for BeatNow {
+    type Result = usize;
+}
+
+/// Heartbeats sent and acknowledged so far (for tests and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeartbeatStats {
+    pub sent: u64,
+    pub acked: u64,
+    pub rounds: u64,
+}
+
+pub struct GetHeartbeatStats;
+
+impl Message for GetHeartbeatStats {
+    type Result = HeartbeatStats;
+}
+
+pub struct HeartbeatActor {
+    client_id: String,
+    interval: Duration,
+    timeout: Duration,
+    groups: BTreeSet<String>,
+    targets: BTreeMap<String, Connection>,
+    stats: HeartbeatStats,
+}
+
+impl HeartbeatActor {
+    pub fn new(client_id: String, interval: Duration, timeout: Duration) -> Self {
+        HeartbeatActor {
+            client_id,
+            interval,
+            timeout,
+            groups: BTreeSet::new(),
+            targets: BTreeMap::new(),
+            stats: HeartbeatStats::default(),
+        }
+    }
+
+    /// Beats `targets` (all when `None`); resolves to the number acknowledged.
+    fn beat(
+        &mut self,
+        only: Option<Vec<String>>,
+    ) -> impl ActorFuture<Self, Output = usize> + 'static {
+        let data = HeartbeatData::producer(self.client_id.clone(), self.groups.iter().cloned());
+        let targets: Vec<Connection> = match only {
+            Some(names) => names.iter().filter_map(|n| self.targets.get(n).cloned()).collect(),
+            None => self.targets.values().cloned().collect(),
+        };
+        self.stats.rounds += 1;
+        self.stats.sent += targets.len() as u64;
+        let deadline = Instant::now() + self.timeout;
+        let fut = async move {
+            let calls = targets.iter().map(|c| {
+                let req = data.to_request();
+                async move {
+                    match c.request(req, deadline).await {
+                        Ok(r) if r.code == response_code::SUCCESS => true,
+                        Ok(r) => {
+                            tracing::warn!(broker = c.remote(), code = r.code, remark = ?r.remark, "heartbeat rejected");
+                            false
+                        }
+                        Err(e) => {
+                            tracing::debug!(broker = c.remote(), error = %e, "heartbeat failed");
+                            false
+                        }
+                    }
+                }
+            });
+            join_all(calls).await.into_iter().filter(|ok| *ok).count()
+        };
+        fut.into_actor(self).map(|acked, act, _| {
+            act.stats.acked += acked as u64;
+            acked
+        })
+    }
+}
+
+impl Actor for HeartbeatActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.interval, |act, ctx| {
+            if !act.targets.is_empty() {
+                ctx.spawn(act.beat(None).map(|_, _, _| ()));
+            }
+        });
+    }
+}
+
+impl Handler<SetTargets> for HeartbeatActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetTargets, ctx: &mut Context<Self>) {
+        // A new broker hears from us at once, not at the next tick.
+        let new: Vec<String> = msg.0.keys().filter(|k| !self.targets.contains_key(*k)).cloned().collect();
+        self.targets = msg.0;
+        if !new.is_empty() && !self.groups.is_empty() {
+            ctx.spawn(self.beat(Some(new)).map(|_, _, _| ()));
+        }
+    }
+}
+
+impl Handler<SetGroups> for HeartbeatActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetGroups, _: &mut Context<Self>) {
+        self.groups = msg.0;
+    }
+}
+
+impl Handler<BeatNow> for HeartbeatActor {
+    type Result = ResponseActFuture<Self, usize>;
+    fn handle(&mut self, _: BeatNow, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.beat(None))
+    }
+}
+
+impl Handler<GetHeartbeatStats> for HeartbeatActor {
+    type Result = MessageResult<GetHeartbeatStats>;
+    fn handle(&mut self, _: GetHeartbeatStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.stats)
+    }
+}

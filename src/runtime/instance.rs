@@ -1,0 +1,374 @@
+//! `ClientInstance`: one per client id, shared by the producers that use it.
+//!
+//! The `MQClientInstance` of the Java client: service state, producer registry,
+//! broker address table, the broker `ConnectionActor`s (started lazily, one per
+//! address), and the `RouteManager` and `HeartbeatActor` it supervises.
+//! `ClientManager` is the process-wide table of instances (Java `MQClientManager`).
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::connection::{Close, Connection, ConnectionActor, ConnectionConfig};
+use super::error::InstanceError;
+use super::heartbeat::{BeatNow, HeartbeatActor, SetGroups, SetTargets};
+use super::route_manager::{BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager};
+use crate::protocol::codes::response_code;
+use crate::protocol::headers::UnregisterClientRequestHeader;
+use crate::protocol::route::MASTER_ID;
+
+/// Everything a `ClientInstance` needs; two producers share an instance when
+/// their client id and name servers are equal.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    pub client_id: String,
+    pub route: RouteConfig,
+    pub heartbeat_interval: Duration,
+    /// Timeout of heartbeat and unregister requests (Java `mqClientApiTimeout`).
+    pub api_timeout: Duration,
+    pub connection: ConnectionConfig,
+    /// Run broker connections on their own arbiter (thread) instead of the instance's.
+    pub connection_arbiter: bool,
+}
+
+impl InstanceConfig {
+    fn key(&self) -> String {
+        format!("{}|{}", self.client_id, self.route.namesrv_addrs.join(";"))
+    }
+}
+
+/// The Java `ServiceState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceState {
+    CreateJust,
+    Running,
+    ShutdownAlready,
+    StartFailed,
+}
+
+/// What a registered producer gets back.
+#[derive(Clone)]
+pub struct InstanceHandles {
+    pub client_id: String,
+    pub instance: Addr<ClientInstance>,
+    pub route_manager: Addr<RouteManager>,
+}
+
+/// Starts the instance; a second start is an error.
+pub struct StartInstance;
+impl Message for StartInstance {
+    type Result = Result<(), InstanceError>;
+}
+
+/// Registers a producer group; beats the brokers at once.
+pub struct RegisterProducer {
+    pub group: String,
+}
+impl Message for RegisterProducer {
+    type Result = Result<InstanceHandles, InstanceError>;
+}
+
+/// Unregisters a producer group from every broker; the last one shuts the instance down.
+pub struct UnregisterProducer {
+    pub group: String,
+}
+impl Message for UnregisterProducer {
+    type Result = ();
+}
+
+/// The connection to a broker address, started on first use.
+pub struct GetConnection {
+    pub addr: String,
+}
+impl Message for GetConnection {
+    type Result = Result<Connection, InstanceError>;
+}
+
+/// The current broker table (name → id → address).
+pub struct GetBrokers;
+impl Message for GetBrokers {
+    type Result = BrokerTable;
+}
+
+/// A snapshot for tests and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceStats {
+    pub state: ServiceState,
+    pub producers: usize,
+    pub connections: Vec<String>,
+}
+pub struct GetInstanceStats;
+impl Message for GetInstanceStats {
+    type Result = InstanceStats;
+}
+
+pub struct ClientInstance {
+    cfg: InstanceConfig,
+    state: ServiceState,
+    route: Option<Addr<RouteManager>>,
+    heartbeat: Option<Addr<HeartbeatActor>>,
+    conn_arbiter: Option<Arbiter>,
+    groups: BTreeSet<String>,
+    brokers: BrokerTable,
+    conns: HashMap<String, Connection>,
+}
+
+impl ClientInstance {
+    pub fn new(cfg: InstanceConfig) -> Self {
+        ClientInstance {
+            cfg,
+            state: ServiceState::CreateJust,
+            route: None,
+            heartbeat: None,
+            conn_arbiter: None,
+            groups: BTreeSet::new(),
+            brokers: BrokerTable::new(),
+            conns: HashMap::new(),
+        }
+    }
+
+    fn connection(&mut self, addr: &str) -> Connection {
+        if let Some(c) = self.conns.get(addr) {
+            return c.clone();
+        }
+        let cfg = self.cfg.connection.clone();
+        let conn = match &self.conn_arbiter {
+            Some(arb) => ConnectionActor::start_supervised_in(&arb.handle(), addr, cfg),
+            None => ConnectionActor::start_supervised(addr, cfg),
+        };
+        self.conns.insert(addr.to_string(), conn.clone());
+        conn
+    }
+
+    fn masters(&mut self) -> BTreeMap<String, Connection> {
+        let masters: Vec<(String, String)> = self
+            .brokers
+            .iter()
+            .filter_map(|(name, ids)| ids.get(&MASTER_ID).map(|a| (name.clone(), a.clone())))
+            .collect();
+        masters.into_iter().map(|(name, addr)| (name, self.connection(&addr))).collect()
+    }
+
+    /// UNREGISTER_CLIENT for `group` to every known broker address, masters and slaves.
+    fn unregister_all(&mut self, group: &str) -> impl std::future::Future<Output = ()> + 'static {
+        let addrs: BTreeSet<String> = self.brokers.values().flat_map(|ids| ids.values().cloned()).collect();
+        let conns: Vec<Connection> = addrs.iter().map(|a| self.connection(a)).collect();
+        let client_id = self.cfg.client_id.clone();
+        let group = group.to_string();
+        let deadline = Instant::now() + self.cfg.api_timeout;
+        async move {
+            let calls = conns.iter().map(|c| {
+                let req = UnregisterClientRequestHeader::producer(client_id.clone(), group.clone()).into_request();
+                async move {
+                    match c.request(req, deadline).await {
+                        Ok(r) if r.code == response_code::SUCCESS => {}
+                        Ok(r) => tracing::warn!(broker = c.remote(), code = r.code, "unregister rejected"),
+                        Err(e) => tracing::warn!(broker = c.remote(), error = %e, "unregister failed"),
+                    }
+                }
+            });
+            join_all(calls).await;
+        }
+    }
+
+    fn shutdown(&mut self, ctx: &mut Context<Self>) {
+        self.state = ServiceState::ShutdownAlready;
+        ClientManager::from_registry().do_send(RemoveInstance { key: self.cfg.key(), instance: ctx.address() });
+        if let Some(r) = self.route.take() {
+            r.do_send(StopRouteManager);
+        }
+        self.heartbeat.take();
+        let deadline = Instant::now() + self.cfg.api_timeout;
+        let conns: Vec<Connection> = self.conns.drain().map(|(_, c)| c).collect();
+        let arbiter = self.conn_arbiter.take();
+        // In-flight requests finish or time out before the connections go.
+        ctx.spawn(
+            async move {
+                join_all(conns.iter().map(|c| c.close(deadline))).await;
+                drop(conns);
+                if let Some(a) = arbiter {
+                    a.stop();
+                }
+            }
+            .into_actor(self)
+            .map(|_, _, ctx| ctx.stop()),
+        );
+        tracing::info!(client_id = %self.cfg.client_id, "client instance shut down");
+    }
+}
+
+impl Actor for ClientInstance {
+    type Context = Context<Self>;
+}
+
+impl Handler<StartInstance> for ClientInstance {
+    type Result = Result<(), InstanceError>;
+    fn handle(&mut self, _: StartInstance, ctx: &mut Context<Self>) -> Self::Result {
+        match self.state {
+            ServiceState::CreateJust => {}
+            ServiceState::Running | ServiceState::StartFailed => return Err(InstanceError::AlreadyStarted),
+            ServiceState::ShutdownAlready => return Err(InstanceError::ShutDown),
+        }
+        for a in &self.cfg.route.namesrv_addrs {
+            let valid = a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !valid {
+                self.state = ServiceState::StartFailed;
+                return Err(InstanceError::StartFailed(format!(
+                    "name server address `{a}` is not HOST:PORT"
+                )));
+            }
+        }
+        if self.cfg.connection_arbiter {
+            self.conn_arbiter = Some(Arbiter::new());
+        }
+        let route = RouteManager::new(self.cfg.route.clone()).start();
+        route.do_send(SetBrokerListener(ctx.address().recipient()));
+        self.route = Some(route);
+        self.heartbeat = Some(
+            HeartbeatActor::new(self.cfg.client_id.clone(), self.cfg.heartbeat_interval, self.cfg.api_timeout)
+                .start(),
+        );
+        self.state = ServiceState::Running;
+        tracing::info!(client_id = %self.cfg.client_id, "client instance started");
+        Ok(())
+    }
+}
+
+impl Handler<RegisterProducer> for ClientInstance {
+    type Result = Result<InstanceHandles, InstanceError>;
+    fn handle(&mut self, msg: RegisterProducer, ctx: &mut Context<Self>) -> Self::Result {
+        let (Some(route), Some(hb)) = (self.route.clone(), self.heartbeat.clone()) else {
+            return Err(InstanceError::ShutDown);
+        };
+        if self.state != ServiceState::Running {
+            return Err(InstanceError::ShutDown);
+        }
+        if !self.groups.insert(msg.group.clone()) {
+            return Err(InstanceError::DuplicateGroup(msg.group));
+        }
+        hb.do_send(SetGroups(self.groups.clone()));
+        hb.do_send(BeatNow);
+        Ok(InstanceHandles { client_id: self.cfg.client_id.clone(), instance: ctx.address(), route_manager: route })
+    }
+}
+
+impl Handler<UnregisterProducer> for ClientInstance {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: UnregisterProducer, _: &mut Context<Self>) -> Self::Result {
+        if !self.groups.remove(&msg.group) {
+            return Box::pin(actix::fut::ready(()));
+        }
+        if let Some(hb) = &self.heartbeat {
+            hb.do_send(SetGroups(self.groups.clone()));
+        }
+        let fut = self.unregister_all(&msg.group);
+        Box::pin(fut.into_actor(self).map(|_, act, ctx| {
+            if act.groups.is_empty() && act.state == ServiceState::Running {
+                act.shutdown(ctx);
+            }
+        }))
+    }
+}
+
+impl Handler<GetConnection> for ClientInstance {
+    type Result = Result<Connection, InstanceError>;
+    fn handle(&mut self, msg: GetConnection, _: &mut Context<Self>) -> Self::Result {
+        if self.state != ServiceState::Running {
+            return Err(InstanceError::ShutDown);
+        }
+        Ok(self.connection(&msg.addr))
+    }
+}
+
+impl Handler<GetBrokers> for ClientInstance {
+    type Result = MessageResult<GetBrokers>;
+    fn handle(&mut self, _: GetBrokers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.brokers.clone())
+    }
+}
+
+impl Handler<BrokersChanged> for ClientInstance {
+    type Result = ();
+    fn handle(&mut self, msg: BrokersChanged, _: &mut Context<Self>) {
+        if self.state != ServiceState::Running {
+            return;
+        }
+        self.brokers = msg.0;
+        let live: BTreeSet<String> = self.brokers.values().flat_map(|ids| ids.values().cloned()).collect();
+        let gone: Vec<String> = self.conns.keys().filter(|a| !live.contains(*a)).cloned().collect();
+        for addr in gone {
+            if let Some(c) = self.conns.remove(&addr) {
+                tracing::info!(broker = %addr, "broker no longer in any route; closing its connection");
+                c.actor().do_send(Close);
+            }
+        }
+        let masters = self.masters();
+        if let Some(hb) = &self.heartbeat {
+            hb.do_send(SetTargets(masters));
+        }
+    }
+}
+
+impl Handler<GetInstanceStats> for ClientInstance {
+    type Result = MessageResult<GetInstanceStats>;
+    fn handle(&mut self, _: GetInstanceStats, _: &mut Context<Self>) -> Self::Result {
+        let mut connections: Vec<String> = self.conns.keys().cloned().collect();
+        connections.sort();
+        MessageResult(InstanceStats { state: self.state, producers: self.groups.len(), connections })
+    }
+}
+
+/// The process-wide table of client instances, keyed by client id and name servers.
+#[derive(Default)]
+pub struct ClientManager {
+    instances: HashMap<String, Addr<ClientInstance>>,
+}
+
+impl Actor for ClientManager {
+    type Context = Context<Self>;
+}
+impl Supervised for ClientManager {}
+impl SystemService for ClientManager {}
+
+/// Returns the running instance for this config, creating and starting it if needed.
+pub struct GetOrCreateInstance(pub InstanceConfig);
+impl Message for GetOrCreateInstance {
+    type Result = Result<Addr<ClientInstance>, InstanceError>;
+}
+
+struct RemoveInstance {
+    key: String,
+    instance: Addr<ClientInstance>,
+}
+impl Message for RemoveInstance {
+    type Result = ();
+}
+
+impl Handler<GetOrCreateInstance> for ClientManager {
+    type Result = ResponseFuture<Result<Addr<ClientInstance>, InstanceError>>;
+    fn handle(&mut self, msg: GetOrCreateInstance, _: &mut Context<Self>) -> Self::Result {
+        let key = msg.0.key();
+        if let Some(existing) = self.instances.get(&key).filter(|a| a.connected()) {
+            let a = existing.clone();
+            return Box::pin(async move { Ok(a) });
+        }
+        let addr = ClientInstance::new(msg.0).start();
+        self.instances.insert(key, addr.clone());
+        Box::pin(async move {
+            addr.send(StartInstance).await.map_err(|_| InstanceError::ShutDown)??;
+            Ok(addr)
+        })
+    }
+}
+
+impl Handler<RemoveInstance> for ClientManager {
+    type Result = ();
+    fn handle(&mut self, msg: RemoveInstance, _: &mut Context<Self>) {
+        // Only forget the instance that asked: a newer one may already hold the key.
+        if self.instances.get(&msg.key).is_some_and(|a| *a == msg.instance) {
+            self.instances.remove(&msg.key);
+        }
+    }
+}

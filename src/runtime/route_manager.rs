@@ -1,0 +1,422 @@
+//! `RouteManager`: topic routes from the name servers, cached and kept fresh.
+//!
+//! Look-ups of one topic are coalesced into one request; a name server that is
+//! down (or that forgot a topic after a restart) leaves the last good route in
+//! use; routes are re-fetched every poll interval and changes are pushed to the
+//! producers that use the topic and to the `ClientInstance` (broker table).
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::channel::oneshot;
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::connection::{Connection, ConnectionActor, ConnectionConfig};
+use super::error::{NetError, RouteError};
+use crate::protocol::codes::response_code;
+use crate::protocol::headers::GetRouteInfoRequestHeader;
+use crate::protocol::route::{clamp_default_route, TopicPublishInfo, TopicRouteData};
+
+/// Settings of the route manager.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub namesrv_addrs: Vec<String>,
+    /// Per name-server request timeout (Java `mqClientApiTimeout`, 3 s).
+    pub api_timeout: Duration,
+    /// Route refresh period (Java `pollNameServerInterval`, 30 s).
+    pub poll_interval: Duration,
+    /// The auto-create template topic (`TBW102`).
+    pub default_topic: String,
+    pub default_topic_queue_nums: i32,
+    pub connection: ConnectionConfig,
+}
+
+/// Publish info of a topic, shared read-only with producers.
+pub type PublishInfo = Arc<TopicPublishInfo>;
+
+/// Brokers by name: broker id → address (id 0 is the master).
+pub type BrokerTable = BTreeMap<String, BTreeMap<u64, String>>;
+
+/// Pushed to a producer when the route of a topic it uses changes.
+#[derive(Clone)]
+pub struct RouteChanged {
+    pub topic: String,
+    pub info: PublishInfo,
+}
+
+impl Message for RouteChanged {
+    type Result = ();
+}
+
+/// Pushed to the `ClientInstance` when the set of brokers named by routes changes.
+pub struct BrokersChanged(pub BrokerTable);
+
+impl Message for BrokersChanged {
+    type Result = ();
+}
+
+/// A subscriber to route changes: an id (to unsubscribe) and where to push.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub id: u64,
+    pub recipient: Recipient<RouteChanged>,
+}
+
+/// Finds the publish info of `topic`: from the cache, else from a name server.
+pub struct FindRoute {
+    pub topic: String,
+    /// Keeps the subscriber informed of changes to this topic's route.
+    pub subscriber: Option<Subscriber>,
+}
+
+type RouteReply = Result<PublishInfo, RouteError>;
+
+impl Message for FindRoute {
+    type Result = oneshot::Receiver<RouteReply>;
+}
+
+/// Forgets a subscriber (a producer that shut down).
+pub struct Unsubscribe(pub u64);
+
+impl Message for Unsubscribe {
+    type Result = ();
+}
+
+/// Re-fetches every cached topic now (the periodic task, on demand).
+pub struct RefreshAll;
+
+impl Message for RefreshAll {
+    type Result = ();
+}
+
+/// Sets who hears about broker table changes.
+pub struct SetBrokerListener(pub Recipient<BrokersChanged>);
+
+impl Message for SetBrokerListener {
+    type Result = ();
+}
+
+/// Closes the name-server connections and stops.
+pub struct StopRouteManager;
+
+impl Message for StopRouteManager {
+    type Result = ();
+}
+
+/// Counts, for tests: name-server requests sent and topics cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteStats {
+    pub requests: u64,
+    pub topics: usize,
+    pub inflight: usize,
+}
+
+pub struct GetRouteStats;
+
+impl Message for GetRouteStats {
+    type Result = RouteStats;
+}
+
+/// How one fetch ended.
+enum Fetched {
+    Route(TopicRouteData),
+    /// The topic is unknown and so is the TBW102 template (or the fetch was a refresh).
+    NotFound,
+}
+
+pub struct RouteManager {
+    cfg: RouteConfig,
+    ns_index: usize,
+    ns_conns: HashMap<String, Connection>,
+    routes: HashMap<String, TopicRouteData>,
+    publish: HashMap<String, PublishInfo>,
+    inflight: HashMap<String, Vec<oneshot::Sender<RouteReply>>>,
+    subscribers: HashMap<String, HashMap<u64, Recipient<RouteChanged>>>,
+    broker_listener: Option<Recipient<BrokersChanged>>,
+    brokers: BrokerTable,
+    requests: u64,
+    stopped: bool,
+}
+
+impl RouteManager {
+    pub fn new(cfg: RouteConfig) -> Self {
+        // Java starts at a random name server so clients spread their load.
+        let ns_index = if cfg.namesrv_addrs.is_empty() {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..cfg.namesrv_addrs.len())
+        };
+        RouteManager {
+            cfg,
+            ns_index,
+            ns_conns: HashMap::new(),
+            routes: HashMap::new(),
+            publish: HashMap::new(),
+            inflight: HashMap::new(),
+            subscribers: HashMap::new(),
+            broker_listener: None,
+            brokers: BrokerTable::new(),
+            requests: 0,
+            stopped: false,
+        }
+    }
+
+    /// Name-server connections in the order to try them: the current one first.
+    fn ns_order(&mut self) -> Vec<(usize, Connection)> {
+        let n = self.cfg.namesrv_addrs.len();
+        let mut out = Vec::with_capacity(n);
+        for k in 0..n {
+            let i = (self.ns_index + k) % n;
+            let addr = self.cfg.namesrv_addrs[i].clone();
+            let cfg = self.cfg.connection.clone();
+            let conn = self
+                .ns_conns
+                .entry(addr.clone())
+                .or_insert_with(|| ConnectionActor::start_supervised(addr, cfg))
+                .clone();
+            out.push((i, conn));
+        }
+        out
+    }
+
+    fn start_fetch(&mut self, topic: String, allow_default: bool, ctx: &mut Context<Self>) {
+        let order = self.ns_order();
+        self.requests += 1;
+        let timeout = self.cfg.api_timeout;
+        let default_topic = self.cfg.default_topic.clone();
+        let queue_nums = self.cfg.default_topic_queue_nums;
+        let t = topic.clone();
+        let fut = async move {
+            let (i, first) = query_any(&order, &t, timeout).await?;
+            match first {
+                Some(route) => Ok((i, Fetched::Route(route), 1)),
+                None if allow_default && t != default_topic => {
+                    // Java falls back to the TBW102 template so the broker can auto-create the topic.
+                    match query_any(&order, &default_topic, timeout).await? {
+                        (j, Some(route)) => {
+                            Ok((j, Fetched::Route(clamp_default_route(route, queue_nums)), 2))
+                        }
+                        (j, None) => Ok((j, Fetched::NotFound, 2)),
+                    }
+                }
+                None => Ok((i, Fetched::NotFound, 1)),
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| act.complete(topic, res, ctx)));
+    }
+
+    fn complete(
+        &mut self,
+        topic: String,
+        res: Result<(usize, Fetched, u64), (usize, NetError)>,
+        _ctx: &mut Context<Self>,
+    ) {
+        let reply: RouteReply = match res {
+            Ok((i, fetched, requests)) => {
+                self.ns_index = i;
+                self.requests += requests - 1;
+                match fetched {
+                    Fetched::Route(route) => Ok(self.install(&topic, route)),
+                    // A name server restarted before brokers re-registered: keep the old route.
+                    Fetched::NotFound => match self.publish.get(&topic) {
+                        Some(info) => Ok(info.clone()),
+                        None => Err(RouteError::NoRoute { topic: topic.clone() }),
+                    },
+                }
+            }
+            Err((i, last)) => {
+                self.ns_index = (i + 1) % self.cfg.namesrv_addrs.len().max(1);
+                match self.publish.get(&topic) {
+                    Some(info) => {
+                        tracing::warn!(%topic, error = %last, "name servers unreachable; keeping the cached route");
+                        Ok(info.clone())
+                    }
+                    None => Err(RouteError::NameServerUnreachable { topic: topic.clone(), last }),
+                }
+            }
+        };
+        for tx in self.inflight.remove(&topic).unwrap_or_default() {
+            let _ = tx.send(reply.clone());
+        }
+    }
+
+    /// Stores a fetched route; pushes a change to subscribers and the broker listener.
+    fn install(&mut self, topic: &str, route: TopicRouteData) -> PublishInfo {
+        if let (Some(old), Some(info)) = (self.routes.get(topic), self.publish.get(topic)) {
+            if *old == route {
+                return info.clone();
+            }
+        }
+        let info = Arc::new(TopicPublishInfo::from_route(topic, &route));
+        let changed = self.routes.insert(topic.to_string(), route).is_some();
+        self.publish.insert(topic.to_string(), info.clone());
+        if changed {
+            tracing::info!(%topic, queues = info.queues.len(), "topic route changed");
+            if let Some(subs) = self.subscribers.get(topic) {
+                for r in subs.values() {
+                    let _ = r.try_send(RouteChanged { topic: topic.to_string(), info: info.clone() });
+                }
+            }
+        }
+        self.update_brokers();
+        info
+    }
+
+    /// Recomputes the broker table from every cached route; brokers no route names are dropped.
+    fn update_brokers(&mut self) {
+        let mut table = BrokerTable::new();
+        for route in self.routes.values() {
+            for b in &route.broker_datas {
+                table.insert(b.broker_name.clone(), b.broker_addrs.clone());
+            }
+        }
+        if table != self.brokers {
+            self.brokers = table.clone();
+            if let Some(l) = &self.broker_listener {
+                let _ = l.try_send(BrokersChanged(table));
+            }
+        }
+    }
+}
+
+/// Asks each name server in turn; `Ok(None)` means TOPIC_NOT_EXIST.
+async fn query_any(
+    order: &[(usize, Connection)],
+    topic: &str,
+    timeout: Duration,
+) -> Result<(usize, Option<TopicRouteData>), (usize, NetError)> {
+    let mut last = (0, NetError::Shutdown);
+    for (i, conn) in order {
+        let req = GetRouteInfoRequestHeader::new(topic).into_request();
+        match conn.request(req, Instant::now() + timeout).await {
+            Ok(resp) if resp.code == response_code::SUCCESS => match TopicRouteData::decode(&resp.body) {
+                Ok(route) => return Ok((*i, Some(route))),
+                Err(e) => {
+                    last = (*i, NetError::Closed { addr: conn.remote().to_string(), reason: e.to_string() })
+                }
+            },
+            Ok(resp) if resp.code == response_code::TOPIC_NOT_EXIST => return Ok((*i, None)),
+            Ok(resp) => {
+                last = (
+                    *i,
+                    NetError::Closed {
+                        addr: conn.remote().to_string(),
+                        reason: format!(
+                            "name server answered code {}: {}",
+                            resp.code,
+                            resp.remark.unwrap_or_default()
+                        ),
+                    },
+                )
+            }
+            Err(e) => last = (*i, e),
+        }
+        tracing::debug!(namesrv = conn.remote(), %topic, error = %last.1, "route look-up failed; trying the next name server");
+    }
+    Err(last)
+}
+
+impl Actor for RouteManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(256);
+        ctx.run_interval(self.cfg.poll_interval, |act, ctx| act.refresh_all(ctx));
+    }
+}
+
+impl RouteManager {
+    fn refresh_all(&mut self, ctx: &mut Context<Self>) {
+        let topics: Vec<String> = self.routes.keys().cloned().collect();
+        for topic in topics {
+            if !self.inflight.contains_key(&topic) {
+                self.inflight.insert(topic.clone(), Vec::new());
+                self.start_fetch(topic, false, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<FindRoute> for RouteManager {
+    type Result = MessageResult<FindRoute>;
+
+    fn handle(&mut self, msg: FindRoute, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        if self.stopped {
+            let _ = tx.send(Err(RouteError::Shutdown));
+            return MessageResult(rx);
+        }
+        if let Some(sub) = msg.subscriber {
+            self.subscribers.entry(msg.topic.clone()).or_default().insert(sub.id, sub.recipient);
+        }
+        if let Some(info) = self.publish.get(&msg.topic).filter(|i| i.ok()) {
+            let _ = tx.send(Ok(info.clone()));
+        } else if self.cfg.namesrv_addrs.is_empty() {
+            let _ = tx.send(Err(RouteError::NoNameServer));
+        } else if let Some(waiters) = self.inflight.get_mut(&msg.topic) {
+            waiters.push(tx);
+        } else {
+            self.inflight.insert(msg.topic.clone(), vec![tx]);
+            self.start_fetch(msg.topic, true, ctx);
+        }
+        MessageResult(rx)
+    }
+}
+
+impl Handler<Unsubscribe> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        for subs in self.subscribers.values_mut() {
+            subs.remove(&msg.0);
+        }
+        self.subscribers.retain(|_, s| !s.is_empty());
+    }
+}
+
+impl Handler<RefreshAll> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, _: RefreshAll, ctx: &mut Context<Self>) {
+        self.refresh_all(ctx);
+    }
+}
+
+impl Handler<SetBrokerListener> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, msg: SetBrokerListener, _: &mut Context<Self>) {
+        if !self.brokers.is_empty() {
+            let _ = msg.0.try_send(BrokersChanged(self.brokers.clone()));
+        }
+        self.broker_listener = Some(msg.0);
+    }
+}
+
+impl Handler<StopRouteManager> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, _: StopRouteManager, ctx: &mut Context<Self>) {
+        self.stopped = true;
+        for (topic, waiters) in self.inflight.drain() {
+            for tx in waiters {
+                let _ = tx.send(Err(RouteError::Shutdown));
+            }
+            tracing::debug!(%topic, "route look-up abandoned at shutdown");
+        }
+        for conn in self.ns_conns.values() {
+            conn.actor().do_send(super::connection::Close);
+        }
+        self.ns_conns.clear();
+        ctx.stop();
+    }
+}
+
+impl Handler<GetRouteStats> for RouteManager {
+    type Result = MessageResult<GetRouteStats>;
+    fn handle(&mut self, _: GetRouteStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(RouteStats {
+            requests: self.requests,
+            topics: self.publish.len(),
+            inflight: self.inflight.len(),
+        })
+    }
+}

@@ -1,0 +1,944 @@
+//! The fake broker: stores sends, answers like RocketMQ-Rust 1.0 (JSON headers,
+//! Java response fields), and lets tests look at what it stored.
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::faults::SEND_CODES;
+use super::server::{
+    lock, response, ConnectionId, Outgoing, ServerCore, ServerHandle, SERVER_VERSION,
+};
+use super::{TestkitError, TopicConfig, DEFAULT_TOPIC};
+use crate::protocol::batch::decode_batch_for_topic;
+use crate::protocol::codes::{request_code, response_code, SerializeType};
+use crate::protocol::command::{ExtFields, RemotingCommand};
+use crate::protocol::compression::decompress;
+use crate::protocol::headers::{
+    CheckTransactionStateRequestHeader, CommandHeader, CreateTopicRequestHeader,
+    EndTransactionRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    SendMessageRequestHeader, SendMessageResponseHeader, TransactionResolution,
+    UnregisterClientRequestHeader, ViewMessageRequestHeader,
+};
+use crate::protocol::heartbeat::HeartbeatData;
+use crate::protocol::message::{decode_properties, property, sys_flag};
+use crate::protocol::message_id::encode_offset_msg_id;
+use crate::protocol::route::perm;
+use crate::protocol::serialize::encode_header;
+use crate::protocol::stored::{encode_stored_message, DEFAULT_MAX_INFLATED_BODY};
+use crate::protocol::validation::{
+    is_not_allowed_send_topic, DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX,
+};
+use crate::protocol::ProtocolError;
+
+/// `MSG_REGION` the broker reports (the Java default).
+const REGION: &str = "DefaultRegion";
+/// Queues of an auto-created topic are capped by TBW102's, 8 on the real servers.
+pub(crate) const DEFAULT_TOPIC_QUEUES: i32 = 8;
+
+/// Where a stored message stands in a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TransactionState {
+    /// An ordinary message.
+    #[default]
+    NotTransactional,
+    /// A half message (sysFlag PREPARED) not resolved yet.
+    Prepared,
+    /// Resolved by END_TRANSACTION commit (8).
+    Committed,
+    /// Resolved by END_TRANSACTION rollback (12).
+    RolledBack,
+}
+
+/// A message as the test broker stored it.
+///
+/// Unlike a real broker it keeps half messages under their own topic, and
+/// END_TRANSACTION only changes [`BrokerMessage::transaction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerMessage {
+    pub broker_name: String,
+    pub topic: String,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub commit_log_offset: i64,
+    /// Offset message id (store host + commit-log offset), as in the send reply.
+    pub msg_id: String,
+    pub flag: i32,
+    pub sys_flag: i32,
+    /// Properties as received: the header's for a single send, the record's for a batch.
+    pub properties: Vec<(String, String)>,
+    /// Body as received: still compressed when `sys_flag` has COMPRESSED.
+    pub body: Bytes,
+    pub born_timestamp: i64,
+    pub store_timestamp: i64,
+    pub born_host: SocketAddr,
+    pub store_host: SocketAddr,
+    pub producer_group: String,
+    pub reconsume_times: i32,
+    /// The request that carried it: 10, 310, 320, 324 or 325.
+    pub request_code: i32,
+    pub connection: ConnectionId,
+    pub transaction: TransactionState,
+}
+
+impl BrokerMessage {
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// The client message id (`UNIQ_KEY`).
+    pub fn uniq_key(&self) -> Option<&str> {
+        self.property(property::UNIQ_KEY)
+    }
+    pub fn tags(&self) -> Option<&str> {
+        self.property(property::TAGS)
+    }
+    pub fn keys(&self) -> Option<&str> {
+        self.property(property::KEYS)
+    }
+    pub fn is_compressed(&self) -> bool {
+        self.sys_flag & sys_flag::COMPRESSED != 0
+    }
+    /// The body, inflated when it was sent compressed.
+    pub fn decompressed_body(&self) -> Result<Bytes, ProtocolError> {
+        if self.is_compressed() {
+            decompress(&self.body, self.sys_flag, DEFAULT_MAX_INFLATED_BODY)
+        } else {
+            Ok(self.body.clone())
+        }
+    }
+
+    /// The protocol's stored-message record (body inflated; a body that does
+    /// not inflate is kept raw with the COMPRESSED bit cleared).
+    pub fn to_stored(&self) -> crate::protocol::stored::StoredMessage {
+        let (body, sys_flag) = match self.decompressed_body() {
+            Ok(b) => (b, self.sys_flag),
+            Err(_) => (
+                self.body.clone(),
+                self.sys_flag & !(sys_flag::COMPRESSED | sys_flag::COMPRESSION_TYPE_MASK),
+            ),
+        };
+        crate::protocol::stored::StoredMessage {
+            topic: self.topic.clone(),
+            queue_id: self.queue_id,
+            flag: self.flag,
+            queue_offset: self.queue_offset,
+            commit_log_offset: self.commit_log_offset,
+            sys_flag,
+            born_timestamp: self.born_timestamp,
+            born_host: self.born_host,
+            store_timestamp: self.store_timestamp,
+            store_host: self.store_host,
+            reconsume_times: self.reconsume_times,
+            prepared_transaction_offset: 0,
+            body,
+            properties: self.properties.clone(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct BrokerStore {
+    messages: Vec<BrokerMessage>,
+    queue_offsets: HashMap<(String, i32), i64>,
+    commit_offset: i64,
+    heartbeats: usize,
+    last_heartbeat: Option<HeartbeatData>,
+    unregisters: Vec<UnregisterClientRequestHeader>,
+}
+
+pub(crate) struct BrokerCore {
+    pub(crate) name: String,
+    null_mode: bool,
+    /// Precomputed reply of null mode; `None` falls back to building each reply.
+    pub(crate) null: Option<Arc<NullReply>>,
+    store: Mutex<BrokerStore>,
+    sends: AtomicU64,
+}
+
+impl BrokerCore {
+    pub(crate) fn new(name: String, addr: SocketAddr, null_mode: bool) -> Self {
+        BrokerCore {
+            name,
+            null_mode,
+            null: if null_mode {
+                NullReply::new(addr).map(Arc::new)
+            } else {
+                None
+            },
+            store: Mutex::new(BrokerStore::default()),
+            sends: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn is_null_send(&self, cmd: &RemotingCommand) -> bool {
+        self.null_mode && SEND_CODES.contains(&cmd.code)
+    }
+
+    /// Null-mode fast path: the precomputed reply, read from the header without parsing it.
+    pub(crate) fn null_reply(&self, cmd: &RemotingCommand) -> Option<Outgoing> {
+        self.sends.fetch_add(1, Ordering::Relaxed);
+        if cmd.is_oneway() {
+            return None;
+        }
+        let (queue_id, count) = null_parts(cmd);
+        Some(match &self.null {
+            Some(_) => Outgoing::NullOk {
+                opaque: cmd.opaque,
+                queue_id,
+                count,
+            },
+            None => Outgoing::Cmd(null_response(cmd, queue_id, count)),
+        })
+    }
+}
+
+/// Queue id (echoed) and record count of a send, from extFields lookups and size fields only.
+fn null_parts(cmd: &RemotingCommand) -> (i32, usize) {
+    let v1 = !SendMessageRequestHeader::uses_v2(cmd.code);
+    let queue_id = cmd
+        .ext(if v1 { "queueId" } else { "e" })
+        .and_then(|q| q.parse::<i32>().ok())
+        .filter(|q| *q >= 0)
+        .unwrap_or(0);
+    let batch = cmd.code == request_code::SEND_BATCH_MESSAGE
+        || cmd.ext(if v1 { "batch" } else { "m" }) == Some("true");
+    let count = if batch { count_records(&cmd.body) } else { 1 };
+    (queue_id, count)
+}
+
+/// Records in a batch body, by their size fields only (at least 1, at most [`NULL_MAX_IDS`]).
+fn count_records(body: &[u8]) -> usize {
+    let mut n = 0;
+    let mut pos = 0usize;
+    while let Some(s) = body.get(pos..pos + 4) {
+        let size = i32::from_be_bytes([s[0], s[1], s[2], s[3]]);
+        match usize::try_from(size) {
+            Ok(size) if size > 0 => pos += size,
+            _ => break,
+        }
+        n += 1;
+        if n == NULL_MAX_IDS {
+            break;
+        }
+    }
+    n.max(1)
+}
+
+/// Keeps a null reply's msgId list well under the 16 MiB header limit.
+const NULL_MAX_IDS: usize = 100_000;
+
+fn null_response(req: &RemotingCommand, queue_id: i32, count: usize) -> RemotingCommand {
+    let id = encode_offset_msg_id(SocketAddr::from(([127, 0, 0, 1], 0)), 0);
+    let header = SendMessageResponseHeader {
+        msg_id: vec![id; count].join(","),
+        queue_id,
+        queue_offset: 0,
+        region: Some(REGION.to_owned()),
+        trace_on: Some(true),
+        ..Default::default()
+    };
+    let mut r = response(req, response_code::SUCCESS, None);
+    r.ext_fields = Some(header.to_ext_fields());
+    r
+}
+
+/// The null-mode SUCCESS reply split around its three variable parts
+/// (opaque, msgId list, queueId), so a reply is a few memcpys.
+pub(crate) struct NullReply {
+    parts: [Vec<u8>; 4],
+    msg_id: Vec<u8>,
+}
+
+const OPAQUE_SENTINEL: i32 = i32::MIN;
+const MSG_ID_SENTINEL: &str = "MSGIDSENTINEL";
+const QUEUE_ID_SENTINEL: &str = "QUEUEIDSENTINEL";
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn put_i32(dst: &mut BytesMut, v: i32) {
+    let mut buf = [0u8; 11];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    dst.put_slice(&buf[i..]);
+}
+
+impl NullReply {
+    /// Splits an encoded template reply at the sentinels; `None` if the header writer changed shape.
+    fn new(store_host: SocketAddr) -> Option<Self> {
+        let mut ext = SendMessageResponseHeader {
+            msg_id: MSG_ID_SENTINEL.to_owned(),
+            region: Some(REGION.to_owned()),
+            trace_on: Some(true),
+            ..Default::default()
+        }
+        .to_ext_fields();
+        ext.insert("queueId", QUEUE_ID_SENTINEL);
+        let mut cmd = RemotingCommand::response(response_code::SUCCESS, OPAQUE_SENTINEL, None);
+        cmd.version = SERVER_VERSION;
+        cmd.ext_fields = Some(ext);
+        let mut buf = BytesMut::new();
+        encode_header(&cmd, SerializeType::Json, &mut buf);
+        let opaque = OPAQUE_SENTINEL.to_string();
+        let at_opaque = find(&buf, opaque.as_bytes())?;
+        let at_msg = find(&buf, MSG_ID_SENTINEL.as_bytes())?;
+        let at_queue = find(&buf, QUEUE_ID_SENTINEL.as_bytes())?;
+        if !(at_opaque < at_msg && at_msg < at_queue) {
+            return None;
+        }
+        Some(NullReply {
+            parts: [
+                buf[..at_opaque].to_vec(),
+                buf[at_opaque + opaque.len()..at_msg].to_vec(),
+                buf[at_msg + MSG_ID_SENTINEL.len()..at_queue].to_vec(),
+                buf[at_queue + QUEUE_ID_SENTINEL.len()..].to_vec(),
+            ],
+            msg_id: encode_offset_msg_id(store_host, 0).into_bytes(),
+        })
+    }
+
+    /// Appends one complete frame (JSON header, no body).
+    pub(crate) fn write(&self, opaque: i32, queue_id: i32, count: usize, dst: &mut BytesMut) {
+        let start = dst.len();
+        let fixed: usize = self.parts.iter().map(Vec::len).sum();
+        dst.reserve(8 + fixed + 22 + count * (self.msg_id.len() + 1));
+        dst.put_u64(0); // length words, filled in below
+        dst.put_slice(&self.parts[0]);
+        put_i32(dst, opaque);
+        dst.put_slice(&self.parts[1]);
+        for i in 0..count.max(1) {
+            if i > 0 {
+                dst.put_u8(b',');
+            }
+            dst.put_slice(&self.msg_id);
+        }
+        dst.put_slice(&self.parts[2]);
+        put_i32(dst, queue_id);
+        dst.put_slice(&self.parts[3]);
+        let header_len = (dst.len() - start - 8) as u32;
+        dst[start..start + 4].copy_from_slice(&(header_len + 4).to_be_bytes());
+        dst[start + 4..start + 8].copy_from_slice(&header_len.to_be_bytes());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Request handling
+// ---------------------------------------------------------------------------
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn error(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
+    response(req, code, Some(remark.into()))
+}
+
+fn ok(req: &RemotingCommand, ext: Option<ExtFields>) -> RemotingCommand {
+    let mut r = response(req, response_code::SUCCESS, None);
+    r.ext_fields = ext;
+    r
+}
+
+/// Answers one broker request; `None` for oneway requests.
+pub(crate) fn handle(
+    core: &ServerCore,
+    b: &BrokerCore,
+    conn: ConnectionId,
+    peer: SocketAddr,
+    req: &RemotingCommand,
+) -> Option<RemotingCommand> {
+    use request_code::*;
+    let reply = match req.code {
+        SEND_MESSAGE
+        | SEND_MESSAGE_V2
+        | SEND_BATCH_MESSAGE
+        | SEND_REPLY_MESSAGE
+        | SEND_REPLY_MESSAGE_V2 => {
+            b.sends.fetch_add(1, Ordering::Relaxed);
+            if b.null_mode {
+                // Reached only while fault rules are active; otherwise null_reply answered.
+                let (queue_id, count) = null_parts(req);
+                null_response(req, queue_id, count)
+            } else {
+                send(core, b, conn, peer, req)
+            }
+        }
+        HEART_BEAT => heartbeat(core, b, conn, req),
+        UNREGISTER_CLIENT => unregister(core, b, req),
+        END_TRANSACTION => end_transaction(b, req),
+        GET_MAX_OFFSET => max_offset(b, req),
+        VIEW_MESSAGE_BY_ID => view_message(b, req),
+        UPDATE_AND_CREATE_TOPIC => create_topic(core, b, req),
+        code => error(
+            req,
+            response_code::REQUEST_CODE_NOT_SUPPORTED,
+            format!("request type {code} not supported"),
+        ),
+    };
+    (!req.is_oneway()).then_some(reply)
+}
+
+/// The topic's config on this broker, auto-creating it from TBW102 when that allows it.
+fn topic_config(
+    core: &ServerCore,
+    b: &BrokerCore,
+    h: &SendMessageRequestHeader,
+) -> Result<TopicConfig, String> {
+    let mut cl = lock(&core.cluster);
+    if let Some(c) = cl.topics.get(&h.topic).and_then(|m| m.get(&b.name)) {
+        return Ok(*c);
+    }
+    let template = cl
+        .topics
+        .get(DEFAULT_TOPIC)
+        .and_then(|m| m.get(&b.name))
+        .copied()
+        .filter(|t| perm::is_inherited(t.perm));
+    match template {
+        Some(t) => {
+            let n = h.default_topic_queue_nums.min(t.write_queues).max(1);
+            let c = TopicConfig {
+                read_queues: n,
+                write_queues: n,
+                perm: t.perm & !perm::INHERIT,
+            };
+            cl.topics
+                .entry(h.topic.clone())
+                .or_default()
+                .insert(b.name.clone(), c);
+            Ok(c)
+        }
+        None => Err(format!("topic[{}] not exist, apply first please!", h.topic)),
+    }
+}
+
+/// Size of the record a real commit log would write (IPv4 hosts), so offsets look real.
+fn record_len(topic: &str, body: usize, props: &[(String, String)]) -> i64 {
+    let props: usize = props.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    (4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + body + 1 + topic.len() + 2 + props)
+        as i64
+}
+
+/// One message to store: flag, properties, body.
+type Record = (i32, Vec<(String, String)>, Bytes);
+
+fn send(
+    core: &ServerCore,
+    b: &BrokerCore,
+    conn: ConnectionId,
+    peer: SocketAddr,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    use response_code::*;
+    let h = match SendMessageRequestHeader::from_command(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, SYSTEM_ERROR, e.to_string()),
+    };
+    let batch = req.code == request_code::SEND_BATCH_MESSAGE || h.batch;
+    if is_not_allowed_send_topic(&h.topic) {
+        return error(
+            req,
+            NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        );
+    }
+    if req.body.len() > DEFAULT_MAX_MESSAGE_SIZE {
+        return error(
+            req,
+            MESSAGE_ILLEGAL,
+            format!(
+                "message body size {} exceeds the configured maximum {DEFAULT_MAX_MESSAGE_SIZE}",
+                req.body.len()
+            ),
+        );
+    }
+    let conf = match topic_config(core, b, &h) {
+        Ok(c) => c,
+        Err(remark) => return error(req, TOPIC_NOT_EXIST, remark),
+    };
+    if !perm::is_writeable(conf.perm) {
+        return error(
+            req,
+            NO_PERMISSION,
+            format!("the topic[{}] sending message is forbidden", h.topic),
+        );
+    }
+    if conf.write_queues <= 0 {
+        return error(
+            req,
+            SYSTEM_ERROR,
+            format!("topic[{}] has no write queue", h.topic),
+        );
+    }
+    let queue_id = if h.queue_id < 0 {
+        (rand::random::<u32>() % conf.write_queues as u32) as i32
+    } else {
+        h.queue_id
+    };
+    if queue_id >= conf.write_queues {
+        return error(
+            req,
+            SYSTEM_ERROR,
+            format!(
+                "request queueId[{queue_id}] is illegal, topic[{}] writeQueueNums {}",
+                h.topic, conf.write_queues
+            ),
+        );
+    }
+    let header_props = h
+        .properties
+        .as_deref()
+        .map(decode_properties)
+        .unwrap_or_default();
+    let tx_type = sys_flag::transaction_type(h.sys_flag);
+    let records: Vec<Record> = if batch {
+        if tx_type != sys_flag::TRANSACTION_NOT_TYPE {
+            return error(
+                req,
+                MESSAGE_ILLEGAL,
+                "batch message does not support transaction",
+            );
+        }
+        if h.topic.starts_with(RETRY_TOPIC_PREFIX) {
+            return error(
+                req,
+                MESSAGE_ILLEGAL,
+                "batch request does not support retry group",
+            );
+        }
+        match decode_batch_for_topic(&req.body, &h.topic) {
+            Ok(msgs) if msgs.is_empty() => return error(req, MESSAGE_ILLEGAL, "empty batch"),
+            Ok(msgs) => msgs
+                .into_iter()
+                .map(|m| (m.flag, m.properties().to_vec(), m.body))
+                .collect(),
+            Err(e) => return error(req, SYSTEM_ERROR, e.to_string()),
+        }
+    } else {
+        vec![(h.flag, header_props.clone(), req.body.clone())]
+    };
+    let transaction = if tx_type == sys_flag::TRANSACTION_PREPARED_TYPE && !batch {
+        TransactionState::Prepared
+    } else {
+        TransactionState::NotTransactional
+    };
+    let store_timestamp = now_ms();
+    let mut ids = Vec::with_capacity(records.len());
+    let mut first_offset = None;
+    {
+        let mut st = lock(&b.store);
+        for (flag, properties, body) in records {
+            let slot = st
+                .queue_offsets
+                .entry((h.topic.clone(), queue_id))
+                .or_insert(0);
+            let queue_offset = *slot;
+            *slot += 1;
+            let commit_log_offset = st.commit_offset;
+            st.commit_offset += record_len(&h.topic, body.len(), &properties);
+            let msg_id = encode_offset_msg_id(core.addr, commit_log_offset);
+            first_offset.get_or_insert(queue_offset);
+            ids.push(msg_id.clone());
+            st.messages.push(BrokerMessage {
+                broker_name: b.name.clone(),
+                topic: h.topic.clone(),
+                queue_id,
+                queue_offset,
+                commit_log_offset,
+                msg_id,
+                flag,
+                sys_flag: h.sys_flag,
+                properties,
+                body,
+                born_timestamp: h.born_timestamp,
+                store_timestamp,
+                born_host: peer,
+                store_host: core.addr,
+                producer_group: h.producer_group.clone(),
+                reconsume_times: h.reconsume_times.unwrap_or(0),
+                request_code: req.code,
+                connection: conn,
+                transaction,
+            });
+        }
+    }
+    let uniq_key = header_props
+        .iter()
+        .find(|(k, _)| k == property::UNIQ_KEY)
+        .map(|(_, v)| v.clone());
+    let header = SendMessageResponseHeader {
+        msg_id: ids.join(","),
+        queue_id,
+        queue_offset: first_offset.unwrap_or(0),
+        transaction_id: uniq_key,
+        region: Some(REGION.to_owned()),
+        trace_on: Some(true),
+        ..Default::default()
+    };
+    ok(req, Some(header.to_ext_fields()))
+}
+
+fn heartbeat(
+    core: &ServerCore,
+    b: &BrokerCore,
+    conn: ConnectionId,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    let hb = match HeartbeatData::decode(&req.body) {
+        Ok(hb) => hb,
+        // What RocketMQ-Rust 1.0 answers for a body it cannot read.
+        Err(e) => {
+            return error(
+                req,
+                response_code::SYSTEM_ERROR,
+                format!("Serialization failed: {e}"),
+            )
+        }
+    };
+    if let Some(c) = lock(&core.state).conns.get_mut(&conn) {
+        c.client_id = Some(hb.client_id.clone());
+        c.groups = hb
+            .producer_data_set
+            .iter()
+            .map(|p| p.group_name.clone())
+            .collect();
+    }
+    {
+        let mut st = lock(&b.store);
+        st.heartbeats += 1;
+        st.last_heartbeat = Some(hb);
+    }
+    let mut ext = ExtFields::with_capacity(2);
+    ext.push("IS_SUPPORT_HEART_BEAT_V2", "true");
+    ext.push("IS_SUB_CHANGE", "false");
+    ok(req, Some(ext))
+}
+
+fn unregister(core: &ServerCore, b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
+    let h = match UnregisterClientRequestHeader::from_command(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, response_code::SYSTEM_ERROR, e.to_string()),
+    };
+    if let Some(group) = &h.producer_group {
+        for c in lock(&core.state).conns.values_mut() {
+            if c.client_id.as_deref() == Some(h.client_id.as_str()) {
+                c.groups.remove(group);
+            }
+        }
+    }
+    lock(&b.store).unregisters.push(h);
+    ok(req, None)
+}
+
+fn end_transaction(b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
+    use response_code::SYSTEM_ERROR;
+    let h = match EndTransactionRequestHeader::from_command(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, SYSTEM_ERROR, e.to_string()),
+    };
+    let mut st = lock(&b.store);
+    let Some(m) = st
+        .messages
+        .iter_mut()
+        .find(|m| m.commit_log_offset == h.commit_log_offset)
+    else {
+        return error(
+            req,
+            SYSTEM_ERROR,
+            "Find prepared transaction message failed",
+        );
+    };
+    // The checks of the Java EndTransactionProcessor.
+    if m.transaction != TransactionState::Prepared {
+        return error(
+            req,
+            SYSTEM_ERROR,
+            "the message is not an unresolved half message",
+        );
+    }
+    if m.property(property::PGROUP) != Some(h.producer_group.as_str()) {
+        return error(req, SYSTEM_ERROR, "The producer group wrong");
+    }
+    if m.queue_offset != h.tran_state_table_offset {
+        return error(
+            req,
+            SYSTEM_ERROR,
+            "The transaction state table offset wrong",
+        );
+    }
+    match h.commit_or_rollback {
+        TransactionResolution::Commit => m.transaction = TransactionState::Committed,
+        TransactionResolution::Rollback => m.transaction = TransactionState::RolledBack,
+        TransactionResolution::Unknown => {}
+    }
+    ok(req, None)
+}
+
+fn max_offset(b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
+    match GetMaxOffsetRequestHeader::from_command(req) {
+        Ok(h) => {
+            let offset = lock(&b.store)
+                .queue_offsets
+                .get(&(h.topic, h.queue_id))
+                .copied()
+                .unwrap_or(0);
+            ok(
+                req,
+                Some(GetMaxOffsetResponseHeader { offset }.to_ext_fields()),
+            )
+        }
+        Err(e) => error(req, response_code::SYSTEM_ERROR, e.to_string()),
+    }
+}
+
+fn view_message(b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
+    use response_code::SYSTEM_ERROR;
+    let h = match ViewMessageRequestHeader::from_command(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, SYSTEM_ERROR, e.to_string()),
+    };
+    let found = lock(&b.store)
+        .messages
+        .iter()
+        .find(|m| m.commit_log_offset == h.offset)
+        .map(BrokerMessage::to_stored);
+    match found.map(|m| encode_stored_message(&m)) {
+        Some(Ok(body)) => ok(req, None).with_body(body),
+        Some(Err(e)) => error(req, SYSTEM_ERROR, e.to_string()),
+        None => error(
+            req,
+            SYSTEM_ERROR,
+            format!("can not find message by the offset, {}", h.offset),
+        ),
+    }
+}
+
+fn create_topic(core: &ServerCore, b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
+    let h = match CreateTopicRequestHeader::from_command(req) {
+        Ok(h) => h,
+        Err(e) => return error(req, response_code::SYSTEM_ERROR, e.to_string()),
+    };
+    if h.topic.is_empty() || h.read_queue_nums < 0 || h.write_queue_nums < 0 {
+        return error(
+            req,
+            response_code::INVALID_PARAMETER,
+            "invalid topic or queue numbers",
+        );
+    }
+    lock(&core.cluster)
+        .topics
+        .entry(h.topic)
+        .or_default()
+        .insert(
+            b.name.clone(),
+            TopicConfig {
+                read_queues: h.read_queue_nums,
+                write_queues: h.write_queue_nums,
+                perm: h.perm,
+            },
+        );
+    ok(req, None)
+}
+
+// ---------------------------------------------------------------------------
+// Public handle
+// ---------------------------------------------------------------------------
+
+/// Controls and observes one test broker; derefs to its [`ServerHandle`]
+/// (faults, freeze, stop/start, captured frames, server-initiated requests).
+#[derive(Clone)]
+pub struct BrokerHandle {
+    pub(crate) server: ServerHandle,
+    pub(crate) broker: Arc<BrokerCore>,
+}
+
+impl fmt::Debug for BrokerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerHandle")
+            .field("name", &self.broker.name)
+            .field("addr", &self.server.socket_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for BrokerHandle {
+    type Target = ServerHandle;
+    fn deref(&self) -> &ServerHandle {
+        &self.server
+    }
+}
+
+impl BrokerHandle {
+    pub fn name(&self) -> &str {
+        &self.broker.name
+    }
+
+    /// Messages stored for `topic`, in store order.
+    pub fn messages(&self, topic: &str) -> Vec<BrokerMessage> {
+        lock(&self.broker.store)
+            .messages
+            .iter()
+            .filter(|m| m.topic == topic)
+            .cloned()
+            .collect()
+    }
+
+    pub fn all_messages(&self) -> Vec<BrokerMessage> {
+        lock(&self.broker.store).messages.clone()
+    }
+
+    /// The message stored at this commit-log offset (the second half of an offset msg id).
+    pub fn message_at(&self, commit_log_offset: i64) -> Option<BrokerMessage> {
+        lock(&self.broker.store)
+            .messages
+            .iter()
+            .find(|m| m.commit_log_offset == commit_log_offset)
+            .cloned()
+    }
+
+    /// Send requests answered (in null mode too, where nothing is stored).
+    pub fn send_requests(&self) -> u64 {
+        self.broker.sends.load(Ordering::Relaxed)
+    }
+
+    /// Heartbeats with a readable body.
+    pub fn heartbeats(&self) -> usize {
+        lock(&self.broker.store).heartbeats
+    }
+
+    pub fn last_heartbeat(&self) -> Option<HeartbeatData> {
+        lock(&self.broker.store).last_heartbeat.clone()
+    }
+
+    /// UNREGISTER_CLIENT headers received, in order.
+    pub fn unregisters(&self) -> Vec<UnregisterClientRequestHeader> {
+        lock(&self.broker.store).unregisters.clone()
+    }
+
+    /// END_TRANSACTION headers received (undecodable ones skipped).
+    pub fn end_transactions(&self) -> Vec<EndTransactionRequestHeader> {
+        self.received_with_code(request_code::END_TRANSACTION)
+            .iter()
+            .filter_map(|r| EndTransactionRequestHeader::from_command(&r.command).ok())
+            .collect()
+    }
+
+    /// Next offset of a queue (what GET_MAX_OFFSET answers).
+    pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        lock(&self.broker.store)
+            .queue_offsets
+            .get(&(topic.to_owned(), queue_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The newest open connection that heartbeated with producer group `group`.
+    pub fn connection_for_group(&self, group: &str) -> Option<ConnectionId> {
+        lock(&self.server.core.state)
+            .conns
+            .iter()
+            .rev()
+            .find(|(_, c)| c.groups.contains(group))
+            .map(|(id, _)| *id)
+    }
+
+    /// Sends a oneway request to the connection of `group`, as the broker
+    /// picks the channel for CHECK_TRANSACTION_STATE.
+    pub fn send_to_group(
+        &self,
+        group: &str,
+        cmd: RemotingCommand,
+    ) -> Result<ConnectionId, TestkitError> {
+        let conn = self
+            .connection_for_group(group)
+            .ok_or_else(|| TestkitError::NoConnectionForGroup(group.to_owned()))?;
+        self.send_oneway(conn, cmd)?;
+        Ok(conn)
+    }
+
+    /// Sends CHECK_TRANSACTION_STATE for a stored half message to a connection
+    /// of its producer group (`PGROUP`), header and body as the real broker
+    /// builds them. The client's END_TRANSACTION shows up in
+    /// [`end_transactions`](Self::end_transactions).
+    pub fn check_transaction(&self, msg: &BrokerMessage) -> Result<ConnectionId, TestkitError> {
+        let group = msg
+            .property(property::PGROUP)
+            .unwrap_or(&msg.producer_group)
+            .to_owned();
+        let header = CheckTransactionStateRequestHeader {
+            tran_state_table_offset: msg.queue_offset,
+            commit_log_offset: msg.commit_log_offset,
+            msg_id: msg.uniq_key().map(str::to_owned),
+            transaction_id: msg.uniq_key().map(str::to_owned),
+            offset_msg_id: Some(msg.msg_id.clone()),
+            topic: Some(msg.topic.clone()),
+            broker_name: Some(self.broker.name.clone()),
+        };
+        let body = encode_stored_message(&msg.to_stored())?;
+        let mut cmd = RemotingCommand::request(
+            request_code::CHECK_TRANSACTION_STATE,
+            header.to_ext_fields(),
+        )
+        .with_body(body);
+        cmd.version = SERVER_VERSION;
+        self.send_to_group(&group, cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::decode_frame;
+
+    #[test]
+    fn null_reply_matches_a_built_reply() {
+        let addr: SocketAddr = "127.0.0.1:10911".parse().unwrap();
+        let null = NullReply::new(addr).expect("template splits");
+        for (opaque, queue, count) in [(0, 0, 1), (-5, 3, 1), (i32::MAX, 17, 3)] {
+            let mut buf = BytesMut::new();
+            null.write(opaque, queue, count, &mut buf);
+            let cmd = decode_frame(buf.freeze()).unwrap();
+            assert_eq!(cmd.opaque, opaque);
+            assert!(cmd.is_response());
+            let h = SendMessageResponseHeader::from_command(&cmd).unwrap();
+            assert_eq!(h.queue_id, queue);
+            assert_eq!(h.queue_offset, 0);
+            assert_eq!(h.msg_id.split(',').count(), count);
+            assert_eq!(
+                h.msg_id.split(',').next(),
+                Some("7F00000100002A9F0000000000000000")
+            );
+        }
+    }
+
+    #[test]
+    fn record_counting_stops_on_garbage() {
+        assert_eq!(count_records(&[]), 1);
+        assert_eq!(count_records(&[0, 0, 0, 4, 0, 0, 0, 4]), 2);
+        assert_eq!(count_records(&[0xff, 0, 0, 0]), 1);
+    }
+}
