@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::faults::SEND_CODES;
+use super::null::{null_response, null_send_of, NullReply, NullSend, REGION};
 use super::server::{
     lock, response, ConnectionId, Outgoing, ServerCore, ServerHandle, SERVER_VERSION,
 };
 use super::{TestkitError, TopicConfig, DEFAULT_TOPIC};
 use crate::protocol::batch::decode_batch_for_topic;
-use crate::protocol::codes::{request_code, response_code, SerializeType};
+use crate::protocol::codes::{request_code, response_code};
 use crate::protocol::command::{ExtFields, RemotingCommand};
 use crate::protocol::compression::decompress;
 use crate::protocol::headers::{
@@ -29,15 +30,12 @@ use crate::protocol::heartbeat::HeartbeatData;
 use crate::protocol::message::{decode_properties, property, sys_flag};
 use crate::protocol::message_id::encode_offset_msg_id;
 use crate::protocol::route::perm;
-use crate::protocol::serialize::encode_header;
 use crate::protocol::stored::{encode_stored_message, DEFAULT_MAX_INFLATED_BODY};
 use crate::protocol::validation::{
     is_not_allowed_send_topic, DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX,
 };
 use crate::protocol::ProtocolError;
 
-/// `MSG_REGION` the broker reports (the Java default).
-const REGION: &str = "DefaultRegion";
 /// Queues of an auto-created topic are capped by TBW102's, 8 on the real servers.
 pub(crate) const DEFAULT_TOPIC_QUEUES: i32 = 8;
 
@@ -156,7 +154,8 @@ pub(crate) struct BrokerStore {
 
 pub(crate) struct BrokerCore {
     pub(crate) name: String,
-    null_mode: bool,
+    addr: SocketAddr,
+    pub(crate) null_mode: bool,
     /// Precomputed reply of null mode; `None` falls back to building each reply.
     pub(crate) null: Option<Arc<NullReply>>,
     store: Mutex<BrokerStore>,
@@ -167,6 +166,7 @@ impl BrokerCore {
     pub(crate) fn new(name: String, addr: SocketAddr, null_mode: bool) -> Self {
         BrokerCore {
             name,
+            addr,
             null_mode,
             null: if null_mode {
                 NullReply::new(addr).map(Arc::new)
@@ -182,163 +182,16 @@ impl BrokerCore {
         self.null_mode && SEND_CODES.contains(&cmd.code)
     }
 
-    /// Null-mode fast path: the precomputed reply, read from the header without parsing it.
-    pub(crate) fn null_reply(&self, cmd: &RemotingCommand) -> Option<Outgoing> {
+    /// Counts a null-mode send and gives its reply (none for oneway).
+    pub(crate) fn null_reply(&self, send: NullSend) -> Option<Outgoing> {
         self.sends.fetch_add(1, Ordering::Relaxed);
-        if cmd.is_oneway() {
+        if send.oneway {
             return None;
         }
-        let (queue_id, count) = null_parts(cmd);
         Some(match &self.null {
-            Some(_) => Outgoing::NullOk {
-                opaque: cmd.opaque,
-                queue_id,
-                count,
-            },
-            None => Outgoing::Cmd(null_response(cmd, queue_id, count)),
+            Some(_) => Outgoing::NullOk(send),
+            None => Outgoing::Cmd(null_response(self.addr, send)),
         })
-    }
-}
-
-/// Queue id (echoed) and record count of a send, from extFields lookups and size fields only.
-fn null_parts(cmd: &RemotingCommand) -> (i32, usize) {
-    let v1 = !SendMessageRequestHeader::uses_v2(cmd.code);
-    let queue_id = cmd
-        .ext(if v1 { "queueId" } else { "e" })
-        .and_then(|q| q.parse::<i32>().ok())
-        .filter(|q| *q >= 0)
-        .unwrap_or(0);
-    let batch = cmd.code == request_code::SEND_BATCH_MESSAGE
-        || cmd.ext(if v1 { "batch" } else { "m" }) == Some("true");
-    let count = if batch { count_records(&cmd.body) } else { 1 };
-    (queue_id, count)
-}
-
-/// Records in a batch body, by their size fields only (at least 1, at most [`NULL_MAX_IDS`]).
-fn count_records(body: &[u8]) -> usize {
-    let mut n = 0;
-    let mut pos = 0usize;
-    while let Some(s) = body.get(pos..pos + 4) {
-        let size = i32::from_be_bytes([s[0], s[1], s[2], s[3]]);
-        match usize::try_from(size) {
-            Ok(size) if size > 0 => pos += size,
-            _ => break,
-        }
-        n += 1;
-        if n == NULL_MAX_IDS {
-            break;
-        }
-    }
-    n.max(1)
-}
-
-/// Keeps a null reply's msgId list well under the 16 MiB header limit.
-const NULL_MAX_IDS: usize = 100_000;
-
-fn null_response(req: &RemotingCommand, queue_id: i32, count: usize) -> RemotingCommand {
-    let id = encode_offset_msg_id(SocketAddr::from(([127, 0, 0, 1], 0)), 0);
-    let header = SendMessageResponseHeader {
-        msg_id: vec![id; count].join(","),
-        queue_id,
-        queue_offset: 0,
-        region: Some(REGION.to_owned()),
-        trace_on: Some(true),
-        ..Default::default()
-    };
-    let mut r = response(req, response_code::SUCCESS, None);
-    r.ext_fields = Some(header.to_ext_fields());
-    r
-}
-
-/// The null-mode SUCCESS reply split around its three variable parts
-/// (opaque, msgId list, queueId), so a reply is a few memcpys.
-pub(crate) struct NullReply {
-    parts: [Vec<u8>; 4],
-    msg_id: Vec<u8>,
-}
-
-const OPAQUE_SENTINEL: i32 = i32::MIN;
-const MSG_ID_SENTINEL: &str = "MSGIDSENTINEL";
-const QUEUE_ID_SENTINEL: &str = "QUEUEIDSENTINEL";
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn put_i32(dst: &mut BytesMut, v: i32) {
-    let mut buf = [0u8; 11];
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    dst.put_slice(&buf[i..]);
-}
-
-impl NullReply {
-    /// Splits an encoded template reply at the sentinels; `None` if the header writer changed shape.
-    fn new(store_host: SocketAddr) -> Option<Self> {
-        let mut ext = SendMessageResponseHeader {
-            msg_id: MSG_ID_SENTINEL.to_owned(),
-            region: Some(REGION.to_owned()),
-            trace_on: Some(true),
-            ..Default::default()
-        }
-        .to_ext_fields();
-        ext.insert("queueId", QUEUE_ID_SENTINEL);
-        let mut cmd = RemotingCommand::response(response_code::SUCCESS, OPAQUE_SENTINEL, None);
-        cmd.version = SERVER_VERSION;
-        cmd.ext_fields = Some(ext);
-        let mut buf = BytesMut::new();
-        encode_header(&cmd, SerializeType::Json, &mut buf);
-        let opaque = OPAQUE_SENTINEL.to_string();
-        let at_opaque = find(&buf, opaque.as_bytes())?;
-        let at_msg = find(&buf, MSG_ID_SENTINEL.as_bytes())?;
-        let at_queue = find(&buf, QUEUE_ID_SENTINEL.as_bytes())?;
-        if !(at_opaque < at_msg && at_msg < at_queue) {
-            return None;
-        }
-        Some(NullReply {
-            parts: [
-                buf[..at_opaque].to_vec(),
-                buf[at_opaque + opaque.len()..at_msg].to_vec(),
-                buf[at_msg + MSG_ID_SENTINEL.len()..at_queue].to_vec(),
-                buf[at_queue + QUEUE_ID_SENTINEL.len()..].to_vec(),
-            ],
-            msg_id: encode_offset_msg_id(store_host, 0).into_bytes(),
-        })
-    }
-
-    /// Appends one complete frame (JSON header, no body).
-    pub(crate) fn write(&self, opaque: i32, queue_id: i32, count: usize, dst: &mut BytesMut) {
-        let start = dst.len();
-        let fixed: usize = self.parts.iter().map(Vec::len).sum();
-        dst.reserve(8 + fixed + 22 + count * (self.msg_id.len() + 1));
-        dst.put_u64(0); // length words, filled in below
-        dst.put_slice(&self.parts[0]);
-        put_i32(dst, opaque);
-        dst.put_slice(&self.parts[1]);
-        for i in 0..count.max(1) {
-            if i > 0 {
-                dst.put_u8(b',');
-            }
-            dst.put_slice(&self.msg_id);
-        }
-        dst.put_slice(&self.parts[2]);
-        put_i32(dst, queue_id);
-        dst.put_slice(&self.parts[3]);
-        let header_len = (dst.len() - start - 8) as u32;
-        dst[start..start + 4].copy_from_slice(&(header_len + 4).to_be_bytes());
-        dst[start + 4..start + 8].copy_from_slice(&header_len.to_be_bytes());
     }
 }
 
@@ -381,8 +234,7 @@ pub(crate) fn handle(
             b.sends.fetch_add(1, Ordering::Relaxed);
             if b.null_mode {
                 // Reached only while fault rules are active; otherwise null_reply answered.
-                let (queue_id, count) = null_parts(req);
-                null_response(req, queue_id, count)
+                null_response(core.addr, null_send_of(req))
             } else {
                 send(core, b, conn, peer, req)
             }
@@ -906,39 +758,5 @@ impl BrokerHandle {
         .with_body(body);
         cmd.version = SERVER_VERSION;
         self.send_to_group(&group, cmd)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::frame::decode_frame;
-
-    #[test]
-    fn null_reply_matches_a_built_reply() {
-        let addr: SocketAddr = "127.0.0.1:10911".parse().unwrap();
-        let null = NullReply::new(addr).expect("template splits");
-        for (opaque, queue, count) in [(0, 0, 1), (-5, 3, 1), (i32::MAX, 17, 3)] {
-            let mut buf = BytesMut::new();
-            null.write(opaque, queue, count, &mut buf);
-            let cmd = decode_frame(buf.freeze()).unwrap();
-            assert_eq!(cmd.opaque, opaque);
-            assert!(cmd.is_response());
-            let h = SendMessageResponseHeader::from_command(&cmd).unwrap();
-            assert_eq!(h.queue_id, queue);
-            assert_eq!(h.queue_offset, 0);
-            assert_eq!(h.msg_id.split(',').count(), count);
-            assert_eq!(
-                h.msg_id.split(',').next(),
-                Some("7F00000100002A9F0000000000000000")
-            );
-        }
-    }
-
-    #[test]
-    fn record_counting_stops_on_garbage() {
-        assert_eq!(count_records(&[]), 1);
-        assert_eq!(count_records(&[0, 0, 0, 4, 0, 0, 0, 4]), 2);
-        assert_eq!(count_records(&[0xff, 0, 0, 0]), 1);
     }
 }

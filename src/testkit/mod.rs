@@ -72,6 +72,7 @@ use crate::protocol::ProtocolError;
 mod broker;
 mod faults;
 mod nameserver;
+mod null;
 mod server;
 
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -21,6 +21,7 @@ use tokio_util::codec::{Decoder, Encoder, Framed};
 use super::broker::{self, BrokerCore};
 use super::faults::{Fault, FaultAction, FaultId, FaultTable};
 use super::nameserver;
+use super::null::{null_send_of, peek_send, NullReply, NullSend};
 use super::{ClusterState, TestkitError};
 use crate::protocol::command::{RemotingCommand, FLAG_ONEWAY};
 use crate::protocol::{ProtocolError, RemotingCodec};
@@ -230,9 +231,14 @@ async fn supervise(
                     let _ = ack.send(ensure_listening(&core, &mut listener));
                 }
                 Some(Ctl::Accept(mode, ack)) => {
-                    accept_mode = mode;
+                    let previous = std::mem::replace(&mut accept_mode, mode);
                     let res = if mode == AcceptMode::Refuse {
-                        listener = None;
+                        if let Some(l) = listener.take() {
+                            // Clients in the backlog already see an open connection: serve them, don't reset them.
+                            while let Some(Ok((stream, peer))) = l.accept().now_or_never() {
+                                admit(&core, previous, stream, peer, &mut conns);
+                            }
+                        }
                         Ok(())
                     } else {
                         ensure_listening(&core, &mut listener)
@@ -241,14 +247,7 @@ async fn supervise(
                 }
             },
             accepted = accept_on(listener.as_ref()) => match accepted {
-                Ok((stream, peer)) => {
-                    if accept_mode == AcceptMode::AcceptAndClose {
-                        lock(&core.state).rejected += 1;
-                        drop(stream);
-                    } else {
-                        start_connection(&core, stream, peer, &mut conns);
-                    }
-                }
+                Ok((stream, peer)) => admit(&core, accept_mode, stream, peer, &mut conns),
                 Err(e) => {
                     // Out of descriptors and the like: back off instead of spinning.
                     tracing::debug!(addr = %core.addr, error = %e, "test server accept failed");
@@ -257,6 +256,21 @@ async fn supervise(
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
+    }
+}
+
+fn admit(
+    core: &Arc<ServerCore>,
+    mode: AcceptMode,
+    stream: TcpStream,
+    peer: SocketAddr,
+    conns: &mut JoinSet<()>,
+) {
+    if mode == AcceptMode::AcceptAndClose {
+        lock(&core.state).rejected += 1;
+        drop(stream);
+    } else {
+        start_connection(core, stream, peer, conns);
     }
 }
 
@@ -305,24 +319,36 @@ fn start_connection(
 pub(crate) enum Outgoing {
     Cmd(RemotingCommand),
     Raw(Bytes),
-    NullOk {
-        opaque: i32,
-        queue_id: i32,
-        count: usize,
-    },
+    NullOk(NullSend),
+}
+
+/// A decoded frame, or (null mode) just what the null reply to a send needs.
+enum Incoming {
+    Cmd(RemotingCommand),
+    NullSend(NullSend),
 }
 
 struct WireCodec {
     inner: RemotingCodec,
-    null: Option<Arc<broker::NullReply>>,
+    null: Option<Arc<NullReply>>,
+    /// Set for null brokers: sends skip the full decode while no fault rule is active.
+    fast: Option<Arc<ServerCore>>,
 }
 
 impl Decoder for WireCodec {
-    type Item = RemotingCommand;
+    type Item = Incoming;
     type Error = ProtocolError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RemotingCommand>, ProtocolError> {
-        self.inner.decode(src)
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        if let Some(core) = &self.fast {
+            if core.fault_count.load(Ordering::Acquire) == 0 {
+                if let Some((len, send)) = peek_send(src, self.inner.max_frame_len()) {
+                    src.advance(len);
+                    return Ok(Some(Incoming::NullSend(send)));
+                }
+            }
+        }
+        Ok(self.inner.decode(src)?.map(Incoming::Cmd))
     }
 }
 
@@ -336,13 +362,9 @@ impl Encoder<Outgoing> for WireCodec {
                 dst.put_slice(&bytes);
                 Ok(())
             }
-            Outgoing::NullOk {
-                opaque,
-                queue_id,
-                count,
-            } => match &self.null {
+            Outgoing::NullOk(send) => match &self.null {
                 Some(null) => {
-                    null.write(opaque, queue_id, count, dst);
+                    null.write(send, dst);
                     Ok(())
                 }
                 None => Err(ProtocolError::MalformedFrame(
@@ -403,15 +425,16 @@ impl Conn {
             id: self.id,
         };
         let _ = stream.set_nodelay(true);
-        let null = match &self.core.role {
-            Role::Broker(b) => b.null.clone(),
-            Role::NameServer => None,
+        let (null, fast) = match &self.core.role {
+            Role::Broker(b) if b.null_mode => (b.null.clone(), Some(self.core.clone())),
+            _ => (None, None),
         };
         let mut framed = Framed::new(
             stream,
             WireCodec {
                 inner: RemotingCodec::default(),
                 null,
+                fast,
             },
         );
         let mut mode_rx = self.core.mode.subscribe();
@@ -457,7 +480,7 @@ impl Conn {
     /// Handles one read result, then whatever further frames are already buffered.
     async fn on_read(
         &mut self,
-        first: Option<Result<RemotingCommand, ProtocolError>>,
+        first: Option<Result<Incoming, ProtocolError>>,
         framed: &mut Framed<TcpStream, WireCodec>,
         mode_rx: &watch::Receiver<Mode>,
     ) -> Flow {
@@ -471,7 +494,7 @@ impl Conn {
                     lock(&self.core.state).malformed += 1;
                     Flow::Close
                 }
-                Some(Ok(cmd)) => match self.process(cmd) {
+                Some(Ok(incoming)) => match self.process(incoming) {
                     Next::Nothing => Flow::Continue,
                     Next::Close => Flow::Close,
                     Next::Reply(out) => match framed.feed(out).await {
@@ -496,8 +519,16 @@ impl Conn {
     }
 
     /// Decides what one frame gets: capture, faults, then the role's handler.
-    fn process(&mut self, cmd: RemotingCommand) -> Next {
+    fn process(&mut self, incoming: Incoming) -> Next {
         let core = &*self.core;
+        let cmd = match (incoming, &core.role) {
+            (Incoming::Cmd(cmd), _) => cmd,
+            (Incoming::NullSend(send), Role::Broker(b)) => {
+                return b.null_reply(send).map_or(Next::Nothing, Next::Reply)
+            }
+            // Only null brokers produce these.
+            (Incoming::NullSend(_), Role::NameServer) => return Next::Nothing,
+        };
         if cmd.is_response() {
             let waiter = {
                 let mut st = lock(&core.state);
@@ -518,7 +549,9 @@ impl Conn {
         let null_send = matches!(&core.role, Role::Broker(b) if b.is_null_send(&cmd));
         if null_send && core.fault_count.load(Ordering::Acquire) == 0 {
             if let Role::Broker(b) = &core.role {
-                return b.null_reply(&cmd).map_or(Next::Nothing, Next::Reply);
+                return b
+                    .null_reply(null_send_of(&cmd))
+                    .map_or(Next::Nothing, Next::Reply);
             }
         }
         let fault = {
