@@ -32,8 +32,8 @@ pub mod testkit;
 pub use error::{Error, ErrorKind};
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
-    FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway, SendOutcome,
-    SendToQueue, SendWithSelector, Shutdown,
+    FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
+    SendOutcome, SendToQueue, SendWithSelector, Shutdown,
 };
 pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,

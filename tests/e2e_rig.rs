@@ -58,7 +58,7 @@ fn private_rig_kill_and_restart() {
         "restarted broker moved"
     );
 
-    let dir = rig.dir().to_owned();
+    let dir = rig.dir().expect("a private rig has a run dir").to_owned();
     assert!(dir.join("rig.env").exists());
     drop(rig);
     assert!(!dir.exists(), "rig.sh stop left {} behind", dir.display());

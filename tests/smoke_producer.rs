@@ -3,12 +3,22 @@ use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdo
 
 #[actix_rt::test]
 async fn smoke_send_to_test_broker() {
-    let cluster = TestCluster::builder().broker("broker-a").topic("TopicTest", 4).start().await.unwrap();
-    let cfg = ProducerConfig::builder("smoke_group").namesrv_addr(&cluster.namesrv_addr()).build().unwrap();
+    let cluster = TestCluster::builder()
+        .broker("broker-a")
+        .topic("TopicTest", 4)
+        .start()
+        .await
+        .unwrap();
+    let cfg = ProducerConfig::builder("smoke_group")
+        .namesrv_addr(&cluster.namesrv_addr())
+        .build()
+        .unwrap();
     let producer = ProducerActor::start(cfg).await.unwrap();
     for i in 0..10 {
         let r = producer
-            .send(SendMessage::new(Message::new("TopicTest", format!("hello {i}")).with_tags("TagA")))
+            .send(SendMessage::new(
+                Message::new("TopicTest", format!("hello {i}")).with_tags("TagA"),
+            ))
             .await
             .unwrap();
         let r = r.unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use futures::channel::oneshot;
+use futures::channel::{mpsc, oneshot};
 use futures::future::join_all;
 use tokio::time::Instant;
 
@@ -51,6 +51,25 @@ enum Route {
     Oneway,
     Queue(MessageQueue),
     Selector(Arc<dyn MessageQueueSelector>, SelectorArg),
+}
+
+/// A route look-up: the publish info with the masters' connections, or why
+/// not (`None`: no answer within the send timeout).
+type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<RouteError>>;
+
+/// An attempt's round trip, back from its task (see `ProducerActor::attempt`).
+enum Done {
+    Response {
+        job: Job,
+        queue: MessageQueue,
+        started: Instant,
+        hook_addr: Option<String>,
+        res: Result<RemotingCommand, NetError>,
+    },
+    Oneway {
+        job: Job,
+        res: Result<(), NetError>,
+    },
 }
 
 enum ReplyTo {
@@ -139,6 +158,11 @@ pub struct ProducerActor {
     blocked: VecDeque<Job>,
     stats: ProducerStats,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
+    /// The one timer that expires parked jobs: when it fires, and its handle.
+    expiry: Option<(Instant, SpawnHandle)>,
+    /// Where attempt tasks send their outcome; the receiver is a stream of the actor.
+    done: mpsc::UnboundedSender<Done>,
+    done_rx: Option<mpsc::UnboundedReceiver<Done>>,
 }
 
 /// Sends return at once, so a deep mailbox only keeps callers from parking.
@@ -209,6 +233,7 @@ impl ProducerActor {
         handles: InstanceHandles,
         ids: Arc<UniqIdGenerator>,
     ) -> Self {
+        let (done, done_rx) = mpsc::unbounded();
         ProducerActor {
             cfg,
             group,
@@ -224,6 +249,9 @@ impl ProducerActor {
             blocked: VecDeque::new(),
             stats: ProducerStats::default(),
             shutdown_waiters: Vec::new(),
+            expiry: None,
+            done,
+            done_rx: Some(done_rx),
         }
     }
 
@@ -250,10 +278,13 @@ impl ProducerActor {
         let mut flag = 0;
         let body = if message.body.len() >= self.cfg.compress_msg_body_over() {
             match compress_zlib(&message.body, self.cfg.compress_level()) {
-                Ok(b) => {
+                Ok(b) if b.len() < message.body.len() => {
                     flag |= sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
                     b
                 }
+                // Incompressible data grows a little under zlib: send it as is, so
+                // the body never exceeds the size validation just accepted.
+                Ok(_) => message.body.clone(),
                 Err(e) => return Err((reply, Error::from(e))),
             }
         } else {
@@ -338,7 +369,14 @@ impl ProducerActor {
             sys_flag: 0,
             born_timestamp: 0,
             flag: 0,
-            properties: Some(encode_properties([(property::WAIT, if first.wait_store_msg_ok() { "true" } else { "false" })])),
+            properties: Some(encode_properties([(
+                property::WAIT,
+                if first.wait_store_msg_ok() {
+                    "true"
+                } else {
+                    "false"
+                },
+            )])),
             reconsume_times: Some(0),
             unit_mode: false,
             max_reconsume_times: None,
@@ -381,7 +419,9 @@ impl ProducerActor {
             return self.reply(job.reply, Err(err));
         }
         if !self.blocked.is_empty() || !self.has_room(job.size) {
+            let deadline = job.deadline;
             self.blocked.push_back(job);
+            self.arm_expiry(deadline, ctx);
             return;
         }
         self.admit(job, ctx);
@@ -444,11 +484,17 @@ impl ProducerActor {
         let rm = self.handles.route_manager.clone();
         let instance = self.handles.instance.clone();
         let timeout = self.cfg.send_timeout();
+        // `Err(None)`: no answer in time (a slow name server), which is a
+        // timeout of the waiting sends, not a shut-down client.
         let fut = async move {
-            let rx = rm.send(find).await.map_err(|_| RouteError::Shutdown)?;
+            let rx = rm
+                .send(find)
+                .await
+                .map_err(|_| Some(RouteError::Shutdown))?;
             let info = match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(res)) => res?,
-                _ => return Err(RouteError::Shutdown),
+                Ok(Ok(res)) => res.map_err(Some)?,
+                Ok(Err(_)) => return Err(Some(RouteError::Shutdown)),
+                Err(_) => return Err(None),
             };
             let conns = connections_for(&instance, &info).await;
             Ok((info, conns))
@@ -459,12 +505,7 @@ impl ProducerActor {
         );
     }
 
-    fn on_route(
-        &mut self,
-        topic: String,
-        res: Result<(PublishInfo, Vec<(String, Connection)>), RouteError>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn on_route(&mut self, topic: String, res: RouteLookup, ctx: &mut Context<Self>) {
         let jobs = self.waiting_route.remove(&topic).unwrap_or_default();
         match res {
             Ok((info, conns)) => {
@@ -474,10 +515,17 @@ impl ProducerActor {
                     self.attempt(job, ctx);
                 }
             }
-            Err(e) => {
+            Err(Some(e)) => {
                 let err = Error::from(e);
                 for job in jobs {
                     self.finish(job, Err(err.clone()), ctx);
+                }
+            }
+            Err(None) => {
+                let now = Instant::now();
+                for job in jobs {
+                    let err = Error::timeout(now - job.received, 0, Vec::new());
+                    self.finish(job, Err(err), ctx);
                 }
             }
         }
@@ -486,7 +534,9 @@ impl ProducerActor {
     fn select_queue(&mut self, job: &Job, info: &PublishInfo) -> Option<MessageQueue> {
         match &job.route {
             Route::Queue(q) => Some(q.clone()),
-            Route::Selector(sel, arg) => sel.select(&info.queues, &job.message, arg).and_then(|i| info.queues.get(i).cloned()),
+            Route::Selector(sel, arg) => sel
+                .select(&info.queues, &job.message, arg)
+                .and_then(|i| info.queues.get(i).cloned()),
             Route::Any | Route::Oneway => {
                 let fault = self
                     .cfg
@@ -513,11 +563,31 @@ impl ProducerActor {
             return self.finish(job, Err(err), ctx);
         };
         let broker = queue.broker_name.clone();
-        let conn = info.route.master_addr(&broker).and_then(|addr| {
-            self.conns
-                .get(&broker_addr(addr, self.cfg.vip_channel_enabled()))
-                .cloned()
-        });
+        let addr = info
+            .route
+            .master_addr(&broker)
+            .map(|a| broker_addr(a, self.cfg.vip_channel_enabled()));
+        let conn = addr.as_ref().and_then(|a| self.conns.get(a).cloned());
+        if let (None, Some(addr)) = (&conn, addr) {
+            // A route cached without its connections (FetchPublishQueues caches
+            // routes too): get the connection, then make this attempt.
+            let instance = self.handles.instance.clone();
+            let fut = async move {
+                let res = instance.send(GetConnection { addr: addr.clone() }).await;
+                (addr, res)
+            };
+            ctx.spawn(
+                fut.into_actor(self)
+                    .map(move |(addr, res), act, ctx| match res {
+                        Ok(Ok(c)) => {
+                            act.conns.insert(addr, c);
+                            act.attempt(job, ctx)
+                        }
+                        _ => act.finish(job, Err(Error::shut_down()), ctx),
+                    }),
+            );
+            return;
+        }
         job.attempts += 1;
         self.stats.attempts += 1;
         job.brokers_tried.push(broker.clone());
@@ -530,6 +600,8 @@ impl ProducerActor {
             return self.after_failure(job, err, ctx);
         };
         let hooks = self.cfg.hooks();
+        // Where the after-hooks of this attempt report (Java runs them per attempt).
+        let mut hook_addr = None;
         if !hooks.is_empty() {
             let send_ctx = SendContext::new(
                 &self.group,
@@ -544,6 +616,7 @@ impl ProducerActor {
                 return self.finish(job, Err(err), ctx);
             }
             hooks.run_before(&send_ctx);
+            hook_addr = Some(conn.remote().to_owned());
         }
         let mut header = job.header.clone();
         header.queue_id = queue.queue_id;
@@ -553,12 +626,16 @@ impl ProducerActor {
         cmd.body = job.body.clone();
         cmd.serialize_type = self.cfg.serialize_type();
 
+        // The round trip runs as its own task and comes back through `done`: a
+        // future spawned into the actor's context would be re-polled on every
+        // wake-up of the actor, which costs O(sends in flight) per message.
+        let done = self.done.clone();
         if matches!(job.route, Route::Oneway) {
             let deadline = job.deadline;
-            let fut = async move { conn.oneway(cmd, deadline).await };
-            ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
-                act.finish(job, res.map(|_| None).map_err(Error::from), ctx)
-            }));
+            actix_rt::spawn(async move {
+                let res = conn.oneway(cmd, deadline).await;
+                let _ = done.unbounded_send(Done::Oneway { job, res });
+            });
             return;
         }
         // While a retry remains, cap one attempt so a hung broker cannot eat the whole budget.
@@ -569,11 +646,36 @@ impl ProducerActor {
             }
         }
         let started = now;
-        let fut = async move { conn.request(cmd, attempt_deadline).await };
-        ctx.spawn(
-            fut.into_actor(self)
-                .map(move |res, act, ctx| act.on_response(job, queue, started, res, ctx)),
-        );
+        actix_rt::spawn(async move {
+            let res = conn.request(cmd, attempt_deadline).await;
+            let _ = done.unbounded_send(Done::Response {
+                job,
+                queue,
+                started,
+                hook_addr,
+                res,
+            });
+        });
+    }
+
+    /// Runs the send hooks' `after` for one attempt (`addr` is set only when hooks exist).
+    fn run_after_hooks(
+        &self,
+        job: &Job,
+        queue: &MessageQueue,
+        addr: &str,
+        res: &Result<SendResult, Error>,
+    ) {
+        let send_ctx = SendContext::new(
+            &self.group,
+            &job.message,
+            queue,
+            addr,
+            job.attempts,
+            job.mode(),
+        )
+        .with_namespace(self.cfg.namespace());
+        self.cfg.hooks().run_after(&send_ctx, res);
     }
 
     fn on_response(
@@ -581,6 +683,7 @@ impl ProducerActor {
         job: Job,
         queue: MessageQueue,
         started: Instant,
+        hook_addr: Option<String>,
         res: Result<RemotingCommand, NetError>,
         ctx: &mut Context<Self>,
     ) {
@@ -591,7 +694,11 @@ impl ProducerActor {
             Ok(resp) => resp,
             Err(e) => {
                 self.update_fault(&broker, latency, true, false, now);
-                return self.after_failure(job, Error::from(e), ctx);
+                let err = Error::from(e);
+                if let Some(addr) = &hook_addr {
+                    self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
+                }
+                return self.after_failure(job, err, ctx);
             }
         };
         match SendStatus::from_response_code(resp.code) {
@@ -599,7 +706,13 @@ impl ProducerActor {
                 self.update_fault(&broker, latency, false, true, now);
                 let header = match SendMessageResponseHeader::from_command(&resp) {
                     Ok(h) => h,
-                    Err(e) => return self.finish(job, Err(Error::from(e)), ctx),
+                    Err(e) => {
+                        let err = Error::from(e);
+                        if let Some(addr) = &hook_addr {
+                            self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
+                        }
+                        return self.finish(job, Err(err), ctx);
+                    }
                 };
                 let result = SendResult {
                     status,
@@ -614,6 +727,13 @@ impl ProducerActor {
                     region_id: header.region,
                     trace_on: header.trace_on.unwrap_or(true),
                 };
+                if let Some(addr) = &hook_addr {
+                    let hook_queue = MessageQueue {
+                        topic: job.topic.clone(),
+                        ..result.message_queue.clone()
+                    };
+                    self.run_after_hooks(&job, &hook_queue, addr, &Ok(result.clone()));
+                }
                 if status != SendStatus::SendOk
                     && self.cfg.retry_another_broker_when_not_store_ok()
                     && job.attempts < job.max_attempts
@@ -626,6 +746,9 @@ impl ProducerActor {
                 let remark = resp.remark.unwrap_or_default();
                 self.update_fault(&broker, latency, true, false, now);
                 let err = Error::broker(resp.code, remark, &broker);
+                if let Some(addr) = &hook_addr {
+                    self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
+                }
                 if self.cfg.is_retry_response_code(resp.code) {
                     self.after_failure(job, err, ctx)
                 } else {
@@ -676,29 +799,6 @@ impl ProducerActor {
         match &res {
             Ok(_) => self.stats.sent_ok += 1,
             Err(_) => self.stats.failed += 1,
-        }
-        let hooks = self.cfg.hooks();
-        if !hooks.is_empty() && !matches!(job.route, Route::Oneway) {
-            let queue = MessageQueue::new(
-                job.topic.clone(),
-                job.last_broker.clone().unwrap_or_default(),
-                -1,
-            );
-            let send_ctx = SendContext::new(
-                &self.group,
-                &job.message,
-                &queue,
-                "",
-                job.attempts,
-                job.mode(),
-            )
-            .with_namespace(self.cfg.namespace());
-            let hook_res = match &res {
-                Ok(Some(r)) => Ok(r.clone()),
-                Ok(None) => Err(Error::shut_down()),
-                Err(e) => Err(e.clone()),
-            };
-            hooks.run_after(&send_ctx, &hook_res);
         }
         match job.reply {
             ReplyTo::Send(tx) => {
@@ -751,6 +851,26 @@ impl ProducerActor {
         }
     }
 
+    /// Makes sure a parked job fails with back-pressure right at its deadline
+    /// (before its caller's own timeout turns it into a plain timeout).
+    fn arm_expiry(&mut self, deadline: Instant, ctx: &mut Context<Self>) {
+        if self.expiry.is_some_and(|(at, _)| at <= deadline) {
+            return;
+        }
+        if let Some((_, handle)) = self.expiry.take() {
+            ctx.cancel_future(handle);
+        }
+        let delay = deadline.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.expiry = None;
+            act.expire_blocked();
+            if let Some(next) = act.blocked.iter().map(|j| j.deadline).min() {
+                act.arm_expiry(next, ctx);
+            }
+        });
+        self.expiry = Some((deadline, handle));
+    }
+
     fn expire_blocked(&mut self) {
         let now = Instant::now();
         let mut kept = VecDeque::with_capacity(self.blocked.len());
@@ -800,17 +920,15 @@ async fn connections_for(
 }
 
 /// Awaits a job's reply, never past its deadline (plus a little slack for the last attempt's reply).
-fn await_reply<T: 'static>(
+async fn await_reply<T: 'static>(
     rx: oneshot::Receiver<Result<T, Error>>,
     deadline: Instant,
     received: Instant,
-) -> impl std::future::Future<Output = Result<T, Error>> {
-    async move {
-        match tokio::time::timeout_at(deadline + Duration::from_millis(50), rx).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(_)) => Err(Error::shut_down()),
-            Err(_) => Err(Error::timeout(Instant::now() - received, 0, Vec::new())),
-        }
+) -> Result<T, Error> {
+    match tokio::time::timeout_at(deadline + Duration::from_millis(50), rx).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(_)) => Err(Error::shut_down()),
+        Err(_) => Err(Error::timeout(Instant::now() - received, 0, Vec::new())),
     }
 }
 
@@ -820,7 +938,9 @@ impl Actor for ProducerActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Sends return at once, so a deep mailbox only saves callers from parking.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(Duration::from_millis(100), |act, _| act.expire_blocked());
+        if let Some(rx) = self.done_rx.take() {
+            ctx.add_stream(rx);
+        }
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -835,17 +955,19 @@ impl ProducerActor {
         wrap: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> ReplyTo,
         received: Instant,
         ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<T, Error>> {
+    ) -> ResponseFuture<Result<T, Error>> {
         let (tx, rx) = oneshot::channel();
         let job = prepare(self, wrap(tx));
         self.submit(job, ctx);
         let deadline = self.deadline(received);
-        Box::pin(actix::fut::wrap_future(await_reply(rx, deadline, received)))
+        // A plain future (its own task), not an actor future: the actor's context
+        // re-polls every actor future it holds on each wake-up.
+        Box::pin(await_reply(rx, deadline, received))
     }
 }
 
 impl Handler<SendMessage> for ProducerActor {
-    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    type Result = ResponseFuture<Result<SendResult, Error>>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
@@ -858,24 +980,22 @@ impl Handler<SendMessage> for ProducerActor {
         );
         match notify {
             None => fut,
-            Some((recipient, correlation)) => Box::pin(fut.then(move |res, _, _| {
-                let copy = res.clone();
-                actix::fut::wrap_future(async move {
-                    let _ = recipient
-                        .send(SendOutcome {
-                            correlation,
-                            result: copy,
-                        })
-                        .await;
-                    res
-                })
-            })),
+            Some((recipient, correlation)) => Box::pin(async move {
+                let res = fut.await;
+                let _ = recipient
+                    .send(SendOutcome {
+                        correlation,
+                        result: res.clone(),
+                    })
+                    .await;
+                res
+            }),
         }
     }
 }
 
 impl Handler<SendOneway> for ProducerActor {
-    type Result = ResponseActFuture<Self, Result<(), Error>>;
+    type Result = ResponseFuture<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
@@ -888,7 +1008,7 @@ impl Handler<SendOneway> for ProducerActor {
 }
 
 impl Handler<SendToQueue> for ProducerActor {
-    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    type Result = ResponseFuture<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let mut queue = msg.queue;
@@ -903,7 +1023,7 @@ impl Handler<SendToQueue> for ProducerActor {
 }
 
 impl Handler<SendWithSelector> for ProducerActor {
-    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    type Result = ResponseFuture<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
@@ -923,7 +1043,7 @@ impl Handler<SendWithSelector> for ProducerActor {
 }
 
 impl Handler<SendBatch> for ProducerActor {
-    type Result = ResponseActFuture<Self, Result<SendResult, Error>>;
+    type Result = ResponseFuture<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
@@ -933,6 +1053,26 @@ impl Handler<SendBatch> for ProducerActor {
             ctx,
         )
     }
+}
+
+impl StreamHandler<Done> for ProducerActor {
+    fn handle(&mut self, done: Done, ctx: &mut Context<Self>) {
+        match done {
+            Done::Response {
+                job,
+                queue,
+                started,
+                hook_addr,
+                res,
+            } => self.on_response(job, queue, started, hook_addr, res, ctx),
+            Done::Oneway { job, res } => {
+                self.finish(job, res.map(|_| None).map_err(Error::from), ctx)
+            }
+        }
+    }
+
+    /// Never ends while the actor holds a sender; do not stop the actor if it does.
+    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 impl Handler<FetchPublishQueues> for ProducerActor {

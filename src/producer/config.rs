@@ -777,7 +777,7 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the largest body accepted (> 0, ≤ `max_in_flight_bytes`).
+    /// Sets the largest body accepted (> 0).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").max_message_size(1 << 20).build()?;
@@ -847,7 +847,9 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the most body bytes in flight (≥ `max_message_size`).
+    /// Sets the most body bytes in flight (> 0). A send whose (compressed) body
+    /// alone is larger could never fit: it fails at once with
+    /// [`ErrorKind::Backpressure`](crate::error::ErrorKind::Backpressure).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").max_in_flight_bytes(64 << 20).build()?;
@@ -1060,13 +1062,6 @@ impl ProducerConfigBuilder {
             if v == 0 {
                 return Err(Error::config(format!("{name} must be greater than zero")));
             }
-        }
-        if c.max_in_flight_bytes < c.max_message_size {
-            return Err(Error::config(format!(
-                "max_in_flight_bytes ({}) is smaller than max_message_size ({}), so the largest \
-                 message could never be sent; raise max_in_flight_bytes",
-                c.max_in_flight_bytes, c.max_message_size
-            )));
         }
         if c.default_topic_queue_nums <= 0 {
             return Err(Error::config(
@@ -1330,8 +1325,13 @@ mod tests {
         assert!(config_err(ProducerConfig::builder("g").max_message_size(0)));
         assert!(config_err(ProducerConfig::builder("g").max_in_flight(0)));
         assert!(config_err(
-            ProducerConfig::builder("g").max_in_flight_bytes(1024)
+            ProducerConfig::builder("g").max_in_flight_bytes(0)
         ));
+        // Smaller than max_message_size is allowed: larger sends fail with back-pressure.
+        assert!(ProducerConfig::builder("g")
+            .max_in_flight_bytes(1024)
+            .build()
+            .is_ok());
         assert!(config_err(
             ProducerConfig::builder("g").default_topic_queue_nums(0)
         ));

@@ -98,7 +98,10 @@ impl LanguageCode {
     }
     /// Unknown bytes map to `Other`, as the peer's language is informational.
     pub fn from_code(code: u8) -> Self {
-        LANGUAGES.get(code as usize).map(|l| l.0).unwrap_or(LanguageCode::Other)
+        LANGUAGES
+            .get(code as usize)
+            .map(|l| l.0)
+            .unwrap_or(LanguageCode::Other)
     }
     /// The enum name used by JSON headers.
     pub fn name(self) -> &'static str {
@@ -106,7 +109,11 @@ impl LanguageCode {
     }
     /// Unknown names map to `Other`.
     pub fn from_name(name: &str) -> Self {
-        LANGUAGES.iter().find(|l| l.1 == name).map(|l| l.0).unwrap_or(LanguageCode::Other)
+        LANGUAGES
+            .iter()
+            .find(|l| l.1 == name)
+            .map(|l| l.0)
+            .unwrap_or(LanguageCode::Other)
     }
 }
 

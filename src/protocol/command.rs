@@ -38,7 +38,10 @@ impl ExtFields {
         self.0.push((key.into(), value.into()));
     }
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let pos = self.0.iter().position(|(k, _)| k == key)?;
@@ -57,7 +60,11 @@ impl ExtFields {
 
 impl<K: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-        ExtFields(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        ExtFields(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 

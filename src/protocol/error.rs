@@ -23,11 +23,17 @@ pub enum ProtocolError {
     Compression(String),
     /// A socket error surfaced through the codec (kept as text so the error stays `Clone`).
     #[error("i/o error ({kind:?}): {message}")]
-    Io { kind: std::io::ErrorKind, message: String },
+    Io {
+        kind: std::io::ErrorKind,
+        message: String,
+    },
 }
 
 impl From<std::io::Error> for ProtocolError {
     fn from(e: std::io::Error) -> Self {
-        ProtocolError::Io { kind: e.kind(), message: e.to_string() }
+        ProtocolError::Io {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
     }
 }

@@ -20,7 +20,9 @@ pub struct RemotingCodec {
 
 impl Default for RemotingCodec {
     fn default() -> Self {
-        RemotingCodec { max_frame_len: DEFAULT_MAX_FRAME_LEN }
+        RemotingCodec {
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+        }
     }
 }
 
@@ -41,7 +43,10 @@ pub fn decode_frame(frame: Bytes) -> Result<RemotingCommand, ProtocolError> {
     let mut buf = BytesMut::from(&frame[..]);
     match codec.decode(&mut buf)? {
         Some(cmd) if buf.is_empty() => Ok(cmd),
-        Some(_) => Err(ProtocolError::MalformedFrame(format!("{} trailing bytes", buf.len()))),
+        Some(_) => Err(ProtocolError::MalformedFrame(format!(
+            "{} trailing bytes",
+            buf.len()
+        ))),
         None => Err(ProtocolError::MalformedFrame("incomplete frame".into())),
     }
 }
@@ -64,7 +69,10 @@ impl Decoder for RemotingCodec {
         let length = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
         // Checked before any buffer grows to the announced size.
         if length.saturating_add(4) > self.max_frame_len {
-            return Err(ProtocolError::FrameTooLarge { len: length + 4, max: self.max_frame_len });
+            return Err(ProtocolError::FrameTooLarge {
+                len: length + 4,
+                max: self.max_frame_len,
+            });
         }
         if length < 4 {
             return Err(ProtocolError::MalformedFrame(format!(
@@ -80,7 +88,8 @@ impl Decoder for RemotingCodec {
         let word = frame.get_u32();
         let ty_code = (word >> 24) as u8;
         let header_len = (word & 0x00ff_ffff) as usize;
-        let ty = SerializeType::from_code(ty_code).ok_or(ProtocolError::UnknownSerializeType(ty_code))?;
+        let ty = SerializeType::from_code(ty_code)
+            .ok_or(ProtocolError::UnknownSerializeType(ty_code))?;
         if header_len > frame.len() {
             return Err(ProtocolError::MalformedFrame(format!(
                 "header length {header_len} exceeds the {} bytes left in the frame",
@@ -115,7 +124,10 @@ impl Encoder<&RemotingCommand> for RemotingCodec {
         let total = 8 + header_len + cmd.body.len();
         if total > self.max_frame_len || header_len > 0x00ff_ffff {
             dst.truncate(start);
-            return Err(ProtocolError::FrameTooLarge { len: total, max: self.max_frame_len });
+            return Err(ProtocolError::FrameTooLarge {
+                len: total,
+                max: self.max_frame_len,
+            });
         }
         dst.put_slice(&cmd.body);
         let word = ((cmd.serialize_type.code() as u32) << 24) | header_len as u32;
@@ -182,11 +194,17 @@ mod tests {
         let mut codec = RemotingCodec::new(1024);
         let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0][..]);
         let cap = buf.capacity();
-        assert!(matches!(codec.decode(&mut buf), Err(ProtocolError::FrameTooLarge { .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
         assert_eq!(buf.capacity(), cap);
         let mut out = BytesMut::new();
         let big = sample(SerializeType::Json, &[0u8; 2048]);
-        assert!(matches!(codec.encode(&big, &mut out), Err(ProtocolError::FrameTooLarge { .. })));
+        assert!(matches!(
+            codec.encode(&big, &mut out),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
         assert!(out.is_empty());
     }
 
@@ -196,7 +214,10 @@ mod tests {
         let mut short = BytesMut::from(&[0, 0, 0, 2, 0, 0][..]);
         assert!(codec.decode(&mut short).is_err());
         let mut bad_type = BytesMut::from(&[0, 0, 0, 4, 9, 0, 0, 0][..]);
-        assert!(matches!(codec.decode(&mut bad_type), Err(ProtocolError::UnknownSerializeType(9))));
+        assert!(matches!(
+            codec.decode(&mut bad_type),
+            Err(ProtocolError::UnknownSerializeType(9))
+        ));
         let mut bad_len = BytesMut::from(&[0, 0, 0, 4, 0, 0, 0, 9][..]);
         assert!(codec.decode(&mut bad_len).is_err());
     }

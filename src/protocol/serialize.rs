@@ -123,7 +123,14 @@ fn put_json_str(dst: &mut BytesMut, s: &str) {
         };
         dst.put_slice(&bytes[start..i]);
         if esc.is_empty() {
-            dst.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+            dst.put_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]);
         } else {
             dst.put_slice(esc);
         }
@@ -152,13 +159,18 @@ struct JsonHeader<'a> {
 }
 
 fn decode_json(src: &[u8]) -> Result<Header, ProtocolError> {
-    let h: JsonHeader = serde_json::from_slice(src).map_err(|e| ProtocolError::MalformedHeader {
-        kind: "JSON",
-        reason: e.to_string(),
-    })?;
+    let h: JsonHeader =
+        serde_json::from_slice(src).map_err(|e| ProtocolError::MalformedHeader {
+            kind: "JSON",
+            reason: e.to_string(),
+        })?;
     Ok(Header {
         code: h.code,
-        language: h.language.as_deref().map(LanguageCode::from_name).unwrap_or_default(),
+        language: h
+            .language
+            .as_deref()
+            .map(LanguageCode::from_name)
+            .unwrap_or_default(),
         version: h.version,
         opaque: h.opaque,
         flag: h.flag,
@@ -236,12 +248,18 @@ fn encode_binary(cmd: &RemotingCommand, dst: &mut BytesMut) {
 }
 
 fn malformed(reason: impl Into<String>) -> ProtocolError {
-    ProtocolError::MalformedHeader { kind: "ROCKETMQ", reason: reason.into() }
+    ProtocolError::MalformedHeader {
+        kind: "ROCKETMQ",
+        reason: reason.into(),
+    }
 }
 
 fn take<'a>(src: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], ProtocolError> {
     if src.len() < n {
-        return Err(malformed(format!("truncated {what}: need {n} bytes, have {}", src.len())));
+        return Err(malformed(format!(
+            "truncated {what}: need {n} bytes, have {}",
+            src.len()
+        )));
     }
     let (head, rest) = src.split_at(n);
     *src = rest;
@@ -249,12 +267,17 @@ fn take<'a>(src: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], Protoc
 }
 
 fn utf8(b: &[u8], what: &str) -> Result<String, ProtocolError> {
-    std::str::from_utf8(b).map(str::to_owned).map_err(|_| malformed(format!("{what} is not UTF-8")))
+    std::str::from_utf8(b)
+        .map(str::to_owned)
+        .map_err(|_| malformed(format!("{what} is not UTF-8")))
 }
 
 fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
     if src.len() < BINARY_FIXED_LEN {
-        return Err(malformed(format!("{} bytes is shorter than the fixed 21", src.len())));
+        return Err(malformed(format!(
+            "{} bytes is shorter than the fixed 21",
+            src.len()
+        )));
     }
     let mut s = src;
     let code = s.get_i16() as i32;
@@ -265,7 +288,11 @@ fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
     let remark_len = s.get_u32() as usize;
     let remark = take(&mut s, remark_len, "remark")?;
     // Java reads an empty string as null.
-    let remark = if remark.is_empty() { None } else { Some(utf8(remark, "remark")?) };
+    let remark = if remark.is_empty() {
+        None
+    } else {
+        Some(utf8(remark, "remark")?)
+    };
     let ext_len = take(&mut s, 4, "extFields length")?.get_u32() as usize;
     let mut ext = take(&mut s, ext_len, "extFields")?;
     let ext_fields = if ext_len == 0 {
@@ -281,7 +308,15 @@ fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
         }
         Some(fields)
     };
-    Ok(Header { code, language, version, opaque, flag, remark, ext_fields })
+    Ok(Header {
+        code,
+        language,
+        version,
+        opaque,
+        flag,
+        remark,
+        ext_fields,
+    })
 }
 
 #[cfg(test)]
@@ -302,8 +337,8 @@ mod tests {
         let mut buf = BytesMut::new();
         encode_binary(&route_request(), &mut buf);
         let expected: &[u8] = &[
-            0x00, 0x69, 0x0c, 0x01, 0xdf, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x14, 0,
-            5, b't', b'o', b'p', b'i', b'c', 0, 0, 0, 9, b'T', b'o', b'p', b'i', b'c', b'T', b'e',
+            0x00, 0x69, 0x0c, 0x01, 0xdf, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x14, 0, 5,
+            b't', b'o', b'p', b'i', b'c', 0, 0, 0, 9, b'T', b'o', b'p', b'i', b'c', b'T', b'e',
             b's', b't',
         ];
         assert_eq!(&buf[..], expected);
@@ -334,7 +369,10 @@ mod tests {
         let text = std::str::from_utf8(&buf).unwrap();
         assert!(text.contains(r#""i":"TAGS\u0001A\u0002\"q\"\\""#), "{text}");
         let h = decode_json(&buf).unwrap();
-        assert_eq!(h.ext_fields.unwrap().get("i"), Some("TAGS\u{1}A\u{2}\"q\"\\"));
+        assert_eq!(
+            h.ext_fields.unwrap().get("i"),
+            Some("TAGS\u{1}A\u{2}\"q\"\\")
+        );
     }
 
     #[test]
@@ -348,7 +386,10 @@ mod tests {
         assert!(h.ext_fields.is_none());
         let h = decode_json(br#"{"code":1,"extFields":{"n":3,"b":true,"z":null}}"#).unwrap();
         let ext = h.ext_fields.unwrap();
-        assert_eq!((ext.get("n"), ext.get("b"), ext.get("z")), (Some("3"), Some("true"), None));
+        assert_eq!(
+            (ext.get("n"), ext.get("b"), ext.get("z")),
+            (Some("3"), Some("true"), None)
+        );
     }
 
     #[test]

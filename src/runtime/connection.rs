@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
+use super::live::{self, LiveGuard};
 use crate::protocol::codes::response_code;
 use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
@@ -115,6 +116,8 @@ pub struct ConnectionStats {
     pub connects: u64,
     pub restarts: u64,
     pub consecutive_failures: u32,
+    /// Time left in the reconnect backoff window (requests fail fast meanwhile).
+    pub retry_in: Option<Duration>,
 }
 
 pub struct GetStats;
@@ -140,6 +143,7 @@ pub struct ConnectionActor {
     restarts: u64,
     closed: bool,
     drain_waiters: Vec<oneshot::Sender<()>>,
+    _live: LiveGuard,
 }
 
 impl ConnectionActor {
@@ -159,6 +163,7 @@ impl ConnectionActor {
             restarts: 0,
             closed: false,
             drain_waiters: Vec::new(),
+            _live: LiveGuard::new(&live::CONNECTIONS),
         }
     }
 
@@ -206,7 +211,10 @@ impl ConnectionActor {
     fn on_connected(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
         let _ = stream.set_nodelay(true);
         let (read, write) = tokio::io::split(stream);
-        ctx.add_stream(FramedRead::new(read, RemotingCodec::new(self.cfg.max_frame_len)));
+        ctx.add_stream(FramedRead::new(
+            read,
+            RemotingCodec::new(self.cfg.max_frame_len),
+        ));
         self.writer = Some(FramedWrite::new(
             write,
             RemotingCodec::new(self.cfg.max_frame_len),
@@ -228,7 +236,10 @@ impl ConnectionActor {
     }
 
     fn connect_error(&self) -> NetError {
-        NetError::Connect { addr: self.remote.to_string(), reason: self.last_connect_error.clone() }
+        NetError::Connect {
+            addr: self.remote.to_string(),
+            reason: self.last_connect_error.clone(),
+        }
     }
 
     fn dispatch(&mut self, mut req: Request, tx: oneshot::Sender<Reply>) {
@@ -241,7 +252,10 @@ impl ConnectionActor {
                 len: req.cmd.body.len() + HEADER_ALLOWANCE,
                 max: self.cfg.max_frame_len,
             };
-            let _ = tx.send(Err(NetError::Encode { addr: self.remote.to_string(), source: err }));
+            let _ = tx.send(Err(NetError::Encode {
+                addr: self.remote.to_string(),
+                source: err,
+            }));
             return;
         }
         if req.oneway {
@@ -257,7 +271,13 @@ impl ConnectionActor {
         self.next_opaque = opaque.wrapping_add(1);
         req.cmd.opaque = opaque;
         writer.write(req.cmd);
-        self.pending.insert(opaque, Pending { tx, deadline: req.deadline });
+        self.pending.insert(
+            opaque,
+            Pending {
+                tx,
+                deadline: req.deadline,
+            },
+        );
         if self.awaiting_since.is_none() {
             self.awaiting_since = Some(Instant::now());
         }
@@ -294,6 +314,17 @@ impl ConnectionActor {
         }
     }
 
+    /// A closed connection with nothing waiting stops (socket and timer dropped):
+    /// its interval timer would otherwise keep the actor, and its socket, alive forever.
+    fn stop_if_drained(&mut self, ctx: &mut Context<Self>) -> bool {
+        if self.closed && self.pending.is_empty() && ctx.state() == ActorState::Running {
+            self.writer = None;
+            ctx.stop();
+            return true;
+        }
+        false
+    }
+
     /// Drops expired requests (their callers already gave up) and detects a dead peer.
     fn sweep(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
@@ -301,16 +332,24 @@ impl ConnectionActor {
         self.pending.retain(|_, p| {
             if p.deadline <= now {
                 let taken = std::mem::replace(&mut p.tx, oneshot::channel().0);
-                let _ = taken.send(Err(NetError::Timeout { addr: remote.to_string() }));
+                let _ = taken.send(Err(NetError::Timeout {
+                    addr: remote.to_string(),
+                }));
                 false
             } else {
                 true
             }
         });
         self.notify_drained();
+        if self.stop_if_drained(ctx) {
+            return;
+        }
         if let Some(since) = self.awaiting_since {
             if self.writer.is_some() && now.duration_since(since) >= self.cfg.dead_peer_timeout {
-                let reason = format!("no frame received for {:?} while requests waited", now - since);
+                let reason = format!(
+                    "no frame received for {:?} while requests waited",
+                    now - since
+                );
                 self.break_connection(reason, ctx);
             }
         }
@@ -319,7 +358,9 @@ impl ConnectionActor {
 
 /// Exponential backoff with ±20 % jitter so many clients do not reconnect in step.
 fn backoff(cfg: &ConnectionConfig, failures: u32) -> Duration {
-    let exp = cfg.backoff_base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let exp = cfg
+        .backoff_base
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
     let capped = exp.min(cfg.backoff_max);
     let jitter = rand::thread_rng().gen_range(0.8..1.2);
     capped.mul_f64(jitter)
@@ -331,7 +372,12 @@ impl Actor for ConnectionActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Pipelined traffic: a deeper mailbox means fewer producer wake-ups.
         ctx.set_mailbox_capacity(1024);
-        let tick = (self.cfg.dead_peer_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        if self.closed {
+            // Restarted after a close: no timer, so the actor ends once its last handle is dropped.
+            return;
+        }
+        let tick = (self.cfg.dead_peer_timeout / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
         ctx.run_interval(tick, |act, ctx| act.sweep(ctx));
     }
 
@@ -356,7 +402,11 @@ impl Handler<Request> for ConnectionActor {
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
         if self.closed {
-            let _ = tx.send(Err(NetError::Shutdown));
+            // Closed by the client (broker left every route): retriable elsewhere, not a shutdown.
+            let _ = tx.send(Err(NetError::Closed {
+                addr: self.remote.to_string(),
+                reason: "connection closed by the client".into(),
+            }));
         } else if self.writer.is_some() {
             self.dispatch(req, tx);
         } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
@@ -388,11 +438,12 @@ impl Handler<Respond> for ConnectionActor {
 
 impl Handler<Close> for ConnectionActor {
     type Result = MessageResult<Close>;
-    fn handle(&mut self, _: Close, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Close, ctx: &mut Context<Self>) -> Self::Result {
         self.closed = true;
         let (tx, rx) = oneshot::channel();
         self.drain_waiters.push(tx);
         self.notify_drained();
+        self.stop_if_drained(ctx);
         MessageResult(rx)
     }
 }
@@ -406,6 +457,9 @@ impl Handler<GetStats> for ConnectionActor {
             connects: self.connects,
             restarts: self.restarts,
             consecutive_failures: self.consecutive_failures,
+            retry_in: self
+                .retry_at
+                .and_then(|t| t.checked_duration_since(Instant::now())),
         })
     }
 }
@@ -422,22 +476,36 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
             } else {
                 tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
             }
-            self.awaiting_since = if self.pending.is_empty() { None } else { Some(Instant::now()) };
+            self.awaiting_since = if self.pending.is_empty() {
+                None
+            } else {
+                Some(Instant::now())
+            };
             self.notify_drained();
             return;
         }
         self.awaiting_since = self.awaiting_since.map(|_| Instant::now());
-        let connection = Connection { actor: ctx.address(), remote: self.remote.clone() };
+        let connection = Connection {
+            actor: ctx.address(),
+            remote: self.remote.clone(),
+        };
         match &self.inbound {
             Some(handler) => {
                 // Broker-initiated traffic, never user traffic: do_send cannot block the reader.
-                handler.do_send(InboundRequest { cmd, remote: self.remote.clone(), connection });
+                handler.do_send(InboundRequest {
+                    cmd,
+                    remote: self.remote.clone(),
+                    connection,
+                });
             }
             None if !cmd.is_oneway() => {
                 let mut resp = RemotingCommand::response(
                     response_code::REQUEST_CODE_NOT_SUPPORTED,
                     cmd.opaque,
-                    Some(format!("request code {} not supported by this producer", cmd.code)),
+                    Some(format!(
+                        "request code {} not supported by this producer",
+                        cmd.code
+                    )),
                 );
                 resp.serialize_type = cmd.serialize_type;
                 if let Some(w) = self.writer.as_mut() {
@@ -455,7 +523,12 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
 
 impl WriteHandler<ProtocolError> for ConnectionActor {
     fn error(&mut self, err: ProtocolError, ctx: &mut Context<Self>) -> Running {
-        self.break_connection(format!("write failed: {err}"), ctx);
+        // Called from inside the writer's poll, which holds its RefCells: dropping the writer
+        // here (break_connection) panics "already borrowed"; the restart drops it instead.
+        let reason = format!("write failed: {err}");
+        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), "disconnected");
+        self.fail_all(&reason);
+        ctx.stop();
         Running::Stop
     }
 }
@@ -469,7 +542,9 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("remote", &self.remote).finish()
+        f.debug_struct("Connection")
+            .field("remote", &self.remote)
+            .finish()
     }
 }
 
@@ -483,10 +558,17 @@ impl Connection {
     }
 
     /// Sends `cmd` and waits for its response until `deadline`, mailbox wait included.
-    pub async fn request(&self, cmd: RemotingCommand, deadline: Instant) -> Result<RemotingCommand, NetError> {
+    pub async fn request(
+        &self,
+        cmd: RemotingCommand,
+        deadline: Instant,
+    ) -> Result<RemotingCommand, NetError> {
         match self.call(cmd, deadline, false).await? {
             Some(resp) => Ok(resp),
-            None => Err(NetError::Closed { addr: self.remote.to_string(), reason: "no response".into() }),
+            None => Err(NetError::Closed {
+                addr: self.remote.to_string(),
+                reason: "no response".into(),
+            }),
         }
     }
 
@@ -496,14 +578,29 @@ impl Connection {
     }
 
     async fn call(&self, cmd: RemotingCommand, deadline: Instant, oneway: bool) -> Reply {
-        let timeout = || NetError::Timeout { addr: self.remote.to_string() };
+        let timeout = || NetError::Timeout {
+            addr: self.remote.to_string(),
+        };
         let fut = async {
-            let rx = self.actor.send(Request { cmd, deadline, oneway }).await.map_err(|_| NetError::Shutdown)?;
+            let rx = self
+                .actor
+                .send(Request {
+                    cmd,
+                    deadline,
+                    oneway,
+                })
+                .await
+                .map_err(|_| NetError::Shutdown)?;
             rx.await.unwrap_or_else(|_| {
-                Err(NetError::Closed { addr: self.remote.to_string(), reason: "connection actor restarted".into() })
+                Err(NetError::Closed {
+                    addr: self.remote.to_string(),
+                    reason: "connection actor restarted".into(),
+                })
             })
         };
-        tokio::time::timeout_at(deadline, fut).await.unwrap_or_else(|_| Err(timeout()))
+        tokio::time::timeout_at(deadline, fut)
+            .await
+            .unwrap_or_else(|_| Err(timeout()))
     }
 
     /// Stops taking requests and waits (until `deadline`) for waiting ones to be answered.

@@ -45,17 +45,26 @@ pub enum RouteError {
     #[error("no name server address: set it in the producer config or NAMESRV_ADDR")]
     NoNameServer,
     /// Every name server answered, and none (nor TBW102 auto-creation) knows the topic.
-    #[error("no route info of topic `{topic}`: create the topic or enable auto-creation on the broker")]
+    #[error(
+        "no route info of topic `{topic}`: create the topic or enable auto-creation on the broker"
+    )]
     NoRoute { topic: String },
     /// No name server could be reached.
     #[error("no name server reachable for topic `{topic}`: {last}")]
     NameServerUnreachable { topic: String, last: NetError },
     /// A name server answered with something unexpected.
     #[error("name server answered code {code} for topic `{topic}`: {remark}")]
-    Rejected { topic: String, code: i32, remark: String },
+    Rejected {
+        topic: String,
+        code: i32,
+        remark: String,
+    },
     /// The route body did not parse.
     #[error("malformed route for topic `{topic}`: {source}")]
-    Malformed { topic: String, source: ProtocolError },
+    Malformed {
+        topic: String,
+        source: ProtocolError,
+    },
     #[error("the client has been shut down")]
     Shutdown,
 }

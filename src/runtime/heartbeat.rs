@@ -7,6 +7,7 @@ use futures::future::join_all;
 use tokio::time::Instant;
 
 use super::connection::Connection;
+use super::live::{self, LiveGuard};
 use crate::protocol::codes::response_code;
 use crate::protocol::heartbeat::HeartbeatData;
 
@@ -39,6 +40,13 @@ pub struct HeartbeatStats {
     pub rounds: u64,
 }
 
+/// Stops the actor (its interval timer would otherwise keep it beating forever).
+pub struct StopHeartbeat;
+
+impl Message for StopHeartbeat {
+    type Result = ();
+}
+
 pub struct GetHeartbeatStats;
 
 impl Message for GetHeartbeatStats {
@@ -52,6 +60,7 @@ pub struct HeartbeatActor {
     groups: BTreeSet<String>,
     targets: BTreeMap<String, Connection>,
     stats: HeartbeatStats,
+    _live: LiveGuard,
 }
 
 impl HeartbeatActor {
@@ -63,6 +72,7 @@ impl HeartbeatActor {
             groups: BTreeSet::new(),
             targets: BTreeMap::new(),
             stats: HeartbeatStats::default(),
+            _live: LiveGuard::new(&live::HEARTBEATS),
         }
     }
 
@@ -73,7 +83,10 @@ impl HeartbeatActor {
     ) -> impl ActorFuture<Self, Output = usize> + 'static {
         let data = HeartbeatData::producer(self.client_id.clone(), self.groups.iter().cloned());
         let targets: Vec<Connection> = match only {
-            Some(names) => names.iter().filter_map(|n| self.targets.get(n).cloned()).collect(),
+            Some(names) => names
+                .iter()
+                .filter_map(|n| self.targets.get(n).cloned())
+                .collect(),
             None => self.targets.values().cloned().collect(),
         };
         self.stats.rounds += 1;
@@ -121,7 +134,12 @@ impl Handler<SetTargets> for HeartbeatActor {
     type Result = ();
     fn handle(&mut self, msg: SetTargets, ctx: &mut Context<Self>) {
         // A new broker hears from us at once, not at the next tick.
-        let new: Vec<String> = msg.0.keys().filter(|k| !self.targets.contains_key(*k)).cloned().collect();
+        let new: Vec<String> = msg
+            .0
+            .keys()
+            .filter(|k| !self.targets.contains_key(*k))
+            .cloned()
+            .collect();
         self.targets = msg.0;
         if !new.is_empty() && !self.groups.is_empty() {
             ctx.spawn(self.beat(Some(new)).map(|_, _, _| ()));
@@ -140,6 +158,13 @@ impl Handler<BeatNow> for HeartbeatActor {
     type Result = ResponseActFuture<Self, usize>;
     fn handle(&mut self, _: BeatNow, _: &mut Context<Self>) -> Self::Result {
         Box::pin(self.beat(None))
+    }
+}
+
+impl Handler<StopHeartbeat> for HeartbeatActor {
+    type Result = ();
+    fn handle(&mut self, _: StopHeartbeat, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

@@ -13,8 +13,11 @@ use tokio::time::Instant;
 
 use super::connection::{Close, Connection, ConnectionActor, ConnectionConfig};
 use super::error::InstanceError;
-use super::heartbeat::{BeatNow, HeartbeatActor, SetGroups, SetTargets};
-use super::route_manager::{BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager};
+use super::heartbeat::{BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat};
+use super::live::{self, LiveGuard};
+use super::route_manager::{
+    BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager,
+};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::UnregisterClientRequestHeader;
 use crate::protocol::route::MASTER_ID;
@@ -113,6 +116,7 @@ pub struct ClientInstance {
     groups: BTreeSet<String>,
     brokers: BrokerTable,
     conns: HashMap<String, Connection>,
+    _live: LiveGuard,
 }
 
 impl ClientInstance {
@@ -126,6 +130,7 @@ impl ClientInstance {
             groups: BTreeSet::new(),
             brokers: BrokerTable::new(),
             conns: HashMap::new(),
+            _live: LiveGuard::new(&live::INSTANCES),
         }
     }
 
@@ -148,24 +153,38 @@ impl ClientInstance {
             .iter()
             .filter_map(|(name, ids)| ids.get(&MASTER_ID).map(|a| (name.clone(), a.clone())))
             .collect();
-        masters.into_iter().map(|(name, addr)| (name, self.connection(&addr))).collect()
+        masters
+            .into_iter()
+            .map(|(name, addr)| (name, self.connection(&addr)))
+            .collect()
     }
 
     /// UNREGISTER_CLIENT for `group` to every known broker address, masters and slaves.
     fn unregister_all(&mut self, group: &str) -> impl std::future::Future<Output = ()> + 'static {
-        let addrs: BTreeSet<String> = self.brokers.values().flat_map(|ids| ids.values().cloned()).collect();
+        let addrs: BTreeSet<String> = self
+            .brokers
+            .values()
+            .flat_map(|ids| ids.values().cloned())
+            .collect();
         let conns: Vec<Connection> = addrs.iter().map(|a| self.connection(a)).collect();
         let client_id = self.cfg.client_id.clone();
         let group = group.to_string();
         let deadline = Instant::now() + self.cfg.api_timeout;
         async move {
             let calls = conns.iter().map(|c| {
-                let req = UnregisterClientRequestHeader::producer(client_id.clone(), group.clone()).into_request();
+                let req = UnregisterClientRequestHeader::producer(client_id.clone(), group.clone())
+                    .into_request();
                 async move {
                     match c.request(req, deadline).await {
                         Ok(r) if r.code == response_code::SUCCESS => {}
-                        Ok(r) => tracing::warn!(broker = c.remote(), code = r.code, "unregister rejected"),
-                        Err(e) => tracing::warn!(broker = c.remote(), error = %e, "unregister failed"),
+                        Ok(r) => tracing::warn!(
+                            broker = c.remote(),
+                            code = r.code,
+                            "unregister rejected"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(broker = c.remote(), error = %e, "unregister failed")
+                        }
                     }
                 }
             });
@@ -175,11 +194,17 @@ impl ClientInstance {
 
     fn shutdown(&mut self, ctx: &mut Context<Self>) {
         self.state = ServiceState::ShutdownAlready;
-        ClientManager::from_registry().do_send(RemoveInstance { key: self.cfg.key(), instance: ctx.address() });
+        ClientManager::from_registry().do_send(RemoveInstance {
+            key: self.cfg.key(),
+            instance: ctx.address(),
+        });
         if let Some(r) = self.route.take() {
             r.do_send(StopRouteManager);
         }
-        self.heartbeat.take();
+        if let Some(hb) = self.heartbeat.take() {
+            // Dropping the address is not enough: the beat timer keeps the actor (and its connections) alive.
+            hb.do_send(StopHeartbeat);
+        }
         let deadline = Instant::now() + self.cfg.api_timeout;
         let conns: Vec<Connection> = self.conns.drain().map(|(_, c)| c).collect();
         let arbiter = self.conn_arbiter.take();
@@ -208,11 +233,15 @@ impl Handler<StartInstance> for ClientInstance {
     fn handle(&mut self, _: StartInstance, ctx: &mut Context<Self>) -> Self::Result {
         match self.state {
             ServiceState::CreateJust => {}
-            ServiceState::Running | ServiceState::StartFailed => return Err(InstanceError::AlreadyStarted),
+            ServiceState::Running | ServiceState::StartFailed => {
+                return Err(InstanceError::AlreadyStarted)
+            }
             ServiceState::ShutdownAlready => return Err(InstanceError::ShutDown),
         }
         for a in &self.cfg.route.namesrv_addrs {
-            let valid = a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            let valid = a
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !valid {
                 self.state = ServiceState::StartFailed;
                 return Err(InstanceError::StartFailed(format!(
@@ -227,8 +256,12 @@ impl Handler<StartInstance> for ClientInstance {
         route.do_send(SetBrokerListener(ctx.address().recipient()));
         self.route = Some(route);
         self.heartbeat = Some(
-            HeartbeatActor::new(self.cfg.client_id.clone(), self.cfg.heartbeat_interval, self.cfg.api_timeout)
-                .start(),
+            HeartbeatActor::new(
+                self.cfg.client_id.clone(),
+                self.cfg.heartbeat_interval,
+                self.cfg.api_timeout,
+            )
+            .start(),
         );
         self.state = ServiceState::Running;
         tracing::info!(client_id = %self.cfg.client_id, "client instance started");
@@ -250,7 +283,11 @@ impl Handler<RegisterProducer> for ClientInstance {
         }
         hb.do_send(SetGroups(self.groups.clone()));
         hb.do_send(BeatNow);
-        Ok(InstanceHandles { client_id: self.cfg.client_id.clone(), instance: ctx.address(), route_manager: route })
+        Ok(InstanceHandles {
+            client_id: self.cfg.client_id.clone(),
+            instance: ctx.address(),
+            route_manager: route,
+        })
     }
 }
 
@@ -296,8 +333,17 @@ impl Handler<BrokersChanged> for ClientInstance {
             return;
         }
         self.brokers = msg.0;
-        let live: BTreeSet<String> = self.brokers.values().flat_map(|ids| ids.values().cloned()).collect();
-        let gone: Vec<String> = self.conns.keys().filter(|a| !live.contains(*a)).cloned().collect();
+        let live: BTreeSet<String> = self
+            .brokers
+            .values()
+            .flat_map(|ids| ids.values().cloned())
+            .collect();
+        let gone: Vec<String> = self
+            .conns
+            .keys()
+            .filter(|a| !live.contains(*a))
+            .cloned()
+            .collect();
         for addr in gone {
             if let Some(c) = self.conns.remove(&addr) {
                 tracing::info!(broker = %addr, "broker no longer in any route; closing its connection");
@@ -316,7 +362,11 @@ impl Handler<GetInstanceStats> for ClientInstance {
     fn handle(&mut self, _: GetInstanceStats, _: &mut Context<Self>) -> Self::Result {
         let mut connections: Vec<String> = self.conns.keys().cloned().collect();
         connections.sort();
-        MessageResult(InstanceStats { state: self.state, producers: self.groups.len(), connections })
+        MessageResult(InstanceStats {
+            state: self.state,
+            producers: self.groups.len(),
+            connections,
+        })
     }
 }
 
@@ -357,7 +407,9 @@ impl Handler<GetOrCreateInstance> for ClientManager {
         let addr = ClientInstance::new(msg.0).start();
         self.instances.insert(key, addr.clone());
         Box::pin(async move {
-            addr.send(StartInstance).await.map_err(|_| InstanceError::ShutDown)??;
+            addr.send(StartInstance)
+                .await
+                .map_err(|_| InstanceError::ShutDown)??;
             Ok(addr)
         })
     }
@@ -367,7 +419,11 @@ impl Handler<RemoveInstance> for ClientManager {
     type Result = ();
     fn handle(&mut self, msg: RemoveInstance, _: &mut Context<Self>) {
         // Only forget the instance that asked: a newer one may already hold the key.
-        if self.instances.get(&msg.key).is_some_and(|a| *a == msg.instance) {
+        if self
+            .instances
+            .get(&msg.key)
+            .is_some_and(|a| *a == msg.instance)
+        {
             self.instances.remove(&msg.key);
         }
     }

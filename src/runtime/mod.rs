@@ -6,6 +6,7 @@ pub mod connection;
 pub mod error;
 pub mod heartbeat;
 pub mod instance;
+pub mod live;
 pub mod route_manager;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};

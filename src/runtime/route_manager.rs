@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::connection::{Connection, ConnectionActor, ConnectionConfig};
 use super::error::{NetError, RouteError};
+use super::live::{self, LiveGuard};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::GetRouteInfoRequestHeader;
 use crate::protocol::route::{clamp_default_route, TopicPublishInfo, TopicRouteData};
@@ -138,6 +139,7 @@ pub struct RouteManager {
     brokers: BrokerTable,
     requests: u64,
     stopped: bool,
+    _live: LiveGuard,
 }
 
 impl RouteManager {
@@ -160,6 +162,7 @@ impl RouteManager {
             brokers: BrokerTable::new(),
             requests: 0,
             stopped: false,
+            _live: LiveGuard::new(&live::ROUTE_MANAGERS),
         }
     }
 
@@ -204,7 +207,10 @@ impl RouteManager {
                 None => Ok((i, Fetched::NotFound, 1)),
             }
         };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| act.complete(topic, res, ctx)));
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |res, act, ctx| act.complete(topic, res, ctx)),
+        );
     }
 
     fn complete(
@@ -222,7 +228,9 @@ impl RouteManager {
                     // A name server restarted before brokers re-registered: keep the old route.
                     Fetched::NotFound => match self.publish.get(&topic) {
                         Some(info) => Ok(info.clone()),
-                        None => Err(RouteError::NoRoute { topic: topic.clone() }),
+                        None => Err(RouteError::NoRoute {
+                            topic: topic.clone(),
+                        }),
                     },
                 }
             }
@@ -233,7 +241,10 @@ impl RouteManager {
                         tracing::warn!(%topic, error = %last, "name servers unreachable; keeping the cached route");
                         Ok(info.clone())
                     }
-                    None => Err(RouteError::NameServerUnreachable { topic: topic.clone(), last }),
+                    None => Err(RouteError::NameServerUnreachable {
+                        topic: topic.clone(),
+                        last,
+                    }),
                 }
             }
         };
@@ -256,7 +267,10 @@ impl RouteManager {
             tracing::info!(%topic, queues = info.queues.len(), "topic route changed");
             if let Some(subs) = self.subscribers.get(topic) {
                 for r in subs.values() {
-                    let _ = r.try_send(RouteChanged { topic: topic.to_string(), info: info.clone() });
+                    let _ = r.try_send(RouteChanged {
+                        topic: topic.to_string(),
+                        info: info.clone(),
+                    });
                 }
             }
         }
@@ -291,12 +305,20 @@ async fn query_any(
     for (i, conn) in order {
         let req = GetRouteInfoRequestHeader::new(topic).into_request();
         match conn.request(req, Instant::now() + timeout).await {
-            Ok(resp) if resp.code == response_code::SUCCESS => match TopicRouteData::decode(&resp.body) {
-                Ok(route) => return Ok((*i, Some(route))),
-                Err(e) => {
-                    last = (*i, NetError::Closed { addr: conn.remote().to_string(), reason: e.to_string() })
+            Ok(resp) if resp.code == response_code::SUCCESS => {
+                match TopicRouteData::decode(&resp.body) {
+                    Ok(route) => return Ok((*i, Some(route))),
+                    Err(e) => {
+                        last = (
+                            *i,
+                            NetError::Closed {
+                                addr: conn.remote().to_string(),
+                                reason: e.to_string(),
+                            },
+                        )
+                    }
                 }
-            },
+            }
             Ok(resp) if resp.code == response_code::TOPIC_NOT_EXIST => return Ok((*i, None)),
             Ok(resp) => {
                 last = (
@@ -349,7 +371,10 @@ impl Handler<FindRoute> for RouteManager {
             return MessageResult(rx);
         }
         if let Some(sub) = msg.subscriber {
-            self.subscribers.entry(msg.topic.clone()).or_default().insert(sub.id, sub.recipient);
+            self.subscribers
+                .entry(msg.topic.clone())
+                .or_default()
+                .insert(sub.id, sub.recipient);
         }
         if let Some(info) = self.publish.get(&msg.topic).filter(|i| i.ok()) {
             let _ = tx.send(Ok(info.clone()));

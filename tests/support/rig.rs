@@ -13,7 +13,8 @@
 //! with `--include-ignored`.
 //!
 //! * [`Rig::from_env`]: the shared rig of `scripts/test.sh`. Do not kill its servers: other
-//!   tests use it concurrently.
+//!   tests use it concurrently. (`RMQ_E2E=1 NAMESRV_ADDR=host:port` alone also works, for a
+//!   name server started some other way; then only `namesrv_addr()` is known.)
 //! * [`Rig::start_private`]: a rig of your own (fresh run dir, free ports) for failure tests
 //!   that kill and restart servers; stopped and deleted on drop, and also stopped by the
 //!   script itself if the test process dies without dropping it.
@@ -33,13 +34,14 @@ const NEED_RIG: &str = "real-broker tests need the rig: run scripts/test.sh";
 /// `DefaultCluster`) on 127.0.0.1.
 #[derive(Debug)]
 pub struct Rig {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     env: HashMap<String, String>,
     private: bool,
 }
 
 impl Rig {
-    /// The shared rig started by `scripts/test.sh` (reads `NAMESRV_ADDR`, `RMQ_RIG_DIR`).
+    /// The shared rig started by `scripts/test.sh` (reads `NAMESRV_ADDR`, and the rig's
+    /// `rig.env` in `RMQ_RIG_DIR` when set).
     ///
     /// Panics with "real-broker tests need the rig: run scripts/test.sh" when `RMQ_E2E`
     /// is not set.
@@ -47,16 +49,18 @@ impl Rig {
         require_e2e();
         let namesrv = std::env::var("NAMESRV_ADDR")
             .unwrap_or_else(|_| panic!("{NEED_RIG} (RMQ_E2E is set but NAMESRV_ADDR is not)"));
-        let dir = PathBuf::from(
-            std::env::var("RMQ_RIG_DIR")
-                .unwrap_or_else(|_| panic!("{NEED_RIG} (RMQ_E2E is set but RMQ_RIG_DIR is not)")),
-        );
-        let mut env = match std::fs::read_to_string(dir.join("rig.env")) {
-            Ok(text) => parse_env(&text),
-            Err(e) => panic!(
-                "{NEED_RIG} (cannot read {}: {e})",
-                dir.join("rig.env").display()
-            ),
+        // Without RMQ_RIG_DIR (a name server started some other way) only the name
+        // server's address is known.
+        let dir = std::env::var_os("RMQ_RIG_DIR").map(PathBuf::from);
+        let mut env = match &dir {
+            Some(dir) => match std::fs::read_to_string(dir.join("rig.env")) {
+                Ok(text) => parse_env(&text),
+                Err(e) => panic!(
+                    "{NEED_RIG} (cannot read {}: {e})",
+                    dir.join("rig.env").display()
+                ),
+            },
+            None => HashMap::new(),
         };
         env.insert("NAMESRV_ADDR".into(), namesrv);
         Rig {
@@ -104,7 +108,7 @@ impl Rig {
             "scripts/rig.sh start printed no NAMESRV_ADDR"
         );
         Rig {
-            dir,
+            dir: Some(dir),
             env,
             private: true,
         }
@@ -132,9 +136,10 @@ impl Rig {
             .unwrap_or_default()
     }
 
-    /// The run dir (config, logs `namesrv.log` / `broker-a.log`, stores).
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The run dir (config, logs `namesrv.log` / `broker-a.log`, stores); `None` for a
+    /// shared rig given by `NAMESRV_ADDR` alone.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// SIGKILLs a broker (no graceful shutdown). Private rigs only.
@@ -182,10 +187,16 @@ impl Rig {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        let dir = self.dir.as_ref().unwrap_or_else(|| {
+            panic!(
+                "no RMQ_RIG_DIR: `rig.sh {}` needs a rig run dir",
+                args.join(" ")
+            )
+        });
         Command::new("bash")
             .arg(script())
             .args(args)
-            .env("RMQ_RIG_DIR", &self.dir)
+            .env("RMQ_RIG_DIR", dir)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()))
     }
@@ -193,19 +204,19 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        if !self.private {
+        let Some(dir) = self.dir.as_ref().filter(|_| self.private) else {
             return;
-        }
+        };
         match Command::new("bash")
             .arg(script())
             .arg("stop")
-            .env("RMQ_RIG_DIR", &self.dir)
+            .env("RMQ_RIG_DIR", dir)
             .output()
         {
             Ok(out) if out.status.success() => {}
             Ok(out) => eprintln!(
                 "scripts/rig.sh stop failed for {} ({}):\n{}",
-                self.dir.display(),
+                dir.display(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             ),

@@ -1,0 +1,790 @@
+//! `ConnectionActor` against the in-process test servers: connecting, pipelining,
+//! one-way frames, ordering, deadlines, broken and dead connections, inbound
+//! requests, supervised restarts and reconnect backoff.
+#[path = "support/runtime.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::future::join_all;
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::Framed;
+
+use actix_rocketmq::protocol::codes::{request_code, response_code};
+use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
+use actix_rocketmq::protocol::route::TopicRouteData;
+use actix_rocketmq::protocol::RemotingCodec;
+use actix_rocketmq::runtime::connection::{InboundRequest, Request};
+use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
+use actix_rocketmq::testkit::{garbage, Fault, ServerHandle, TestCluster};
+
+use support::{route_request, wait_until, wait_until_async};
+
+fn cfg() -> ConnectionConfig {
+    ConnectionConfig {
+        connect_timeout: Duration::from_secs(1),
+        ..ConnectionConfig::default()
+    }
+}
+
+fn deadline(d: Duration) -> Instant {
+    Instant::now() + d
+}
+
+async fn cluster() -> TestCluster {
+    TestCluster::builder()
+        .broker("broker-a")
+        .topic("A", 1)
+        .topic("B", 2)
+        .topic("C", 3)
+        .start()
+        .await
+        .expect("test cluster")
+}
+
+/// Write queues of the route in a GET_ROUTEINFO_BY_TOPIC answer.
+fn queues(resp: &RemotingCommand) -> i32 {
+    assert_eq!(resp.code, response_code::SUCCESS, "{:?}", resp.remark);
+    TopicRouteData::decode(&resp.body)
+        .expect("route body")
+        .queue_datas[0]
+        .write_queue_nums
+}
+
+fn route_topics(srv: &ServerHandle) -> Vec<String> {
+    srv.received_with_code(request_code::GET_ROUTEINFO_BY_TOPIC)
+        .iter()
+        .map(|r| r.ext("topic").unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn stats(conn: &Connection) -> actix_rocketmq::runtime::connection::ConnectionStats {
+    conn.stats().await.expect("connection actor alive")
+}
+
+fn assert_closed(res: &Result<RemotingCommand, NetError>, what: &str) {
+    match res {
+        Err(NetError::Closed { .. }) => {}
+        other => panic!("{what}: expected a Closed error, got {other:?}"),
+    }
+}
+
+/// A port bound but not listening: connecting is refused, and no other test can take it.
+fn refusing_port() -> (TcpSocket, String) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    (socket, addr)
+}
+
+/// Starts listening on `socket` and answers every request with SUCCESS.
+fn answer_everything(socket: TcpSocket) {
+    let listener = socket.listen(16).unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut framed = Framed::new(stream, RemotingCodec::default());
+                while let Some(Ok(cmd)) = framed.next().await {
+                    let resp = RemotingCommand::response(response_code::SUCCESS, cmd.opaque, None);
+                    if !cmd.is_oneway() && framed.send(resp).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[actix_rt::test]
+async fn connect_refused_fails_at_once_and_the_next_request_reconnects() {
+    let (socket, addr) = refusing_port();
+    let cfg = ConnectionConfig {
+        backoff_base: Duration::from_millis(50),
+        ..cfg()
+    };
+    let conn = ConnectionActor::start_supervised(addr.clone(), cfg);
+    let t0 = std::time::Instant::now();
+    let res = conn
+        .request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await;
+    assert!(
+        matches!(&res, Err(NetError::Connect { addr: a, .. }) if *a == addr),
+        "{res:?}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "refusal took {:?}",
+        t0.elapsed()
+    );
+    let s = stats(&conn).await;
+    assert_eq!(
+        (s.connected, s.pending, s.consecutive_failures),
+        (false, 0, 1)
+    );
+
+    answer_everything(socket);
+    tokio::time::sleep(Duration::from_millis(100)).await; // past the 50 ms (+20 %) backoff window
+    let resp = conn
+        .request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(resp.code, response_code::SUCCESS);
+    let s = stats(&conn).await;
+    assert_eq!(
+        (s.connected, s.connects, s.consecutive_failures, s.retry_in),
+        (true, 1, 0, None)
+    );
+}
+
+#[actix_rt::test]
+async fn connect_timeout_bounds_a_black_holed_connect() {
+    // A listener with backlog 0 whose accept queue is full drops further SYNs: connect hangs.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _filler = std::net::TcpStream::connect(addr).unwrap();
+
+    let cfg = ConnectionConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..cfg()
+    };
+    let conn = ConnectionActor::start_supervised(addr.to_string(), cfg);
+    let t0 = std::time::Instant::now();
+    let res = conn
+        .request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await;
+    let took = t0.elapsed();
+    match &res {
+        Err(NetError::Connect { reason, .. }) => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(
+        took >= Duration::from_millis(280) && took < Duration::from_millis(1500),
+        "connect gave up after {took:?}, not at the 300 ms connect timeout"
+    );
+    drop(listener);
+}
+
+#[actix_rt::test]
+async fn failed_connects_back_off_exponentially_with_jitter() {
+    let (socket, addr) = refusing_port();
+    let cfg = ConnectionConfig {
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        ..cfg()
+    };
+    let conn = ConnectionActor::start_supervised(addr.clone(), cfg.clone());
+    let slack = Duration::from_millis(30);
+    for k in 1..=4u32 {
+        let res = conn
+            .request(route_request("A"), deadline(Duration::from_secs(5)))
+            .await;
+        assert!(
+            matches!(res, Err(NetError::Connect { .. })),
+            "attempt {k}: {res:?}"
+        );
+        let s = stats(&conn).await;
+        assert_eq!(s.consecutive_failures, k);
+        let window = s.retry_in.expect("a backoff window after a failed connect");
+        let nominal = (cfg.backoff_base * 2u32.pow(k - 1)).min(cfg.backoff_max);
+        assert!(
+            window + slack >= nominal.mul_f64(0.8) && window <= nominal.mul_f64(1.2),
+            "failure {k}: window {window:?}, nominal {nominal:?} ±20 %"
+        );
+        // Inside the window a request fails fast, without another connect attempt.
+        let t0 = std::time::Instant::now();
+        let res = conn
+            .request(route_request("A"), deadline(Duration::from_secs(5)))
+            .await;
+        assert!(matches!(res, Err(NetError::Connect { .. })), "{res:?}");
+        assert!(t0.elapsed() < Duration::from_millis(100));
+        assert_eq!(
+            stats(&conn).await.consecutive_failures,
+            k,
+            "no attempt inside the window"
+        );
+        tokio::time::sleep(window + Duration::from_millis(10)).await;
+    }
+
+    // Jitter: fresh connections failing once pick different delays around the base.
+    let mut windows = Vec::new();
+    for _ in 0..8 {
+        let c = ConnectionActor::start_supervised(addr.clone(), cfg.clone());
+        let _ = c
+            .request(route_request("A"), deadline(Duration::from_secs(5)))
+            .await;
+        let w = stats(&c).await.retry_in.expect("backoff window");
+        assert!(
+            w + slack >= Duration::from_millis(80) && w <= Duration::from_millis(120),
+            "{w:?}"
+        );
+        windows.push(w);
+    }
+    let spread = *windows.iter().max().unwrap() - *windows.iter().min().unwrap();
+    assert!(spread > Duration::from_millis(5), "no jitter: {windows:?}");
+
+    // Success resets the backoff.
+    answer_everything(socket);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = conn
+        .request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(resp.code, response_code::SUCCESS);
+    let s = stats(&conn).await;
+    assert_eq!(
+        (s.consecutive_failures, s.retry_in, s.connects),
+        (0, None, 1)
+    );
+}
+
+#[actix_rt::test]
+async fn pipelined_requests_are_matched_by_opaque() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    ns.inject(
+        Fault::delay(Duration::from_millis(300))
+            .on(request_code::GET_ROUTEINFO_BY_TOPIC)
+            .on_topic("A"),
+    );
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let done: Arc<Mutex<Vec<&str>>> = Arc::default();
+    let calls = ["A", "B", "C"].map(|t| {
+        let conn = conn.clone();
+        let done = done.clone();
+        async move {
+            let resp = conn
+                .request(route_request(t), deadline(Duration::from_secs(5)))
+                .await;
+            done.lock().unwrap().push(t);
+            (t, resp)
+        }
+    });
+    let t0 = std::time::Instant::now();
+    for (topic, resp) in join_all(calls).await {
+        let resp = resp.unwrap_or_else(|e| panic!("{topic}: {e}"));
+        let expected = match topic {
+            "A" => 1,
+            "B" => 2,
+            _ => 3,
+        };
+        assert_eq!(
+            queues(&resp),
+            expected,
+            "response of {topic} matched to its request"
+        );
+    }
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    let order = done.lock().unwrap().clone();
+    assert_eq!(
+        order.last(),
+        Some(&"A"),
+        "B and C answered while A waited: {order:?}"
+    );
+
+    let got = ns.received_with_code(request_code::GET_ROUTEINFO_BY_TOPIC);
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter().all(|r| r.connection == got[0].connection),
+        "one pipelined connection"
+    );
+    let mut opaques: Vec<i32> = got.iter().map(|r| r.command.opaque).collect();
+    opaques.dedup();
+    assert_eq!(opaques.len(), 3, "distinct opaques");
+    assert_eq!(ns.connections_accepted(), 1);
+    assert_eq!(stats(&conn).await.pending, 0);
+}
+
+#[actix_rt::test]
+async fn oneway_frame_is_written_and_nothing_waits_for_it() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let t0 = std::time::Instant::now();
+    conn.oneway(route_request("B"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    let seen = ns
+        .wait_for_code(request_code::GET_ROUTEINFO_BY_TOPIC, Duration::from_secs(2))
+        .await
+        .expect("the broker got the oneway frame");
+    assert!(seen.command.is_oneway(), "oneway flag set");
+    assert_eq!(seen.ext("topic"), Some("B"));
+    assert_eq!(
+        stats(&conn).await.pending,
+        0,
+        "a oneway frame parks no waiter"
+    );
+    // The stream stays in sync: the next request gets its own answer.
+    let resp = conn
+        .request(route_request("C"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(queues(&resp), 3);
+}
+
+#[actix_rt::test]
+async fn frames_are_written_in_mailbox_order() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    stats(&conn).await; // started: the mailbox is deep enough for the burst
+    let dl = deadline(Duration::from_secs(5));
+    // Enqueued back to back; the first one also has to connect first.
+    let replies: Vec<_> = (0..60)
+        .map(|i| {
+            conn.actor().send(Request {
+                cmd: route_request(&format!("T{i}")),
+                deadline: dl,
+                oneway: i % 5 == 4,
+            })
+        })
+        .collect();
+    for (i, r) in join_all(replies).await.into_iter().enumerate() {
+        let reply = r.expect("mailbox").await.expect("answered");
+        match reply {
+            Ok(Some(resp)) => assert_eq!(resp.code, response_code::TOPIC_NOT_EXIST, "T{i}"),
+            Ok(None) => assert_eq!(i % 5, 4, "only oneway frames get no response"),
+            Err(e) => panic!("T{i}: {e}"),
+        }
+    }
+    wait_until("all 60 frames at the name server", || {
+        route_topics(&ns).len() == 60
+    })
+    .await;
+    let expected: Vec<String> = (0..60).map(|i| format!("T{i}")).collect();
+    assert_eq!(route_topics(&ns), expected);
+    assert_eq!(ns.connections_accepted(), 1);
+}
+
+#[actix_rt::test]
+async fn request_times_out_at_its_deadline_and_leaves_the_table() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    ns.inject(Fault::drop_reply().on_topic("lost"));
+    let cfg = ConnectionConfig {
+        dead_peer_timeout: Duration::from_secs(2), // sweep every 500 ms
+        ..cfg()
+    };
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg);
+    let t0 = std::time::Instant::now();
+    let res = conn
+        .request(route_request("lost"), deadline(Duration::from_millis(300)))
+        .await;
+    let took = t0.elapsed();
+    assert!(
+        matches!(&res, Err(NetError::Timeout { addr }) if *addr == ns.addr()),
+        "{res:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(900),
+        "timed out after {took:?}, deadline was 300 ms"
+    );
+    wait_until_async("the expired waiter swept", || {
+        let c = conn.clone();
+        async move { stats(&c).await.pending == 0 }
+    })
+    .await;
+    // The connection is still good.
+    let resp = conn
+        .request(route_request("B"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert_eq!(queues(&resp), 2);
+    assert_eq!(stats(&conn).await.connects, 1);
+}
+
+/// Three requests wait (their replies are withheld) when `breaker` breaks the
+/// connection; every one must fail with `Closed` at once, not at its 10 s deadline.
+async fn check_break(ns: &ServerHandle, what: &str, trigger: Option<&str>, breaker: impl FnOnce()) {
+    let hold = ns.inject(Fault::drop_reply().on_topic("hang").forever());
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let dl = deadline(Duration::from_secs(10));
+    let waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let c = conn.clone();
+            actix_rt::spawn(async move { c.request(route_request("hang"), dl).await })
+        })
+        .collect();
+    wait_until_async("three waiting requests", || {
+        let c = conn.clone();
+        async move { stats(&c).await.pending == 3 }
+    })
+    .await;
+    let t0 = std::time::Instant::now();
+    breaker();
+    let mut results = Vec::new();
+    if let Some(topic) = trigger {
+        results.push(conn.request(route_request(topic), dl).await);
+    }
+    for w in waiting {
+        results.push(w.await.unwrap());
+    }
+    let took = t0.elapsed();
+    for r in &results {
+        assert_closed(r, what);
+    }
+    assert!(
+        took < Duration::from_secs(2),
+        "{what}: waiters failed after {took:?}"
+    );
+    assert!(ns.remove_fault(hold));
+    let s = stats(&conn).await;
+    assert_eq!(s.pending, 0, "{what}: waiting table emptied");
+    assert!(s.restarts >= 1, "{what}: supervised restart");
+    // The next request reconnects.
+    let resp = conn
+        .request(route_request("B"), deadline(Duration::from_secs(3)))
+        .await;
+    assert_eq!(queues(&resp.unwrap_or_else(|e| panic!("{what}: {e}"))), 2);
+    assert_eq!(stats(&conn).await.connects, 2, "{what}: reconnected");
+}
+
+#[actix_rt::test]
+async fn a_broken_connection_fails_every_waiter_at_once() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    check_break(&ns, "server closes the connection", None, || {
+        assert_eq!(ns.close_connections(), 1);
+    })
+    .await;
+    check_break(&ns, "server closes on a request", Some("cut"), || {
+        ns.inject(Fault::close().on_topic("cut"));
+    })
+    .await;
+    check_break(&ns, "server processes then closes", Some("cut2"), || {
+        ns.inject(Fault::process_then_close().on_topic("cut2"));
+    })
+    .await;
+    check_break(&ns, "unreadable frame", Some("junk"), || {
+        ns.inject(Fault::garbage(garbage::bad_json_header()).on_topic("junk"));
+    })
+    .await;
+    check_break(&ns, "oversized frame", Some("huge"), || {
+        ns.inject(Fault::garbage(garbage::oversized()).on_topic("huge"));
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_crashed_server_fails_waiters_at_once_and_a_restarted_one_is_reconnected() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    ns.inject(Fault::drop_reply().on_topic("hang").forever());
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let c = conn.clone();
+    let waiting = actix_rt::spawn(async move {
+        c.request(route_request("hang"), deadline(Duration::from_secs(10)))
+            .await
+    });
+    wait_until_async("a waiting request", || {
+        let c = conn.clone();
+        async move { stats(&c).await.pending == 1 }
+    })
+    .await;
+    let t0 = std::time::Instant::now();
+    ns.stop().await.unwrap();
+    assert_closed(&waiting.await.unwrap(), "server stopped");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    ns.start().await.unwrap();
+    ns.clear_faults();
+    let resp = conn
+        .request(route_request("C"), deadline(Duration::from_secs(3)))
+        .await
+        .unwrap();
+    assert_eq!(queues(&resp), 3);
+    let s = stats(&conn).await;
+    assert_eq!((s.connects, s.pending), (2, 0));
+}
+
+#[actix_rt::test]
+async fn a_frozen_peer_is_detected_within_dead_peer_timeout() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let cfg = ConnectionConfig {
+        dead_peer_timeout: Duration::from_millis(400),
+        ..cfg()
+    };
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg);
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    ns.freeze(); // no FIN, no RST: the socket just goes silent
+    let t0 = std::time::Instant::now();
+    let res = conn
+        .request(route_request("A"), deadline(Duration::from_secs(10)))
+        .await;
+    let took = t0.elapsed();
+    match &res {
+        Err(NetError::Closed { reason, .. }) => assert!(reason.contains("no frame"), "{reason}"),
+        other => panic!("expected the dead peer to be detected, got {other:?}"),
+    }
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_millis(1500),
+        "dead peer detected after {took:?} (dead_peer_timeout 400 ms, deadline 10 s)"
+    );
+    assert_eq!(stats(&conn).await.pending, 0);
+    ns.unfreeze();
+    let resp = conn
+        .request(route_request("B"), deadline(Duration::from_secs(3)))
+        .await
+        .unwrap();
+    assert_eq!(queues(&resp), 2);
+    assert_eq!(stats(&conn).await.connects, 2);
+}
+
+#[actix_rt::test]
+async fn survives_the_server_closing_an_idle_connection() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    ns.set_idle_timeout(Some(Duration::from_millis(150)));
+    wait_until("the server closed the idle connection", || {
+        ns.open_connections() == 0
+    })
+    .await;
+    wait_until_async("the client saw the close", || {
+        let c = conn.clone();
+        async move { !stats(&c).await.connected }
+    })
+    .await;
+    ns.set_idle_timeout(None);
+    let resp = conn
+        .request(route_request("B"), deadline(Duration::from_secs(3)))
+        .await
+        .unwrap();
+    assert_eq!(queues(&resp), 2);
+    let s = stats(&conn).await;
+    assert_eq!((s.connects, s.restarts, s.pending), (2, 1, 0));
+    assert_eq!(ns.connections_accepted(), 2);
+}
+
+/// Records inbound requests and answers them.
+struct Inbox(mpsc::UnboundedSender<(RemotingCommand, Arc<str>)>);
+
+impl Actor for Inbox {
+    type Context = Context<Self>;
+}
+
+impl Handler<InboundRequest> for Inbox {
+    type Result = ();
+    fn handle(&mut self, msg: InboundRequest, _: &mut Context<Self>) {
+        if !msg.cmd.is_oneway() {
+            let mut resp = RemotingCommand::response(
+                response_code::SUCCESS,
+                msg.cmd.opaque,
+                Some("handled".into()),
+            );
+            resp.serialize_type = msg.cmd.serialize_type;
+            msg.connection.respond(resp);
+        }
+        let _ = self.0.send((msg.cmd, msg.remote));
+    }
+}
+
+fn server_request(code: i32) -> RemotingCommand {
+    let mut ext = ExtFields::new();
+    ext.push("topic", "Inbound");
+    RemotingCommand::request(code, ext)
+}
+
+#[actix_rt::test]
+async fn inbound_requests_go_to_the_registered_recipient() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    conn.set_inbound_handler(Inbox(tx).start().recipient());
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let id = ns.connections()[0].id;
+
+    let resp = ns
+        .request(
+            id,
+            server_request(request_code::CHECK_TRANSACTION_STATE),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("the handler answered");
+    assert_eq!(
+        (resp.code, resp.remark.as_deref()),
+        (response_code::SUCCESS, Some("handled"))
+    );
+    let (cmd, remote) = rx.recv().await.unwrap();
+    assert_eq!(cmd.code, request_code::CHECK_TRANSACTION_STATE);
+    assert_eq!(cmd.ext("topic"), Some("Inbound"));
+    assert_eq!(&*remote, ns.addr());
+
+    let opaque = ns
+        .send_oneway(
+            id,
+            server_request(request_code::NOTIFY_CONSUMER_IDS_CHANGED),
+        )
+        .unwrap();
+    let (cmd, _) = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cmd.code, cmd.opaque),
+        (request_code::NOTIFY_CONSUMER_IDS_CHANGED, opaque)
+    );
+    assert!(cmd.is_oneway());
+}
+
+#[actix_rt::test]
+async fn unhandled_inbound_requests_are_answered_with_code_3() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let id = ns.connections()[0].id;
+    let resp = ns
+        .request(id, server_request(999), Duration::from_secs(2))
+        .await
+        .expect("an answer");
+    assert_eq!(resp.code, response_code::REQUEST_CODE_NOT_SUPPORTED);
+    assert!(resp.is_response());
+
+    // A oneway one gets no answer at all.
+    let opaque = ns.send_oneway(id, server_request(998)).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answered = ns
+        .received()
+        .iter()
+        .any(|r| r.is_response() && r.command.opaque == opaque);
+    assert!(!answered, "a oneway request must not be answered");
+    // The connection is unharmed.
+    conn.request(route_request("B"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert_eq!(stats(&conn).await.connects, 1);
+}
+
+#[actix_rt::test]
+async fn mailbox_messages_survive_supervised_restarts() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    // The connection runs on its own thread, so requests land in its mailbox
+    // while it is breaking and restarting.
+    let arbiter = Arbiter::new();
+    let conn = ConnectionActor::start_supervised_in(&arbiter.handle(), ns.addr(), cfg());
+    let mut ok = 0;
+    let mut closed = 0;
+    for round in 0..6 {
+        let dl = deadline(Duration::from_secs(3));
+        let calls: Vec<_> = (0..40)
+            .map(|i| {
+                let c = conn.clone();
+                async move {
+                    c.request(route_request(if i % 2 == 0 { "A" } else { "B" }), dl)
+                        .await
+                }
+            })
+            .collect();
+        let breaker = async {
+            tokio::time::sleep(Duration::from_millis(2 + round)).await;
+            ns.close_connections();
+        };
+        let t0 = std::time::Instant::now();
+        let (results, _) = futures::join!(join_all(calls), breaker);
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "round {round} took {:?}",
+            t0.elapsed()
+        );
+        for r in results {
+            match r {
+                Ok(resp) => {
+                    assert!([1, 2].contains(&queues(&resp)));
+                    ok += 1;
+                }
+                Err(NetError::Closed { reason, .. }) => {
+                    assert!(
+                        !reason.contains("restarted"),
+                        "a request was dropped unanswered: {reason}"
+                    );
+                    closed += 1;
+                }
+                Err(e) => panic!("round {round}: a request was lost or timed out: {e:?}"),
+            }
+        }
+    }
+    assert_eq!(ok + closed, 240);
+    assert!(ok > 0, "some requests were answered");
+    let s = stats(&conn).await;
+    assert_eq!(s.pending, 0);
+    assert!(
+        s.restarts >= 1 && closed > 0,
+        "the connection broke under load"
+    );
+    // The last break may cross this request on the wire (the server closes as it is
+    // written): then it fails at once with Closed, and the one after reconnects.
+    let last = conn
+        .request(route_request("C"), deadline(Duration::from_secs(3)))
+        .await;
+    if let Err(e) = last {
+        assert!(matches!(e, NetError::Closed { .. }), "{e:?}");
+        conn.request(route_request("C"), deadline(Duration::from_secs(3)))
+            .await
+            .unwrap();
+    }
+    arbiter.stop();
+}
+
+#[actix_rt::test]
+async fn close_waits_for_waiting_requests_then_releases_the_socket() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    ns.inject(Fault::delay(Duration::from_millis(300)).on_topic("A"));
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    let c = conn.clone();
+    let slow = actix_rt::spawn(async move {
+        c.request(route_request("A"), deadline(Duration::from_secs(3)))
+            .await
+    });
+    wait_until_async("a waiting request", || {
+        let c = conn.clone();
+        async move { stats(&c).await.pending == 1 }
+    })
+    .await;
+    let t0 = std::time::Instant::now();
+    conn.close(deadline(Duration::from_secs(3))).await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "close returned before the waiting request was answered"
+    );
+    assert_eq!(
+        queues(&slow.await.unwrap().unwrap()),
+        1,
+        "the waiting request got its response"
+    );
+    let after = conn
+        .request(route_request("B"), deadline(Duration::from_secs(1)))
+        .await;
+    assert!(
+        after.is_err(),
+        "a closed connection takes no more requests: {after:?}"
+    );
+    drop(conn);
+    // With every handle gone the actor must end and close its socket.
+    wait_until("the server saw the connection closed", || {
+        ns.open_connections() == 0
+    })
+    .await;
+}

@@ -1,0 +1,727 @@
+//! End-to-end suite against the REAL RocketMQ name server + brokers (the shared rig of
+//! `scripts/test.sh`: a name server, `broker-a` and `broker-b`).
+//!
+//! Every test sends through the public API and then reads back from the broker itself
+//! (VIEW_MESSAGE_BY_ID by the offset message id, PULL_MESSAGE per queue) and compares
+//! topic, tags, keys, properties and body byte for byte: a send result alone proves
+//! nothing about storage. Each test uses its own topic and group names, so the tests run
+//! in parallel on the shared rig without interfering. Every wait is bounded.
+//!
+//! Ignored by a plain `cargo test`; run with `scripts/test.sh`, or by hand:
+//! `RMQ_E2E=1 NAMESRV_ADDR=.. RMQ_RIG_DIR=.. cargo test --all-features --test e2e_send -- --include-ignored`.
+
+#[path = "support/readback.rs"]
+mod readback;
+#[path = "support/rig.rs"]
+mod rig;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_rocketmq::protocol::message::property;
+use actix_rocketmq::{
+    ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
+    SelectMessageQueueByHash, SendBatch, SendMessage, SendOneway, SendResult, SendStatus,
+    SendToQueue, SendWithSelector, Shutdown,
+};
+use readback::{assert_at_result, assert_same_message, is_compressed, unique, ReadBack};
+use rig::Rig;
+
+/// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
+const STEP: Duration = Duration::from_secs(10);
+/// Queues per broker of the topics these tests create.
+const QUEUES: i32 = 4;
+
+/// Runs `fut`, failing the test if it takes longer than `limit`: nothing may hang.
+async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what} did not finish within {limit:?}"),
+    }
+}
+
+/// The shared rig's brokers as (name, address).
+fn brokers(rig: &Rig) -> Vec<(String, String)> {
+    let names = rig.broker_names();
+    assert!(
+        !names.is_empty(),
+        "the rig lists no brokers (RMQ_RIG_DIR unset? run scripts/test.sh)"
+    );
+    names
+        .into_iter()
+        .map(|n| {
+            let a = rig.broker_addr(&n).to_owned();
+            (n, a)
+        })
+        .collect()
+}
+
+/// A topic with [`QUEUES`] queues on every broker of the rig, routable through the name
+/// server before this returns.
+async fn topic_on_all_brokers(rig: &Rig, rb: &ReadBack, prefix: &str) -> String {
+    let topic = unique(prefix);
+    let bs = brokers(rig);
+    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
+    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
+    within(STEP, "create topic", rb.create_topic(&addrs, &topic, QUEUES)).await;
+    rb.wait_route(rig.namesrv_addr(), &topic, &names, STEP)
+        .await;
+    topic
+}
+
+fn config(rig: &Rig, group: &str) -> ProducerConfig {
+    ProducerConfig::builder(group)
+        .namesrv_addr(rig.namesrv_addr())
+        .instance_name(unique("e2e"))
+        .build()
+        .expect("valid producer config")
+}
+
+async fn start(cfg: ProducerConfig) -> Addr<ProducerActor> {
+    within(STEP, "ProducerActor::start", ProducerActor::start(cfg))
+        .await
+        .expect("producer starts")
+}
+
+async fn send(p: &Addr<ProducerActor>, msg: Message) -> SendResult {
+    let what = format!("sync send to {}", msg.topic);
+    within(STEP, &what, p.send(SendMessage::new(msg)))
+        .await
+        .expect("producer alive")
+        .unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
+async fn shutdown(p: &Addr<ProducerActor>) {
+    within(STEP, "Shutdown", p.send(Shutdown))
+        .await
+        .expect("producer alive");
+}
+
+/// Reads the message of `result` back by its offset message id and compares it with
+/// `sent`; returns the stored record.
+async fn view_and_compare(
+    rb: &ReadBack,
+    sent: &Message,
+    result: &SendResult,
+    ctx: &str,
+) -> (readback::StoredMessage, usize) {
+    let (stored, raw_len) = within(STEP, "VIEW_MESSAGE_BY_ID", rb.view(&result.offset_msg_id))
+        .await
+        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    assert_same_message(&stored, sent, &result.msg_id, ctx);
+    assert_at_result(&stored, result, ctx);
+    (stored, raw_len)
+}
+
+/// Every byte value, then a pattern: a body no text codec would pass through unharmed.
+fn binary_body(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+/// Compressible but not trivial: words with a counter, `len` bytes.
+fn text_body(len: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(len + 32);
+    let mut i = 0u64;
+    while s.len() < len {
+        s.push_str(&format!("order-{i} status=created amount={} ", i * 37 % 1000));
+        i += 1;
+    }
+    s.truncate(len);
+    s.into_bytes()
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Route look-up through the real name server: the topic's queues on both brokers, and
+/// the producer group registered on every master by heartbeat.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn route_lookup_and_heartbeat() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_route").await;
+    let group = unique("e2e_route_group");
+    let cfg = config(&rig, &group);
+    let client_id = cfg.client_id();
+    let p = start(cfg).await;
+
+    let queues = within(
+        STEP,
+        "FetchPublishQueues",
+        p.send(FetchPublishQueues {
+            topic: topic.clone(),
+        }),
+    )
+    .await
+    .expect("producer alive")
+    .expect("route of the created topic");
+    let bs = brokers(&rig);
+    let mut per_broker: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for q in &queues {
+        assert_eq!(q.topic, topic);
+        per_broker
+            .entry(q.broker_name.clone())
+            .or_default()
+            .insert(q.queue_id);
+    }
+    let want: BTreeMap<String, BTreeSet<i32>> = bs
+        .iter()
+        .map(|(n, _)| (n.clone(), (0..QUEUES).collect()))
+        .collect();
+    assert_eq!(per_broker, want, "publish queues of {topic}");
+
+    // Heartbeat: every master lists this client under the group.
+    for (name, addr) in &bs {
+        rb.wait_producer_clients(addr, &group, STEP, &format!("heartbeat to {name}"), |c| {
+            c.iter().any(|id| id == &client_id)
+        })
+        .await;
+    }
+    // A topic the name server does not know yet is routed through TBW102 and
+    // auto-created on the broker that gets the first send.
+    let fresh = unique("E2E_autocreate");
+    let r = send(&p, Message::new(fresh.as_str(), "first")).await;
+    assert_eq!(r.status, SendStatus::SendOk);
+    let sent = Message::new(fresh.as_str(), "first");
+    view_and_compare(&rb, &sent, &r, "auto-created topic").await;
+    shutdown(&p).await;
+}
+
+/// Sync sends with tags, keys, user properties, a flag and binary bodies: read back by
+/// id and by pulling every queue, each stored message is the one sent, byte for byte.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn sync_send_round_trips_tags_keys_properties_and_body() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_sync").await;
+    let p = start(config(&rig, &unique("e2e_sync_group"))).await;
+
+    let mut sent: Vec<(Message, SendResult)> = Vec::new();
+    for i in 0..16u32 {
+        let mut msg = Message::new(topic.as_str(), binary_body(100 + i as usize * 97, i as u8))
+            .with_tags(format!("Tag{}", i % 3))
+            .with_keys(vec![format!("order-{i}"), format!("user-{}", i * 7)])
+            .with_property("seq", i.to_string())
+            .with_property("unicode", "grüße 訂單 ✓ \"quoted\" = ; , ")
+            .with_property("empty_next", "x")
+            .with_flag(i as i32 * 3);
+        if i % 2 == 0 {
+            msg = msg.with_property("only_even", "yes");
+        }
+        let r = send(&p, msg.clone()).await;
+        assert_eq!(r.status, SendStatus::SendOk, "send #{i}");
+        assert_eq!(r.message_queue.topic, topic);
+        sent.push((msg, r));
+    }
+    // Round robin over both brokers.
+    let used: BTreeSet<&str> = sent
+        .iter()
+        .map(|(_, r)| r.message_queue.broker_name.as_str())
+        .collect();
+    assert_eq!(used.len(), brokers(&rig).len(), "brokers used: {used:?}");
+
+    for (i, (msg, r)) in sent.iter().enumerate() {
+        view_and_compare(&rb, msg, r, &format!("view #{i}")).await;
+    }
+
+    // The same through PULL_MESSAGE: every queue holds exactly what was sent to it.
+    let by_uniq: HashMap<&str, (&Message, &SendResult)> = sent
+        .iter()
+        .map(|(m, r)| (r.msg_id.as_str(), (m, r)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (name, addr) in brokers(&rig) {
+        let stored = within(STEP, "pull", rb.pull_topic(&addr, &topic, QUEUES)).await;
+        for s in &stored {
+            let id = s.uniq_key().expect("stored message has a UNIQ_KEY");
+            let (m, r) = by_uniq
+                .get(id)
+                .unwrap_or_else(|| panic!("{name} holds a message that was not sent: {s:?}"));
+            assert_eq!(r.message_queue.broker_name, name, "broker of {id}");
+            assert_same_message(s, m, id, &format!("pull {id}"));
+            assert_eq!(s.queue_id, r.message_queue.queue_id);
+            assert_eq!(s.queue_offset, r.queue_offset);
+            assert!(seen.insert(id.to_owned()), "{id} stored twice");
+        }
+    }
+    assert_eq!(seen.len(), sent.len(), "messages found by pulling");
+    shutdown(&p).await;
+}
+
+/// A body over `compress_msg_body_over` is zlib-compressed once by the producer and
+/// stored compressed (sysFlag COMPRESSED, record smaller than the body); read back and
+/// inflated it is the body sent. A body just under the threshold is stored as is.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn compressed_bodies_are_stored_compressed_and_read_back_identical() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_zip").await;
+    let p = start(config(&rig, &unique("e2e_zip_group"))).await;
+
+    let big = Message::new(topic.as_str(), text_body(256 * 1024))
+        .with_tags("zip")
+        .with_keys("big")
+        .with_property("kind", "compressed");
+    let r = send(&p, big.clone()).await;
+    let (stored, raw_len) = view_and_compare(&rb, &big, &r, "256 KiB text body").await;
+    assert!(
+        is_compressed(&stored),
+        "a 256 KiB body was stored uncompressed (sysFlag {:#x})",
+        stored.sys_flag
+    );
+    assert!(
+        raw_len < big.body.len() / 4,
+        "stored record is {raw_len} bytes for a compressible body of {}",
+        big.body.len()
+    );
+
+    // Incompressible (binary) and over the threshold: still flagged, still identical.
+    let noisy = Message::new(topic.as_str(), binary_body(8192, 7)).with_tags("zip");
+    let r = send(&p, noisy.clone()).await;
+    let (stored, _) = view_and_compare(&rb, &noisy, &r, "8 KiB binary body").await;
+    assert!(is_compressed(&stored), "8 KiB body not compressed");
+
+    let small = Message::new(topic.as_str(), text_body(4095)).with_tags("plain");
+    let r = send(&p, small.clone()).await;
+    let (stored, raw_len) = view_and_compare(&rb, &small, &r, "4095-byte body").await;
+    assert!(
+        !is_compressed(&stored),
+        "a body under compress_msg_body_over (4096) was compressed"
+    );
+    assert!(raw_len > small.body.len());
+    shutdown(&p).await;
+}
+
+/// One-way sends get no broker reply, yet every one of them is stored.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn oneway_sends_are_stored() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_oneway").await;
+    let p = start(config(&rig, &unique("e2e_oneway_group"))).await;
+
+    const N: usize = 40;
+    let mut sent: HashMap<String, Message> = HashMap::new();
+    for i in 0..N {
+        let seq = format!("oneway-{i}");
+        let msg = Message::new(topic.as_str(), format!("one-way body {i}"))
+            .with_tags("ow")
+            .with_keys(seq.as_str())
+            .with_property("seq", seq.as_str());
+        within(STEP, "oneway send", p.send(SendOneway::new(msg.clone())))
+            .await
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("oneway #{i}: {e}"));
+        sent.insert(seq, msg);
+    }
+
+    // Poll both brokers until all N are there (bounded).
+    let start_t = Instant::now();
+    let mut found: HashMap<String, readback::StoredMessage> = HashMap::new();
+    while found.len() < N {
+        assert!(
+            start_t.elapsed() < STEP,
+            "only {} of {N} one-way messages stored after {STEP:?}",
+            found.len()
+        );
+        found.clear();
+        for (_, addr) in brokers(&rig) {
+            for s in rb.pull_topic(&addr, &topic, QUEUES).await {
+                let seq = s.property("seq").expect("seq property").to_owned();
+                assert!(found.insert(seq.clone(), s).is_none(), "{seq} stored twice");
+            }
+        }
+        if found.len() < N {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for (seq, s) in &found {
+        let m = sent
+            .get(seq)
+            .unwrap_or_else(|| panic!("stored {seq} was never sent"));
+        let uniq = s.uniq_key().expect("UNIQ_KEY").to_owned();
+        assert_eq!(m.uniq_key(), None, "the caller's message is not modified");
+        assert_same_message(s, m, &uniq, seq);
+    }
+    shutdown(&p).await;
+}
+
+/// SendToQueue stores on exactly the queue asked for; SendWithSelector
+/// (SelectMessageQueueByHash) sends every message of one key to one queue, in order.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn to_queue_and_selector_sends_land_on_the_chosen_queue() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_queue").await;
+    let p = start(config(&rig, &unique("e2e_queue_group"))).await;
+    let queues: Vec<MessageQueue> = within(
+        STEP,
+        "FetchPublishQueues",
+        p.send(FetchPublishQueues {
+            topic: topic.clone(),
+        }),
+    )
+    .await
+    .expect("producer alive")
+    .expect("publish queues");
+    assert_eq!(queues.len(), QUEUES as usize * brokers(&rig).len());
+
+    for (i, q) in queues.iter().enumerate() {
+        let msg = Message::new(topic.as_str(), format!("to queue {i}"))
+            .with_tags("q")
+            .with_property("target", format!("{}/{}", q.broker_name, q.queue_id));
+        let r = within(STEP, "SendToQueue", p.send(SendToQueue::new(msg.clone(), q.clone())))
+            .await
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("SendToQueue {q:?}: {e}"));
+        assert_eq!(&r.message_queue, q, "result queue");
+        let (stored, _) = view_and_compare(&rb, &msg, &r, &format!("to {q:?}")).await;
+        assert_eq!(stored.queue_id, q.queue_id);
+        let addr = rig.broker_addr(&q.broker_name);
+        assert_eq!(
+            stored.store_host.to_string(),
+            addr,
+            "stored on the broker asked for"
+        );
+    }
+
+    // Selector: three order ids, five messages each, interleaved.
+    let selector = Arc::new(SelectMessageQueueByHash);
+    let mut per_order: BTreeMap<String, Vec<SendResult>> = BTreeMap::new();
+    for step in 0..5 {
+        for order in ["order-1001", "order-2002", "order-3003"] {
+            let msg = Message::new(topic.as_str(), format!("{order} step {step}"))
+                .with_keys(order)
+                .with_property("step", step.to_string());
+            let r = within(
+                STEP,
+                "SendWithSelector",
+                p.send(SendWithSelector::new(msg.clone(), selector.clone(), order)),
+            )
+            .await
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("SendWithSelector {order}: {e}"));
+            view_and_compare(&rb, &msg, &r, &format!("{order} step {step}")).await;
+            per_order.entry(order.to_owned()).or_default().push(r);
+        }
+    }
+    for (order, results) in &per_order {
+        let first = &results[0].message_queue;
+        for r in results {
+            assert_eq!(&r.message_queue, first, "{order}: all on one queue");
+        }
+        // in order within the queue
+        let offsets: Vec<i64> = results.iter().map(|r| r.queue_offset).collect();
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "{order}: offsets {offsets:?}"
+        );
+        // the queue read back holds the steps in order
+        let addr = rig.broker_addr(&first.broker_name).to_owned();
+        let stored = rb.pull_queue(&addr, &topic, first.queue_id).await;
+        let steps: Vec<String> = stored
+            .iter()
+            .filter(|s| s.keys() == Some(order.as_str()))
+            .map(|s| s.property("step").unwrap_or("?").to_owned())
+            .collect();
+        assert_eq!(steps, ["0", "1", "2", "3", "4"], "{order}: steps in its queue");
+    }
+    shutdown(&p).await;
+}
+
+/// SendBatch stores every message of the batch, in order, each with its own properties
+/// and exactly one UNIQ_KEY (the one in the result's comma-separated ids).
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn batch_send_stores_every_message() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_batch").await;
+    let p = start(config(&rig, &unique("e2e_batch_group"))).await;
+
+    let msgs: Vec<Message> = (0..12)
+        .map(|i| {
+            Message::new(topic.as_str(), binary_body(50 + i * 13, i as u8))
+                .with_tags(format!("B{}", i % 2))
+                .with_keys(format!("batch-key-{i}"))
+                .with_property("idx", i.to_string())
+        })
+        .collect();
+    let r = within(STEP, "SendBatch", p.send(SendBatch::new(msgs.clone())))
+        .await
+        .expect("producer alive")
+        .unwrap_or_else(|e| panic!("SendBatch: {e}"));
+    assert_eq!(r.status, SendStatus::SendOk);
+    let ids: Vec<&str> = r.msg_id.split(',').collect();
+    assert_eq!(ids.len(), msgs.len(), "ids in {:?}", r.msg_id);
+    assert_eq!(
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        ids.len(),
+        "batch ids not distinct"
+    );
+
+    let q = &r.message_queue;
+    let addr = rig.broker_addr(&q.broker_name).to_owned();
+    let mut stored = Vec::new();
+    let mut offset = r.queue_offset;
+    let t0 = Instant::now();
+    while stored.len() < msgs.len() {
+        assert!(t0.elapsed() < STEP, "batch not readable after {STEP:?}");
+        let (got, next) = rb
+            .pull_once(&addr, &topic, q.queue_id, offset, 32)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        offset = next.max(offset);
+        stored.extend(got);
+    }
+    stored.truncate(msgs.len());
+    for (i, (s, m)) in stored.iter().zip(&msgs).enumerate() {
+        let uniq_count = s
+            .properties
+            .iter()
+            .filter(|(k, _)| k == property::UNIQ_KEY)
+            .count();
+        assert_eq!(uniq_count, 1, "batch message #{i} carries {uniq_count} UNIQ_KEYs");
+        assert_same_message(s, m, ids[i], &format!("batch #{i}"));
+        assert_eq!(s.queue_offset, r.queue_offset + i as i64);
+    }
+
+    // The offset ids of the result (comma-separated too) each view the right record.
+    let offs: Vec<&str> = r.offset_msg_id.split(',').collect();
+    assert_eq!(offs.len(), msgs.len(), "offset ids {:?}", r.offset_msg_id);
+    for (i, off) in offs.iter().enumerate() {
+        let (s, _) = rb.view(off).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_same_message(&s, &msgs[i], ids[i], &format!("view batch #{i}"));
+    }
+    shutdown(&p).await;
+}
+
+/// 200 sends in flight at once from one producer: all acknowledged, all stored once.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn concurrent_sends_are_all_stored_once() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_conc").await;
+    let p = start(config(&rig, &unique("e2e_conc_group"))).await;
+
+    const N: usize = 200;
+    let futs: Vec<_> = (0..N)
+        .map(|i| {
+            let msg = Message::new(topic.as_str(), format!("concurrent {i}"))
+                .with_property("n", i.to_string());
+            p.send(SendMessage::new(msg))
+        })
+        .collect();
+    let results = within(STEP, "200 concurrent sends", futures::future::join_all(futs)).await;
+    let mut ids = BTreeSet::new();
+    for (i, r) in results.into_iter().enumerate() {
+        let r = r
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("send #{i}: {e}"));
+        assert!(ids.insert(r.msg_id.clone()));
+    }
+    let mut stored_ns = BTreeSet::new();
+    for (_, addr) in brokers(&rig) {
+        for s in rb.pull_topic(&addr, &topic, QUEUES).await {
+            assert!(ids.contains(s.uniq_key().unwrap_or("")), "unknown message");
+            let n: usize = s.property("n").expect("n").parse().expect("number");
+            assert!(stored_ns.insert(n), "message {n} stored twice");
+        }
+    }
+    assert_eq!(stored_ns.len(), N, "stored messages");
+    shutdown(&p).await;
+}
+
+/// Shutdown sends UNREGISTER_CLIENT: with two producer groups in one client instance
+/// (same client id, one connection per broker), shutting one down removes just that
+/// group from every broker while the other stays registered on the same connection.
+/// A send after Shutdown is refused.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn shutdown_unregisters_the_group_from_every_broker() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_unreg").await;
+    let instance = unique("e2e_unreg_instance");
+    let cfg = |group: &str| {
+        ProducerConfig::builder(group)
+            .namesrv_addr(rig.namesrv_addr())
+            .instance_name(instance.as_str())
+            .build()
+            .expect("config")
+    };
+    let (g1, g2) = (unique("e2e_unreg_g1"), unique("e2e_unreg_g2"));
+    let (c1, c2) = (cfg(&g1), cfg(&g2));
+    assert_eq!(c1.client_id(), c2.client_id(), "one client instance");
+    let client_id = c1.client_id();
+    let p1 = start(c1).await;
+    let p2 = start(c2).await;
+    for p in [&p1, &p2] {
+        // learn the route (so both brokers are known) and store something
+        for i in 0..4 {
+            send(p, Message::new(topic.as_str(), format!("before shutdown {i}"))).await;
+        }
+    }
+    let bs = brokers(&rig);
+    for (_, addr) in &bs {
+        for g in [&g1, &g2] {
+            rb.wait_producer_clients(addr, g, STEP, "registered by heartbeat", |c| {
+                c.contains(&client_id)
+            })
+            .await;
+        }
+    }
+
+    shutdown(&p1).await;
+    for (name, addr) in &bs {
+        rb.wait_producer_clients(addr, &g1, Duration::from_secs(3), "after Shutdown", |c| {
+            !c.contains(&client_id)
+        })
+        .await;
+        let still = rb.producer_clients(addr, &g2).await;
+        assert!(
+            still.contains(&client_id),
+            "{name}: group {g2} of the running producer was dropped too ({still:?})"
+        );
+    }
+    // p2 still sends on the shared instance
+    send(&p2, Message::new(topic.as_str(), "after the other shutdown")).await;
+    // p1 refuses sends
+    let refused = within(
+        STEP,
+        "send after Shutdown",
+        p1.send(SendMessage::new(Message::new(topic.as_str(), "late"))),
+    )
+    .await;
+    match refused {
+        Err(_) => {} // actor stopped: also a refusal
+        Ok(Err(e)) => assert!(
+            matches!(e.kind(), ErrorKind::ShutDown),
+            "send after Shutdown: {e}"
+        ),
+        Ok(Ok(r)) => panic!("send after Shutdown succeeded: {r}"),
+    }
+
+    shutdown(&p2).await;
+    for (_, addr) in &bs {
+        rb.wait_producer_clients(addr, &g2, Duration::from_secs(3), "after the last Shutdown", |c| {
+            !c.contains(&client_id)
+        })
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// quickstart example against the real broker
+
+/// Builds the quickstart example (a no-op when it is up to date: `cargo test` builds
+/// examples only in test mode, so the plain binary may be missing or stale) and returns
+/// its path (`target/<profile>/examples/quickstart`).
+async fn build_quickstart() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = within(
+        Duration::from_secs(300),
+        "cargo build --example quickstart",
+        tokio::process::Command::new(cargo)
+            .current_dir(root)
+            .args(["build", "--all-features", "--example", "quickstart"])
+            .args(["--message-format", "json-render-diagnostics"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo build --example quickstart failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The executable path from cargo's JSON artifact messages.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "quickstart")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported the quickstart executable")
+}
+
+/// `quickstart --namesrv .. --topic T --count N` sends N messages to the real broker;
+/// they are read back with the tag, keys, property and body the example documents.
+/// The example is built with `cargo build --example quickstart` first (seconds when the
+/// library is built already).
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn quickstart_example_against_the_real_broker() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_quickstart").await;
+    let bin = build_quickstart().await;
+
+    const COUNT: usize = 7;
+    let group = unique("e2e_quickstart_group");
+    let out = within(
+        Duration::from_secs(60),
+        "quickstart example",
+        tokio::process::Command::new(&bin)
+            .args(["--namesrv", rig.namesrv_addr(), "--topic", &topic])
+            .args(["--count", &COUNT.to_string(), "--tag", "QS", "--group", &group])
+            .args(["--body-size", "6000", "--property", "origin=quickstart"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("quickstart runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout.lines().last().unwrap_or("");
+    assert_eq!(
+        summary,
+        format!("{{\"sent\":{COUNT},\"ok\":{COUNT},\"failed\":0}}"),
+        "quickstart summary line"
+    );
+
+    let mut bodies = BTreeMap::new();
+    for (_, addr) in brokers(&rig) {
+        for s in rb.pull_topic(&addr, &topic, QUEUES).await {
+            let key = s.keys().expect("KEYS").to_owned();
+            let i: usize = key.strip_prefix("KEY").expect("KEY{i}").parse().expect("i");
+            let expected = Message::new(
+                topic.as_str(),
+                format!("Hello RocketMQ {i}")
+                    .bytes()
+                    .cycle()
+                    .take(6000)
+                    .collect::<Vec<u8>>(),
+            )
+            .with_tags("QS")
+            .with_keys(key.as_str())
+            .with_property("origin", "quickstart");
+            let uniq = s.uniq_key().expect("UNIQ_KEY").to_owned();
+            assert_same_message(&s, &expected, &uniq, &key);
+            assert!(is_compressed(&s), "6000-byte body stored uncompressed");
+            assert!(bodies.insert(i, uniq).is_none(), "KEY{i} stored twice");
+        }
+    }
+    assert_eq!(
+        bodies.keys().copied().collect::<Vec<_>>(),
+        (0..COUNT).collect::<Vec<_>>(),
+        "messages the quickstart stored"
+    );
+}
