@@ -249,7 +249,7 @@ spawn() { # component exe args...
     rm -f "$tmp"
     printf '\n==== %s rig.sh: starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$comp" >>"$DIR/$comp.log"
     (
-        cd "$DIR/$comp"
+        cd "$DIR/$comp" || exit 1
         exec 8>&- 9>&-
         # shellcheck disable=SC2016 # $$, $0 and $@ are the inner shell's
         ${pre[@]+"${pre[@]}"} bash -c 'echo $$ >"$0"; exec "$@"' "$tmp" \
@@ -270,10 +270,10 @@ spawn() { # component exe args...
 spawn_namesrv() { spawn namesrv "$NS_BIN" -c "$DIR/namesrv.toml"; }
 spawn_broker() { spawn "$1" "$BK_BIN" -c "$DIR/$1.toml" -n "127.0.0.1:$NS_PORT"; }
 
-wait_listen() { # component port deadline
+wait_listen() { # component port deadline; on failure WAIT_ERR says why
     while ! port_open "$2"; do
-        is_alive "$(comp_pid "$1")" || return 1
-        [ "$(date +%s)" -lt "$3" ] || return 1
+        is_alive "$(comp_pid "$1")" || { WAIT_ERR="it exited"; return 1; }
+        [ "$(date +%s)" -lt "$3" ] || { WAIT_ERR="timeout after ${TIMEOUT}s"; return 1; }
         sleep 0.1
     done
 }
@@ -394,6 +394,13 @@ choose_ports() { # sets NS_PORT BK_PORT for NBROKERS brokers
     if [ "$bk" != auto ] && { [ "$bk" -lt 3 ] || [ $((bk + 5 * NBROKERS)) -gt 65535 ]; }; then
         die "RMQ_BROKER_PORT=$bk is out of range"
     fi
+    if [ "$ns" != auto ]; then
+        bindable "$ns" || die "RMQ_NAMESRV_PORT=$ns: port $ns is already in use on 127.0.0.1"
+    fi
+    if [ "$bk" != auto ]; then
+        mapfile -t all < <(ports_of_layout "$bk" "$bk" "$NBROKERS" | tr ' ' '\n' | tail -n +2)
+        bindable "${all[@]}" || die "RMQ_BROKER_PORT=$bk: one of the broker ports (${all[*]}) is already in use on 127.0.0.1"
+    fi
     for ((try = 0; try < 20; try++)); do
         if [ "$ns" = auto ] && [ "$bk" = auto ]; then
             base=$(python3 "$PROBE" free-block $((5 * NBROKERS + 7))) || die "no free block of ports found"
@@ -479,6 +486,7 @@ EOF
 
 OWN_DIR=0
 START_OK=0
+WAIT_ERR=""
 start_failed() { # message components-whose-logs-to-show...
     local msg=$1
     shift
@@ -502,8 +510,10 @@ start_cleanup() {
     if [ "$OWN_DIR" = 1 ] && [ "${RMQ_RIG_KEEP:-0}" != 1 ]; then
         rm -rf "$DIR"
         echo "rig: (run dir removed; RMQ_RIG_KEEP=1 keeps it)" >&2
-    else
+    elif compgen -G "$DIR/*.log" >/dev/null; then
         echo "rig: logs and config are in $DIR (scripts/rig.sh stop removes it)" >&2
+    else # nothing was started: leave the given dir empty again, as it was
+        rm -rf "${DIR:?}"/* "$DIR/.rig"
     fi
 }
 
@@ -552,7 +562,7 @@ cmd_start() {
 
     spawn_namesrv || start_failed "could not launch the name server" namesrv
     wait_listen namesrv "$NS_PORT" "$deadline" ||
-        start_failed "the name server did not start listening on 127.0.0.1:$NS_PORT" namesrv
+        start_failed "the name server did not start listening on 127.0.0.1:$NS_PORT ($WAIT_ERR)" namesrv
     for ((k = 0; k < NBROKERS; k++)); do
         b=$(broker_name "$k")
         names+=("$b")
@@ -561,10 +571,9 @@ cmd_start() {
     for ((k = 0; k < NBROKERS; k++)); do
         b=$(broker_name "$k")
         wait_listen "$b" "$(broker_port "$k")" "$deadline" ||
-            start_failed "$b did not start listening on 127.0.0.1:$(broker_port "$k")" "$b" namesrv
+            start_failed "$b did not start listening on 127.0.0.1:$(broker_port "$k") ($WAIT_ERR)" "$b"
     done
     exec 9>&- # ports are bound: release the lock
-    WAIT_ERR=""
     wait_registered "$deadline" "${names[@]}" ||
         start_failed "the brokers did not register with the name server ($WAIT_ERR)" "${names[@]}" namesrv
 
@@ -673,7 +682,7 @@ cmd_start_broker() {
     deadline=$((t0 + TIMEOUT))
     spawn_broker "$b" || die "could not launch $b"
     if ! wait_listen "$b" "$p" "$deadline"; then
-        echo "rig: error: $b did not start listening on 127.0.0.1:$p" >&2
+        echo "rig: error: $b did not start listening on 127.0.0.1:$p ($WAIT_ERR)" >&2
         show_logs "$b"
         exit 1
     fi
@@ -710,7 +719,7 @@ cmd_start_namesrv() {
     deadline=$((t0 + TIMEOUT))
     spawn_namesrv || die "could not launch the name server"
     if ! wait_listen namesrv "$NS_PORT" "$deadline"; then
-        echo "rig: error: the name server did not start listening on 127.0.0.1:$NS_PORT" >&2
+        echo "rig: error: the name server did not start listening on 127.0.0.1:$NS_PORT ($WAIT_ERR)" >&2
         show_logs namesrv
         exit 1
     fi

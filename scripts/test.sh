@@ -7,11 +7,11 @@
 #    ~/.cache/actix-rocketmq/rig, a cold build takes ~21+ minutes),
 # 2. builds all targets,
 # 3. starts a rig (a name server + broker-a + broker-b on 127.0.0.1) in its own run dir,
-# 4. runs every test including the real-broker ones (#[ignore]d for plain `cargo test`):
-#      cargo test --all-features --all-targets -- --include-ignored
-#      cargo test --doc --all-features
-#    with NAMESRV_ADDR, BROKER_A_ADDR, BROKER_B_ADDR, RMQ_RIG_DIR, RMQ_RIG_SCRIPT and
-#    RMQ_E2E=1 exported,
+# 4. runs every test including the real-broker ones (#[ignore]d for plain `cargo test`),
+#    i.e. `cargo test --all-features --all-targets -- --include-ignored` and
+#    `cargo test --doc --all-features`, with NAMESRV_ADDR, BROKER_A_ADDR, BROKER_B_ADDR,
+#    RMQ_RIG_DIR, RMQ_RIG_SCRIPT and RMQ_E2E=1 exported. (Bench targets are run in test
+#    mode separately, without --include-ignored: Criterion's harness rejects that flag.)
 # 5. always stops the rig (also when tests fail or on Ctrl-C).
 #
 # Fails (non-zero) if the servers cannot be built or started: it never skips the
@@ -23,6 +23,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT_DIR=$(pwd -P)
 RIG=$ROOT_DIR/scripts/rig.sh
+LOGS=${CARGO_TARGET_DIR:-$ROOT_DIR/target}/rig-logs # server logs of a failed run
+rm -rf "$LOGS"
 
 now_ms() {
     if [ -n "${EPOCHREALTIME:-}" ]; then
@@ -56,9 +58,8 @@ finish() {
     if [ -n "$PHASE" ]; then phase ""; fi
     if [ "$RIG_STARTED" = 1 ]; then
         if [ "$rc" != 0 ] && [ -d "${RMQ_RIG_DIR:-}" ]; then
-            local logs=${CARGO_TARGET_DIR:-$ROOT_DIR/target}/rig-logs
-            mkdir -p "$logs" && cp "$RMQ_RIG_DIR"/*.log "$logs"/ 2>/dev/null &&
-                echo "test.sh: server logs copied to $logs" >&2
+            mkdir -p "$LOGS" && cp "$RMQ_RIG_DIR"/*.log "$LOGS"/ 2>/dev/null &&
+                echo "test.sh: server logs copied to $LOGS" >&2
         fi
         PHASE=stop PHASE_T0=$(now_ms)
         "$RIG" stop || { echo "test.sh: error: stopping the rig failed" >&2; rc=1; }
@@ -98,7 +99,10 @@ export RMQ_E2E=1 RMQ_RIG_SCRIPT=$RIG
 echo "test.sh: rig up: NAMESRV_ADDR=$NAMESRV_ADDR BROKER_A_ADDR=$BROKER_A_ADDR BROKER_B_ADDR=$BROKER_B_ADDR" >&2
 
 phase tests
-cargo test --all-features --all-targets -- --include-ignored "$@"
+cargo test --all-features --lib --bins --tests --examples -- --include-ignored "$@"
+if compgen -G 'benches/*.rs' >/dev/null || grep -q '^\[\[bench\]\]' Cargo.toml; then
+    cargo test --all-features --bench '*'
+fi
 
 phase doctests
 cargo test --doc --all-features -- "$@"
