@@ -138,7 +138,7 @@ fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> Instance
         heartbeat_interval: cfg.heartbeat_broker_interval(),
         api_timeout: cfg.mq_client_api_timeout(),
         connection,
-        connection_arbiter: false,
+        connection_arbiter: cfg.connection_arbiter(),
     }
 }
 

@@ -103,6 +103,7 @@ pub struct ProducerConfig {
     heartbeat_broker_interval: Duration,
     mq_client_api_timeout: Duration,
     connect_timeout: Duration,
+    connection_arbiter: bool,
     hooks: SendHooks,
 }
 
@@ -147,6 +148,7 @@ impl fmt::Debug for ProducerConfig {
             .field("heartbeat_broker_interval", &self.heartbeat_broker_interval)
             .field("mq_client_api_timeout", &self.mq_client_api_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("connection_arbiter", &self.connection_arbiter)
             .field("hooks", &self.hooks)
             .finish()
     }
@@ -541,6 +543,11 @@ impl ProducerConfig {
         self.connect_timeout
     }
 
+    /// Whether broker connections run on an arbiter (thread) of their own (default false).
+    pub fn connection_arbiter(&self) -> bool {
+        self.connection_arbiter
+    }
+
     /// The send and forbidden-check hooks, in registration order.
     ///
     /// ```
@@ -626,6 +633,7 @@ impl ProducerConfigBuilder {
                 heartbeat_broker_interval: Duration::from_secs(30),
                 mq_client_api_timeout: Duration::from_secs(3),
                 connect_timeout: Duration::from_secs(3),
+                connection_arbiter: false,
                 hooks: SendHooks::default(),
             },
             client_ip: None,
@@ -962,6 +970,15 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Runs the broker connections (socket reads, writes, framing) on an arbiter
+    /// of their own, a second thread, instead of the producer's. Producers that
+    /// share a client instance share that arbiter. See the `send` benchmark for
+    /// the trade-off on a 2-core machine.
+    pub fn connection_arbiter(mut self, enable: bool) -> Self {
+        self.config.connection_arbiter = enable;
         self
     }
 

@@ -1,0 +1,219 @@
+//! An actix-web 4 service that publishes HTTP request bodies to RocketMQ.
+//!
+//! ```text
+//! cargo run --example actix_web                                 # in-process test broker
+//! NAMESRV_ADDR=127.0.0.1:9876 cargo run --example actix_web     # a real cluster
+//! cargo run --example actix_web -- --namesrv 127.0.0.1:9876 --bind 127.0.0.1:8080 --group G
+//!
+//! curl -X POST --data 'hello' 'http://127.0.0.1:8080/send/TopicTest?tag=TagA&keys=order-1'
+//! ```
+//!
+//! `POST /send/{topic}` sends the request body (optional query parameters
+//! `tag` and `keys`) through one producer whose `Addr` is shared in app data,
+//! and answers `200` with the `SendResult` as JSON. Failures answer a JSON
+//! `{"error": kind, "message": .., "retriable": ..}` with a status that says
+//! whose fault it is:
+//!
+//! | failure                                   | status |
+//! |-------------------------------------------|--------|
+//! | message refused by validation             | 400    |
+//! | forbidden by a hook                       | 403    |
+//! | no route for the topic / topic not on broker | 404 |
+//! | broker error code, connection, bad reply, name server down | 502 |
+//! | back-pressure, producer shut down         | 503 (`Retry-After: 1` for back-pressure) |
+//! | timeout                                   | 504    |
+//!
+//! With neither `--namesrv` nor `NAMESRV_ADDR` it starts the crate's
+//! in-process test broker (auto-create on, so any topic works).
+use actix::Addr;
+use actix_rocketmq::error::ErrorKind;
+use actix_rocketmq::protocol::response_code;
+use actix_rocketmq::runtime::RouteError;
+use actix_rocketmq::testkit::TestCluster;
+use actix_rocketmq::{Error, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use actix_web::http::StatusCode;
+use actix_web::{post, web, App, HttpResponse, HttpResponseBuilder, HttpServer};
+use serde::Deserialize;
+
+const USAGE: &str = "\
+usage: actix_web [--namesrv HOST:PORT[;HOST:PORT]] [--bind ADDR:PORT] [--group GROUP]
+
+The name server comes from --namesrv, else NAMESRV_ADDR, else an in-process test broker
+is started. Defaults: --bind 127.0.0.1:8080 --group actix_web_producer_group";
+
+#[derive(Debug, Deserialize)]
+struct SendParams {
+    tag: Option<String>,
+    keys: Option<String>,
+}
+
+/// The HTTP status for a failed send.
+fn status_of(err: &Error) -> StatusCode {
+    match err.kind() {
+        ErrorKind::Validation(_) | ErrorKind::NoQueueSelected { .. } => StatusCode::BAD_REQUEST,
+        ErrorKind::Forbidden { .. } => StatusCode::FORBIDDEN,
+        ErrorKind::Route(RouteError::NoRoute { .. }) => StatusCode::NOT_FOUND,
+        ErrorKind::Broker { code, .. } if *code == response_code::TOPIC_NOT_EXIST => {
+            StatusCode::NOT_FOUND
+        }
+        _ if err.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Backpressure { .. } | ErrorKind::ShutDown | ErrorKind::NotStarted => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ErrorKind::Broker { .. }
+        | ErrorKind::Connection(_)
+        | ErrorKind::Protocol(_)
+        | ErrorKind::Route(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn kind_name(err: &Error) -> &'static str {
+    match err.kind() {
+        ErrorKind::Validation(_) => "validation",
+        ErrorKind::Route(_) => "route",
+        ErrorKind::Timeout { .. } => "timeout",
+        ErrorKind::Broker { .. } => "broker",
+        ErrorKind::Connection(_) if err.is_timeout() => "timeout",
+        ErrorKind::Connection(_) => "connection",
+        ErrorKind::Protocol(_) => "protocol",
+        ErrorKind::Backpressure { .. } => "backpressure",
+        ErrorKind::Forbidden { .. } => "forbidden",
+        ErrorKind::NoQueueSelected { .. } => "no_queue_selected",
+        ErrorKind::Instance(_) => "instance",
+        ErrorKind::ShutDown => "shut_down",
+        ErrorKind::NotStarted => "not_started",
+        ErrorKind::Config(_) => "config",
+        _ => "other",
+    }
+}
+
+fn error_response(err: &Error) -> HttpResponse {
+    let status = status_of(err);
+    let mut resp = HttpResponseBuilder::new(status);
+    if matches!(err.kind(), ErrorKind::Backpressure { .. }) {
+        resp.insert_header(("Retry-After", "1"));
+    }
+    resp.json(serde_json::json!({
+        "error": kind_name(err),
+        "message": err.to_string(),
+        "retriable": err.is_retriable(),
+        "responseCode": err.response_code(),
+    }))
+}
+
+#[post("/send/{topic}")]
+async fn send(
+    producer: web::Data<Addr<ProducerActor>>,
+    topic: web::Path<String>,
+    params: web::Query<SendParams>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = params.into_inner();
+    let mut msg = Message::new(topic.into_inner(), body);
+    if let Some(tag) = params.tag {
+        msg = msg.with_tags(tag);
+    }
+    if let Some(keys) = params.keys {
+        msg = msg.with_keys(keys);
+    }
+    match producer.send(SendMessage::new(msg)).await {
+        Ok(Ok(result)) => HttpResponse::Ok().json(result),
+        Ok(Err(e)) => error_response(&e),
+        // The producer actor is gone: the same as a shut-down producer.
+        Err(_) => error_response(&Error::shut_down()),
+    }
+}
+
+struct Args {
+    namesrv: Option<String>,
+    bind: String,
+    group: String,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args {
+        namesrv: None,
+        bind: "127.0.0.1:8080".to_owned(),
+        group: "actix_web_producer_group".to_owned(),
+    };
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        let mut value = || {
+            it.next()
+                .filter(|v| !v.starts_with("--"))
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--namesrv" => args.namesrv = Some(value()?),
+            "--bind" => args.bind = value()?,
+            "--group" => args.group = value()?,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let namesrv = args.namesrv.clone().or_else(|| {
+        std::env::var(actix_rocketmq::producer::config::NAMESRV_ADDR_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    // Kept alive (and its tasks running) until the server stops.
+    let mut cluster = None;
+    let namesrv = match namesrv {
+        Some(addr) => addr,
+        None => {
+            let c = TestCluster::builder()
+                .broker("broker-a")
+                .topic("TopicTest", 4)
+                .auto_create(true)
+                .start()
+                .await
+                .map_err(std::io::Error::other)?;
+            let addr = c.namesrv_addr();
+            println!(
+                "no name server given: started an in-process test broker, name server at {addr}"
+            );
+            cluster = Some(c);
+            addr
+        }
+    };
+
+    let config = ProducerConfig::builder(args.group.as_str())
+        .namesrv_addr(&namesrv)
+        .build()
+        .map_err(std::io::Error::other)?;
+    let producer = ProducerActor::start(config)
+        .await
+        .map_err(std::io::Error::other)?;
+
+    println!("listening on http://{}  (POST /send/{{topic}})", args.bind);
+    let data = web::Data::new(producer.clone());
+    let served = HttpServer::new(move || App::new().app_data(data.clone()).service(send))
+        .bind(args.bind.as_str())?
+        .run()
+        .await;
+
+    // Graceful stop: in-flight sends finish, the group is unregistered.
+    let _ = producer.send(Shutdown).await;
+    if let Some(c) = cluster {
+        c.shutdown().await;
+    }
+    served
+}
