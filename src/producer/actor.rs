@@ -33,6 +33,7 @@ use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
 use crate::protocol::validation::{validate_message, validate_topic};
 use crate::protocol::RemotingCommand;
+use crate::runtime::connection::{Reply, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
     ClientManager, GetConnection, GetOrCreateInstance, InstanceHandles, RegisterProducer,
@@ -57,19 +58,12 @@ enum Route {
 /// not (`None`: no answer within the send timeout).
 type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<RouteError>>;
 
-/// An attempt's round trip, back from its task (see `ProducerActor::attempt`).
-enum Done {
-    Response {
-        job: Job,
-        queue: MessageQueue,
-        started: Instant,
-        hook_addr: Option<String>,
-        res: Result<RemotingCommand, NetError>,
-    },
-    Oneway {
-        job: Job,
-        res: Result<(), NetError>,
-    },
+/// An attempt handed to a connection, waiting for its reply (keyed by token).
+struct InAttempt {
+    job: Job,
+    queue: MessageQueue,
+    started: Instant,
+    hook_addr: Option<String>,
 }
 
 enum ReplyTo {
@@ -160,9 +154,12 @@ pub struct ProducerActor {
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     /// The one timer that expires parked jobs: when it fires, and its handle.
     expiry: Option<(Instant, SpawnHandle)>,
-    /// Where attempt tasks send their outcome; the receiver is a stream of the actor.
-    done: mpsc::UnboundedSender<Done>,
-    done_rx: Option<mpsc::UnboundedReceiver<Done>>,
+    /// Where connections send attempt replies, tagged with the attempt's token;
+    /// the receiver is a stream of the actor (no task or future per attempt).
+    done: mpsc::UnboundedSender<(u64, Reply)>,
+    done_rx: Option<mpsc::UnboundedReceiver<(u64, Reply)>>,
+    in_attempt: HashMap<u64, InAttempt>,
+    next_token: u64,
 }
 
 /// Sends return at once, so a deep mailbox only keeps callers from parking.
@@ -252,6 +249,8 @@ impl ProducerActor {
             expiry: None,
             done,
             done_rx: Some(done_rx),
+            in_attempt: HashMap::new(),
+            next_token: 0,
         }
     }
 
@@ -626,36 +625,51 @@ impl ProducerActor {
         cmd.body = job.body.clone();
         cmd.serialize_type = self.cfg.serialize_type();
 
-        // The round trip runs as its own task and comes back through `done`: a
-        // future spawned into the actor's context would be re-polled on every
-        // wake-up of the actor, which costs O(sends in flight) per message.
-        let done = self.done.clone();
-        if matches!(job.route, Route::Oneway) {
-            let deadline = job.deadline;
-            actix_rt::spawn(async move {
-                let res = conn.oneway(cmd, deadline).await;
-                let _ = done.unbounded_send(Done::Oneway { job, res });
-            });
-            return;
-        }
+        let oneway = matches!(job.route, Route::Oneway);
         // While a retry remains, cap one attempt so a hung broker cannot eat the whole budget.
         let mut attempt_deadline = job.deadline;
-        if job.attempts < job.max_attempts {
+        if job.attempts < job.max_attempts && !oneway {
             if let Some(cap) = self.cfg.send_msg_max_timeout_per_request() {
                 attempt_deadline = attempt_deadline.min(now + cap);
             }
         }
-        let started = now;
-        actix_rt::spawn(async move {
-            let res = conn.request(cmd, attempt_deadline).await;
-            let _ = done.unbounded_send(Done::Response {
+        // The frame goes straight into the connection's mailbox and the reply
+        // comes back on `done`: no task, future or timer per attempt.
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        let msg = Submit {
+            cmd,
+            deadline: attempt_deadline,
+            oneway,
+            reply: ReplySink::Channel {
+                tx: self.done.clone(),
+                token,
+            },
+        };
+        self.in_attempt.insert(
+            token,
+            InAttempt {
                 job,
                 queue,
-                started,
+                started: now,
                 hook_addr,
-                res,
+            },
+        );
+        if let Err(msg) = conn.submit(msg) {
+            // Mailbox full: wait for room on a task (rare; the mailbox is deep).
+            let actor = conn.actor().clone();
+            let done = self.done.clone();
+            let remote = conn.remote().to_string();
+            actix_rt::spawn(async move {
+                if actor.send(msg).await.is_err() {
+                    let err = NetError::Closed {
+                        addr: remote,
+                        reason: "connection actor stopped".into(),
+                    };
+                    let _ = done.unbounded_send((token, Err(err)));
+                }
             });
-        });
+        }
     }
 
     /// Runs the send hooks' `after` for one attempt (`addr` is set only when hooks exist).
@@ -1055,20 +1069,21 @@ impl Handler<SendBatch> for ProducerActor {
     }
 }
 
-impl StreamHandler<Done> for ProducerActor {
-    fn handle(&mut self, done: Done, ctx: &mut Context<Self>) {
-        match done {
-            Done::Response {
-                job,
-                queue,
-                started,
-                hook_addr,
-                res,
-            } => self.on_response(job, queue, started, hook_addr, res, ctx),
-            Done::Oneway { job, res } => {
-                self.finish(job, res.map(|_| None).map_err(Error::from), ctx)
-            }
+impl StreamHandler<(u64, Reply)> for ProducerActor {
+    fn handle(&mut self, (token, reply): (u64, Reply), ctx: &mut Context<Self>) {
+        let Some(a) = self.in_attempt.remove(&token) else {
+            return;
+        };
+        if matches!(a.job.route, Route::Oneway) {
+            return self.finish(a.job, reply.map(|_| None).map_err(Error::from), ctx);
         }
+        let res = reply.and_then(|r| {
+            r.ok_or_else(|| NetError::Closed {
+                addr: a.hook_addr.clone().unwrap_or_default(),
+                reason: "no response".into(),
+            })
+        });
+        self.on_response(a.job, a.queue, a.started, a.hook_addr, res, ctx)
     }
 
     /// Never ends while the actor holds a sender; do not stop the actor if it does.

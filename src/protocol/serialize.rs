@@ -189,24 +189,78 @@ impl<'de> Deserialize<'de> for ExtFields {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
                 let mut out = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(k) = map.next_key::<String>()? {
-                    // Peers should send strings only; accept scalars rather than drop the frame.
-                    match map.next_value::<serde_json::Value>()? {
-                        serde_json::Value::String(s) => out.push(k, s),
-                        serde_json::Value::Null => {}
-                        serde_json::Value::Bool(b) => out.push(k, b.to_string()),
-                        serde_json::Value::Number(n) => out.push(k, n.to_string()),
-                        other => {
-                            return Err(de::Error::custom(format!(
-                                "extFields value of `{k}` is not a scalar: {other}"
-                            )))
-                        }
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if let Some(v) = map.next_value::<Scalar>()?.0 {
+                        out.push(intern_key(k), v);
                     }
                 }
                 Ok(out)
             }
             fn visit_unit<E: de::Error>(self) -> Result<ExtFields, E> {
                 Ok(ExtFields::new())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Keys every send response carries: reused as `&'static str` instead of allocated per frame.
+const KNOWN_KEYS: &[&str] = &[
+    "msgId",
+    "queueId",
+    "queueOffset",
+    "transactionId",
+    "MSG_REGION",
+    "TRACE_ON",
+    "batchUniqId",
+    "recallHandle",
+    "topic",
+    "clientID",
+    "producerGroup",
+];
+
+fn intern_key(k: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'static, str> {
+    match KNOWN_KEYS.iter().find(|known| **known == k) {
+        Some(known) => std::borrow::Cow::Borrowed(known),
+        None => std::borrow::Cow::Owned(k.into_owned()),
+    }
+}
+
+/// An extFields value: peers should send strings only; scalars are accepted
+/// as text rather than dropping the frame, `null` means absent.
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number, boolean or null")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
             }
         }
         d.deserialize_any(V)

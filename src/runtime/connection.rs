@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
-use futures::channel::oneshot;
+use futures::channel::{mpsc, oneshot};
 use rand::Rng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use tokio::io::WriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -24,6 +26,10 @@ use crate::protocol::codes::response_code;
 use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
+
+/// Deep enough that a producer's `try_send` practically never finds it full
+/// (a full mailbox would cost a task per request); it is a bound, not a buffer.
+const CONNECTION_MAILBOX_CAPACITY: usize = 65_536;
 
 /// Room kept for the header when checking a body against the frame limit.
 const HEADER_ALLOWANCE: usize = 64 * 1024;
@@ -56,11 +62,48 @@ impl Default for ConnectionConfig {
     }
 }
 
-type Reply = Result<Option<RemotingCommand>, NetError>;
+/// A response (`None` once a one-way frame is written), or why there is none.
+pub type Reply = Result<Option<RemotingCommand>, NetError>;
+
+/// Where a response goes: a oneshot for one-off callers, or a channel shared by
+/// many requests (the producer's), tagged with the caller's token.
+pub enum ReplySink {
+    Oneshot(oneshot::Sender<Reply>),
+    Channel {
+        tx: mpsc::UnboundedSender<(u64, Reply)>,
+        token: u64,
+    },
+}
+
+impl ReplySink {
+    pub fn send(self, reply: Reply) {
+        match self {
+            ReplySink::Oneshot(tx) => {
+                let _ = tx.send(reply);
+            }
+            ReplySink::Channel { tx, token } => {
+                let _ = tx.unbounded_send((token, reply));
+            }
+        }
+    }
+}
 
 struct Pending {
-    tx: oneshot::Sender<Reply>,
+    tx: ReplySink,
     deadline: Instant,
+}
+
+/// Like [`Request`], but the reply goes to `reply`; sent with `try_send` so the
+/// producer hands a frame over without a task or a future per request.
+pub struct Submit {
+    pub cmd: RemotingCommand,
+    pub deadline: Instant,
+    pub oneway: bool,
+    pub reply: ReplySink,
+}
+
+impl Message for Submit {
+    type Result = ();
 }
 
 /// A request (or one-way frame) for the remote. The reply arrives on the
@@ -143,6 +186,10 @@ pub struct ConnectionActor {
     restarts: u64,
     closed: bool,
     drain_waiters: Vec<oneshot::Sender<()>>,
+    /// Request deadlines, earliest first; entries of answered requests are skipped.
+    deadlines: BinaryHeap<Reverse<(Instant, i32)>>,
+    /// The armed deadline timer, if any.
+    deadline_timer: Option<(Instant, SpawnHandle)>,
     _live: LiveGuard,
 }
 
@@ -163,6 +210,8 @@ impl ConnectionActor {
             restarts: 0,
             closed: false,
             drain_waiters: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            deadline_timer: None,
             _live: LiveGuard::new(&live::CONNECTIONS),
         }
     }
@@ -189,7 +238,7 @@ impl ConnectionActor {
 
     /// Connects, then dispatches `req`; `wait` holds the mailbox meanwhile, so
     /// requests behind this one see the outcome (and keep their order).
-    fn connect_then(&mut self, req: Request, tx: oneshot::Sender<Reply>, ctx: &mut Context<Self>) {
+    fn connect_then(&mut self, req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
         let remote = self.remote.clone();
         let timeout = self.cfg.connect_timeout;
         let fut = async move {
@@ -204,7 +253,7 @@ impl ConnectionActor {
                 Ok(stream) => act.on_connected(stream, ctx),
                 Err(reason) => act.on_connect_failed(reason),
             }
-            act.dispatch(req, tx);
+            act.dispatch(req, tx, ctx);
         }));
     }
 
@@ -242,9 +291,9 @@ impl ConnectionActor {
         }
     }
 
-    fn dispatch(&mut self, mut req: Request, tx: oneshot::Sender<Reply>) {
+    fn dispatch(&mut self, mut req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
         let Some(writer) = self.writer.as_mut() else {
-            let _ = tx.send(Err(self.connect_error()));
+            tx.send(Err(self.connect_error()));
             return;
         };
         if req.cmd.body.len() + HEADER_ALLOWANCE > self.cfg.max_frame_len {
@@ -252,7 +301,7 @@ impl ConnectionActor {
                 len: req.cmd.body.len() + HEADER_ALLOWANCE,
                 max: self.cfg.max_frame_len,
             };
-            let _ = tx.send(Err(NetError::Encode {
+            tx.send(Err(NetError::Encode {
                 addr: self.remote.to_string(),
                 source: err,
             }));
@@ -261,7 +310,7 @@ impl ConnectionActor {
         if req.oneway {
             req.cmd.mark_oneway();
             writer.write(req.cmd);
-            let _ = tx.send(Ok(None));
+            tx.send(Ok(None));
             return;
         }
         let mut opaque = self.next_opaque;
@@ -278,6 +327,8 @@ impl ConnectionActor {
                 deadline: req.deadline,
             },
         );
+        self.deadlines.push(Reverse((req.deadline, opaque)));
+        self.arm_deadline_timer(ctx);
         if self.awaiting_since.is_none() {
             self.awaiting_since = Some(Instant::now());
         }
@@ -296,8 +347,9 @@ impl ConnectionActor {
     }
 
     fn fail_all(&mut self, reason: &str) {
+        self.deadlines.clear();
         for (_, p) in self.pending.drain() {
-            let _ = p.tx.send(Err(NetError::Closed {
+            p.tx.send(Err(NetError::Closed {
                 addr: self.remote.to_string(),
                 reason: reason.to_string(),
             }));
@@ -325,22 +377,57 @@ impl ConnectionActor {
         false
     }
 
+    /// Answers every request whose deadline has passed with a timeout.
+    fn expire_due(&mut self, now: Instant) {
+        while let Some(Reverse((deadline, opaque))) = self.deadlines.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            // The opaque may have been answered (and even reused) since: match the deadline too.
+            if self
+                .pending
+                .get(&opaque)
+                .is_some_and(|p| p.deadline == deadline)
+            {
+                if let Some(p) = self.pending.remove(&opaque) {
+                    p.tx.send(Err(NetError::Timeout {
+                        addr: self.remote.to_string(),
+                    }));
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            // Nothing waits: stale heap entries would only hold memory.
+            self.deadlines.clear();
+        }
+        self.notify_drained();
+    }
+
+    /// Keeps one timer armed for the earliest deadline, so timeouts are exact.
+    fn arm_deadline_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(Reverse((next, _))) = self.deadlines.peek().copied() else {
+            return;
+        };
+        if let Some((at, handle)) = self.deadline_timer {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = next.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, move |act, ctx| {
+            act.deadline_timer = None;
+            act.expire_due(Instant::now());
+            act.arm_deadline_timer(ctx);
+        });
+        self.deadline_timer = Some((next, handle));
+    }
+
     /// Drops expired requests (their callers already gave up) and detects a dead peer.
     fn sweep(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let remote = &self.remote;
-        self.pending.retain(|_, p| {
-            if p.deadline <= now {
-                let taken = std::mem::replace(&mut p.tx, oneshot::channel().0);
-                let _ = taken.send(Err(NetError::Timeout {
-                    addr: remote.to_string(),
-                }));
-                false
-            } else {
-                true
-            }
-        });
-        self.notify_drained();
+        self.expire_due(now);
         if self.stop_if_drained(ctx) {
             return;
         }
@@ -370,8 +457,7 @@ impl Actor for ConnectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Pipelined traffic: a deeper mailbox means fewer producer wake-ups.
-        ctx.set_mailbox_capacity(1024);
+        ctx.set_mailbox_capacity(CONNECTION_MAILBOX_CAPACITY);
         if self.closed {
             // Restarted after a close: no timer, so the actor ends once its last handle is dropped.
             return;
@@ -401,21 +487,40 @@ impl Handler<Request> for ConnectionActor {
 
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
+        self.accept(req, ReplySink::Oneshot(tx), ctx);
+        MessageResult(rx)
+    }
+}
+
+impl Handler<Submit> for ConnectionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
+        let req = Request {
+            cmd: msg.cmd,
+            deadline: msg.deadline,
+            oneway: msg.oneway,
+        };
+        self.accept(req, msg.reply, ctx);
+    }
+}
+
+impl ConnectionActor {
+    fn accept(&mut self, req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
         if self.closed {
             // Closed by the client (broker left every route): retriable elsewhere, not a shutdown.
-            let _ = tx.send(Err(NetError::Closed {
+            tx.send(Err(NetError::Closed {
                 addr: self.remote.to_string(),
                 reason: "connection closed by the client".into(),
             }));
         } else if self.writer.is_some() {
-            self.dispatch(req, tx);
+            self.dispatch(req, tx, ctx);
         } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
             // Fail fast while backing off: the producer can try another broker now.
-            let _ = tx.send(Err(self.connect_error()));
+            tx.send(Err(self.connect_error()));
         } else {
             self.connect_then(req, tx, ctx);
         }
-        MessageResult(rx)
     }
 }
 
@@ -472,7 +577,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
         };
         if cmd.is_response() {
             if let Some(p) = self.pending.remove(&cmd.opaque) {
-                let _ = p.tx.send(Ok(Some(cmd)));
+                p.tx.send(Ok(Some(cmd)));
             } else {
                 tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
             }
@@ -601,6 +706,22 @@ impl Connection {
         tokio::time::timeout_at(deadline, fut)
             .await
             .unwrap_or_else(|_| Err(timeout()))
+    }
+
+    /// Hands `msg` to the connection without waiting; its reply goes to `msg.reply`.
+    /// A full mailbox gives the message back so the caller can wait for room.
+    pub fn submit(&self, msg: Submit) -> Result<(), Submit> {
+        match self.actor.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(msg)) => Err(msg),
+            Err(SendError::Closed(msg)) => {
+                msg.reply.send(Err(NetError::Closed {
+                    addr: self.remote.to_string(),
+                    reason: "connection actor stopped".into(),
+                }));
+                Ok(())
+            }
+        }
     }
 
     /// Stops taking requests and waits (until `deadline`) for waiting ones to be answered.
