@@ -12,8 +12,8 @@ use actix_rocketmq::protocol::codes::request_code;
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
 use actix_rocketmq::runtime::error::InstanceError;
 use actix_rocketmq::runtime::instance::{
-    ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance, InstanceConfig,
-    RegisterProducer, ServiceState, StartInstance, UnregisterProducer,
+    ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
+    InstanceConfig, RegisterProducer, ServiceState, StartInstance, UnregisterProducer,
 };
 use actix_rocketmq::runtime::route_manager::RouteConfig;
 use actix_rocketmq::runtime::ConnectionConfig;
@@ -62,18 +62,27 @@ fn instance_cfg(client_id: &str, namesrvs: &[String]) -> InstanceConfig {
 
 async fn instance_of(cfg: &ProducerConfig, cl: &TestCluster) -> Addr<ClientInstance> {
     ClientManager::from_registry()
-        .send(GetOrCreateInstance(instance_cfg(&cfg.client_id(), &[cl.namesrv_addr()])))
+        .send(GetOrCreateInstance(instance_cfg(
+            &cfg.client_id(),
+            &[cl.namesrv_addr()],
+        )))
         .await
         .unwrap()
         .unwrap()
 }
 
 fn groups(hb: &HeartbeatData) -> Vec<String> {
-    hb.producer_data_set.iter().map(|p| p.group_name.clone()).collect()
+    hb.producer_data_set
+        .iter()
+        .map(|p| p.group_name.clone())
+        .collect()
 }
 
 async fn send_ok(p: &Addr<ProducerActor>, body: &str) -> actix_rocketmq::SendResult {
-    p.send(SendMessage::new(Message::new("T", body.to_string()))).await.unwrap().unwrap()
+    p.send(SendMessage::new(Message::new("T", body.to_string())))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[actix_rt::test]
@@ -81,7 +90,10 @@ async fn client_id_is_ip_at_instance_name_at_unit_name() {
     let cl = cluster().await;
     let ip = IpAddr::V4(Ipv4Addr::new(10, 9, 8, 7));
     for (unit, expected) in [(Some("u1"), "10.9.8.7@ci-id@u1"), (None, "10.9.8.7@ci-id")] {
-        let mut b = ProducerConfig::builder("ci_id").namesrv_addr(&cl.namesrv_addr()).instance_name("ci-id").client_ip(ip);
+        let mut b = ProducerConfig::builder("ci_id")
+            .namesrv_addr(&cl.namesrv_addr())
+            .instance_name("ci-id")
+            .client_ip(ip);
         if let Some(u) = unit {
             b = b.unit_name(u);
         }
@@ -91,10 +103,15 @@ async fn client_id_is_ip_at_instance_name_at_unit_name() {
         send_ok(&p, "x").await;
         let broker = cl.broker(&send_ok(&p, "y").await.message_queue.broker_name);
         wait_until("a heartbeat with the client id", || {
-            broker.last_heartbeat().is_some_and(|h| h.client_id == expected)
+            broker
+                .last_heartbeat()
+                .is_some_and(|h| h.client_id == expected)
         })
         .await;
-        assert!(broker.connections().iter().any(|c| c.client_id.as_deref() == Some(expected)));
+        assert!(broker
+            .connections()
+            .iter()
+            .any(|c| c.client_id.as_deref() == Some(expected)));
         p.send(Shutdown).await.unwrap();
         assert!(broker.unregisters().iter().any(|u| u.client_id == expected));
     }
@@ -109,18 +126,37 @@ async fn the_manager_shares_an_instance_per_client_id_and_name_servers() {
         async move { m.send(GetOrCreateInstance(cfg)).await.unwrap().unwrap() }
     };
     let a = get(instance_cfg("1.1.1.1@x", &ns)).await;
-    assert_eq!(a, get(instance_cfg("1.1.1.1@x", &ns)).await, "same client id + name servers: same instance");
-    assert_ne!(a, get(instance_cfg("1.1.1.1@y", &ns)).await, "another client id");
-    assert_ne!(a, get(instance_cfg("1.1.1.1@x", &["127.0.0.1:10".to_string()])).await, "other name servers");
-    assert_eq!(a.send(GetInstanceStats).await.unwrap().state, ServiceState::Running);
+    assert_eq!(
+        a,
+        get(instance_cfg("1.1.1.1@x", &ns)).await,
+        "same client id + name servers: same instance"
+    );
+    assert_ne!(
+        a,
+        get(instance_cfg("1.1.1.1@y", &ns)).await,
+        "another client id"
+    );
+    assert_ne!(
+        a,
+        get(instance_cfg("1.1.1.1@x", &["127.0.0.1:10".to_string()])).await,
+        "other name servers"
+    );
+    assert_eq!(
+        a.send(GetInstanceStats).await.unwrap().state,
+        ServiceState::Running
+    );
 }
 
 #[actix_rt::test]
 async fn producers_with_one_client_id_share_the_instance_and_its_connections() {
     let cl = cluster().await;
     let ns = cl.namesrv();
-    let p1 = ProducerActor::start(producer_cfg("share_g1", "shared", &cl)).await.unwrap();
-    let p2 = ProducerActor::start(producer_cfg("share_g2", "shared", &cl)).await.unwrap();
+    let p1 = ProducerActor::start(producer_cfg("share_g1", "shared", &cl))
+        .await
+        .unwrap();
+    let p2 = ProducerActor::start(producer_cfg("share_g2", "shared", &cl))
+        .await
+        .unwrap();
     for i in 0..4 {
         send_ok(&p1, &format!("p1-{i}")).await;
         send_ok(&p2, &format!("p2-{i}")).await;
@@ -134,7 +170,12 @@ async fn producers_with_one_client_id_share_the_instance_and_its_connections() {
     assert_eq!(route_lookups("T"), 1, "one route cache for both producers");
     assert_eq!(ns.connections_accepted(), 1, "one name-server connection");
     for b in cl.brokers() {
-        assert_eq!(b.connections_accepted(), 1, "{}: one connection for both producers", b.name());
+        assert_eq!(
+            b.connections_accepted(),
+            1,
+            "{}: one connection for both producers",
+            b.name()
+        );
         wait_until("both groups on the shared connection", || {
             b.connections()[0].producer_groups.len() == 2
         })
@@ -142,10 +183,15 @@ async fn producers_with_one_client_id_share_the_instance_and_its_connections() {
     }
     let inst = instance_of(&producer_cfg("x", "shared", &cl), &cl).await;
     let s = inst.send(GetInstanceStats).await.unwrap();
-    assert_eq!((s.state, s.producers, s.connections.len()), (ServiceState::Running, 2, 2));
+    assert_eq!(
+        (s.state, s.producers, s.connections.len()),
+        (ServiceState::Running, 2, 2)
+    );
 
     // Another instance name is another instance: its own connections and look-ups.
-    let p3 = ProducerActor::start(producer_cfg("share_g3", "other", &cl)).await.unwrap();
+    let p3 = ProducerActor::start(producer_cfg("share_g3", "other", &cl))
+        .await
+        .unwrap();
     send_ok(&p3, "p3").await;
     assert_eq!(route_lookups("T"), 2);
     assert_eq!(ns.connections_accepted(), 2);
@@ -157,8 +203,12 @@ async fn producers_with_one_client_id_share_the_instance_and_its_connections() {
 #[actix_rt::test]
 async fn a_duplicate_group_is_rejected() {
     let cl = cluster().await;
-    let p1 = ProducerActor::start(producer_cfg("dup_g", "dup", &cl)).await.unwrap();
-    let err = ProducerActor::start(producer_cfg("dup_g", "dup", &cl)).await.unwrap_err();
+    let p1 = ProducerActor::start(producer_cfg("dup_g", "dup", &cl))
+        .await
+        .unwrap();
+    let err = ProducerActor::start(producer_cfg("dup_g", "dup", &cl))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Instance(InstanceError::DuplicateGroup(g)) if g == "dup_g"),
         "{err:?}"
@@ -166,14 +216,23 @@ async fn a_duplicate_group_is_rejected() {
     // The first producer is unharmed, and the group is free again once it is gone.
     send_ok(&p1, "still fine").await;
     p1.send(Shutdown).await.unwrap();
-    let p3 = ProducerActor::start(producer_cfg("dup_g", "dup", &cl)).await.unwrap();
+    let p3 = ProducerActor::start(producer_cfg("dup_g", "dup", &cl))
+        .await
+        .unwrap();
     send_ok(&p3, "again").await;
     p3.send(Shutdown).await.unwrap();
 
     // The same through the instance itself.
     let inst = instance_of(&producer_cfg("x", "dup-direct", &cl), &cl).await;
-    assert!(inst.send(RegisterProducer { group: "g".into() }).await.unwrap().is_ok());
-    let again = inst.send(RegisterProducer { group: "g".into() }).await.unwrap();
+    assert!(inst
+        .send(RegisterProducer { group: "g".into() })
+        .await
+        .unwrap()
+        .is_ok());
+    let again = inst
+        .send(RegisterProducer { group: "g".into() })
+        .await
+        .unwrap();
     assert_eq!(again.err(), Some(InstanceError::DuplicateGroup("g".into())));
 }
 
@@ -194,20 +253,31 @@ async fn shutting_down_one_producer_leaves_the_other_undisturbed() {
         send_ok(&p1, &format!("a{i}")).await;
         send_ok(&p2, &format!("b{i}")).await;
     }
-    let accepted: Vec<usize> = cl.brokers().iter().map(|b| b.connections_accepted()).collect();
+    let accepted: Vec<usize> = cl
+        .brokers()
+        .iter()
+        .map(|b| b.connections_accepted())
+        .collect();
     let client_id = mk("x").client_id();
 
     p1.send(Shutdown).await.unwrap();
     for b in cl.brokers() {
         let un = b.unregisters();
         assert_eq!(un.len(), 1, "{}: {un:?}", b.name());
-        assert_eq!((un[0].client_id.as_str(), un[0].producer_group.as_deref()), (client_id.as_str(), Some("calm_g1")));
+        assert_eq!(
+            (un[0].client_id.as_str(), un[0].producer_group.as_deref()),
+            (client_id.as_str(), Some("calm_g1"))
+        );
     }
     // p2 keeps sending on the same connections, and the brokers keep hearing of calm_g2 only.
     for i in 0..4 {
         send_ok(&p2, &format!("c{i}")).await;
     }
-    let now: Vec<usize> = cl.brokers().iter().map(|b| b.connections_accepted()).collect();
+    let now: Vec<usize> = cl
+        .brokers()
+        .iter()
+        .map(|b| b.connections_accepted())
+        .collect();
     assert_eq!(now, accepted, "no reconnect");
     for b in cl.brokers() {
         let since = b.heartbeats();
@@ -228,18 +298,28 @@ async fn the_last_producer_out_unregisters_everywhere_and_stops_the_instance() {
     let p = ProducerActor::start(cfg.clone()).await.unwrap();
     send_ok(&p, "one").await; // one send: maybe only one broker was ever connected
     let inst = instance_of(&cfg, &cl).await;
-    assert_eq!(inst.send(GetInstanceStats).await.unwrap().producers, 1, "the producer's instance");
+    assert_eq!(
+        inst.send(GetInstanceStats).await.unwrap().producers,
+        1,
+        "the producer's instance"
+    );
 
     p.send(Shutdown).await.unwrap();
     for b in cl.brokers() {
         let un = b.unregisters();
-        assert_eq!(un.len(), 1, "{}: UNREGISTER_CLIENT to every broker", b.name());
+        assert_eq!(
+            un.len(),
+            1,
+            "{}: UNREGISTER_CLIENT to every broker",
+            b.name()
+        );
         assert_eq!(un[0].client_id, client_id);
         assert_eq!(un[0].producer_group.as_deref(), Some("last_g"));
     }
     wait_until("the instance stopped", || !inst.connected()).await;
     wait_until("every connection closed", || {
-        cl.namesrv().open_connections() == 0 && cl.brokers().iter().all(|b| b.open_connections() == 0)
+        cl.namesrv().open_connections() == 0
+            && cl.brokers().iter().all(|b| b.open_connections() == 0)
     })
     .await;
     // The manager forgot it: a new producer gets a fresh, running instance.
@@ -259,18 +339,49 @@ async fn the_instance_state_machine() {
         async move { i.send(GetInstanceStats).await.unwrap() }
     };
     assert_eq!(stats().await.state, ServiceState::CreateJust);
-    assert!(inst.send(RegisterProducer { group: "g".into() }).await.unwrap().is_err(), "not started");
-    assert!(inst.send(GetConnection { addr: cl.broker_addr("broker-a") }).await.unwrap().is_err());
+    assert!(
+        inst.send(RegisterProducer { group: "g".into() })
+            .await
+            .unwrap()
+            .is_err(),
+        "not started"
+    );
+    assert!(inst
+        .send(GetConnection {
+            addr: cl.broker_addr("broker-a")
+        })
+        .await
+        .unwrap()
+        .is_err());
 
     assert_eq!(inst.send(StartInstance).await.unwrap(), Ok(()));
     assert_eq!(stats().await.state, ServiceState::Running);
-    assert_eq!(inst.send(StartInstance).await.unwrap(), Err(InstanceError::AlreadyStarted), "start twice");
-    let handles = inst.send(RegisterProducer { group: "g".into() }).await.unwrap().unwrap();
+    assert_eq!(
+        inst.send(StartInstance).await.unwrap(),
+        Err(InstanceError::AlreadyStarted),
+        "start twice"
+    );
+    let handles = inst
+        .send(RegisterProducer { group: "g".into() })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(handles.client_id, "1.2.3.4@sm");
-    assert!(inst.send(GetConnection { addr: cl.broker_addr("broker-a") }).await.unwrap().is_ok());
+    assert!(inst
+        .send(GetConnection {
+            addr: cl.broker_addr("broker-a")
+        })
+        .await
+        .unwrap()
+        .is_ok());
 
-    inst.send(UnregisterProducer { group: "g".into() }).await.unwrap();
-    wait_until("the instance stopped after its last group left", || !inst.connected()).await;
+    inst.send(UnregisterProducer { group: "g".into() })
+        .await
+        .unwrap();
+    wait_until("the instance stopped after its last group left", || {
+        !inst.connected()
+    })
+    .await;
     wait_until_async("the route manager stopped", || {
         let rm = handles.route_manager.clone();
         async move { !rm.connected() }
@@ -279,7 +390,16 @@ async fn the_instance_state_machine() {
 
     // A bad name-server address fails the start, and the failed instance cannot be started again.
     let bad = ClientInstance::new(instance_cfg("1.2.3.4@bad", &["no-port".to_string()])).start();
-    assert!(matches!(bad.send(StartInstance).await.unwrap(), Err(InstanceError::StartFailed(_))));
-    assert_eq!(bad.send(GetInstanceStats).await.unwrap().state, ServiceState::StartFailed);
-    assert_eq!(bad.send(StartInstance).await.unwrap(), Err(InstanceError::AlreadyStarted));
+    assert!(matches!(
+        bad.send(StartInstance).await.unwrap(),
+        Err(InstanceError::StartFailed(_))
+    ));
+    assert_eq!(
+        bad.send(GetInstanceStats).await.unwrap().state,
+        ServiceState::StartFailed
+    );
+    assert_eq!(
+        bad.send(StartInstance).await.unwrap(),
+        Err(InstanceError::AlreadyStarted)
+    );
 }

@@ -365,6 +365,61 @@ async fn frames_are_written_in_mailbox_order() {
     assert_eq!(ns.connections_accepted(), 1);
 }
 
+/// Sends through the mailbox and waits on the actor's own reply: no caller-side
+/// timeout, so a timeout can only come from the connection (as for `Submit`).
+async fn actor_request(
+    conn: &Connection,
+    topic: &str,
+    within: Duration,
+) -> Result<Option<RemotingCommand>, NetError> {
+    let rx = conn
+        .actor()
+        .send(Request {
+            cmd: route_request(topic),
+            deadline: deadline(within),
+            oneway: false,
+        })
+        .await
+        .expect("mailbox");
+    rx.await.expect("the connection answers every request")
+}
+
+#[actix_rt::test]
+async fn deadlines_stay_exact_across_a_restart() {
+    let cl = cluster().await;
+    let ns = cl.namesrv();
+    ns.inject(Fault::drop_reply().on_topic("lost").forever());
+    // Default dead_peer_timeout: the coarse sweep runs only every second.
+    let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
+    for round in 0..3 {
+        // A request waits with an early deadline when the connection breaks.
+        let c = conn.clone();
+        let early =
+            actix_rt::spawn(
+                async move { actor_request(&c, "lost", Duration::from_millis(200)).await },
+            );
+        wait_until_async("a waiting request", || {
+            let c = conn.clone();
+            async move { stats(&c).await.pending == 1 }
+        })
+        .await;
+        ns.close_connections();
+        assert!(matches!(early.await.unwrap(), Err(NetError::Closed { .. })));
+        // After the restart a later deadline must still fire on time.
+        let t0 = std::time::Instant::now();
+        let res = actor_request(&conn, "lost", Duration::from_millis(400)).await;
+        let took = t0.elapsed();
+        assert!(
+            matches!(res, Err(NetError::Timeout { .. })),
+            "round {round}: {res:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(390) && took < Duration::from_millis(700),
+            "round {round}: timed out after {took:?}, deadline 400 ms"
+        );
+    }
+}
+
 #[actix_rt::test]
 async fn request_times_out_at_its_deadline_and_leaves_the_table() {
     let cl = cluster().await;

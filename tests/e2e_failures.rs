@@ -104,8 +104,11 @@ fn brokers_of(queues: &[MessageQueue]) -> BTreeSet<String> {
     queues.iter().map(|q| q.broker_name.clone()).collect()
 }
 
-/// Collects `SendOutcome` notifications: correlation id → every outcome delivered.
-struct Outcomes(Arc<Mutex<HashMap<u64, Vec<Result<String, String>>>>>);
+/// Correlation id → every outcome notified for it (msg id or error text).
+type Seen = Arc<Mutex<HashMap<u64, Vec<Result<String, String>>>>>;
+
+/// Collects `SendOutcome` notifications into a [`Seen`] table.
+struct Outcomes(Seen);
 
 impl Actor for Outcomes {
     type Context = Context<Self>;
@@ -192,7 +195,7 @@ async fn send_stream(
 
 /// Checks the stream's invariants that hold whatever failed: one reply per send within
 /// the send timeout (+ slack), and one notification per send agreeing with the reply.
-async fn check_replies(records: &[Record], outcomes: &Arc<Mutex<HashMap<u64, Vec<Result<String, String>>>>>) {
+async fn check_replies(records: &[Record], outcomes: &Seen) {
     for r in records {
         let took = r.ended - r.started;
         assert!(
@@ -245,9 +248,7 @@ async fn check_stored(rb: &ReadBack, records: &[Record]) -> usize {
         if let Ok(res) = &r.result {
             let (stored, _) = within(STEP, "VIEW_MESSAGE_BY_ID", rb.view(&res.offset_msg_id))
                 .await
-                .unwrap_or_else(|e| {
-                    panic!("acknowledged send #{} cannot be read back: {e}", r.id)
-                });
+                .unwrap_or_else(|e| panic!("acknowledged send #{} cannot be read back: {e}", r.id));
             let ctx = format!("acknowledged send #{}", r.id);
             assert_same_message(&stored, &r.msg, &res.msg_id, &ctx);
             assert_at_result(&stored, res, &ctx);
@@ -290,7 +291,10 @@ async fn broker_sigkill_mid_stream_then_restart() {
     rb.create_topic(&[broker.as_str()], &topic, QUEUES).await;
     rb.wait_route(rig.namesrv_addr(), &topic, &["broker-a"], STEP)
         .await;
-    let p = start(config(rig.namesrv_addr(), &unique("e2e_kill_group"))).await;
+    let group = unique("e2e_kill_group");
+    let cfg = config(rig.namesrv_addr(), &group);
+    let client_id = cfg.client_id();
+    let p = start(cfg).await;
 
     let outcomes = Arc::new(Mutex::new(HashMap::new()));
     let collector = Outcomes(outcomes.clone()).start();
@@ -308,22 +312,24 @@ async fn broker_sigkill_mid_stream_then_restart() {
     );
     let times = Rc::new(Cell::new((t0, t0)));
     let controller = {
-        let (rig, stop, records, times) = (rig.clone(), stop.clone(), records.clone(), times.clone());
+        let (rig, stop, records, times) =
+            (rig.clone(), stop.clone(), records.clone(), times.clone());
         async move {
             tokio::time::sleep(Duration::from_millis(1500)).await;
-            control(&rig, "kill broker-a", |r| r.kill_broker("broker-a")).await;
             let killed = Instant::now();
+            control(&rig, "kill broker-a", |r| r.kill_broker("broker-a")).await;
             tokio::time::sleep(Duration::from_secs(3)).await;
             control(&rig, "restart broker-a", |r| r.start_broker("broker-a")).await;
             let restarted = Instant::now();
             times.set((killed, restarted));
             // run until 30 sends in a row started after the restart succeeded (bounded)
             while restarted.elapsed() < Duration::from_secs(20) {
-                let recs = records.borrow();
-                let after: Vec<&Record> = recs.iter().filter(|r| r.started >= restarted).collect();
-                let tail_ok = after.len() >= 30
-                    && after[after.len() - 30..].iter().all(|r| r.result.is_ok());
-                drop(recs);
+                let tail_ok = {
+                    let recs = records.borrow();
+                    let after: Vec<&Record> =
+                        recs.iter().filter(|r| r.started >= restarted).collect();
+                    after.len() >= 30 && after[after.len() - 30..].iter().all(|r| r.result.is_ok())
+                };
                 if tail_ok {
                     break;
                 }
@@ -339,6 +345,11 @@ async fn broker_sigkill_mid_stream_then_restart() {
     let (killed, restarted) = times.get();
     let records = records.take();
     let log = summary(&records, t0);
+    eprintln!(
+        "kill at {:?}, restarted (registered) at {:?}",
+        killed - t0,
+        restarted - t0
+    );
 
     check_replies(&records, &outcomes).await;
     let before: Vec<&Record> = records.iter().filter(|r| r.ended < killed).collect();
@@ -350,7 +361,10 @@ async fn broker_sigkill_mid_stream_then_restart() {
         .iter()
         .filter(|r| r.started >= killed && r.started < restarted && r.result.is_err())
         .count();
-    assert!(outage_errors > 0, "no send failed while the broker was dead:{log}");
+    assert!(
+        outage_errors > 0,
+        "no send failed while the broker was dead:{log}"
+    );
     // Recovery: from some point at most 10 s after the restart, every send succeeds.
     let last_err_start = records
         .iter()
@@ -367,13 +381,18 @@ async fn broker_sigkill_mid_stream_then_restart() {
         .iter()
         .filter(|r| r.started > last_err_start && r.result.is_ok())
         .count();
-    assert!(ok_after >= 30, "only {ok_after} sends succeeded after recovery:{log}");
+    assert!(
+        ok_after >= 30,
+        "only {ok_after} sends succeeded after recovery:{log}"
+    );
 
     let stored = check_stored(&rb, &records).await;
-    assert_eq!(
-        stored,
-        records.iter().filter(|r| r.result.is_ok()).count()
-    );
+    assert_eq!(stored, records.iter().filter(|r| r.result.is_ok()).count());
+    // The restarted broker knows nothing of the producer; the heartbeat registers it again.
+    rb.wait_producer_clients(&broker, &group, STEP, "heartbeat after the restart", |c| {
+        c.contains(&client_id)
+    })
+    .await;
     eprintln!(
         "kill/restart: {} sends, {} ok, {} failed during the outage, recovered {:?} after the restart",
         records.len(),
@@ -409,7 +428,10 @@ async fn two_brokers_one_killed_sends_fail_over() {
         .await;
     rb.wait_route(rig.namesrv_addr(), &topic, &["broker-a", "broker-b"], STEP)
         .await;
-    let p = start(config(rig.namesrv_addr(), &unique("e2e_failover_group"))).await;
+    let group = unique("e2e_failover_group");
+    let cfg = config(rig.namesrv_addr(), &group);
+    let client_id = cfg.client_id();
+    let p = start(cfg).await;
 
     let queues = publish_queues(&p, &topic).await.expect("route");
     assert_eq!(queues.len(), 2 * QUEUES as usize, "queues: {queues:?}");
@@ -442,11 +464,18 @@ async fn two_brokers_one_killed_sends_fail_over() {
     for i in 0..20 {
         let (msg, r, _) = send_one(i, "both").await;
         let r = r.unwrap_or_else(|e| panic!("send #{i} with both brokers up: {e}"));
-        *per_broker.entry(r.message_queue.broker_name.clone()).or_default() += 1;
+        *per_broker
+            .entry(r.message_queue.broker_name.clone())
+            .or_default() += 1;
         all.push((msg, r));
     }
-    assert_eq!(per_broker.len(), 2, "sends spread over both brokers: {per_broker:?}");
+    assert_eq!(
+        per_broker.len(),
+        2,
+        "sends spread over both brokers: {per_broker:?}"
+    );
 
+    let killed = Instant::now();
     control(&rig, "kill broker-b", |r| r.kill_broker("broker-b")).await;
     // Sync sends keep succeeding on broker-a: 4 concurrent senders x 15.
     let mut slowest = Duration::ZERO;
@@ -460,20 +489,20 @@ async fn two_brokers_one_killed_sends_fail_over() {
         }
     }
     // The name server drops the dead broker; the producer's polling follows.
-    let t = Instant::now();
     loop {
         let qs = publish_queues(&p, &topic).await.expect("route");
         if brokers_of(&qs) == BTreeSet::from(["broker-a".to_owned()]) {
             break;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(45),
+            killed.elapsed() < Duration::from_secs(45),
             "route still lists broker-b {:?} after it was killed",
-            t.elapsed()
+            killed.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    let dropped_after = killed.elapsed();
     control(&rig, "restart broker-b", |r| r.start_broker("broker-b")).await;
     let restarted = Instant::now();
     let mut i = 1000;
@@ -493,6 +522,14 @@ async fn two_brokers_one_killed_sends_fail_over() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let back_after = restarted.elapsed();
+    rb.wait_producer_clients(
+        &b,
+        &group,
+        STEP,
+        "heartbeat to the restarted broker-b",
+        |c| c.contains(&client_id),
+    )
+    .await;
 
     for (k, (msg, r)) in all.iter().enumerate() {
         let (stored, _) = within(STEP, "view", rb.view(&r.offset_msg_id))
@@ -502,7 +539,7 @@ async fn two_brokers_one_killed_sends_fail_over() {
         assert_at_result(&stored, r, &format!("send {k}"));
     }
     eprintln!(
-        "failover: {} sends read back; slowest send with broker-b dead {slowest:?}; broker-b used again {back_after:?} after its restart",
+        "failover: {} sends read back; slowest send with broker-b dead {slowest:?}; route without broker-b {dropped_after:?} after the kill; broker-b used again {back_after:?} after its restart",
         all.len()
     );
     shutdown(&p).await;
@@ -530,15 +567,22 @@ async fn name_server_down_cached_routes_work_and_changes_are_picked_up() {
         let topic = topic.clone();
         async move {
             let msg = Message::new(topic.as_str(), label.clone()).with_keys(label.as_str());
-            let r = within(SEND_TIMEOUT + SLACK, &label, p.send(SendMessage::new(msg.clone())))
-                .await
-                .expect("producer alive")
-                .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let r = within(
+                SEND_TIMEOUT + SLACK,
+                &label,
+                p.send(SendMessage::new(msg.clone())),
+            )
+            .await
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
             (msg, r)
         }
     };
     acked.push(send("before".into()).await);
-    assert_eq!(publish_queues(&p, &topic).await.expect("route").len(), QUEUES as usize);
+    assert_eq!(
+        publish_queues(&p, &topic).await.expect("route").len(),
+        QUEUES as usize
+    );
 
     control(&rig, "stop the name server", |r| r.stop_namesrv()).await;
     let stopped = Instant::now();
@@ -567,7 +611,9 @@ async fn name_server_down_cached_routes_work_and_changes_are_picked_up() {
             assert_eq!(topic, &fresh)
         }
         ErrorKind::Route(RouteError::NoRoute { .. }) => {}
-        other => panic!("new topic with the name server down: expected a route error, got {other:?} ({err})"),
+        other => panic!(
+            "new topic with the name server down: expected a route error, got {other:?} ({err})"
+        ),
     }
     assert!(took <= SEND_TIMEOUT + SLACK, "took {took:?}");
     let text = err.to_string();
@@ -577,7 +623,8 @@ async fn name_server_down_cached_routes_work_and_changes_are_picked_up() {
     );
 
     // Route change while the name server is down: 8 queues instead of 4.
-    rb.create_topic(&[broker.as_str()], &topic, 2 * QUEUES).await;
+    rb.create_topic(&[broker.as_str()], &topic, 2 * QUEUES)
+        .await;
     control(&rig, "start the name server", |r| r.start_namesrv()).await;
     let back = Instant::now();
     loop {
@@ -601,12 +648,18 @@ async fn name_server_down_cached_routes_work_and_changes_are_picked_up() {
         high |= r.message_queue.queue_id >= QUEUES;
         acked.push((m, r));
     }
-    assert!(high, "no send used queues {QUEUES}.. after the route change");
+    assert!(
+        high,
+        "no send used queues {QUEUES}.. after the route change"
+    );
     // And the new topic works now.
     let r = within(
         SEND_TIMEOUT + SLACK,
         "new topic after the name server came back",
-        p.send(SendMessage::new(Message::new(fresh.as_str(), "now routable"))),
+        p.send(SendMessage::new(Message::new(
+            fresh.as_str(),
+            "now routable",
+        ))),
     )
     .await
     .expect("producer alive")
@@ -620,9 +673,136 @@ async fn name_server_down_cached_routes_work_and_changes_are_picked_up() {
         assert_same_message(&stored, msg, &r.msg_id, &format!("send {k}"));
     }
     eprintln!(
-        "name server down: {n} sends on the cached route; error for a new topic after {took:?}; \
+        "name server down: {n} sends on the cached route; error for a new topic after {took:?} ({err}); \
          route change picked up {picked_up:?} after the restart"
     );
+    shutdown(&p).await;
+    stop_rig(rig).await;
+}
+
+/// The pid of a rig's broker, from its `rig.env`.
+fn broker_pid(rig: &Rig, name: &str) -> u32 {
+    let dir = rig.dir().expect("a private rig has a run dir");
+    let env = std::fs::read_to_string(dir.join("rig.env")).expect("rig.env");
+    let key = format!("{}_PID=", name.to_ascii_uppercase().replace('-', "_"));
+    env.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in rig.env"))
+}
+
+/// SIGSTOPs a process of ours; SIGCONTs it again when dropped (also on a failed test),
+/// so the rig can be stopped normally.
+struct Frozen(u32);
+
+impl Frozen {
+    fn new(pid: u32) -> Frozen {
+        signal(pid, "STOP");
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(st.success(), "kill -{sig} {pid} failed");
+}
+
+/// A frozen broker (SIGSTOP: connections stay open, nothing is answered) in a cluster of
+/// two: with latency fault tolerance and a per-attempt cap, sync sends time out on the
+/// frozen broker, retry on the other and succeed; none waits past its timeout; every
+/// acknowledged send is stored. (The broker is thawed with SIGCONT before the rig stops.)
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn frozen_broker_sends_retry_on_the_other_within_the_timeout() {
+    let rig = private_rig(2).await;
+    let rb = ReadBack::new();
+    let topic = unique("E2E_frozen");
+    let (a, b) = (
+        rig.broker_addr("broker-a").to_owned(),
+        rig.broker_addr("broker-b").to_owned(),
+    );
+    rb.create_topic(&[a.as_str(), b.as_str()], &topic, QUEUES)
+        .await;
+    rb.wait_route(rig.namesrv_addr(), &topic, &["broker-a", "broker-b"], STEP)
+        .await;
+    let cfg = ProducerConfig::builder(unique("e2e_frozen_group"))
+        .namesrv_addr(rig.namesrv_addr())
+        .instance_name(unique("e2e_fail"))
+        .send_timeout(SEND_TIMEOUT)
+        .send_latency_fault_enable(true)
+        .send_msg_max_timeout_per_request(Duration::from_millis(800))
+        .poll_name_server_interval(Duration::from_secs(1))
+        .build()
+        .expect("config");
+    let p = start(cfg).await;
+    let mut acked = Vec::new();
+    let mut log = String::new();
+    let t0 = Instant::now();
+    let send_one = |i: usize| {
+        let p = p.clone();
+        let topic = topic.clone();
+        async move {
+            let msg =
+                Message::new(topic.as_str(), format!("frozen {i}")).with_keys(format!("f{i}"));
+            let t = Instant::now();
+            let r = within(
+                SEND_TIMEOUT + SLACK,
+                &format!("send #{i}"),
+                p.send(SendMessage::new(msg.clone())),
+            )
+            .await
+            .expect("producer alive");
+            (msg, r, t.elapsed())
+        }
+    };
+    for i in 0..10 {
+        let (m, r, _) = send_one(i).await;
+        acked.push((
+            m,
+            r.unwrap_or_else(|e| panic!("send #{i} before the freeze: {e}")),
+        ));
+    }
+    let frozen = Frozen::new(broker_pid(&rig, "broker-b"));
+    let mut failed = 0;
+    for i in 10..50 {
+        let (m, r, took) = send_one(i).await;
+        log.push_str(&format!(
+            "\n  #{i} +{}ms took {}ms {}",
+            (Instant::now() - t0).as_millis(),
+            took.as_millis(),
+            match &r {
+                Ok(r) => format!("ok {}", r.message_queue.broker_name),
+                Err(e) => format!("ERR {e}"),
+            }
+        ));
+        assert!(
+            took <= SEND_TIMEOUT + SLACK,
+            "send #{i} took {took:?}:{log}"
+        );
+        match r {
+            Ok(r) => acked.push((m, r)),
+            Err(_) => failed += 1,
+        }
+    }
+    eprintln!("frozen broker-b:{log}");
+    drop(frozen);
+    assert_eq!(failed, 0, "sends failed with broker-b frozen:{log}");
+    for (k, (msg, r)) in acked.iter().enumerate() {
+        let (stored, _) = within(STEP, "view", rb.view(&r.offset_msg_id))
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged send {k} not readable: {e}"));
+        assert_same_message(&stored, msg, &r.msg_id, &format!("send {k}"));
+    }
     shutdown(&p).await;
     stop_rig(rig).await;
 }

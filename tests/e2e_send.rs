@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_rocketmq::protocol::message::property;
+use actix_rocketmq::protocol::SerializeType;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SelectMessageQueueByHash, SendBatch, SendMessage, SendOneway, SendResult, SendStatus,
@@ -44,30 +45,52 @@ async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
     }
 }
 
-/// The shared rig's brokers as (name, address).
-fn brokers(rig: &Rig) -> Vec<(String, String)> {
+/// The shared rig's brokers as (name, address): from the rig's env file, or (for a name
+/// server given by `NAMESRV_ADDR` alone) from the name server's cluster info.
+async fn brokers(rig: &Rig, rb: &ReadBack) -> Vec<(String, String)> {
     let names = rig.broker_names();
+    let list: Vec<(String, String)> = if names.is_empty() {
+        within(STEP, "cluster info", rb.cluster_brokers(rig.namesrv_addr())).await
+    } else {
+        names
+            .into_iter()
+            .map(|n| {
+                let a = rig.broker_addr(&n).to_owned();
+                (n, a)
+            })
+            .collect()
+    };
     assert!(
-        !names.is_empty(),
-        "the rig lists no brokers (RMQ_RIG_DIR unset? run scripts/test.sh)"
+        !list.is_empty(),
+        "no broker is registered with the name server {}",
+        rig.namesrv_addr()
     );
-    names
+    list
+}
+
+/// The address of the broker named `name`.
+async fn broker_addr(rig: &Rig, rb: &ReadBack, name: &str) -> String {
+    brokers(rig, rb)
+        .await
         .into_iter()
-        .map(|n| {
-            let a = rig.broker_addr(&n).to_owned();
-            (n, a)
-        })
-        .collect()
+        .find(|(n, _)| n == name)
+        .map(|(_, a)| a)
+        .unwrap_or_else(|| panic!("no broker {name:?} in the rig"))
 }
 
 /// A topic with [`QUEUES`] queues on every broker of the rig, routable through the name
 /// server before this returns.
 async fn topic_on_all_brokers(rig: &Rig, rb: &ReadBack, prefix: &str) -> String {
     let topic = unique(prefix);
-    let bs = brokers(rig);
+    let bs = brokers(rig, rb).await;
     let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
     let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
-    within(STEP, "create topic", rb.create_topic(&addrs, &topic, QUEUES)).await;
+    within(
+        STEP,
+        "create topic",
+        rb.create_topic(&addrs, &topic, QUEUES),
+    )
+    .await;
     rb.wait_route(rig.namesrv_addr(), &topic, &names, STEP)
         .await;
     topic
@@ -129,7 +152,10 @@ fn text_body(len: usize) -> Vec<u8> {
     let mut s = String::with_capacity(len + 32);
     let mut i = 0u64;
     while s.len() < len {
-        s.push_str(&format!("order-{i} status=created amount={} ", i * 37 % 1000));
+        s.push_str(&format!(
+            "order-{i} status=created amount={} ",
+            i * 37 % 1000
+        ));
         i += 1;
     }
     s.truncate(len);
@@ -161,7 +187,7 @@ async fn route_lookup_and_heartbeat() {
     .await
     .expect("producer alive")
     .expect("route of the created topic");
-    let bs = brokers(&rig);
+    let bs = brokers(&rig, &rb).await;
     let mut per_broker: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for q in &queues {
         assert_eq!(q.topic, topic);
@@ -225,7 +251,11 @@ async fn sync_send_round_trips_tags_keys_properties_and_body() {
         .iter()
         .map(|(_, r)| r.message_queue.broker_name.as_str())
         .collect();
-    assert_eq!(used.len(), brokers(&rig).len(), "brokers used: {used:?}");
+    assert_eq!(
+        used.len(),
+        brokers(&rig, &rb).await.len(),
+        "brokers used: {used:?}"
+    );
 
     for (i, (msg, r)) in sent.iter().enumerate() {
         view_and_compare(&rb, msg, r, &format!("view #{i}")).await;
@@ -237,7 +267,7 @@ async fn sync_send_round_trips_tags_keys_properties_and_body() {
         .map(|(m, r)| (r.msg_id.as_str(), (m, r)))
         .collect();
     let mut seen = BTreeSet::new();
-    for (name, addr) in brokers(&rig) {
+    for (name, addr) in brokers(&rig, &rb).await {
         let stored = within(STEP, "pull", rb.pull_topic(&addr, &topic, QUEUES)).await;
         for s in &stored {
             let id = s.uniq_key().expect("stored message has a UNIQ_KEY");
@@ -283,10 +313,10 @@ async fn compressed_bodies_are_stored_compressed_and_read_back_identical() {
         big.body.len()
     );
 
-    // Incompressible (binary) and over the threshold: still flagged, still identical.
-    let noisy = Message::new(topic.as_str(), binary_body(8192, 7)).with_tags("zip");
-    let r = send(&p, noisy.clone()).await;
-    let (stored, _) = view_and_compare(&rb, &noisy, &r, "8 KiB binary body").await;
+    // A binary (but patterned) body over the threshold: compressed, identical.
+    let patterned = Message::new(topic.as_str(), binary_body(8192, 7)).with_tags("zip");
+    let r = send(&p, patterned.clone()).await;
+    let (stored, _) = view_and_compare(&rb, &patterned, &r, "8 KiB binary body").await;
     assert!(is_compressed(&stored), "8 KiB body not compressed");
 
     let small = Message::new(topic.as_str(), text_body(4095)).with_tags("plain");
@@ -334,7 +364,7 @@ async fn oneway_sends_are_stored() {
             found.len()
         );
         found.clear();
-        for (_, addr) in brokers(&rig) {
+        for (_, addr) in brokers(&rig, &rb).await {
             for s in rb.pull_topic(&addr, &topic, QUEUES).await {
                 let seq = s.property("seq").expect("seq property").to_owned();
                 assert!(found.insert(seq.clone(), s).is_none(), "{seq} stored twice");
@@ -374,20 +404,27 @@ async fn to_queue_and_selector_sends_land_on_the_chosen_queue() {
     .await
     .expect("producer alive")
     .expect("publish queues");
-    assert_eq!(queues.len(), QUEUES as usize * brokers(&rig).len());
+    assert_eq!(
+        queues.len(),
+        QUEUES as usize * brokers(&rig, &rb).await.len()
+    );
 
     for (i, q) in queues.iter().enumerate() {
         let msg = Message::new(topic.as_str(), format!("to queue {i}"))
             .with_tags("q")
             .with_property("target", format!("{}/{}", q.broker_name, q.queue_id));
-        let r = within(STEP, "SendToQueue", p.send(SendToQueue::new(msg.clone(), q.clone())))
-            .await
-            .expect("producer alive")
-            .unwrap_or_else(|e| panic!("SendToQueue {q:?}: {e}"));
+        let r = within(
+            STEP,
+            "SendToQueue",
+            p.send(SendToQueue::new(msg.clone(), q.clone())),
+        )
+        .await
+        .expect("producer alive")
+        .unwrap_or_else(|e| panic!("SendToQueue {q:?}: {e}"));
         assert_eq!(&r.message_queue, q, "result queue");
         let (stored, _) = view_and_compare(&rb, &msg, &r, &format!("to {q:?}")).await;
         assert_eq!(stored.queue_id, q.queue_id);
-        let addr = rig.broker_addr(&q.broker_name);
+        let addr = broker_addr(&rig, &rb, &q.broker_name).await;
         assert_eq!(
             stored.store_host.to_string(),
             addr,
@@ -427,14 +464,18 @@ async fn to_queue_and_selector_sends_land_on_the_chosen_queue() {
             "{order}: offsets {offsets:?}"
         );
         // the queue read back holds the steps in order
-        let addr = rig.broker_addr(&first.broker_name).to_owned();
+        let addr = broker_addr(&rig, &rb, &first.broker_name).await;
         let stored = rb.pull_queue(&addr, &topic, first.queue_id).await;
         let steps: Vec<String> = stored
             .iter()
             .filter(|s| s.keys() == Some(order.as_str()))
             .map(|s| s.property("step").unwrap_or("?").to_owned())
             .collect();
-        assert_eq!(steps, ["0", "1", "2", "3", "4"], "{order}: steps in its queue");
+        assert_eq!(
+            steps,
+            ["0", "1", "2", "3", "4"],
+            "{order}: steps in its queue"
+        );
     }
     shutdown(&p).await;
 }
@@ -471,7 +512,7 @@ async fn batch_send_stores_every_message() {
     );
 
     let q = &r.message_queue;
-    let addr = rig.broker_addr(&q.broker_name).to_owned();
+    let addr = broker_addr(&rig, &rb, &q.broker_name).await;
     let mut stored = Vec::new();
     let mut offset = r.queue_offset;
     let t0 = Instant::now();
@@ -491,7 +532,10 @@ async fn batch_send_stores_every_message() {
             .iter()
             .filter(|(k, _)| k == property::UNIQ_KEY)
             .count();
-        assert_eq!(uniq_count, 1, "batch message #{i} carries {uniq_count} UNIQ_KEYs");
+        assert_eq!(
+            uniq_count, 1,
+            "batch message #{i} carries {uniq_count} UNIQ_KEYs"
+        );
         assert_same_message(s, m, ids[i], &format!("batch #{i}"));
         assert_eq!(s.queue_offset, r.queue_offset + i as i64);
     }
@@ -523,7 +567,12 @@ async fn concurrent_sends_are_all_stored_once() {
             p.send(SendMessage::new(msg))
         })
         .collect();
-    let results = within(STEP, "200 concurrent sends", futures::future::join_all(futs)).await;
+    let results = within(
+        STEP,
+        "200 concurrent sends",
+        futures::future::join_all(futs),
+    )
+    .await;
     let mut ids = BTreeSet::new();
     for (i, r) in results.into_iter().enumerate() {
         let r = r
@@ -532,7 +581,7 @@ async fn concurrent_sends_are_all_stored_once() {
         assert!(ids.insert(r.msg_id.clone()));
     }
     let mut stored_ns = BTreeSet::new();
-    for (_, addr) in brokers(&rig) {
+    for (_, addr) in brokers(&rig, &rb).await {
         for s in rb.pull_topic(&addr, &topic, QUEUES).await {
             assert!(ids.contains(s.uniq_key().unwrap_or("")), "unknown message");
             let n: usize = s.property("n").expect("n").parse().expect("number");
@@ -570,10 +619,14 @@ async fn shutdown_unregisters_the_group_from_every_broker() {
     for p in [&p1, &p2] {
         // learn the route (so both brokers are known) and store something
         for i in 0..4 {
-            send(p, Message::new(topic.as_str(), format!("before shutdown {i}"))).await;
+            send(
+                p,
+                Message::new(topic.as_str(), format!("before shutdown {i}")),
+            )
+            .await;
         }
     }
-    let bs = brokers(&rig);
+    let bs = brokers(&rig, &rb).await;
     for (_, addr) in &bs {
         for g in [&g1, &g2] {
             rb.wait_producer_clients(addr, g, STEP, "registered by heartbeat", |c| {
@@ -596,7 +649,11 @@ async fn shutdown_unregisters_the_group_from_every_broker() {
         );
     }
     // p2 still sends on the shared instance
-    send(&p2, Message::new(topic.as_str(), "after the other shutdown")).await;
+    send(
+        &p2,
+        Message::new(topic.as_str(), "after the other shutdown"),
+    )
+    .await;
     // p1 refuses sends
     let refused = within(
         STEP,
@@ -615,10 +672,190 @@ async fn shutdown_unregisters_the_group_from_every_broker() {
 
     shutdown(&p2).await;
     for (_, addr) in &bs {
-        rb.wait_producer_clients(addr, &g2, Duration::from_secs(3), "after the last Shutdown", |c| {
-            !c.contains(&client_id)
-        })
+        rb.wait_producer_clients(
+            addr,
+            &g2,
+            Duration::from_secs(3),
+            "after the last Shutdown",
+            |c| !c.contains(&client_id),
+        )
         .await;
+    }
+}
+
+/// Producer settings that change what goes on the wire, each checked against the real
+/// broker and read back: the VIP channel (sends to the broker's fast port, port - 2),
+/// the compact ROCKETMQ binary request header, and a namespace (the broker stores
+/// `NS%topic`; the send result reports the plain topic).
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn vip_channel_binary_headers_and_namespace() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_variants").await;
+    for name in ["vip", "rocketmq-header"] {
+        let builder = ProducerConfig::builder(unique("e2e_variant_group"))
+            .namesrv_addr(rig.namesrv_addr())
+            .instance_name(unique("e2e"));
+        let builder = match name {
+            "vip" => builder.vip_channel_enabled(true),
+            _ => builder.serialize_type(SerializeType::RocketMq),
+        };
+        let cfg = builder.build().expect("config");
+        let p = start(cfg).await;
+        for i in 0..4 {
+            let msg = Message::new(topic.as_str(), format!("{name} {i}"))
+                .with_tags(name)
+                .with_keys(format!("{name}-{i}"))
+                .with_property("variant", name);
+            let r = send(&p, msg.clone()).await;
+            view_and_compare(&rb, &msg, &r, &format!("{name} #{i}")).await;
+        }
+        shutdown(&p).await;
+    }
+
+    // Namespace: the topic on the broker is `NS%topic`.
+    let ns = unique("e2ens");
+    let wrapped = format!("{ns}%{topic}");
+    let bs = brokers(&rig, &rb).await;
+    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
+    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
+    rb.create_topic(&addrs, &wrapped, QUEUES).await;
+    rb.wait_route(rig.namesrv_addr(), &wrapped, &names, STEP)
+        .await;
+    let cfg = ProducerConfig::builder("e2e_ns_group")
+        .namesrv_addr(rig.namesrv_addr())
+        .instance_name(unique("e2e"))
+        .namespace(ns.as_str())
+        .build()
+        .expect("config");
+    let p = start(cfg).await;
+    let msg = Message::new(topic.as_str(), "namespaced")
+        .with_tags("ns")
+        .with_keys("ns-key");
+    let r = send(&p, msg.clone()).await;
+    assert_eq!(
+        r.message_queue.topic, topic,
+        "result topic without namespace"
+    );
+    let (stored, _) = rb
+        .view(&r.offset_msg_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut as_stored = msg.clone();
+    as_stored.topic = wrapped.clone();
+    // the producer marks namespaced messages with INSTANCE_ID, as the Java client does
+    as_stored.set_property(property::INSTANCE_ID, ns.as_str());
+    assert_same_message(&stored, &as_stored, &r.msg_id, "namespaced");
+    shutdown(&p).await;
+}
+
+/// The broker's limits: bodies of exactly 4 MiB (the default `max_message_size`) are
+/// stored, compressible ones compressed, random ones as they are (zlib would make them
+/// larger than the broker's 4 MiB limit); one byte more is refused by the producer.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn four_mib_body_round_trips_and_one_byte_more_is_refused() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_limit").await;
+    let p = start(config(&rig, &unique("e2e_limit_group"))).await;
+    let max = 4 * 1024 * 1024;
+    let msg = Message::new(topic.as_str(), text_body(max)).with_tags("max");
+    let r = send(&p, msg.clone()).await;
+    let (stored, raw_len) = view_and_compare(&rb, &msg, &r, "4 MiB body").await;
+    assert!(is_compressed(&stored) && raw_len < max / 4);
+
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let random: Vec<u8> = (0..max)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let msg = Message::new(topic.as_str(), random).with_tags("random");
+    let r = send(&p, msg.clone()).await;
+    let (stored, raw_len) = view_and_compare(&rb, &msg, &r, "4 MiB random body").await;
+    assert!(
+        !is_compressed(&stored) && raw_len > max,
+        "random body: compressed={} record {raw_len} bytes",
+        is_compressed(&stored)
+    );
+
+    let over = Message::new(topic.as_str(), text_body(max + 1));
+    let err = within(STEP, "oversize send", p.send(SendMessage::new(over)))
+        .await
+        .expect("producer alive")
+        .expect_err("a body over max_message_size must be refused");
+    assert!(
+        matches!(err.kind(), ErrorKind::Validation(_)),
+        "oversize body: expected a validation error, got {err}"
+    );
+    shutdown(&p).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// the comparisons themselves (no broker needed)
+
+/// The read-back comparisons catch every kind of difference they claim to check, so a
+/// broker (or producer) that mangles a message fails the suite.
+#[test]
+fn readback_comparisons_catch_differences() {
+    use actix_rocketmq::protocol::stored::StoredMessage;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    let host = "127.0.0.1:10911".parse().expect("addr");
+    let sent = Message::new("T", vec![0u8, 1, 2, 255])
+        .with_tags("TagA")
+        .with_keys(["k1", "k2"])
+        .with_property("p", "v")
+        .with_flag(7);
+    let mut good = StoredMessage::from_message(&sent, host, host);
+    good.properties
+        .push((property::UNIQ_KEY.to_owned(), "ID1".to_owned()));
+    assert_same_message(&good, &sent, "ID1", "identical");
+
+    let fails = |what: &str, f: &dyn Fn(&mut StoredMessage)| {
+        let mut bad = good.clone();
+        f(&mut bad);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            assert_same_message(&bad, &sent, "ID1", what)
+        }));
+        assert!(
+            r.is_err(),
+            "a stored message with {what} passed the comparison"
+        );
+    };
+    fails("another topic", &|m| m.topic = "U".into());
+    fails("another flag", &|m| m.flag = 8);
+    fails("one body byte changed", &|m| {
+        m.body = vec![0u8, 1, 2, 254].into()
+    });
+    fails("a truncated body", &|m| m.body = vec![0u8, 1, 2].into());
+    fails("other tags", &|m| set_prop(m, property::TAGS, "TagB"));
+    fails("other keys", &|m| set_prop(m, property::KEYS, "k1"));
+    fails("a changed property", &|m| set_prop(m, "p", "w"));
+    fails("a missing property", &|m| {
+        m.properties.retain(|(k, _)| k != "p")
+    });
+    fails("an extra property", &|m| {
+        m.properties.push(("extra".into(), "x".into()))
+    });
+    fails("another UNIQ_KEY", &|m| {
+        set_prop(m, property::UNIQ_KEY, "ID2")
+    });
+    fails("no UNIQ_KEY", &|m| {
+        m.properties.retain(|(k, _)| k != property::UNIQ_KEY)
+    });
+}
+
+fn set_prop(m: &mut actix_rocketmq::protocol::stored::StoredMessage, k: &str, v: &str) {
+    for (name, value) in m.properties.iter_mut() {
+        if name == k {
+            *value = v.to_owned();
+        }
     }
 }
 
@@ -676,7 +913,14 @@ async fn quickstart_example_against_the_real_broker() {
         "quickstart example",
         tokio::process::Command::new(&bin)
             .args(["--namesrv", rig.namesrv_addr(), "--topic", &topic])
-            .args(["--count", &COUNT.to_string(), "--tag", "QS", "--group", &group])
+            .args([
+                "--count",
+                &COUNT.to_string(),
+                "--tag",
+                "QS",
+                "--group",
+                &group,
+            ])
             .args(["--body-size", "6000", "--property", "origin=quickstart"])
             .kill_on_drop(true)
             .output(),
@@ -698,7 +942,7 @@ async fn quickstart_example_against_the_real_broker() {
     );
 
     let mut bodies = BTreeMap::new();
-    for (_, addr) in brokers(&rig) {
+    for (_, addr) in brokers(&rig, &rb).await {
         for s in rb.pull_topic(&addr, &topic, QUEUES).await {
             let key = s.keys().expect("KEYS").to_owned();
             let i: usize = key.strip_prefix("KEY").expect("KEY{i}").parse().expect("i");

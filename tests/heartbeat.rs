@@ -18,7 +18,7 @@ use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig};
 use actix_rocketmq::testkit::{BrokerHandle, TestCluster};
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
-use support::{run_paused, spin_for, spin_until, wait_until};
+use support::{run_paused, spin_await, spin_for, spin_until, wait_until};
 
 const CLIENT_ID: &str = "10.0.0.1@hb-test";
 
@@ -237,7 +237,7 @@ fn a_producer_beats_its_brokers_every_heartbeat_interval() {
             .unwrap();
         let t0 = tokio::time::Instant::now();
         let p = ProducerActor::start(cfg).await.unwrap();
-        p.send(SendMessage::new(Message::new("T", "x")))
+        spin_await(p.send(SendMessage::new(Message::new("T", "x"))))
             .await
             .unwrap()
             .unwrap();
@@ -253,6 +253,7 @@ fn a_producer_beats_its_brokers_every_heartbeat_interval() {
         .await;
         spin_for(Duration::from_millis(50)).await;
         assert_eq!((a.heartbeats(), b.heartbeats()), (4, 4));
-        p.send(Shutdown).await.unwrap();
+        spin_await(p.send(Shutdown)).await.unwrap();
+        assert_eq!(a.unregisters().len() + b.unregisters().len(), 2);
     });
 }

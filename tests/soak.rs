@@ -12,10 +12,11 @@ use futures::future::join_all;
 
 use actix_rocketmq::protocol::codes::request_code;
 use actix_rocketmq::runtime::instance::{
-    ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance, InstanceConfig,
+    ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
+    InstanceConfig, RegisterProducer, UnregisterProducer,
 };
 use actix_rocketmq::runtime::live::{live_actors, LiveActors};
-use actix_rocketmq::runtime::route_manager::RouteConfig;
+use actix_rocketmq::runtime::route_manager::{GetRouteStats, RouteConfig};
 use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{
@@ -68,7 +69,11 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
     let (a, b) = (cl.broker("broker-a"), cl.broker("broker-b"));
     let metrics = tokio::runtime::Handle::current().metrics();
     let baseline_tasks = metrics.num_alive_tasks();
-    assert_eq!(live_actors(), LiveActors::default(), "no runtime actor before the first producer");
+    assert_eq!(
+        live_actors(),
+        LiveActors::default(),
+        "no runtime actor before the first producer"
+    );
 
     let started = std::time::Instant::now();
     let mut stored_ids = Vec::new();
@@ -99,8 +104,12 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
         let sends: Vec<_> = producers
             .iter()
             .flat_map(|p| {
-                (0..SENDS_PER_PRODUCER)
-                    .map(move |i| p.send(SendMessage::new(Message::new("T", format!("r{round} m{i}")))))
+                (0..SENDS_PER_PRODUCER).map(move |i| {
+                    p.send(SendMessage::new(Message::new(
+                        "T",
+                        format!("r{round} m{i}"),
+                    )))
+                })
             })
             .collect();
         let breaker = async {
@@ -124,13 +133,20 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
         };
         let t0 = std::time::Instant::now();
         let (results, _) = futures::join!(join_all(sends), breaker);
-        assert!(t0.elapsed() < Duration::from_secs(3), "round {round}: sends took {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "round {round}: sends took {:?}",
+            t0.elapsed()
+        );
         for r in results {
             match r.expect("producer alive") {
                 Ok(res) => stored_ids.push(res.msg_id),
                 Err(e) => {
                     assert!(
-                        matches!(e.kind(), ErrorKind::Connection(_) | ErrorKind::Timeout { .. }),
+                        matches!(
+                            e.kind(),
+                            ErrorKind::Connection(_) | ErrorKind::Timeout { .. }
+                        ),
                         "round {round}: unexpected error {e:?}"
                     );
                     failures += 1;
@@ -144,23 +160,50 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
         for p in &producers {
             let s = p.send(GetProducerStats).await.unwrap();
             assert_eq!(
-                (s.in_flight, s.in_flight_bytes, s.waiting_for_capacity, s.waiting_for_route),
+                (
+                    s.in_flight,
+                    s.in_flight_bytes,
+                    s.waiting_for_capacity,
+                    s.waiting_for_route
+                ),
                 (0, 0, 0, 0),
                 "round {round}: {s:?}"
             );
         }
         let shared = ClientManager::from_registry()
-            .send(GetOrCreateInstance(instance_cfg(&shared_cfg.client_id(), &cl.namesrv_addr())))
+            .send(GetOrCreateInstance(instance_cfg(
+                &shared_cfg.client_id(),
+                &cl.namesrv_addr(),
+            )))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(shared.send(GetInstanceStats).await.unwrap().producers, 2, "the producers' shared instance");
+        assert_eq!(
+            shared.send(GetInstanceStats).await.unwrap().producers,
+            2,
+            "the producers' shared instance"
+        );
         wait_until_async("no request waiting on a connection", || {
             let s = shared.clone();
             async move { pending_requests(&s).await == 0 }
         })
         .await;
-        drop(shared);
+        // A probe group, for the instance's route manager: no look-up left in flight.
+        let probe = format!("soak_{round}_probe");
+        let handles = shared
+            .send(RegisterProducer {
+                group: probe.clone(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let rs = handles.route_manager.send(GetRouteStats).await.unwrap();
+        assert_eq!((rs.inflight, rs.topics), (0, 1), "round {round}: {rs:?}");
+        shared
+            .send(UnregisterProducer { group: probe })
+            .await
+            .unwrap();
+        drop((shared, handles));
 
         for p in &producers {
             p.send(Shutdown).await.unwrap();
@@ -172,8 +215,16 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
 
     let total = ROUNDS * 3 * SENDS_PER_PRODUCER;
     assert_eq!(stored_ids.len() + failures, total);
-    assert!(stored_ids.len() * 10 >= total * 9, "only {} of {total} sends succeeded", stored_ids.len());
-    let stored: HashSet<String> = cl.messages("T").iter().filter_map(|m| m.uniq_key().map(str::to_string)).collect();
+    assert!(
+        stored_ids.len() * 10 >= total * 9,
+        "only {} of {total} sends succeeded",
+        stored_ids.len()
+    );
+    let stored: HashSet<String> = cl
+        .messages("T")
+        .iter()
+        .filter_map(|m| m.uniq_key().map(str::to_string))
+        .collect();
     for id in &stored_ids {
         assert!(stored.contains(id), "a successful send is stored: {id}");
     }
@@ -183,11 +234,21 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
     );
 
     // Back at baseline: no runtime actor, no client socket, no extra task.
-    wait_until("every runtime actor gone", || live_actors() == LiveActors::default()).await;
+    wait_until("every runtime actor gone", || {
+        live_actors() == LiveActors::default()
+    })
+    .await;
     wait_until("every client connection closed", || {
         ns.open_connections() == 0 && a.open_connections() == 0 && b.open_connections() == 0
     })
     .await;
-    wait_until("tokio tasks back at baseline", || metrics.num_alive_tasks() == baseline_tasks).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "soak took {:?}", started.elapsed());
+    wait_until("tokio tasks back at baseline", || {
+        metrics.num_alive_tasks() == baseline_tasks
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "soak took {:?}",
+        started.elapsed()
+    );
 }

@@ -19,16 +19,16 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use actix_rocketmq::protocol::codes::response_code;
+use actix_rocketmq::protocol::codes::{request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::headers::{
-    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader,
-    GetMaxOffsetResponseHeader, GetRouteInfoRequestHeader, PullMessageRequestHeader,
-    PullMessageResponseHeader, ViewMessageRequestHeader,
+    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    GetRouteInfoRequestHeader, PullMessageRequestHeader, PullMessageResponseHeader,
+    ViewMessageRequestHeader,
 };
 use actix_rocketmq::protocol::message::{property, sys_flag};
 use actix_rocketmq::protocol::message_id::decode_offset_msg_id;
-use actix_rocketmq::protocol::route::TopicRouteData;
+use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
 use actix_rocketmq::protocol::stored::decode_stored_messages;
 pub use actix_rocketmq::protocol::stored::StoredMessage;
 use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
@@ -39,7 +39,7 @@ use tokio::time::Instant;
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// GET_PRODUCER_CONNECTION_LIST (Java `RequestCode`), not in the crate's code table.
 pub const GET_PRODUCER_CONNECTION_LIST: i32 = 204;
-/// Consumer group used by [`ReadBack::pull`] (auto-created by the broker).
+/// Consumer group of [`ReadBack::pull_once`] (the broker auto-creates it).
 pub const READBACK_GROUP: &str = "e2e_readback_group";
 /// PullSysFlag: the request carries its subscription expression.
 const PULL_FLAG_SUBSCRIPTION: i32 = 0x4;
@@ -82,7 +82,11 @@ impl ReadBack {
     }
 
     /// One request to `addr`, answered within [`ADMIN_TIMEOUT`].
-    pub async fn call(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand, NetError> {
+    pub async fn call(
+        &self,
+        addr: &str,
+        cmd: RemotingCommand,
+    ) -> Result<RemotingCommand, NetError> {
         let conn = self.conn(addr);
         conn.request(cmd, Instant::now() + ADMIN_TIMEOUT).await
     }
@@ -114,7 +118,11 @@ impl ReadBack {
     }
 
     /// The name server's route of `topic`, `None` when it answers TOPIC_NOT_EXIST.
-    pub async fn route(&self, namesrv: &str, topic: &str) -> Result<Option<TopicRouteData>, String> {
+    pub async fn route(
+        &self,
+        namesrv: &str,
+        topic: &str,
+    ) -> Result<Option<TopicRouteData>, String> {
         let cmd = GetRouteInfoRequestHeader::new(topic).into_request();
         let r = self
             .call(namesrv, cmd)
@@ -125,7 +133,10 @@ impl ReadBack {
                 .map(Some)
                 .map_err(|e| format!("route of {topic} does not parse: {e}")),
             response_code::TOPIC_NOT_EXIST => Ok(None),
-            c => Err(format!("GET_ROUTEINFO_BY_TOPIC {topic}: code {c} {:?}", r.remark)),
+            c => Err(format!(
+                "GET_ROUTEINFO_BY_TOPIC {topic}: code {c} {:?}",
+                r.remark
+            )),
         }
     }
 
@@ -163,6 +174,28 @@ impl ReadBack {
         }
     }
 
+    /// The master brokers the name server knows, as (name, address), sorted by name.
+    pub async fn cluster_brokers(&self, namesrv: &str) -> Vec<(String, String)> {
+        let cmd = RemotingCommand::request(request_code::GET_BROKER_CLUSTER_INFO, ExtFields::new());
+        let r = self.call_ok(namesrv, cmd, "GET_BROKER_CLUSTER_INFO").await;
+        assert_eq!(
+            r.code,
+            response_code::SUCCESS,
+            "GET_BROKER_CLUSTER_INFO at {namesrv}: code {} {:?}",
+            r.code,
+            r.remark
+        );
+        let info = ClusterInfo::decode(&r.body)
+            .unwrap_or_else(|e| panic!("cluster info does not parse: {e}"));
+        info.broker_addr_table
+            .values()
+            .filter_map(|b| {
+                b.master_addr()
+                    .map(|a| (b.broker_name.clone(), a.to_owned()))
+            })
+            .collect()
+    }
+
     // ------------------------------------------------------------------ reading back
 
     /// VIEW_MESSAGE_BY_ID to the store host encoded in `offset_msg_id`. Returns the
@@ -187,8 +220,9 @@ impl ReadBack {
             ));
         }
         let raw_len = r.body.len();
-        let mut msgs = decode_stored_messages(&r.body)
-            .map_err(|e| format!("VIEW_MESSAGE_BY_ID {offset_msg_id}: record does not decode: {e}"))?;
+        let mut msgs = decode_stored_messages(&r.body).map_err(|e| {
+            format!("VIEW_MESSAGE_BY_ID {offset_msg_id}: record does not decode: {e}")
+        })?;
         if msgs.len() != 1 {
             return Err(format!(
                 "VIEW_MESSAGE_BY_ID {offset_msg_id}: {} records in the reply",
@@ -250,10 +284,9 @@ impl ReadBack {
             expression_type: Some("TAG".to_owned()),
         }
         .into_request();
-        let r = self
-            .call(broker_addr, cmd)
-            .await
-            .map_err(|e| format!("PULL_MESSAGE {topic}/{queue_id}@{offset} at {broker_addr}: {e}"))?;
+        let r = self.call(broker_addr, cmd).await.map_err(|e| {
+            format!("PULL_MESSAGE {topic}/{queue_id}@{offset} at {broker_addr}: {e}")
+        })?;
         let header = PullMessageResponseHeader::from_command(&r).ok();
         match r.code {
             response_code::SUCCESS => {
@@ -264,9 +297,10 @@ impl ReadBack {
                     .unwrap_or(offset + msgs.len() as i64);
                 Ok((msgs, next))
             }
-            response_code::PULL_NOT_FOUND | response_code::PULL_RETRY_IMMEDIATELY => {
-                Ok((Vec::new(), header.map(|h| h.next_begin_offset).unwrap_or(offset)))
-            }
+            response_code::PULL_NOT_FOUND | response_code::PULL_RETRY_IMMEDIATELY => Ok((
+                Vec::new(),
+                header.map(|h| h.next_begin_offset).unwrap_or(offset),
+            )),
             c => Err(format!(
                 "PULL_MESSAGE {topic}/{queue_id}@{offset} at {broker_addr}: code {c} {:?}",
                 r.remark
@@ -275,7 +309,12 @@ impl ReadBack {
     }
 
     /// Every message of one queue from offset 0 up to its current max offset.
-    pub async fn pull_queue(&self, broker_addr: &str, topic: &str, queue_id: i32) -> Vec<StoredMessage> {
+    pub async fn pull_queue(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        queue_id: i32,
+    ) -> Vec<StoredMessage> {
         let max = self.max_offset(broker_addr, topic, queue_id).await;
         let mut out = Vec::new();
         let mut offset = 0;
@@ -301,7 +340,12 @@ impl ReadBack {
     }
 
     /// Every message of `topic` on one broker (all `queues` queues).
-    pub async fn pull_topic(&self, broker_addr: &str, topic: &str, queues: i32) -> Vec<StoredMessage> {
+    pub async fn pull_topic(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        queues: i32,
+    ) -> Vec<StoredMessage> {
         let mut out = Vec::new();
         for q in 0..queues {
             out.extend(self.pull_queue(broker_addr, topic, q).await);

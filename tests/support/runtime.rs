@@ -73,6 +73,24 @@ pub async fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// For paused-clock tests: awaits `fut` (real I/O) without letting the runtime
+/// park, so the clock cannot auto-advance past deadlines meanwhile; panics
+/// after [`WAIT`] of real time.
+pub async fn spin_await<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let start = StdInstant::now();
+    loop {
+        if let std::task::Poll::Ready(out) = futures::poll!(fut.as_mut()) {
+            return out;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "timed out after {WAIT:?} (real) awaiting I/O"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 /// For paused-clock tests: yields for `real` wall-clock time without moving the clock.
 pub async fn spin_for(real: Duration) {
     let start = StdInstant::now();
