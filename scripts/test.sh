@@ -82,6 +82,8 @@ phase install
 
 phase build
 cargo test --all-features --all-targets --no-run
+# The quickstart end-to-end test runs the example binary itself.
+cargo build --all-features --examples
 
 phase start
 RMQ_RIG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/actix-rocketmq-test-rig.XXXXXX")

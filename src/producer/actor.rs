@@ -996,12 +996,14 @@ impl Handler<SendMessage> for ProducerActor {
             None => fut,
             Some((recipient, correlation)) => Box::pin(async move {
                 let res = fut.await;
-                let _ = recipient
-                    .send(SendOutcome {
-                        correlation,
-                        result: res.clone(),
-                    })
-                    .await;
+                let outcome = SendOutcome {
+                    correlation,
+                    result: res.clone(),
+                };
+                // On its own task: a busy recipient must not delay the caller's reply.
+                actix_rt::spawn(async move {
+                    let _ = recipient.send(outcome).await;
+                });
                 res
             }),
         }

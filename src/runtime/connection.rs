@@ -57,7 +57,7 @@ impl Default for ConnectionConfig {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             dead_peer_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(3),
         }
     }
 }
@@ -477,6 +477,8 @@ impl Supervised for ConnectionActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.restarts += 1;
         self.writer = None;
+        // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
+        self.deadline_timer = None;
         self.fail_all("connection restarting");
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
