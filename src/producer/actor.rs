@@ -9,10 +9,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::future::join_all;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::rc::Rc;
 use tokio::time::Instant;
 
 use super::config::ProducerConfig;
@@ -66,9 +71,91 @@ struct InAttempt {
     hook_addr: Option<String>,
 }
 
+/// Where a send's reply goes. The slot is filled by the actor when the job
+/// ends and handed straight to actix's reply channel (see [`SendReply`]), so a
+/// send costs no task, future or timer of its own.
+struct ReplySlot<T>(Rc<RefCell<SlotState<T>>>);
+
+enum SlotState<T> {
+    Empty,
+    Ready(T),
+    Waiting(OneshotSender<T>),
+    Sent,
+}
+
+impl<T> ReplySlot<T> {
+    fn pair() -> (ReplySlot<T>, SendReply<T>) {
+        let cell = Rc::new(RefCell::new(SlotState::Empty));
+        (ReplySlot(cell.clone()), SendReply(ReplySlot(cell)))
+    }
+
+    fn complete(self, value: T) {
+        let mut state = self.0.borrow_mut();
+        match std::mem::replace(&mut *state, SlotState::Sent) {
+            SlotState::Waiting(tx) => {
+                let _ = tx.send(value);
+            }
+            SlotState::Empty => *state = SlotState::Ready(value),
+            // Already answered: exactly one reply.
+            other => *state = other,
+        }
+    }
+}
+
+/// The reply of the producer's send handlers: resolved when the send ends.
+pub struct SendReply<T>(ReplySlot<T>);
+
+impl<M, T> MessageResponse<ProducerActor, M> for SendReply<T>
+where
+    M: actix::Message<Result = T>,
+    T: 'static,
+{
+    fn handle(self, _: &mut Context<ProducerActor>, tx: Option<OneshotSender<T>>) {
+        let Some(tx) = tx else {
+            return;
+        };
+        let mut state = self.0 .0.borrow_mut();
+        match std::mem::replace(&mut *state, SlotState::Sent) {
+            SlotState::Ready(value) => {
+                let _ = tx.send(value);
+            }
+            SlotState::Empty => *state = SlotState::Waiting(tx),
+            other => *state = other,
+        }
+    }
+}
+
 enum ReplyTo {
-    Send(oneshot::Sender<Result<SendResult, Error>>),
-    Oneway(oneshot::Sender<Result<(), Error>>),
+    Send {
+        slot: ReplySlot<Result<SendResult, Error>>,
+        notify: Option<(Recipient<SendOutcome>, u64)>,
+    },
+    Oneway(ReplySlot<Result<(), Error>>),
+}
+
+impl ReplyTo {
+    /// Replies exactly once (and tells the notify recipient, if any).
+    fn deliver(self, res: Result<Option<SendResult>, Error>) {
+        match self {
+            ReplyTo::Send { slot, notify } => {
+                let res = res.and_then(|r| r.ok_or_else(Error::shut_down));
+                if let Some((recipient, correlation)) = notify {
+                    let outcome = SendOutcome {
+                        correlation,
+                        result: res.clone(),
+                    };
+                    // A full recipient mailbox waits on a task: it must not delay this reply.
+                    if let Err(SendError::Full(outcome)) = recipient.try_send(outcome) {
+                        actix_rt::spawn(async move {
+                            let _ = recipient.send(outcome).await;
+                        });
+                    }
+                }
+                slot.complete(res);
+            }
+            ReplyTo::Oneway(slot) => slot.complete(res.map(|_| ())),
+        }
+    }
 }
 
 /// One send in flight: everything needed for another attempt, encoded once.
@@ -160,7 +247,14 @@ pub struct ProducerActor {
     done_rx: Option<mpsc::UnboundedReceiver<(u64, Reply)>>,
     in_attempt: HashMap<u64, InAttempt>,
     next_token: u64,
+    /// Send deadlines of the attempts in flight, earliest first: the guarantee
+    /// that every send is answered by its deadline even if a connection is stuck.
+    attempt_deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    attempt_timer: Option<(Instant, SpawnHandle)>,
 }
+
+/// Slack after a send's deadline before the producer answers for a connection that did not.
+const DEADLINE_GRACE: Duration = Duration::from_millis(20);
 
 /// Sends return at once, so a deep mailbox only keeps callers from parking.
 const MAILBOX_CAPACITY: usize = 1024;
@@ -251,6 +345,8 @@ impl ProducerActor {
             done_rx: Some(done_rx),
             in_attempt: HashMap::new(),
             next_token: 0,
+            attempt_deadlines: BinaryHeap::new(),
+            attempt_timer: None,
         }
     }
 
@@ -482,21 +578,26 @@ impl ProducerActor {
         };
         let rm = self.handles.route_manager.clone();
         let instance = self.handles.instance.clone();
-        let timeout = self.cfg.send_timeout();
+        // The first waiting send has the earliest deadline: no look-up outlives it.
+        let deadline = self.waiting_route[&topic][0].deadline;
         // `Err(None)`: no answer in time (a slow name server), which is a
         // timeout of the waiting sends, not a shut-down client.
-        let fut = async move {
+        let lookup = async move {
             let rx = rm
                 .send(find)
                 .await
                 .map_err(|_| Some(RouteError::Shutdown))?;
-            let info = match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(res)) => res.map_err(Some)?,
-                Ok(Err(_)) => return Err(Some(RouteError::Shutdown)),
-                Err(_) => return Err(None),
+            let info = match rx.await {
+                Ok(res) => res.map_err(Some)?,
+                Err(_) => return Err(Some(RouteError::Shutdown)),
             };
             let conns = connections_for(&instance, &info).await;
             Ok((info, conns))
+        };
+        let fut = async move {
+            tokio::time::timeout_at(deadline, lookup)
+                .await
+                .unwrap_or(Err(None))
         };
         ctx.spawn(
             fut.into_actor(self)
@@ -646,6 +747,7 @@ impl ProducerActor {
                 token,
             },
         };
+        self.attempt_deadlines.push(Reverse((job.deadline, token)));
         self.in_attempt.insert(
             token,
             InAttempt {
@@ -655,13 +757,14 @@ impl ProducerActor {
                 hook_addr,
             },
         );
+        self.arm_attempt_timer(ctx);
         if let Err(msg) = conn.submit(msg) {
             // Mailbox full: wait for room on a task (rare; the mailbox is deep).
             let actor = conn.actor().clone();
             let done = self.done.clone();
             let remote = conn.remote().to_string();
             actix_rt::spawn(async move {
-                if actor.send(msg).await.is_err() {
+                if actor.send(*msg).await.is_err() {
                     let err = NetError::Closed {
                         addr: remote,
                         reason: "connection actor stopped".into(),
@@ -814,15 +917,7 @@ impl ProducerActor {
             Ok(_) => self.stats.sent_ok += 1,
             Err(_) => self.stats.failed += 1,
         }
-        match job.reply {
-            ReplyTo::Send(tx) => {
-                let r = res.and_then(|r| r.ok_or_else(Error::shut_down));
-                let _ = tx.send(r);
-            }
-            ReplyTo::Oneway(tx) => {
-                let _ = tx.send(res.map(|_| ()));
-            }
-        }
+        job.reply.deliver(res);
         self.admit_blocked(ctx);
         self.check_drained(ctx);
     }
@@ -831,14 +926,7 @@ impl ProducerActor {
         if res.is_err() {
             self.stats.failed += 1;
         }
-        match reply {
-            ReplyTo::Send(tx) => {
-                let _ = tx.send(res.and_then(|r| r.ok_or_else(Error::shut_down)));
-            }
-            ReplyTo::Oneway(tx) => {
-                let _ = tx.send(res.map(|_| ()));
-            }
-        }
+        reply.deliver(res);
     }
 
     fn check_drained(&mut self, ctx: &mut Context<Self>) {
@@ -862,6 +950,52 @@ impl ProducerActor {
                 }
                 ctx.stop();
             }));
+        }
+    }
+
+    /// Keeps one timer armed for the earliest send deadline among attempts in flight.
+    fn arm_attempt_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(Reverse((next, _))) = self.attempt_deadlines.peek().copied() else {
+            return;
+        };
+        // The connection answers at the deadline itself; this is the backstop.
+        let fire_at = next + DEADLINE_GRACE;
+        if let Some((at, handle)) = self.attempt_timer {
+            if at <= fire_at {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let handle = ctx.run_later(
+            fire_at.saturating_duration_since(Instant::now()),
+            |act, ctx| {
+                act.attempt_timer = None;
+                act.expire_attempts(ctx);
+                act.arm_attempt_timer(ctx);
+            },
+        );
+        self.attempt_timer = Some((fire_at, handle));
+    }
+
+    /// Fails the sends whose deadline passed while their connection never answered.
+    fn expire_attempts(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        while let Some(Reverse((deadline, token))) = self.attempt_deadlines.peek().copied() {
+            if deadline + DEADLINE_GRACE > now {
+                break;
+            }
+            self.attempt_deadlines.pop();
+            if let Some(a) = self.in_attempt.remove(&token) {
+                let err = Error::timeout(
+                    now - a.job.received,
+                    a.job.attempts,
+                    a.job.brokers_tried.clone(),
+                );
+                self.finish(a.job, Err(err), ctx);
+            }
+        }
+        if self.in_attempt.is_empty() {
+            self.attempt_deadlines.clear();
         }
     }
 
@@ -896,14 +1030,7 @@ impl ProducerActor {
                     self.cfg.max_in_flight(),
                     self.cfg.max_in_flight_bytes(),
                 );
-                match job.reply {
-                    ReplyTo::Send(tx) => {
-                        let _ = tx.send(Err(err));
-                    }
-                    ReplyTo::Oneway(tx) => {
-                        let _ = tx.send(Err(err));
-                    }
-                }
+                job.reply.deliver(Err(err));
                 self.stats.failed += 1;
             } else {
                 kept.push_back(job);
@@ -933,19 +1060,6 @@ async fn connections_for(
     join_all(calls).await.into_iter().flatten().collect()
 }
 
-/// Awaits a job's reply, never past its deadline (plus a little slack for the last attempt's reply).
-async fn await_reply<T: 'static>(
-    rx: oneshot::Receiver<Result<T, Error>>,
-    deadline: Instant,
-    received: Instant,
-) -> Result<T, Error> {
-    match tokio::time::timeout_at(deadline + Duration::from_millis(50), rx).await {
-        Ok(Ok(res)) => res,
-        Ok(Err(_)) => Err(Error::shut_down()),
-        Err(_) => Err(Error::timeout(Instant::now() - received, 0, Vec::new())),
-    }
-}
-
 impl Actor for ProducerActor {
     type Context = Context<Self>;
 
@@ -958,6 +1072,17 @@ impl Actor for ProducerActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        // Whatever is still waiting gets its one reply.
+        let jobs: Vec<Job> = self
+            .in_attempt
+            .drain()
+            .map(|(_, a)| a.job)
+            .chain(self.waiting_route.drain().flat_map(|(_, jobs)| jobs))
+            .chain(self.blocked.drain(..))
+            .collect();
+        for job in jobs {
+            job.reply.deliver(Err(Error::shut_down()));
+        }
         tracing::debug!(group = %self.group, "producer stopped");
     }
 }
@@ -966,80 +1091,58 @@ impl ProducerActor {
     fn send_with<T: 'static>(
         &mut self,
         prepare: impl FnOnce(&mut Self, ReplyTo) -> Result<Job, (ReplyTo, Error)>,
-        wrap: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> ReplyTo,
-        received: Instant,
+        wrap: impl FnOnce(ReplySlot<Result<T, Error>>) -> ReplyTo,
         ctx: &mut Context<Self>,
-    ) -> ResponseFuture<Result<T, Error>> {
-        let (tx, rx) = oneshot::channel();
-        let job = prepare(self, wrap(tx));
+    ) -> SendReply<Result<T, Error>> {
+        let (slot, reply) = ReplySlot::pair();
+        let job = prepare(self, wrap(slot));
         self.submit(job, ctx);
-        let deadline = self.deadline(received);
-        // A plain future (its own task), not an actor future: the actor's context
-        // re-polls every actor future it holds on each wake-up.
-        Box::pin(await_reply(rx, deadline, received))
+        reply
     }
 }
 
 impl Handler<SendMessage> for ProducerActor {
-    type Result = ResponseFuture<Result<SendResult, Error>>;
+    type Result = SendReply<Result<SendResult, Error>>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let notify = msg.notify;
-        let fut = self.send_with(
+        self.send_with(
             |act, reply| act.prepare(msg.message, Route::Any, received, reply),
-            ReplyTo::Send,
-            received,
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
-        );
-        match notify {
-            None => fut,
-            Some((recipient, correlation)) => Box::pin(async move {
-                let res = fut.await;
-                let outcome = SendOutcome {
-                    correlation,
-                    result: res.clone(),
-                };
-                // On its own task: a busy recipient must not delay the caller's reply.
-                actix_rt::spawn(async move {
-                    let _ = recipient.send(outcome).await;
-                });
-                res
-            }),
-        }
+        )
     }
 }
 
 impl Handler<SendOneway> for ProducerActor {
-    type Result = ResponseFuture<Result<(), Error>>;
+    type Result = SendReply<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
             |act, reply| act.prepare(msg.message, Route::Oneway, received, reply),
             ReplyTo::Oneway,
-            received,
             ctx,
         )
     }
 }
 
 impl Handler<SendToQueue> for ProducerActor {
-    type Result = ResponseFuture<Result<SendResult, Error>>;
+    type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let mut queue = msg.queue;
         queue.topic = self.cfg.wrap(&queue.topic).into_owned();
         self.send_with(
             |act, reply| act.prepare(msg.message, Route::Queue(queue), received, reply),
-            ReplyTo::Send,
-            received,
+            |slot| ReplyTo::Send { slot, notify: None },
             ctx,
         )
     }
 }
 
 impl Handler<SendWithSelector> for ProducerActor {
-    type Result = ResponseFuture<Result<SendResult, Error>>;
+    type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
@@ -1051,21 +1154,19 @@ impl Handler<SendWithSelector> for ProducerActor {
                     reply,
                 )
             },
-            ReplyTo::Send,
-            received,
+            |slot| ReplyTo::Send { slot, notify: None },
             ctx,
         )
     }
 }
 
 impl Handler<SendBatch> for ProducerActor {
-    type Result = ResponseFuture<Result<SendResult, Error>>;
+    type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         self.send_with(
             |act, reply| act.prepare_batch(msg.messages, received, reply),
-            ReplyTo::Send,
-            received,
+            |slot| ReplyTo::Send { slot, notify: None },
             ctx,
         )
     }

@@ -18,9 +18,11 @@ pub const FLAG_ONEWAY: i32 = 2;
 pub struct ExtFields(Vec<(Cow<'static, str>, String)>);
 
 impl ExtFields {
+    /// An empty field list.
     pub fn new() -> Self {
         ExtFields(Vec::new())
     }
+    /// An empty field list with room for `n` fields.
     pub fn with_capacity(n: usize) -> Self {
         ExtFields(Vec::with_capacity(n))
     }
@@ -37,22 +39,27 @@ impl ExtFields {
     pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         self.0.push((key.into(), value.into()));
     }
+    /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+    /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let pos = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(pos).1)
     }
+    /// The `(key, value)` pairs in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
+    /// The number of fields.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// `true` when there are no fields.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -71,14 +78,21 @@ impl<K: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(K, V)> for ExtFi
 /// One remoting command (request or response): header fields plus body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemotingCommand {
+    /// Request code (`request_code`) or, in a response, the response code (`response_code`).
     pub code: i32,
+    /// The sender's language.
     pub language: LanguageCode,
+    /// The sender's `MQVersion` ordinal; servers branch on it (e.g. standard JSON routes from 401).
     pub version: i32,
+    /// Request id, copied into the response to match it; a new one per attempt.
     pub opaque: i32,
+    /// Bit 0 ([`FLAG_RESPONSE`]): response; bit 1 ([`FLAG_ONEWAY`]): no response expected.
     pub flag: i32,
+    /// Free-text remark, usually the error message of a failed response.
     pub remark: Option<String>,
     /// `None` is written as an absent/null `extFields`; `Some(empty)` as `{}`.
     pub ext_fields: Option<ExtFields>,
+    /// Opaque body bytes (message body, JSON route data, ...); empty when none.
     pub body: Bytes,
     /// How the header was (or will be) serialized; informational in JSON.
     pub serialize_type: SerializeType,
@@ -115,17 +129,21 @@ impl RemotingCommand {
         }
     }
 
+    /// Sets the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
     }
 
+    /// `true` if the response flag bit is set.
     pub fn is_response(&self) -> bool {
         self.flag & FLAG_RESPONSE != 0
     }
+    /// `true` if the oneway flag bit is set (the sender expects no response).
     pub fn is_oneway(&self) -> bool {
         self.flag & FLAG_ONEWAY != 0
     }
+    /// Sets the oneway flag bit, so the peer sends no response.
     pub fn mark_oneway(&mut self) {
         self.flag |= FLAG_ONEWAY;
     }

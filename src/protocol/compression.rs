@@ -16,8 +16,11 @@ pub const ZLIB_SYS_FLAG: i32 = sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB
 /// A compression codec named by sysFlag bits 8-10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompressionType {
+    /// zlib stream (RFC 1950), sysFlag type `0x300` or 0; the Java default and the only one this crate writes.
     Zlib,
+    /// LZ4, sysFlag type `0x100`; recognised but not decoded.
     Lz4,
+    /// Zstandard, sysFlag type `0x200`; recognised but not decoded.
     Zstd,
 }
 

@@ -32,6 +32,7 @@ impl RemotingCodec {
         RemotingCodec { max_frame_len }
     }
 
+    /// The largest accepted frame in bytes, length prefix included.
     pub fn max_frame_len(&self) -> usize {
         self.max_frame_len
     }

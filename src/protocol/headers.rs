@@ -11,7 +11,9 @@ use super::error::ProtocolError;
 
 /// A header that maps to and from the `extFields` of a [`RemotingCommand`].
 pub trait CommandHeader: Sized {
+    /// Encodes the header as extFields (Java field names; absent optional fields omitted).
     fn to_ext_fields(&self) -> ExtFields;
+    /// Decodes the header from extFields, checking required keys and value syntax.
     fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError>;
 
     /// Decodes the header of `cmd`; a command without extFields is treated as empty.
@@ -109,18 +111,21 @@ fn push_opt_bool(f: &mut ExtFields, key: &'static str, v: Option<bool>) {
 /// Request header of GET_ROUTEINFO_BY_TOPIC.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GetRouteInfoRequestHeader {
+    /// The topic whose route is wanted (`topic`, required).
     pub topic: String,
     /// 4.9.4+: ask for standard JSON (quoted map keys) in the reply.
     pub accept_standard_json_only: Option<bool>,
 }
 
 impl GetRouteInfoRequestHeader {
+    /// A route request for `topic`, without `acceptStandardJsonOnly`.
     pub fn new(topic: impl Into<String>) -> Self {
         GetRouteInfoRequestHeader {
             topic: topic.into(),
             accept_standard_json_only: None,
         }
     }
+    /// A GET_ROUTEINFO_BY_TOPIC (105) request for the name server.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC, self.to_ext_fields())
     }
@@ -175,21 +180,29 @@ const BNAME: &str = "bname";
 /// Request header of a send (V1 long keys or V2 one-letter keys on the wire).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendMessageRequestHeader {
+    /// The sending producer group (`producerGroup` / `a`, required).
     pub producer_group: String,
+    /// The target topic, namespaced if a namespace is used (`topic` / `b`, required).
     pub topic: String,
     /// Auto-create template topic, `TBW102`.
     pub default_topic: String,
+    /// Queue count for an auto-created topic (`defaultTopicQueueNums` / `d`); Java sends 4.
     pub default_topic_queue_nums: i32,
     /// Negative: the broker picks a queue.
     pub queue_id: i32,
+    /// Message sysFlag bits: compression and transaction type (`sysFlag` / `f`).
     pub sys_flag: i32,
+    /// When this attempt was made, ms since the epoch (`bornTimestamp` / `g`).
     pub born_timestamp: i64,
     /// User `Message.flag`.
     pub flag: i32,
+    /// The encoded properties string (`name\u{1}value\u{2}` pairs; `properties` / `i`).
     pub properties: Option<String>,
+    /// Redelivery count, 0 for fresh messages (`reconsumeTimes` / `j`).
     pub reconsume_times: Option<i32>,
     /// Always sent, as 4.x Java clients (primitive field) do.
     pub unit_mode: bool,
+    /// Redelivery limit, set only for retry topics (`maxReconsumeTimes` / `l`).
     pub max_reconsume_times: Option<i32>,
     /// Always sent: `true` is what makes the broker treat the body as a batch.
     pub batch: bool,
@@ -297,12 +310,15 @@ impl CommandHeader for SendMessageRequestHeader {
 pub struct SendMessageResponseHeader {
     /// Broker offset message id; comma-separated list for a batch.
     pub msg_id: String,
+    /// The queue the message was stored in (`queueId`, required).
     pub queue_id: i32,
     /// First message's offset for a batch.
     pub queue_offset: i64,
     /// The message's UNIQ_KEY.
     pub transaction_id: Option<String>,
+    /// 5.0+: the batch wrapper's UNIQ_KEY, set only for inner-batch topics (`batchUniqId`).
     pub batch_uniq_id: Option<String>,
+    /// 5.3.2+: handle for RECALL_MESSAGE of a timer message (`recallHandle`).
     pub recall_handle: Option<String>,
     /// Broker-added `MSG_REGION` (Java `SendResult.regionId`).
     pub region: Option<String>,
@@ -365,12 +381,16 @@ impl CommandHeader for HeartbeatRequestHeader {
 /// Request header of UNREGISTER_CLIENT.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnregisterClientRequestHeader {
+    /// The client id sent in heartbeats (`clientID`, required).
     pub client_id: String,
+    /// The producer group to unregister (`producerGroup`).
     pub producer_group: Option<String>,
+    /// The consumer group to unregister (`consumerGroup`); `None` for a producer.
     pub consumer_group: Option<String>,
 }
 
 impl UnregisterClientRequestHeader {
+    /// The header a producer sends at shutdown: client id plus its group.
     pub fn producer(client_id: impl Into<String>, producer_group: impl Into<String>) -> Self {
         UnregisterClientRequestHeader {
             client_id: client_id.into(),
@@ -378,6 +398,7 @@ impl UnregisterClientRequestHeader {
             consumer_group: None,
         }
     }
+    /// An UNREGISTER_CLIENT (35) request.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::UNREGISTER_CLIENT, self.to_ext_fields())
     }
@@ -417,10 +438,14 @@ pub enum TransactionResolution {
 }
 
 impl TransactionResolution {
+    /// `TRANSACTION_COMMIT_TYPE` (8).
     pub const COMMIT_TYPE: i32 = 8;
+    /// `TRANSACTION_ROLLBACK_TYPE` (12).
     pub const ROLLBACK_TYPE: i32 = 12;
+    /// `TRANSACTION_NOT_TYPE` (0): unknown, wait for the broker's check.
     pub const NOT_TYPE: i32 = 0;
 
+    /// The `commitOrRollback` value: 8, 12 or 0.
     pub fn code(self) -> i32 {
         match self {
             TransactionResolution::Commit => Self::COMMIT_TYPE,
@@ -442,17 +467,23 @@ impl TransactionResolution {
 /// Request header of END_TRANSACTION (oneway).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndTransactionRequestHeader {
+    /// The producer group of the half message (`producerGroup`, required; checked against `PGROUP`).
     pub producer_group: String,
     /// The half message's queue offset.
     pub tran_state_table_offset: i64,
     /// From the half message's offset message id.
     pub commit_log_offset: i64,
+    /// Commit, rollback or unknown (`commitOrRollback`, required).
     pub commit_or_rollback: TransactionResolution,
+    /// `true` when answering a CHECK_TRANSACTION_STATE (`fromTransactionCheck`, always sent).
     pub from_transaction_check: bool,
     /// The half message's UNIQ_KEY.
     pub msg_id: String,
+    /// The transaction id (`transactionId`; the UNIQ_KEY unless the broker said otherwise).
     pub transaction_id: Option<String>,
+    /// 5.x: the half message's topic (`topic`).
     pub topic: Option<String>,
+    /// 5.x: the broker that stored the half message (`bname`).
     pub broker_name: Option<String>,
 }
 
@@ -513,13 +544,19 @@ impl CommandHeader for EndTransactionRequestHeader {
 /// Request header of CHECK_TRANSACTION_STATE (broker → client, oneway).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckTransactionStateRequestHeader {
+    /// The half message's queue offset (`tranStateTableOffset`, required); copied into END_TRANSACTION.
     pub tran_state_table_offset: i64,
+    /// The half message's commit-log offset (`commitLogOffset`, required); copied into END_TRANSACTION.
     pub commit_log_offset: i64,
     /// UNIQ_KEY of the half message.
     pub msg_id: Option<String>,
+    /// The transaction id (`transactionId`, equal to the msg id).
     pub transaction_id: Option<String>,
+    /// The half message's offset message id (`offsetMsgId`).
     pub offset_msg_id: Option<String>,
+    /// 5.x: the half message's topic (`topic`).
     pub topic: Option<String>,
+    /// 5.x: the checking broker's name (`bname`); goes back in END_TRANSACTION.
     pub broker_name: Option<String>,
 }
 
@@ -560,10 +597,12 @@ impl CommandHeader for CheckTransactionStateRequestHeader {
 pub struct ViewMessageRequestHeader {
     /// Commit-log offset (from the offset message id).
     pub offset: i64,
+    /// The message's topic (`topic`, optional).
     pub topic: Option<String>,
 }
 
 impl ViewMessageRequestHeader {
+    /// A VIEW_MESSAGE_BY_ID (33) request; send it to the store host of the offset message id.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::VIEW_MESSAGE_BY_ID, self.to_ext_fields())
     }
@@ -591,16 +630,25 @@ impl CommandHeader for ViewMessageRequestHeader {
 /// Request header of UPDATE_AND_CREATE_TOPIC (sent to each master broker).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateTopicRequestHeader {
+    /// The topic to create (`topic`).
     pub topic: String,
+    /// Template topic (`defaultTopic`); `TBW102` from [`CreateTopicRequestHeader::new`].
     pub default_topic: String,
+    /// Number of read queues (`readQueueNums`).
     pub read_queue_nums: i32,
+    /// Number of write queues (`writeQueueNums`).
     pub write_queue_nums: i32,
+    /// Permission bits, see [`crate::protocol::route::perm`] (`perm`; 6 = read + write).
     pub perm: i32,
     /// `SINGLE_TAG` or `MULTI_TAG`.
     pub topic_filter_type: String,
+    /// Topic sysFlag (`topicSysFlag`, optional).
     pub topic_sys_flag: Option<i32>,
+    /// Whether the topic is ordered (`order`).
     pub order: bool,
+    /// 5.x topic attributes, e.g. `+message.type=NORMAL` (`attributes`, optional).
     pub attributes: Option<String>,
+    /// 5.x: override attribute checks (`force`, optional).
     pub force: Option<bool>,
 }
 
@@ -620,6 +668,7 @@ impl CreateTopicRequestHeader {
             force: None,
         }
     }
+    /// An UPDATE_AND_CREATE_TOPIC (17) request; send it to each master broker.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::UPDATE_AND_CREATE_TOPIC, self.to_ext_fields())
     }
@@ -663,13 +712,16 @@ impl CommandHeader for CreateTopicRequestHeader {
 /// Request header of GET_MAX_OFFSET.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GetMaxOffsetRequestHeader {
+    /// The topic (`topic`, required).
     pub topic: String,
+    /// The queue id (`queueId`, required).
     pub queue_id: i32,
     /// 5.x: only count committed messages (broker default true).
     pub committed: Option<bool>,
 }
 
 impl GetMaxOffsetRequestHeader {
+    /// A GET_MAX_OFFSET (30) request.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::GET_MAX_OFFSET, self.to_ext_fields())
     }
@@ -695,6 +747,7 @@ impl CommandHeader for GetMaxOffsetRequestHeader {
 /// Response header of GET_MAX_OFFSET.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GetMaxOffsetResponseHeader {
+    /// The queue's max offset: one past the last message (`offset`).
     pub offset: i64,
 }
 
@@ -718,22 +771,32 @@ impl CommandHeader for GetMaxOffsetResponseHeader {
 /// Request header of PULL_MESSAGE.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullMessageRequestHeader {
+    /// The consumer group pulling (`consumerGroup`).
     pub consumer_group: String,
+    /// The topic (`topic`).
     pub topic: String,
+    /// The queue id (`queueId`).
     pub queue_id: i32,
+    /// Offset of the first message to pull (`queueOffset`).
     pub queue_offset: i64,
+    /// At most this many messages (`maxMsgNums`).
     pub max_msg_nums: i32,
     /// PullSysFlag bits: 1 commit offset, 2 suspend, 4 subscription, 8 class filter.
     pub sys_flag: i32,
+    /// Consumer offset to commit along with the pull (`commitOffset`).
     pub commit_offset: i64,
+    /// How long the broker may hold a long-poll pull, in ms (`suspendTimeoutMillis`).
     pub suspend_timeout_millis: i64,
+    /// Subscription expression, e.g. a tag filter (`subscription`).
     pub subscription: Option<String>,
+    /// Subscription version (`subVersion`).
     pub sub_version: i64,
     /// `TAG` or `SQL92`.
     pub expression_type: Option<String>,
 }
 
 impl PullMessageRequestHeader {
+    /// A PULL_MESSAGE (11) request.
     pub fn into_request(self) -> RemotingCommand {
         RemotingCommand::request(request_code::PULL_MESSAGE, self.to_ext_fields())
     }
@@ -778,11 +841,17 @@ impl CommandHeader for PullMessageRequestHeader {
 /// Response header of PULL_MESSAGE.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PullMessageResponseHeader {
+    /// Broker id (0 master) to pull from next (`suggestWhichBrokerId`).
     pub suggest_which_broker_id: i64,
+    /// Queue offset to start the next pull at (`nextBeginOffset`).
     pub next_begin_offset: i64,
+    /// The queue's min offset (`minOffset`).
     pub min_offset: i64,
+    /// The queue's max offset (`maxOffset`).
     pub max_offset: i64,
+    /// Topic sysFlag (`topicSysFlag`).
     pub topic_sys_flag: Option<i32>,
+    /// Consumer-group sysFlag (`groupSysFlag`).
     pub group_sys_flag: Option<i32>,
 }
 

@@ -10,6 +10,7 @@ use super::headers::HeartbeatRequestHeader;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProducerData {
+    /// The producer group name (`groupName`).
     pub group_name: String,
 }
 
@@ -21,8 +22,10 @@ pub struct ProducerData {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatData {
+    /// The client id, `ip@instanceName` (`clientID`); the broker binds it to this channel.
     #[serde(rename = "clientID")]
     pub client_id: String,
+    /// The producer groups of this client (`producerDataSet`).
     #[serde(default)]
     pub producer_data_set: Vec<ProducerData>,
     /// Consumer entries, kept opaque; always empty for a producer.
@@ -57,6 +60,7 @@ impl HeartbeatData {
         }
     }
 
+    /// The JSON body of a HEART_BEAT request.
     pub fn encode(&self) -> Bytes {
         // Strings, numbers, bools and JSON values always serialize.
         serde_json::to_vec(self)

@@ -131,6 +131,7 @@ pub struct UniqId {
 }
 
 impl UniqId {
+    /// The id as uppercase hex (32 chars for IPv4, 56 for IPv6).
     pub fn as_str(&self) -> &str {
         // Only ASCII hex is ever written, so this cannot fail.
         std::str::from_utf8(self.buf.get(..self.len as usize).unwrap_or_default())
@@ -263,12 +264,15 @@ impl UniqIdGenerator {
 /// The parts of a decoded `UNIQ_KEY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UniqIdInfo {
+    /// The producer host's IP address.
     pub ip: IpAddr,
+    /// Low 16 bits of the producer's process id.
     pub pid: u16,
     /// The per-process random (Java: class-loader hash).
     pub random: u32,
     /// Milliseconds since the start of the month it was made in (raw bits).
     pub ms_in_month: u32,
+    /// Per-process sequence number (wraps at 65 535).
     pub counter: u16,
 }
 

@@ -9,17 +9,24 @@ use super::error::ProtocolError;
 
 /// Permission bits of a topic on a broker (`PermName`).
 pub mod perm {
+    /// `PERM_PRIORITY` (8).
     pub const PRIORITY: i32 = 8;
+    /// `PERM_READ` (4): consumers may read the topic's queues on this broker.
     pub const READ: i32 = 4;
+    /// `PERM_WRITE` (2): producers may send to the topic on this broker.
     pub const WRITE: i32 = 2;
+    /// `PERM_INHERIT` (1): a template topic (`TBW102`) new topics may be auto-created from.
     pub const INHERIT: i32 = 1;
 
+    /// `true` if `perm` has [`READ`].
     pub fn is_readable(perm: i32) -> bool {
         perm & READ != 0
     }
+    /// `true` if `perm` has [`WRITE`].
     pub fn is_writeable(perm: i32) -> bool {
         perm & WRITE != 0
     }
+    /// `true` if `perm` has [`INHERIT`].
     pub fn is_inherited(perm: i32) -> bool {
         perm & INHERIT != 0
     }
@@ -44,10 +51,15 @@ where
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", from = "RawQueueData")]
 pub struct QueueData {
+    /// The broker group (`brokerName`).
     pub broker_name: String,
+    /// Number of readable queues (`readQueueNums`).
     pub read_queue_nums: i32,
+    /// Number of writable queues (`writeQueueNums`); a producer uses queues `0..write_queue_nums`.
     pub write_queue_nums: i32,
+    /// Permission bits, see [`perm`] (`perm`; 6 = read + write).
     pub perm: i32,
+    /// Topic sysFlag (`topicSysFlag`, spelled `topicSynFlag` before 4.9.0; default 0).
     pub topic_sys_flag: i32,
 }
 
@@ -85,9 +97,12 @@ impl From<RawQueueData> for QueueData {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BrokerData {
+    /// The cluster the broker group belongs to (`cluster`; empty if absent).
     #[serde(default, deserialize_with = "null_default")]
     pub cluster: String,
+    /// The broker group name (`brokerName`).
     pub broker_name: String,
+    /// Broker id → `ip:port` (`brokerAddrs`); id 0 is the master, ≥ 1 are slaves.
     #[serde(default, deserialize_with = "null_default")]
     pub broker_addrs: BTreeMap<u64, String>,
     /// 5.x only.
@@ -112,10 +127,13 @@ impl BrokerData {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicRouteData {
+    /// Ordered-topic queue layout, `brokerA:4;brokerB:4` (`orderTopicConf`; usually absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_topic_conf: Option<String>,
+    /// Queue layout per broker (`queueDatas`).
     #[serde(default, deserialize_with = "null_default")]
     pub queue_datas: Vec<QueueData>,
+    /// Addresses per broker group (`brokerDatas`).
     #[serde(default, deserialize_with = "null_default")]
     pub broker_datas: Vec<BrokerData>,
     /// Broker address → filter server addresses (legacy class filter).
@@ -172,6 +190,7 @@ impl TopicRouteData {
             .sort_by(|a, b| a.broker_name.cmp(&b.broker_name).then_with(|| a.cmp(b)));
     }
 
+    /// The addresses of broker group `broker_name`, if the route has it.
     pub fn broker_data(&self, broker_name: &str) -> Option<&BrokerData> {
         self.broker_datas
             .iter()
@@ -338,12 +357,23 @@ pub fn quote_integer_keys(input: &[u8]) -> Cow<'_, [u8]> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageQueue {
+    /// The topic.
     pub topic: String,
+    /// The broker group holding the queue.
     pub broker_name: String,
+    /// The queue's id on that broker, from 0.
     pub queue_id: i32,
 }
 
 impl MessageQueue {
+    /// The queue `queue_id` of `topic` on broker group `broker_name`.
+    ///
+    /// ```
+    /// use actix_rocketmq::MessageQueue;
+    /// let mq = MessageQueue::new("TopicTest", "broker-a", 0);
+    /// assert_eq!(mq.broker_name, "broker-a");
+    /// assert_eq!(mq.queue_id, 0);
+    /// ```
     pub fn new(topic: impl Into<String>, broker_name: impl Into<String>, queue_id: i32) -> Self {
         MessageQueue {
             topic: topic.into(),
@@ -356,8 +386,11 @@ impl MessageQueue {
 /// The writable queues of a topic, derived from its route.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopicPublishInfo {
+    /// `true` when the queues come from `orderTopicConf`.
     pub order_topic: bool,
+    /// The writable queues in selection order (empty: no usable route).
     pub queues: Vec<MessageQueue>,
+    /// The route they were derived from (also gives the master addresses).
     pub route: TopicRouteData,
 }
 

@@ -16,12 +16,19 @@ use super::error::ProtocolError;
 /// The decoded header fields of one frame (the body is handled by the frame codec).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// Request or response code.
     pub code: i32,
+    /// The sender's language.
     pub language: LanguageCode,
+    /// The sender's `MQVersion` ordinal.
     pub version: i32,
+    /// Request id that matches a response to its request.
     pub opaque: i32,
+    /// Flag bits: 1 = response, 2 = oneway.
     pub flag: i32,
+    /// Free-text remark (error text in failed responses).
     pub remark: Option<String>,
+    /// The header's `extFields`; `None` when absent or null.
     pub ext_fields: Option<ExtFields>,
 }
 

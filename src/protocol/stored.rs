@@ -26,21 +26,33 @@ const FIXED_HEAD: usize = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8;
 /// One stored message as the broker returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
+    /// The topic it was stored under.
     pub topic: String,
+    /// The queue it was stored in.
     pub queue_id: i32,
+    /// The user `Message.flag`.
     pub flag: i32,
+    /// Logical offset within the queue.
     pub queue_offset: i64,
     /// Physical offset in the commit log (half of the offset message id).
     pub commit_log_offset: i64,
+    /// sysFlag bits (compression, transaction type, IPv6 hosts), see [`sys_flag`].
     pub sys_flag: i32,
+    /// When the producer sent it, ms since the epoch.
     pub born_timestamp: i64,
+    /// The producer's address as the broker saw it.
     pub born_host: SocketAddr,
+    /// When the broker stored it, ms since the epoch.
     pub store_timestamp: i64,
+    /// The storing broker's address (first half of the offset message id).
     pub store_host: SocketAddr,
+    /// How many times it was redelivered to consumers.
     pub reconsume_times: i32,
+    /// Commit-log offset of the related half message (transactions), else 0.
     pub prepared_transaction_offset: i64,
     /// The body, already inflated when the record's COMPRESSED bit is set.
     pub body: Bytes,
+    /// The message properties in record order (`TAGS`, `KEYS`, `UNIQ_KEY`, user properties...).
     pub properties: Vec<(String, String)>,
 }
 
@@ -70,6 +82,7 @@ impl StoredMessage {
         encode_offset_msg_id(self.store_host, self.commit_log_offset)
     }
 
+    /// The value of property `name`, if set.
     pub fn property(&self, name: &str) -> Option<&str> {
         self.properties
             .iter()
@@ -82,10 +95,12 @@ impl StoredMessage {
         self.property(property::UNIQ_KEY)
     }
 
+    /// The `TAGS` property.
     pub fn tags(&self) -> Option<&str> {
         self.property(property::TAGS)
     }
 
+    /// The `KEYS` property (several keys separated by a space).
     pub fn keys(&self) -> Option<&str> {
         self.property(property::KEYS)
     }

@@ -14,8 +14,11 @@ pub const GROUP_MAX_LEN: usize = 120;
 pub const DEFAULT_PRODUCER_GROUP: &str = "DEFAULT_PRODUCER";
 /// The Java client's internal producer group.
 pub const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
+/// Prefix of consumer retry topics, `%RETRY%<group>`.
 pub const RETRY_TOPIC_PREFIX: &str = "%RETRY%";
+/// Prefix of dead-letter topics, `%DLQ%<group>`.
 pub const DLQ_TOPIC_PREFIX: &str = "%DLQ%";
+/// Prefix of light message queue (LMQ) topics.
 pub const LMQ_TOPIC_PREFIX: &str = "%LMQ%";
 /// Topics no producer may send to (client error; broker NO_PERMISSION).
 pub const NOT_ALLOWED_SEND_TOPICS: &[&str] = &[
@@ -33,72 +36,162 @@ pub const SYSTEM_TOPICS: &[&str] = &[
     "RMQ_SYS_TRACE_TOPIC",
     "CHECKPOINT_TOPIC",
 ];
+/// Topics starting with this are system topics.
 pub const SYSTEM_TOPIC_PREFIX: &str = "rmq_sys_";
 
 /// Why a topic, group, message or batch is refused before it is sent.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ValidationError {
+    /// The topic is empty or whitespace.
     #[error("the topic is blank; give the message a topic name")]
     TopicBlank,
+    /// The topic is longer than [`TOPIC_MAX_LEN`] (127) characters.
     #[error("topic `{topic}` is {len} characters long, more than the maximum of {max}; use a shorter name")]
     TopicTooLong {
+        /// The rejected topic.
         topic: String,
+        /// Its length in Java chars (UTF-16 units).
         len: usize,
+        /// The limit.
         max: usize,
     },
+    /// The topic has characters outside `^[%|a-zA-Z0-9_-]+$`.
     #[error("topic `{topic}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`")]
-    TopicIllegalChars { topic: String },
+    TopicIllegalChars {
+        /// The rejected topic.
+        topic: String,
+    },
+    /// The topic is one of [`NOT_ALLOWED_SEND_TOPICS`] (the broker would answer NO_PERMISSION).
     #[error("topic `{topic}` is a system topic that producers may not send to; use another topic")]
-    TopicNotAllowed { topic: String },
+    TopicNotAllowed {
+        /// The rejected topic.
+        topic: String,
+    },
+    /// The producer group is empty or whitespace.
     #[error("the producer group is blank; configure a group name")]
     GroupBlank,
+    /// The producer group is longer than [`GROUP_MAX_LEN`] (120) characters.
     #[error("group `{group}` is {len} characters long, more than the maximum of {max}; use a shorter name")]
     GroupTooLong {
+        /// The rejected group.
         group: String,
+        /// Its length in Java chars (UTF-16 units).
         len: usize,
+        /// The limit.
         max: usize,
     },
+    /// The producer group has characters outside `^[%|a-zA-Z0-9_-]+$`.
     #[error("group `{group}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`")]
-    GroupIllegalChars { group: String },
+    GroupIllegalChars {
+        /// The rejected group.
+        group: String,
+    },
+    /// The producer group is `DEFAULT_PRODUCER` or `CLIENT_INNER_PRODUCER`.
     #[error("group `{group}` is reserved by RocketMQ; configure your own producer group")]
-    GroupReserved { group: String },
+    GroupReserved {
+        /// The rejected group.
+        group: String,
+    },
+    /// The body is empty (Java: MESSAGE_ILLEGAL).
     #[error("the message body is empty; RocketMQ does not accept empty bodies")]
     BodyEmpty,
+    /// The body exceeds `maxMessageSize` (default 4 MiB), checked before compression.
     #[error("the message body is {size} bytes, more than the maximum of {max}; shrink or split it, or raise the size limit (the broker's maxMessageSize too)")]
-    BodyTooLarge { size: usize, max: usize },
+    BodyTooLarge {
+        /// Body size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A user property uses a system name (Java `MessageConst.STRING_HASH_SET`).
     #[error("property name `{name}` is reserved by RocketMQ; use the dedicated builder method or another name")]
-    ReservedPropertyName { name: String },
+    ReservedPropertyName {
+        /// The reserved name.
+        name: String,
+    },
+    /// A user property has an empty or whitespace name.
     #[error("a user property has a blank name; give every property a name")]
     BlankPropertyName,
+    /// A user property has an empty or whitespace value.
     #[error("user property `{name}` has a blank value; set a value or leave the property out")]
-    BlankPropertyValue { name: String },
+    BlankPropertyValue {
+        /// The property's name.
+        name: String,
+    },
+    /// A property name contains U+0001 or U+0002, or its value U+0002: the properties string would break.
     #[error("property `{name}` contains the control character U+0001 or U+0002 that separates properties on the wire; remove it")]
-    PropertySeparatorInside { name: String },
+    PropertySeparatorInside {
+        /// The property's name.
+        name: String,
+    },
+    /// `INNER_MULTI_DISPATCH` contains a `/`.
     #[error("property INNER_MULTI_DISPATCH `{value}` must not contain `/`")]
-    MultiDispatchPath { value: String },
+    MultiDispatchPath {
+        /// The rejected value.
+        value: String,
+    },
+    /// The encoded properties exceed 32 767 bytes (2-byte length in the store).
     #[error("the encoded properties are {len} bytes, more than the maximum of {max}; remove or shorten properties")]
-    PropertiesTooLong { len: usize, max: usize },
+    PropertiesTooLong {
+        /// Encoded length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A batch has no messages.
     #[error("a batch needs at least one message")]
     BatchEmpty,
+    /// Batch messages have different topics.
     #[error("all messages of a batch must have the same topic: `{expected}` and `{found}` differ; send them in separate batches")]
-    BatchMixedTopics { expected: String, found: String },
+    BatchMixedTopics {
+        /// The first message's topic.
+        expected: String,
+        /// The differing topic.
+        found: String,
+    },
+    /// Batch messages differ in `WAIT` (waitStoreMsgOK).
     #[error(
         "all messages of a batch must have the same WAIT (waitStoreMsgOK); message {index} differs"
     )]
-    BatchMixedWait { index: usize },
+    BatchMixedWait {
+        /// Index of the first differing message.
+        index: usize,
+    },
+    /// A batch message has a `DELAY` level.
     #[error("message {index} of the batch has a delay level; delayed messages cannot be batched, send it alone")]
-    BatchDelayLevel { index: usize },
+    BatchDelayLevel {
+        /// Index of the message.
+        index: usize,
+    },
+    /// The batch targets a `%RETRY%` topic (broker: MESSAGE_ILLEGAL).
     #[error("topic `{topic}` is a retry topic; retry topics cannot receive batches")]
-    BatchRetryTopic { topic: String },
+    BatchRetryTopic {
+        /// The retry topic.
+        topic: String,
+    },
+    /// A batch message is a transactional half message (broker: MESSAGE_ILLEGAL).
     #[error("message {index} of the batch is a transactional half message; send it with the transactional producer instead")]
-    BatchTransaction { index: usize },
+    BatchTransaction {
+        /// Index of the message.
+        index: usize,
+    },
+    /// A batch message has no `UNIQ_KEY` when the batch is encoded.
     #[error(
         "message {index} of the batch has no UNIQ_KEY; stamp client ids before encoding the batch"
     )]
-    BatchMissingUniqKey { index: usize },
+    BatchMissingUniqKey {
+        /// Index of the message.
+        index: usize,
+    },
+    /// The encoded batch body exceeds `maxMessageSize` (default 4 MiB).
     #[error("the encoded batch is {size} bytes, more than the maximum of {max}; send fewer messages per batch")]
-    BatchTooLarge { size: usize, max: usize },
+    BatchTooLarge {
+        /// Encoded body size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
 }
 
 /// Java `UtilAll.isBlank`: empty or only whitespace.

@@ -712,10 +712,11 @@ impl Connection {
 
     /// Hands `msg` to the connection without waiting; its reply goes to `msg.reply`.
     /// A full mailbox gives the message back so the caller can wait for room.
-    pub fn submit(&self, msg: Submit) -> Result<(), Submit> {
+    pub fn submit(&self, msg: Submit) -> Result<(), Box<Submit>> {
         match self.actor.try_send(msg) {
             Ok(()) => Ok(()),
-            Err(SendError::Full(msg)) => Err(msg),
+            // Boxed: the full-mailbox path is rare, the `Ok` path should stay small.
+            Err(SendError::Full(msg)) => Err(Box::new(msg)),
             Err(SendError::Closed(msg)) => {
                 msg.reply.send(Err(NetError::Closed {
                     addr: self.remote.to_string(),

@@ -35,8 +35,11 @@ impl Message for BeatNow {
 /// Heartbeats sent and acknowledged so far (for tests and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HeartbeatStats {
+    /// HEART_BEAT requests sent, one per broker per round.
     pub sent: u64,
+    /// Heartbeats a broker answered with SUCCESS.
     pub acked: u64,
+    /// Heartbeat rounds (interval ticks with targets, new-broker beats and [`BeatNow`]).
     pub rounds: u64,
 }
 
@@ -47,12 +50,14 @@ impl Message for StopHeartbeat {
     type Result = ();
 }
 
+/// Asks a [`HeartbeatActor`] for its [`HeartbeatStats`].
 pub struct GetHeartbeatStats;
 
 impl Message for GetHeartbeatStats {
     type Result = HeartbeatStats;
 }
 
+/// Sends HEART_BEAT with this client's producer groups to every master broker, every `interval`.
 pub struct HeartbeatActor {
     client_id: String,
     interval: Duration,
@@ -64,6 +69,7 @@ pub struct HeartbeatActor {
 }
 
 impl HeartbeatActor {
+    /// An actor for `client_id` beating every `interval`, each request bounded by `timeout`.
     pub fn new(client_id: String, interval: Duration, timeout: Duration) -> Self {
         HeartbeatActor {
             client_id,

@@ -9,9 +9,13 @@ pub(crate) static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 /// How many runtime actors of each kind exist in the process (created and not yet dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiveActors {
+    /// Live `ConnectionActor`s (one per broker or name-server address).
     pub connections: usize,
+    /// Live `RouteManager` actors.
     pub route_managers: usize,
+    /// Live `HeartbeatActor`s.
     pub heartbeats: usize,
+    /// Live `ClientInstance` actors.
     pub instances: usize,
 }
 
