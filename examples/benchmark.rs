@@ -64,7 +64,7 @@ usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
   --keys                 a unique key per message
   --compress-over BYTES  compress bodies of at least BYTES (default 4096)
   --send-timeout MS      send timeout (default 3000)
-  --serialize json|rocketmq  request header serialization (default json)
+  --serialize json|rocketmq  request header serialization (default rocketmq, as the client)
   --connection-arbiter   broker connections on a thread (arbiter) of their own
   --group G              producer group (default benchmark_producer)
 
@@ -128,7 +128,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
         keys: false,
         compress_over: None,
         send_timeout: Duration::from_secs(3),
-        serialize: SerializeType::Json,
+        serialize: SerializeType::RocketMq,
         broker_fault: None,
         connection_arbiter: false,
         group: "benchmark_producer".to_owned(),

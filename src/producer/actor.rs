@@ -747,7 +747,7 @@ impl ProducerActor {
                 token,
             },
         };
-        self.attempt_deadlines.push(Reverse((job.deadline, token)));
+        let deadline = job.deadline;
         self.in_attempt.insert(
             token,
             InAttempt {
@@ -757,6 +757,14 @@ impl ProducerActor {
                 hook_addr,
             },
         );
+        self.attempt_deadlines.push(Reverse((deadline, token)));
+        // Answered attempts stay in the heap until their deadline: compact it
+        // now and then so it stays proportional to what is in flight.
+        if self.attempt_deadlines.len() > 2 * self.in_attempt.len() + 1024 {
+            let live = &self.in_attempt;
+            self.attempt_deadlines
+                .retain(|Reverse((_, t))| live.contains_key(t));
+        }
         self.arm_attempt_timer(ctx);
         if let Err(msg) = conn.submit(msg) {
             // Mailbox full: wait for room on a task (rare; the mailbox is deep).

@@ -26,12 +26,14 @@ use crate::protocol::route::MessageQueue;
 /// # Ok(()) }
 /// ```
 pub struct SendMessage {
+    /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendMessage {
+    /// A sync send of `message`; its send timeout starts now.
     pub fn new(message: Message) -> Self {
         SendMessage {
             message,
@@ -54,7 +56,9 @@ impl ActixMessage for SendMessage {
 
 /// The result of a `SendMessage` delivered to a recipient (see [`SendMessage::notify`]).
 pub struct SendOutcome {
+    /// The `correlation` given to [`SendMessage::notify`].
     pub correlation: u64,
+    /// The send's result, as the awaited reply would have had it.
     pub result: Result<SendResult, Error>,
 }
 
@@ -65,11 +69,28 @@ impl ActixMessage for SendOutcome {
 /// Writes one message without waiting for the broker (the Java `sendOneway`):
 /// the reply comes once the frame is handed to the connection.
 pub struct SendOneway {
+    /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
 }
 
 impl SendOneway {
+    /// A oneway send of `message`: one attempt, no broker reply awaited.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use actix_rocketmq::{Message, SendOneway};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// // Ok once the frame is written; the broker's answer is never seen.
+    /// producer.send(SendOneway::new(Message::new("TopicTest", "fire and forget"))).await??;
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(message: Message) -> Self {
         SendOneway {
             message,
@@ -84,12 +105,31 @@ impl ActixMessage for SendOneway {
 
 /// Sends one message to the given queue; no retry on another broker.
 pub struct SendToQueue {
+    /// The message to send.
     pub message: Message,
+    /// The target queue (topic, broker name, queue id), e.g. one from [`FetchPublishQueues`].
     pub queue: MessageQueue,
     pub(crate) received: Instant,
 }
 
 impl SendToQueue {
+    /// A send of `message` to exactly `queue`.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use actix_rocketmq::{Message, MessageQueue, SendToQueue};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().broker("broker-a").topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// let queue = MessageQueue::new("TopicTest", "broker-a", 2);
+    /// let result = producer.send(SendToQueue::new(Message::new("TopicTest", "hello"), queue)).await??;
+    /// assert_eq!(result.message_queue.queue_id, 2);
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(message: Message, queue: MessageQueue) -> Self {
         SendToQueue {
             message,
@@ -107,13 +147,38 @@ impl ActixMessage for SendToQueue {
 /// id, so every message of one key goes to one queue, in order); no retry on
 /// another broker, as in the Java client.
 pub struct SendWithSelector {
+    /// The message to send.
     pub message: Message,
+    /// Picks the queue from the topic's writable queues.
     pub selector: Arc<dyn MessageQueueSelector>,
+    /// Passed to the selector, e.g. the order id to hash.
     pub arg: SelectorArg,
     pub(crate) received: Instant,
 }
 
 impl SendWithSelector {
+    /// A send of `message` to the queue `selector` picks for `arg`.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use std::sync::Arc;
+    /// use actix_rocketmq::{Message, SelectMessageQueueByHash, SendWithSelector};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// let by_order = Arc::new(SelectMessageQueueByHash);
+    /// let created = SendWithSelector::new(Message::new("TopicTest", "created"), by_order.clone(), "order-42");
+    /// let paid = SendWithSelector::new(Message::new("TopicTest", "paid"), by_order, "order-42");
+    /// let first = producer.send(created).await??;
+    /// let second = producer.send(paid).await??;
+    /// // One key, one queue: consumers see the order's events in order.
+    /// assert_eq!(first.message_queue, second.message_queue);
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(
         message: Message,
         selector: Arc<dyn MessageQueueSelector>,
@@ -135,11 +200,30 @@ impl ActixMessage for SendWithSelector {
 /// Sends several messages of one topic in one request (SEND_BATCH_MESSAGE).
 /// The result's `msg_id` is the comma-joined ids of the messages.
 pub struct SendBatch {
+    /// The messages: same topic, same `WAIT`, no delay level, encoded size at most `maxMessageSize`.
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
 }
 
 impl SendBatch {
+    /// A batch send of `messages`.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use actix_rocketmq::{Message, SendBatch};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// let batch = vec![Message::new("TopicTest", "one"), Message::new("TopicTest", "two")];
+    /// let result = producer.send(SendBatch::new(batch)).await??;
+    /// assert_eq!(result.msg_id.split(',').count(), 2);
+    /// # assert_eq!(cluster.messages("TopicTest").len(), 2);
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(messages: Vec<Message>) -> Self {
         SendBatch {
             messages,
@@ -154,6 +238,7 @@ impl ActixMessage for SendBatch {
 
 /// The writable queues of a topic (Java `fetchPublishMessageQueues`).
 pub struct FetchPublishQueues {
+    /// The topic (without namespace; the producer adds its own).
     pub topic: String,
 }
 
@@ -173,15 +258,39 @@ impl ActixMessage for Shutdown {
 /// Counters of a producer, for tests and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProducerStats {
+    /// Sends admitted and not yet finished (attempts and retries in progress).
     pub in_flight: usize,
+    /// Encoded body bytes of those sends (bounded by `max_in_flight_bytes`).
     pub in_flight_bytes: usize,
+    /// Sends parked until the in-flight limits leave room.
     pub waiting_for_capacity: usize,
+    /// Sends waiting for their topic's route from the name server.
     pub waiting_for_route: usize,
+    /// Sends that ended with a [`SendResult`] (any [`SendStatus`](crate::SendStatus)).
     pub sent_ok: u64,
+    /// Sends that ended with an error.
     pub failed: u64,
+    /// Requests written to brokers, retries included.
     pub attempts: u64,
 }
 
+/// Asks a producer for its [`ProducerStats`].
+///
+/// ```
+/// # use actix_rocketmq::testkit::TestCluster;
+/// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+/// use actix_rocketmq::{GetProducerStats, Message, SendMessage};
+/// # #[actix_rt::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+/// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+/// # let producer = ProducerActor::start(config).await?;
+/// producer.send(SendMessage::new(Message::new("TopicTest", "hello"))).await??;
+/// let stats = producer.send(GetProducerStats).await?;
+/// assert_eq!((stats.sent_ok, stats.failed, stats.in_flight), (1, 0, 0));
+/// # producer.send(Shutdown).await?;
+/// # Ok(()) }
+/// ```
 pub struct GetProducerStats;
 
 impl ActixMessage for GetProducerStats {

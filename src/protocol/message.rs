@@ -15,62 +15,99 @@ pub const MAX_PROPERTIES_LEN: usize = i16::MAX as usize;
 
 /// Exact property key strings (Java `MessageConst`).
 pub mod property {
+    /// Business keys for lookup (QUERY_MESSAGE), several separated by one space.
     pub const KEYS: &str = "KEYS";
+    /// The message tag, used by consumers to filter.
     pub const TAGS: &str = "TAGS";
     /// waitStoreMsgOK; absent means true.
     pub const WAIT: &str = "WAIT";
     /// Delay level 1..N into the broker's `messageDelayLevel`.
     pub const DELAY: &str = "DELAY";
+    /// Original topic of a message sent back for consumer retry.
     pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
+    /// The real topic of a message parked in a system topic (delay, half message).
     pub const REAL_TOPIC: &str = "REAL_TOPIC";
+    /// The real queue id of a message parked in a system topic.
     pub const REAL_QID: &str = "REAL_QID";
     /// `"true"` on a transactional half message.
     pub const TRAN_MSG: &str = "TRAN_MSG";
     /// Producer group of a half message (the broker finds the check channel by it).
     pub const PGROUP: &str = "PGROUP";
+    /// The queue's min offset, added by the broker to pulled messages.
     pub const MIN_OFFSET: &str = "MIN_OFFSET";
+    /// The queue's max offset, added by the broker to pulled messages.
     pub const MAX_OFFSET: &str = "MAX_OFFSET";
+    /// Buyer id for unit routing (legacy).
     pub const BUYER_ID: &str = "BUYER_ID";
+    /// Original message id of a message sent back for consumer retry.
     pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+    /// Legacy message-transfer flag (broker-internal).
     pub const TRANSFER_FLAG: &str = "TRANSFER_FLAG";
+    /// Legacy correction flag (broker-internal).
     pub const CORRECTION_FLAG: &str = "CORRECTION_FLAG";
+    /// Legacy MQ2 flag (broker-internal).
     pub const MQ2_FLAG: &str = "MQ2_FLAG";
+    /// Redelivery count of a retried message (consumer side).
     pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
+    /// Region of the storing broker (default `DefaultRegion`).
     pub const MSG_REGION: &str = "MSG_REGION";
+    /// Whether message tracing is enabled, `"true"`/`"false"`.
     pub const TRACE_ON: &str = "TRACE_ON";
     /// Client message id (the dedup key, `SendResult.msgId`).
     pub const UNIQ_KEY: &str = "UNIQ_KEY";
+    /// Extra uniqueness info (broker-internal).
     pub const EXTEND_UNIQ_INFO: &str = "EXTEND_UNIQ_INFO";
+    /// Redeliveries allowed before the message goes to the DLQ.
     pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+    /// When a consumer started consuming it, epoch ms (consumer side).
     pub const CONSUME_START_TIME: &str = "CONSUME_START_TIME";
+    /// Number of messages in a 5.x inner batch (broker).
     pub const INNER_NUM: &str = "INNER_NUM";
+    /// Base queue offset of a 5.x inner batch (broker).
     pub const INNER_BASE: &str = "INNER_BASE";
+    /// Duplication marker (broker-internal).
     pub const DUP_INFO: &str = "DUP_INFO";
     /// First-check delay of a half message (a user property in Java, not reserved).
     pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+    /// Queue offset of the half message, set by the broker on commit/rollback.
     pub const TRAN_PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
     /// Set client-side on the local message after a half send.
     pub const TRANSACTION_ID: &str = "__transactionId__";
+    /// How often the broker has checked a half message (broker-set).
     pub const TRANSACTION_CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
     /// Namespace, set by Java when a namespace is configured.
     pub const INSTANCE_ID: &str = "INSTANCE_ID";
+    /// Request–reply: correlation id (random UUID) pairing a reply with its request.
     pub const CORRELATION_ID: &str = "CORRELATION_ID";
+    /// Request–reply: client id of the requester the reply is pushed to.
     pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
+    /// Request–reply: request timeout in ms.
     pub const TTL: &str = "TTL";
+    /// Request–reply: when the reply reached the requester, epoch ms.
     pub const ARRIVE_TIME: &str = "ARRIVE_TIME";
+    /// Request–reply: when the broker pushed the reply, epoch ms.
     pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
+    /// Cluster name of the storing broker (added to every stored message).
     pub const CLUSTER: &str = "CLUSTER";
+    /// `reply` marks a request–reply answer (sent with SEND_REPLY_MESSAGE).
     pub const MSG_TYPE: &str = "MSG_TYPE";
+    /// 5.x pop consumption: checkpoint (broker-internal).
     pub const POP_CK: &str = "POP_CK";
+    /// 5.x pop consumption: checkpoint offset (broker-internal).
     pub const POP_CK_OFFSET: &str = "POP_CK_OFFSET";
+    /// 5.x pop consumption: first pop time, `1ST_POP_TIME` (broker-internal).
     pub const FIRST_POP_TIME: &str = "1ST_POP_TIME";
     /// FIFO sharding key (5.x).
     pub const SHARDING_KEY: &str = "__SHARDINGKEY";
+    /// Forwarded queue id (broker-internal).
     pub const FORWARD_QUEUE_ID: &str = "PROPERTY_FORWARD_QUEUE_ID";
+    /// Redirect marker (broker-internal).
     pub const REDIRECT: &str = "REDIRECT";
     /// LMQ dispatch list; must not contain a path separator.
     pub const INNER_MULTI_DISPATCH: &str = "INNER_MULTI_DISPATCH";
+    /// LMQ per-queue offsets of a multi-dispatched message (broker).
     pub const INNER_MULTI_QUEUE_OFFSET: &str = "INNER_MULTI_QUEUE_OFFSET";
+    /// 5.x trace context.
     pub const TRACE_CONTEXT: &str = "TRACE_CONTEXT";
     /// 5.x timer: relative delay in seconds (wins over the other two).
     pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
@@ -78,17 +115,29 @@ pub mod property {
     pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
     /// 5.x timer: absolute delivery time, epoch milliseconds.
     pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+    /// 5.x timer: when the message entered the timer wheel, epoch ms (broker).
     pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+    /// 5.x timer: when it left the timer wheel, epoch ms (broker).
     pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+    /// 5.x timer: times the message rolled over the wheel (broker).
     pub const TIMER_ROLL_TIMES: &str = "TIMER_ROLL_TIMES";
+    /// 5.x timer: computed delivery time, epoch ms (broker).
     pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    /// 5.x timer: UNIQ_KEY of a timer message to cancel.
     pub const TIMER_DEL_UNIQKEY: &str = "TIMER_DEL_UNIQKEY";
+    /// 5.x timer: deletion time (broker).
     pub const TIMER_DEL_MS: &str = "TIMER_DEL_MS";
+    /// 5.x timer: delay level handled by the timer wheel (broker).
     pub const TIMER_DELAY_LEVEL: &str = "TIMER_DELAY_LEVEL";
+    /// Producer address as seen by the broker (broker-internal).
     pub const BORN_HOST: &str = "__BORNHOST";
+    /// Born timestamp copy (broker-internal).
     pub const BORN_TIMESTAMP: &str = "BORN_TIMESTAMP";
+    /// CRC32 of the body kept in properties (broker option).
     pub const CRC32: &str = "__CRC32#";
+    /// Original topic of a dead-lettered message.
     pub const DLQ_ORIGIN_TOPIC: &str = "DLQ_ORIGIN_TOPIC";
+    /// Original message id of a dead-lettered message.
     pub const DLQ_ORIGIN_MESSAGE_ID: &str = "DLQ_ORIGIN_MESSAGE_ID";
     /// Names starting with this are never stored by the broker.
     pub const TRANSIENT_PREFIX: &str = "__RMQ.TRANSIENT.";
@@ -164,9 +213,13 @@ pub mod sys_flag {
     pub const COMPRESSED: i32 = 0x1;
     /// Set by the broker for MULTI_TAG topics.
     pub const MULTI_TAGS: i32 = 0x2;
+    /// Not transactional (or: END_TRANSACTION "unknown").
     pub const TRANSACTION_NOT_TYPE: i32 = 0;
+    /// A transactional half message (set when `TRAN_MSG=true`).
     pub const TRANSACTION_PREPARED_TYPE: i32 = 0x4;
+    /// Transaction committed.
     pub const TRANSACTION_COMMIT_TYPE: i32 = 0x8;
+    /// Transaction rolled back.
     pub const TRANSACTION_ROLLBACK_TYPE: i32 = 0xC;
     /// Mask of the transaction type bits 2-3.
     pub const TRANSACTION_TYPE_MASK: i32 = 0xC;
@@ -174,9 +227,13 @@ pub mod sys_flag {
     pub const BORNHOST_V6: i32 = 0x10;
     /// The store host in a stored record is IPv6 (16 bytes).
     pub const STOREHOST_V6: i32 = 0x20;
+    /// The record is an inner batch that must be unwrapped (broker-set).
     pub const NEED_UNWRAP: i32 = 0x40;
+    /// The record is a 5.x inner batch (broker-set).
     pub const INNER_BATCH: i32 = 0x80;
+    /// Compression type LZ4.
     pub const COMPRESSION_LZ4: i32 = 0x100;
+    /// Compression type Zstandard.
     pub const COMPRESSION_ZSTD: i32 = 0x200;
     /// Zlib; a compression type of 0 also means zlib (pre-4.9.4 senders).
     pub const COMPRESSION_ZLIB: i32 = 0x300;
@@ -251,12 +308,27 @@ impl<T: AsRef<str>, const N: usize> IntoKeys for [T; N] {
 ///
 /// Properties keep their insertion order so a decoded message re-encodes
 /// byte for byte; setting an existing name replaces its value in place.
+///
+/// ```
+/// use actix_rocketmq::Message;
+///
+/// let msg = Message::new("TopicTest", "Hello RocketMQ")
+///     .with_tags("TagA")
+///     .with_keys(["order-1", "order-2"])
+///     .with_property("source", "checkout");
+/// assert_eq!(msg.tags(), Some("TagA"));
+/// assert_eq!(msg.keys(), Some("order-1 order-2"));
+/// assert_eq!(msg.property("source"), Some("checkout"));
+/// assert!(msg.wait_store_msg_ok()); // `WAIT=true` by default
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
+    /// The target topic.
     pub topic: String,
     /// Application flag, carried untouched by the broker.
     pub flag: i32,
     properties: Vec<(String, String)>,
+    /// The payload; must be non-empty and at most `maxMessageSize` (4 MiB by default).
     pub body: Bytes,
     /// Set after a transactional half send (the half message's UNIQ_KEY).
     pub transaction_id: Option<String>,
@@ -296,6 +368,7 @@ impl Message {
         }
     }
 
+    /// Sets the tag (`TAGS`), which consumers filter on.
     pub fn with_tags(mut self, tags: impl Into<String>) -> Self {
         self.set_property(property::TAGS, tags);
         self
@@ -369,6 +442,7 @@ impl Message {
         self
     }
 
+    /// Sets the application flag (`Message.flag`).
     pub fn with_flag(mut self, flag: i32) -> Self {
         self.flag = flag;
         self
@@ -384,11 +458,13 @@ impl Message {
         }
     }
 
+    /// Removes a property and returns its value, if it was set.
     pub fn remove_property(&mut self, name: &str) -> Option<String> {
         let pos = self.properties.iter().position(|(k, _)| k == name)?;
         Some(self.properties.remove(pos).1)
     }
 
+    /// The value of property `name`, if set.
     pub fn property(&self, name: &str) -> Option<&str> {
         self.properties
             .iter()
@@ -406,6 +482,7 @@ impl Message {
         &self.reserved_user_names
     }
 
+    /// The tag (`TAGS`), if set.
     pub fn tags(&self) -> Option<&str> {
         self.property(property::TAGS)
     }
@@ -430,16 +507,19 @@ impl Message {
             .unwrap_or(0)
     }
 
+    /// 5.x timer delivery time (`TIMER_DELIVER_MS`, epoch ms), if set and numeric.
     pub fn delivery_time_ms(&self) -> Option<u64> {
         self.property(property::TIMER_DELIVER_MS)
             .and_then(|v| v.parse().ok())
     }
 
+    /// 5.x timer delay in seconds (`TIMER_DELAY_SEC`), if set and numeric.
     pub fn delay_sec(&self) -> Option<u64> {
         self.property(property::TIMER_DELAY_SEC)
             .and_then(|v| v.parse().ok())
     }
 
+    /// 5.x timer delay in milliseconds (`TIMER_DELAY_MS`), if set and numeric.
     pub fn delay_ms(&self) -> Option<u64> {
         self.property(property::TIMER_DELAY_MS)
             .and_then(|v| v.parse().ok())

@@ -328,6 +328,13 @@ impl ConnectionActor {
             },
         );
         self.deadlines.push(Reverse((req.deadline, opaque)));
+        // Answered requests stay in the heap until their deadline: compact it
+        // now and then so it stays proportional to what is pending.
+        if self.deadlines.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.deadlines
+                .retain(|Reverse((d, o))| pending.get(o).is_some_and(|p| p.deadline == *d));
+        }
         self.arm_deadline_timer(ctx);
         if self.awaiting_since.is_none() {
             self.awaiting_since = Some(Instant::now());

@@ -9,16 +9,34 @@ use crate::protocol::ProtocolError;
 pub enum NetError {
     /// The TCP connection could not be opened (refused, unreachable, connect timeout).
     #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    Connect {
+        /// The remote `ip:port`.
+        addr: String,
+        /// The socket error's text.
+        reason: String,
+    },
     /// The connection broke (reset, closed, dead peer) while the request waited.
     #[error("connection to {addr} closed: {reason}")]
-    Closed { addr: String, reason: String },
+    Closed {
+        /// The remote `ip:port`.
+        addr: String,
+        /// Why it closed.
+        reason: String,
+    },
     /// No response before the request's deadline.
     #[error("no response from {addr} within the timeout")]
-    Timeout { addr: String },
+    Timeout {
+        /// The remote `ip:port`.
+        addr: String,
+    },
     /// A frame could not be encoded.
     #[error("cannot encode the request for {addr}: {source}")]
-    Encode { addr: String, source: ProtocolError },
+    Encode {
+        /// The remote `ip:port`.
+        addr: String,
+        /// The encoding error.
+        source: ProtocolError,
+    },
     /// The client instance (or connection) has been shut down.
     #[error("the client has been shut down")]
     Shutdown,
@@ -48,23 +66,37 @@ pub enum RouteError {
     #[error(
         "no route info of topic `{topic}`: create the topic or enable auto-creation on the broker"
     )]
-    NoRoute { topic: String },
+    NoRoute {
+        /// The topic.
+        topic: String,
+    },
     /// No name server could be reached.
     #[error("no name server reachable for topic `{topic}`: {last}")]
-    NameServerUnreachable { topic: String, last: NetError },
+    NameServerUnreachable {
+        /// The topic.
+        topic: String,
+        /// The error from the last name server tried.
+        last: NetError,
+    },
     /// A name server answered with something unexpected.
     #[error("name server answered code {code} for topic `{topic}`: {remark}")]
     Rejected {
+        /// The topic.
         topic: String,
+        /// The name server's response code.
         code: i32,
+        /// The name server's remark.
         remark: String,
     },
     /// The route body did not parse.
     #[error("malformed route for topic `{topic}`: {source}")]
     Malformed {
+        /// The topic.
         topic: String,
+        /// The parse error.
         source: ProtocolError,
     },
+    /// The client instance has been shut down.
     #[error("the client has been shut down")]
     Shutdown,
 }
@@ -73,12 +105,16 @@ pub enum RouteError {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InstanceError {
+    /// `StartInstance` was sent to an instance that is running (or failed to start).
     #[error("the client instance is already started")]
     AlreadyStarted,
+    /// The instance has been shut down (Java `SHUTDOWN_ALREADY`).
     #[error("the client instance has been shut down; start a new producer")]
     ShutDown,
+    /// Starting failed, for the reason given (Java `START_FAILED`).
     #[error("the client instance failed to start: {0}")]
     StartFailed(String),
+    /// This producer group is already registered in the instance (one producer per group per instance).
     #[error("producer group `{0}` is already registered in this client instance; use another group name or instance name")]
     DuplicateGroup(String),
 }

@@ -26,11 +26,15 @@ use crate::protocol::route::MASTER_ID;
 /// their client id and name servers are equal.
 #[derive(Debug, Clone)]
 pub struct InstanceConfig {
+    /// The client id, `ip@instanceName[@unitName]`; brokers know this client by it.
     pub client_id: String,
+    /// Settings of the instance's [`RouteManager`].
     pub route: RouteConfig,
+    /// Heartbeat period (Java `heartbeatBrokerInterval`, 30 s).
     pub heartbeat_interval: Duration,
     /// Timeout of heartbeat and unregister requests (Java `mqClientApiTimeout`).
     pub api_timeout: Duration,
+    /// Settings of the broker connections.
     pub connection: ConnectionConfig,
     /// Run broker connections on their own arbiter (thread) instead of the instance's.
     pub connection_arbiter: bool,
@@ -45,17 +49,24 @@ impl InstanceConfig {
 /// The Java `ServiceState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceState {
+    /// Created, not started yet.
     CreateJust,
+    /// Started; producers may register and send.
     Running,
+    /// Shut down (the last producer left); cannot be restarted.
     ShutdownAlready,
+    /// Start was refused (e.g. an invalid name-server address).
     StartFailed,
 }
 
 /// What a registered producer gets back.
 #[derive(Clone)]
 pub struct InstanceHandles {
+    /// The instance's client id.
     pub client_id: String,
+    /// The instance, for connections and unregistering.
     pub instance: Addr<ClientInstance>,
+    /// The instance's route manager, for [`FindRoute`](super::route_manager::FindRoute).
     pub route_manager: Addr<RouteManager>,
 }
 
@@ -67,6 +78,7 @@ impl Message for StartInstance {
 
 /// Registers a producer group; beats the brokers at once.
 pub struct RegisterProducer {
+    /// The producer group to register.
     pub group: String,
 }
 impl Message for RegisterProducer {
@@ -75,6 +87,7 @@ impl Message for RegisterProducer {
 
 /// Unregisters a producer group from every broker; the last one shuts the instance down.
 pub struct UnregisterProducer {
+    /// The producer group to unregister.
     pub group: String,
 }
 impl Message for UnregisterProducer {
@@ -83,6 +96,7 @@ impl Message for UnregisterProducer {
 
 /// The connection to a broker address, started on first use.
 pub struct GetConnection {
+    /// The broker's `ip:port`.
     pub addr: String,
 }
 impl Message for GetConnection {
@@ -98,15 +112,57 @@ impl Message for GetBrokers {
 /// A snapshot for tests and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStats {
+    /// The instance's service state.
     pub state: ServiceState,
+    /// Producer groups registered.
     pub producers: usize,
+    /// Addresses of the open broker connections, sorted.
     pub connections: Vec<String>,
 }
+/// Asks a [`ClientInstance`] for its [`InstanceStats`].
 pub struct GetInstanceStats;
 impl Message for GetInstanceStats {
     type Result = InstanceStats;
 }
 
+/// The shared client state of one client id (Java `MQClientInstance`); get one via [`ClientManager`].
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::SystemService;
+/// use actix_rocketmq::runtime::instance::{
+///     ClientManager, GetInstanceStats, GetOrCreateInstance, InstanceConfig, RegisterProducer,
+///     ServiceState, UnregisterProducer,
+/// };
+/// use actix_rocketmq::runtime::route_manager::RouteConfig;
+/// use actix_rocketmq::runtime::ConnectionConfig;
+/// use actix_rocketmq::testkit::TestCluster;
+/// # #[actix_rt::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+/// let cfg = InstanceConfig {
+///     client_id: "127.0.0.1@doc".into(),
+///     route: RouteConfig {
+///         namesrv_addrs: vec![cluster.namesrv_addr()],
+///         api_timeout: Duration::from_secs(3),
+///         poll_interval: Duration::from_secs(30),
+///         default_topic: "TBW102".into(),
+///         default_topic_queue_nums: 4,
+///         connection: ConnectionConfig::default(),
+///     },
+///     heartbeat_interval: Duration::from_secs(30),
+///     api_timeout: Duration::from_secs(3),
+///     connection: ConnectionConfig::default(),
+///     connection_arbiter: false,
+/// };
+/// let instance = ClientManager::from_registry().send(GetOrCreateInstance(cfg)).await??;
+/// instance.send(RegisterProducer { group: "my_group".into() }).await??;
+/// let stats = instance.send(GetInstanceStats).await?;
+/// assert_eq!((stats.state, stats.producers), (ServiceState::Running, 1));
+/// // The last group out shuts the instance down.
+/// instance.send(UnregisterProducer { group: "my_group".into() }).await?;
+/// # Ok(()) }
+/// ```
 pub struct ClientInstance {
     cfg: InstanceConfig,
     state: ServiceState,
@@ -120,6 +176,7 @@ pub struct ClientInstance {
 }
 
 impl ClientInstance {
+    /// A new instance in [`ServiceState::CreateJust`]; prefer [`GetOrCreateInstance`], which shares instances.
     pub fn new(cfg: InstanceConfig) -> Self {
         ClientInstance {
             cfg,

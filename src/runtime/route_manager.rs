@@ -23,6 +23,7 @@ use crate::protocol::route::{clamp_default_route, TopicPublishInfo, TopicRouteDa
 /// Settings of the route manager.
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
+    /// Name-server `host:port` addresses; one random start, then rotate on failure.
     pub namesrv_addrs: Vec<String>,
     /// Per name-server request timeout (Java `mqClientApiTimeout`, 3 s).
     pub api_timeout: Duration,
@@ -30,7 +31,9 @@ pub struct RouteConfig {
     pub poll_interval: Duration,
     /// The auto-create template topic (`TBW102`).
     pub default_topic: String,
+    /// Queue count an auto-created topic's route is clamped to (Java `defaultTopicQueueNums`, 4).
     pub default_topic_queue_nums: i32,
+    /// Settings of the name-server connections.
     pub connection: ConnectionConfig,
 }
 
@@ -43,7 +46,9 @@ pub type BrokerTable = BTreeMap<String, BTreeMap<u64, String>>;
 /// Pushed to a producer when the route of a topic it uses changes.
 #[derive(Clone)]
 pub struct RouteChanged {
+    /// The topic whose route changed.
     pub topic: String,
+    /// Its new publish info.
     pub info: PublishInfo,
 }
 
@@ -61,12 +66,15 @@ impl Message for BrokersChanged {
 /// A subscriber to route changes: an id (to unsubscribe) and where to push.
 #[derive(Clone)]
 pub struct Subscriber {
+    /// Chosen by the subscriber; pass it to [`Unsubscribe`].
     pub id: u64,
+    /// Where [`RouteChanged`] is pushed.
     pub recipient: Recipient<RouteChanged>,
 }
 
 /// Finds the publish info of `topic`: from the cache, else from a name server.
 pub struct FindRoute {
+    /// The topic, already namespaced.
     pub topic: String,
     /// Keeps the subscriber informed of changes to this topic's route.
     pub subscriber: Option<Subscriber>,
@@ -109,11 +117,15 @@ impl Message for StopRouteManager {
 /// Counts, for tests: name-server requests sent and topics cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteStats {
+    /// Route fetches started (each may ask several name servers).
     pub requests: u64,
+    /// Topics with cached publish info.
     pub topics: usize,
+    /// Topics whose route is being fetched now.
     pub inflight: usize,
 }
 
+/// Asks a [`RouteManager`] for its [`RouteStats`].
 pub struct GetRouteStats;
 
 impl Message for GetRouteStats {
@@ -127,6 +139,33 @@ enum Fetched {
     NotFound,
 }
 
+/// Fetches and caches topic routes (Java `MQClientInstance.updateTopicRouteInfoFromNameServer`).
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::Actor;
+/// use actix_rocketmq::runtime::route_manager::{FindRoute, RouteConfig, RouteManager, StopRouteManager};
+/// use actix_rocketmq::runtime::ConnectionConfig;
+/// use actix_rocketmq::testkit::TestCluster;
+/// # #[actix_rt::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+/// let routes = RouteManager::new(RouteConfig {
+///     namesrv_addrs: vec![cluster.namesrv_addr()],
+///     api_timeout: Duration::from_secs(3),
+///     poll_interval: Duration::from_secs(30),
+///     default_topic: "TBW102".into(),
+///     default_topic_queue_nums: 4,
+///     connection: ConnectionConfig::default(),
+/// })
+/// .start();
+/// let find = FindRoute { topic: "TopicTest".into(), subscriber: None };
+/// // The reply is a receiver: look-ups of one topic share one name-server request.
+/// let info = routes.send(find).await?.await??;
+/// assert_eq!(info.queues.len(), 4);
+/// routes.send(StopRouteManager).await?;
+/// # Ok(()) }
+/// ```
 pub struct RouteManager {
     cfg: RouteConfig,
     ns_index: usize,
@@ -143,6 +182,7 @@ pub struct RouteManager {
 }
 
 impl RouteManager {
+    /// A manager with an empty cache, starting at a random name server.
     pub fn new(cfg: RouteConfig) -> Self {
         // Java starts at a random name server so clients spread their load.
         let ns_index = if cfg.namesrv_addrs.is_empty() {

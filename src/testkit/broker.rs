@@ -59,32 +59,48 @@ pub enum TransactionState {
 /// END_TRANSACTION only changes [`BrokerMessage::transaction`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerMessage {
+    /// The broker that stored it.
     pub broker_name: String,
+    /// The topic from the send header.
     pub topic: String,
+    /// The queue it was stored in.
     pub queue_id: i32,
+    /// Its offset in that queue, from 0.
     pub queue_offset: i64,
+    /// Its commit-log offset on this broker (second half of `msg_id`).
     pub commit_log_offset: i64,
     /// Offset message id (store host + commit-log offset), as in the send reply.
     pub msg_id: String,
+    /// The user `Message.flag`.
     pub flag: i32,
+    /// sysFlag as sent (compression, transaction type).
     pub sys_flag: i32,
     /// Properties as received: the header's for a single send, the record's for a batch.
     pub properties: Vec<(String, String)>,
     /// Body as received: still compressed when `sys_flag` has COMPRESSED.
     pub body: Bytes,
+    /// The header's `bornTimestamp`, epoch ms.
     pub born_timestamp: i64,
+    /// When the test broker stored it, epoch ms.
     pub store_timestamp: i64,
+    /// The client's address on the connection it came on.
     pub born_host: SocketAddr,
+    /// This broker's address.
     pub store_host: SocketAddr,
+    /// The header's `producerGroup`.
     pub producer_group: String,
+    /// The header's `reconsumeTimes` (0 when absent).
     pub reconsume_times: i32,
     /// The request that carried it: 10, 310, 320, 324 or 325.
     pub request_code: i32,
+    /// The connection the send came on.
     pub connection: ConnectionId,
+    /// Its transaction state (END_TRANSACTION updates it).
     pub transaction: TransactionState,
 }
 
 impl BrokerMessage {
+    /// The value of property `name`, if set.
     pub fn property(&self, name: &str) -> Option<&str> {
         self.properties
             .iter()
@@ -95,12 +111,15 @@ impl BrokerMessage {
     pub fn uniq_key(&self) -> Option<&str> {
         self.property(property::UNIQ_KEY)
     }
+    /// The `TAGS` property.
     pub fn tags(&self) -> Option<&str> {
         self.property(property::TAGS)
     }
+    /// The `KEYS` property (several keys separated by a space).
     pub fn keys(&self) -> Option<&str> {
         self.property(property::KEYS)
     }
+    /// `true` if the body arrived compressed (sysFlag COMPRESSED).
     pub fn is_compressed(&self) -> bool {
         self.sys_flag & sys_flag::COMPRESSED != 0
     }
@@ -645,6 +664,7 @@ impl Deref for BrokerHandle {
 }
 
 impl BrokerHandle {
+    /// The broker name, as in routes.
     pub fn name(&self) -> &str {
         &self.broker.name
     }
@@ -659,6 +679,7 @@ impl BrokerHandle {
             .collect()
     }
 
+    /// Every stored message, all topics, in store order.
     pub fn all_messages(&self) -> Vec<BrokerMessage> {
         lock(&self.broker.store).messages.clone()
     }
@@ -682,6 +703,7 @@ impl BrokerHandle {
         lock(&self.broker.store).heartbeats
     }
 
+    /// The body of the last readable heartbeat, if any.
     pub fn last_heartbeat(&self) -> Option<HeartbeatData> {
         lock(&self.broker.store).last_heartbeat.clone()
     }

@@ -19,7 +19,12 @@ use crate::protocol::command::RemotingCommand;
 pub enum FaultAction {
     /// Answer with this response code and remark; the request is not processed
     /// (a send is not stored). Oneway requests get no answer.
-    Respond { code: i32, remark: Option<String> },
+    Respond {
+        /// The response code, e.g. `SYSTEM_BUSY` (2).
+        code: i32,
+        /// The response's remark.
+        remark: Option<String>,
+    },
     /// Process the request at once, send its reply after this delay.
     Delay(Duration),
     /// Process the request (a send is stored) but never reply: a lost reply.
@@ -146,6 +151,7 @@ impl Fault {
         self
     }
 
+    /// What the rule does to a matched request.
     pub fn action(&self) -> &FaultAction {
         &self.action
     }

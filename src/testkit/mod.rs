@@ -93,20 +93,28 @@ pub const DEFAULT_BROKER: &str = "broker-a";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestkitError {
+    /// No broker of this name in the cluster.
     #[error("no broker named `{0}` in this test cluster")]
     UnknownBroker(String),
+    /// The connection is not open (never was, or closed).
     #[error("{0} is not open")]
     NoSuchConnection(ConnectionId),
+    /// No open connection heartbeated this producer group, so a broker-initiated request has nowhere to go.
     #[error("no open connection has sent a heartbeat for producer group `{0}`")]
     NoConnectionForGroup(String),
+    /// The connection closed while a server-initiated request waited for the client's answer.
     #[error("{0} closed before the client answered")]
     ConnectionClosed(ConnectionId),
+    /// A server-initiated request got no answer in time.
     #[error("the client did not answer in time")]
     Timeout,
+    /// The server task is gone.
     #[error("the test cluster has shut down")]
     ShutDown,
+    /// Binding or socket error.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
+    /// A frame could not be encoded or decoded.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
 }
@@ -114,7 +122,9 @@ pub enum TestkitError {
 /// A topic's queues and permission on one broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TopicConfig {
+    /// Number of read queues (`readQueueNums` in routes).
     pub read_queues: i32,
+    /// Number of write queues (`writeQueueNums`); producers send to `0..write_queues`.
     pub write_queues: i32,
     /// [`perm`] bits: 6 = read + write, 7 adds INHERIT (auto-create template).
     pub perm: i32,
@@ -339,6 +349,26 @@ impl std::fmt::Debug for TestCluster {
 }
 
 impl TestCluster {
+    /// A builder: one broker named [`DEFAULT_BROKER`] unless brokers are added, no topics, auto-create off.
+    ///
+    /// ```
+    /// use actix_rocketmq::testkit::TestCluster;
+    /// use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::builder().broker("broker-a").topic("TopicTest", 4).start().await?;
+    /// let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// let producer = ProducerActor::start(config).await?;
+    /// let msg = Message::new("TopicTest", "hello").with_tags("TagA");
+    /// producer.send(SendMessage::new(msg)).await??;
+    /// producer.send(Shutdown).await?;
+    /// let stored = cluster.broker("broker-a").messages("TopicTest");
+    /// assert_eq!(stored.len(), 1);
+    /// assert_eq!(stored[0].tags(), Some("TagA"));
+    /// assert_eq!(stored[0].producer_group, "my_group");
+    /// cluster.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> TestClusterBuilder {
         TestClusterBuilder::default()
     }
@@ -348,6 +378,7 @@ impl TestCluster {
         self.namesrv.addr()
     }
 
+    /// The name server's handle: captured requests, faults, freeze, stop/start.
     pub fn namesrv(&self) -> ServerHandle {
         self.namesrv.clone()
     }
@@ -361,10 +392,12 @@ impl TestCluster {
         }
     }
 
+    /// The broker named `name`, if there is one.
     pub fn try_broker(&self, name: &str) -> Option<BrokerHandle> {
         self.brokers.iter().find(|b| b.name() == name).cloned()
     }
 
+    /// Every broker, in the order they were added.
     pub fn brokers(&self) -> &[BrokerHandle] {
         &self.brokers
     }
@@ -406,6 +439,21 @@ impl TestCluster {
         }
     }
 
+    /// Sets `topic` on `broker` to `config` (queues and perm); brokers and routes see it at once.
+    ///
+    /// ```
+    /// use actix_rocketmq::protocol::route::perm;
+    /// use actix_rocketmq::testkit::{TestCluster, TopicConfig};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+    /// // Read-only: the route lists no writable queue, so producers find none.
+    /// let read_only = TopicConfig { perm: perm::READ, ..TopicConfig::new(4) };
+    /// cluster.set_topic_config("TopicTest", "broker-a", read_only)?;
+    /// assert_eq!(cluster.topic_config("TopicTest", "broker-a"), Some(read_only));
+    /// assert_eq!(cluster.route("TopicTest").ok_or("no route")?.queue_datas[0].perm, perm::READ);
+    /// # Ok(()) }
+    /// ```
     pub fn set_topic_config(
         &self,
         topic: &str,
@@ -421,6 +469,7 @@ impl TestCluster {
         Ok(())
     }
 
+    /// The config of `topic` on `broker`, if that broker has the topic.
     pub fn topic_config(&self, topic: &str, broker: &str) -> Option<TopicConfig> {
         lock(&self.cluster)
             .topics
@@ -439,6 +488,19 @@ impl TestCluster {
         lock(&self.cluster).overrides.insert(topic.to_owned(), how);
     }
 
+    /// Undoes [`override_route`](Self::override_route): `topic` is routed from the brokers again.
+    ///
+    /// ```
+    /// use actix_rocketmq::testkit::{RouteOverride, TestCluster};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::builder().topic("TopicTest", 4).start().await?;
+    /// cluster.override_route("TopicTest", RouteOverride::NotExist);
+    /// assert!(cluster.route("TopicTest").is_none()); // name server: TOPIC_NOT_EXIST
+    /// cluster.clear_route_override("TopicTest");
+    /// assert!(cluster.route("TopicTest").is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn clear_route_override(&self, topic: &str) {
         lock(&self.cluster).overrides.remove(topic);
     }
@@ -449,6 +511,19 @@ impl TestCluster {
         self.set_registered(broker, false)
     }
 
+    /// Undoes [`unregister_broker`](Self::unregister_broker): the name server lists `broker` again.
+    ///
+    /// ```
+    /// use actix_rocketmq::testkit::TestCluster;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::builder().broker("broker-a").broker("broker-b").topic("TopicTest", 4).start().await?;
+    /// cluster.unregister_broker("broker-b")?;
+    /// assert_eq!(cluster.route("TopicTest").ok_or("no route")?.broker_datas.len(), 1);
+    /// cluster.register_broker("broker-b")?;
+    /// assert_eq!(cluster.route("TopicTest").ok_or("no route")?.broker_datas.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn register_broker(&self, broker: &str) -> Result<(), TestkitError> {
         self.set_registered(broker, true)
     }

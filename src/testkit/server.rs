@@ -59,21 +59,28 @@ impl fmt::Display for ConnectionId {
 /// server-initiated request ([`ReceivedRequest::is_response`]).
 #[derive(Debug, Clone)]
 pub struct ReceivedRequest {
+    /// The connection it came on.
     pub connection: ConnectionId,
+    /// The decoded frame.
     pub command: RemotingCommand,
+    /// When it was received.
     pub at: Instant,
 }
 
 impl ReceivedRequest {
+    /// The request (or response) code.
     pub fn code(&self) -> i32 {
         self.command.code
     }
+    /// An extFields value of the frame, if present.
     pub fn ext(&self, key: &str) -> Option<&str> {
         self.command.ext(key)
     }
+    /// The frame's body.
     pub fn body(&self) -> &Bytes {
         &self.command.body
     }
+    /// `true` for a client's response to a server-initiated request.
     pub fn is_response(&self) -> bool {
         self.command.is_response()
     }
@@ -82,7 +89,9 @@ impl ReceivedRequest {
 /// An open connection as the server sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
+    /// The server's number for it.
     pub id: ConnectionId,
+    /// The client's address.
     pub peer: SocketAddr,
     /// `clientID` of the last heartbeat on this connection.
     pub client_id: Option<String>,
@@ -659,6 +668,7 @@ impl ServerHandle {
         self.core.addr.to_string()
     }
 
+    /// The listening address.
     pub fn socket_addr(&self) -> SocketAddr {
         self.core.addr
     }
@@ -722,10 +732,12 @@ impl ServerHandle {
         lock(&self.core.state).rejected
     }
 
+    /// Connections open now.
     pub fn open_connections(&self) -> usize {
         lock(&self.core.state).conns.len()
     }
 
+    /// The open connections, with what their heartbeats announced.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         lock(&self.core.state)
             .conns
@@ -764,6 +776,7 @@ impl ServerHandle {
         removed
     }
 
+    /// Removes every fault rule.
     pub fn clear_faults(&self) {
         let mut st = lock(&self.core.state);
         st.faults.clear();
@@ -783,10 +796,12 @@ impl ServerHandle {
         self.core.mode.send_modify(|m| m.frozen = true);
     }
 
+    /// Ends a [`freeze`](Self::freeze): reading, answering and held replies resume.
     pub fn unfreeze(&self) {
         self.core.mode.send_modify(|m| m.frozen = false);
     }
 
+    /// `true` while frozen.
     pub fn is_frozen(&self) -> bool {
         self.core.mode.borrow().frozen
     }
