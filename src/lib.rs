@@ -22,6 +22,8 @@
 //! Layers, from the bottom: [`protocol`] (the wire format, no actors),
 //! [`runtime`] (connections, routes, heartbeats, the client instance) and
 //! [`producer`] (the send pipeline). See `ARCHITECTURE.md`.
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod producer;
 pub mod protocol;

@@ -68,14 +68,19 @@ pub type Reply = Result<Option<RemotingCommand>, NetError>;
 /// Where a response goes: a oneshot for one-off callers, or a channel shared by
 /// many requests (the producer's), tagged with the caller's token.
 pub enum ReplySink {
+    /// One caller waiting on its own channel.
     Oneshot(oneshot::Sender<Reply>),
+    /// Many requests of one caller on a shared channel.
     Channel {
+        /// The shared channel.
         tx: mpsc::UnboundedSender<(u64, Reply)>,
+        /// The caller's tag for this request, echoed with the reply.
         token: u64,
     },
 }
 
 impl ReplySink {
+    /// Delivers `reply` (a caller that went away is ignored).
     pub fn send(self, reply: Reply) {
         match self {
             ReplySink::Oneshot(tx) => {
@@ -96,9 +101,13 @@ struct Pending {
 /// Like [`Request`], but the reply goes to `reply`; sent with `try_send` so the
 /// producer hands a frame over without a task or a future per request.
 pub struct Submit {
+    /// The frame to send; its opaque is assigned by the connection.
     pub cmd: RemotingCommand,
+    /// When the caller stops waiting: the request fails with a timeout then.
     pub deadline: Instant,
+    /// Written with the one-way flag; the reply is `Ok(None)` once written.
     pub oneway: bool,
+    /// Where the response goes.
     pub reply: ReplySink,
 }
 
@@ -109,8 +118,11 @@ impl Message for Submit {
 /// A request (or one-way frame) for the remote. The reply arrives on the
 /// returned receiver: `Some(response)`, `None` once a one-way frame is written.
 pub struct Request {
+    /// The frame to send; its opaque is assigned by the connection.
     pub cmd: RemotingCommand,
+    /// When the caller stops waiting: the request fails with a timeout then.
     pub deadline: Instant,
+    /// Written with the one-way flag; the reply is `Ok(None)` once written.
     pub oneway: bool,
 }
 
@@ -120,9 +132,11 @@ impl Message for Request {
 
 /// A request the remote sent us (CHECK_TRANSACTION_STATE, NOTIFY_*, ...).
 pub struct InboundRequest {
+    /// The remote's request, as decoded.
     pub cmd: RemotingCommand,
     /// The remote's address, and the connection to answer on.
     pub remote: Arc<str>,
+    /// The connection it came on, to answer with [`Connection::respond`] or a new request.
     pub connection: Connection,
 }
 
@@ -154,15 +168,21 @@ impl Message for Close {
 /// A snapshot of the connection's bookkeeping (for tests and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionStats {
+    /// Whether a TCP connection is open now.
     pub connected: bool,
+    /// Requests written and waiting for their response.
     pub pending: usize,
+    /// Connections opened since the actor was created.
     pub connects: u64,
+    /// Supervised restarts (each after a broken connection).
     pub restarts: u64,
+    /// Failed connects in a row (drives the backoff).
     pub consecutive_failures: u32,
     /// Time left in the reconnect backoff window (requests fail fast meanwhile).
     pub retry_in: Option<Duration>,
 }
 
+/// Asks a `ConnectionActor` for its [`ConnectionStats`].
 pub struct GetStats;
 
 impl Message for GetStats {
@@ -194,6 +214,7 @@ pub struct ConnectionActor {
 }
 
 impl ConnectionActor {
+    /// An actor for `remote` (`host:port`); it connects on the first request.
     pub fn new(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Self {
         ConnectionActor {
             remote: remote.into(),
@@ -663,10 +684,12 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// The remote address, `host:port`.
     pub fn remote(&self) -> &str {
         &self.remote
     }
 
+    /// The actor behind this handle.
     pub fn actor(&self) -> &Addr<ConnectionActor> {
         &self.actor
     }
@@ -741,6 +764,7 @@ impl Connection {
         }
     }
 
+    /// The actor's counters, or `None` once it has stopped.
     pub async fn stats(&self) -> Option<ConnectionStats> {
         self.actor.send(GetStats).await.ok()
     }
