@@ -166,6 +166,12 @@ struct JsonHeader<'a> {
 }
 
 fn decode_json(src: &[u8]) -> Result<Header, ProtocolError> {
+    // Replies are decoded once per send: the plain shape every server sends is
+    // read by a small scanner; anything else (escapes, non-ASCII, unknown keys,
+    // odd values) goes through serde_json, which also produces the error text.
+    if let Some(h) = fast_json::decode(src) {
+        return Ok(h);
+    }
     let h: JsonHeader =
         serde_json::from_slice(src).map_err(|e| ProtocolError::MalformedHeader {
             kind: "JSON",
@@ -184,6 +190,154 @@ fn decode_json(src: &[u8]) -> Result<Header, ProtocolError> {
         remark: h.remark,
         ext_fields: h.ext_fields,
     })
+}
+
+/// A scanner for the common JSON header: ASCII, no escapes, known keys,
+/// integer numbers, string or null values. `None` means "not that shape".
+mod fast_json {
+    use super::{intern_key, Header};
+    use crate::protocol::codes::LanguageCode;
+    use crate::protocol::command::ExtFields;
+
+    struct Cursor<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn ws(&mut self) {
+            while let Some(c) = self.b.get(self.i) {
+                if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                    self.i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.b.get(self.i).copied()
+        }
+        fn eat(&mut self, c: u8) -> Option<()> {
+            (self.peek()? == c).then(|| self.i += 1)
+        }
+        /// A string without escapes; the input is known to be ASCII.
+        fn string(&mut self) -> Option<&'a str> {
+            self.eat(b'"')?;
+            let start = self.i;
+            let len = self.b[start..].iter().position(|&c| c == b'"')?;
+            self.i = start + len + 1;
+            std::str::from_utf8(&self.b[start..start + len]).ok()
+        }
+        fn null(&mut self) -> Option<()> {
+            if self.b[self.i..].starts_with(b"null") {
+                self.i += 4;
+                Some(())
+            } else {
+                None
+            }
+        }
+        fn int(&mut self) -> Option<i32> {
+            self.ws();
+            let start = self.i;
+            if self.b.get(self.i) == Some(&b'-') {
+                self.i += 1;
+            }
+            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                self.i += 1;
+            }
+            std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+        }
+        fn string_or_null(&mut self) -> Option<Option<&'a str>> {
+            if self.peek()? == b'n' {
+                self.null().map(|_| None)
+            } else {
+                self.string().map(Some)
+            }
+        }
+        /// `,` then more, or the closing `}`: `Some(true)` when the object ends.
+        fn next_or_end(&mut self) -> Option<bool> {
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    Some(false)
+                }
+                b'}' => {
+                    self.i += 1;
+                    Some(true)
+                }
+                _ => None,
+            }
+        }
+    }
+
+    pub(super) fn decode(src: &[u8]) -> Option<Header> {
+        if !src.is_ascii() || src.contains(&b'\\') {
+            return None;
+        }
+        let mut c = Cursor { b: src, i: 0 };
+        let mut h = Header {
+            code: 0,
+            language: LanguageCode::default(),
+            version: 0,
+            opaque: 0,
+            flag: 0,
+            remark: None,
+            ext_fields: None,
+        };
+        c.eat(b'{')?;
+        if c.peek()? == b'}' {
+            c.i += 1;
+        } else {
+            loop {
+                let key = c.string()?;
+                c.eat(b':')?;
+                match key {
+                    "code" => h.code = c.int()?,
+                    "version" => h.version = c.int()?,
+                    "opaque" => h.opaque = c.int()?,
+                    "flag" => h.flag = c.int()?,
+                    "language" => {
+                        h.language = c.string_or_null()?.map(LanguageCode::from_name).unwrap_or_default()
+                    }
+                    "remark" => h.remark = c.string_or_null()?.map(str::to_owned),
+                    "serializeTypeCurrentRPC" => {
+                        c.string_or_null()?;
+                    }
+                    "extFields" => {
+                        if c.peek()? == b'n' {
+                            c.null()?;
+                            h.ext_fields = None;
+                        } else {
+                            let mut ext = ExtFields::with_capacity(8);
+                            c.eat(b'{')?;
+                            if c.peek()? == b'}' {
+                                c.i += 1;
+                            } else {
+                                loop {
+                                    let k = c.string()?;
+                                    c.eat(b':')?;
+                                    if let Some(v) = c.string_or_null()? {
+                                        ext.push(intern_key(k.into()), v);
+                                    }
+                                    if c.next_or_end()? {
+                                        break;
+                                    }
+                                }
+                            }
+                            h.ext_fields = Some(ext);
+                        }
+                    }
+                    _ => return None,
+                }
+                if c.next_or_end()? {
+                    break;
+                }
+            }
+        }
+        c.ws();
+        (c.i == src.len()).then_some(h)
+    }
 }
 
 impl<'de> Deserialize<'de> for ExtFields {
@@ -461,6 +615,47 @@ mod tests {
         let mut bad = vec![0u8; 21];
         bad[13..17].copy_from_slice(&100u32.to_be_bytes());
         assert!(decode_binary(&bad).is_err());
+    }
+
+    fn serde_decode(src: &[u8]) -> Header {
+        let h: JsonHeader = serde_json::from_slice(src).unwrap();
+        Header {
+            code: h.code,
+            language: h.language.as_deref().map(LanguageCode::from_name).unwrap_or_default(),
+            version: h.version,
+            opaque: h.opaque,
+            flag: h.flag,
+            remark: h.remark,
+            ext_fields: h.ext_fields,
+        }
+    }
+
+    #[test]
+    fn fast_json_agrees_with_serde_and_declines_what_it_cannot_read() {
+        let samples: &[&[u8]] = &[
+            br#"{"code":0,"language":"RUST","version":474,"opaque":2,"flag":1,"remark":null,"extFields":{"MSG_REGION":"DefaultRegion","msgId":"7F00","queueId":"3","queueOffset":"0"},"serializeTypeCurrentRPC":"JSON"}"#,
+            br#" { "code" : -17 , "flag":1, "remark":"Topic route was not found","extFields":null } "#,
+            br#"{"code":1,"extFields":{},"opaque":2147483647}"#,
+            br#"{}"#,
+        ];
+        for s in samples {
+            assert_eq!(fast_json::decode(s), Some(serde_decode(s)), "{}", String::from_utf8_lossy(s));
+        }
+        let declined: &[&[u8]] = &[
+            br#"{"code":1,"extFields":{"i":"A\u0001B"}}"#,
+            br#"{"code":1.5}"#,
+            br#"{"code":1,"other":2}"#,
+            br#"{"code":1,"extFields":{"n":3}}"#,
+            br#"{"code":99999999999}"#,
+            br#"{"code":1} x"#,
+            "{\"remark\":\"é\"}".as_bytes(),
+        ];
+        for s in declined {
+            assert_eq!(fast_json::decode(s), None, "{}", String::from_utf8_lossy(s));
+        }
+        // Declined input still decodes through serde where it is valid.
+        assert_eq!(decode_json(declined[0]).unwrap().ext_fields.unwrap().get("i"), Some("A\u{1}B"));
+        assert_eq!(decode_json(declined[3]).unwrap().ext_fields.unwrap().get("n"), Some("3"));
     }
 
     #[test]
