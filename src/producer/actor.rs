@@ -718,11 +718,11 @@ impl ProducerActor {
             hooks.run_before(&send_ctx);
             hook_addr = Some(conn.remote().to_owned());
         }
-        let mut header = job.header.clone();
-        header.queue_id = queue.queue_id;
-        header.born_timestamp = now_ms();
-        header.broker_name = Some(broker.clone());
-        let mut cmd: RemotingCommand = header.to_request(job.code);
+        // The job's own header is restamped per attempt: no copy of its strings.
+        job.header.queue_id = queue.queue_id;
+        job.header.born_timestamp = now_ms();
+        job.header.broker_name = Some(broker.clone());
+        let mut cmd: RemotingCommand = job.header.to_request(job.code);
         cmd.body = job.body.clone();
         cmd.serialize_type = self.cfg.serialize_type();
 
@@ -843,9 +843,12 @@ impl ProducerActor {
                     status,
                     msg_id: job.msg_id.clone(),
                     offset_msg_id: header.msg_id,
-                    message_queue: MessageQueue {
-                        topic: self.cfg.strip(&queue.topic).into_owned(),
-                        ..queue
+                    message_queue: match self.cfg.namespace() {
+                        Some(_) => MessageQueue {
+                            topic: self.cfg.strip(&queue.topic).into_owned(),
+                            ..queue
+                        },
+                        None => queue,
                     },
                     queue_offset: header.queue_offset,
                     transaction_id: header.transaction_id,
