@@ -246,7 +246,10 @@ mod fast_json {
             while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
-            std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+            std::str::from_utf8(&self.b[start..self.i])
+                .ok()?
+                .parse()
+                .ok()
         }
         fn string_or_null(&mut self) -> Option<Option<&'a str>> {
             if self.peek()? == b'n' {
@@ -298,7 +301,10 @@ mod fast_json {
                     "opaque" => h.opaque = c.int()?,
                     "flag" => h.flag = c.int()?,
                     "language" => {
-                        h.language = c.string_or_null()?.map(LanguageCode::from_name).unwrap_or_default()
+                        h.language = c
+                            .string_or_null()?
+                            .map(LanguageCode::from_name)
+                            .unwrap_or_default()
                     }
                     "remark" => h.remark = c.string_or_null()?.map(str::to_owned),
                     "serializeTypeCurrentRPC" => {
@@ -621,7 +627,11 @@ mod tests {
         let h: JsonHeader = serde_json::from_slice(src).unwrap();
         Header {
             code: h.code,
-            language: h.language.as_deref().map(LanguageCode::from_name).unwrap_or_default(),
+            language: h
+                .language
+                .as_deref()
+                .map(LanguageCode::from_name)
+                .unwrap_or_default(),
             version: h.version,
             opaque: h.opaque,
             flag: h.flag,
@@ -639,7 +649,12 @@ mod tests {
             br#"{}"#,
         ];
         for s in samples {
-            assert_eq!(fast_json::decode(s), Some(serde_decode(s)), "{}", String::from_utf8_lossy(s));
+            assert_eq!(
+                fast_json::decode(s),
+                Some(serde_decode(s)),
+                "{}",
+                String::from_utf8_lossy(s)
+            );
         }
         let declined: &[&[u8]] = &[
             br#"{"code":1,"extFields":{"i":"A\u0001B"}}"#,
@@ -654,8 +669,22 @@ mod tests {
             assert_eq!(fast_json::decode(s), None, "{}", String::from_utf8_lossy(s));
         }
         // Declined input still decodes through serde where it is valid.
-        assert_eq!(decode_json(declined[0]).unwrap().ext_fields.unwrap().get("i"), Some("A\u{1}B"));
-        assert_eq!(decode_json(declined[3]).unwrap().ext_fields.unwrap().get("n"), Some("3"));
+        assert_eq!(
+            decode_json(declined[0])
+                .unwrap()
+                .ext_fields
+                .unwrap()
+                .get("i"),
+            Some("A\u{1}B")
+        );
+        assert_eq!(
+            decode_json(declined[3])
+                .unwrap()
+                .ext_fields
+                .unwrap()
+                .get("n"),
+            Some("3")
+        );
     }
 
     #[test]
