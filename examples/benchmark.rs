@@ -54,6 +54,8 @@ usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
 
   --namesrv ADDRS        name servers of a real cluster (else NAMESRV_ADDR)
   --null-broker          in-process test cluster answering every send SUCCESS at once
+  --serve-null-broker SECS  only run the null broker for SECS and print its NAMESRV_ADDR,
+                         so a client in another process can be measured alone
   --topic T              topic (default BenchmarkTest)
   --size BYTES           body size (default 128)
   --concurrency N        sends in flight: N tasks looping on send (default 64)
@@ -87,6 +89,8 @@ enum Mode {
 struct Opts {
     namesrv: Option<String>,
     null_broker: bool,
+    /// Only serve a null broker for this long (to measure a client in another process).
+    serve_secs: Option<f64>,
     topic: String,
     size: usize,
     concurrency: usize,
@@ -118,6 +122,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
     let mut o = Opts {
         namesrv: None,
         null_broker: false,
+        serve_secs: None,
         topic: "BenchmarkTest".to_owned(),
         size: 128,
         concurrency: 64,
@@ -160,6 +165,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
             }
             "--namesrv" => o.namesrv = Some(value()?),
             "--null-broker" => o.null_broker = true,
+            "--serve-null-broker" => {
+                o.serve_secs = Some(parse_num(&flag, &value()?)?);
+                o.null_broker = true;
+            }
             "--topic" => o.topic = value()?,
             "--size" => o.size = parse_num(&flag, &value()?)?,
             "--concurrency" => o.concurrency = parse_num(&flag, &value()?)?,
@@ -725,6 +734,11 @@ fn main() -> ExitCode {
     } else {
         None
     };
+    if let (Some(secs), Some(b)) = (opts.serve_secs, &broker) {
+        println!("NAMESRV_ADDR={}", b.namesrv);
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        return ExitCode::SUCCESS;
+    }
     let namesrv = match (&broker, &opts.namesrv) {
         (Some(b), _) => b.namesrv.clone(),
         (None, Some(n)) => n.clone(),

@@ -65,7 +65,7 @@ type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<Route
 
 /// An attempt handed to a connection, waiting for its reply (keyed by token).
 struct InAttempt {
-    job: Job,
+    job: Box<Job>,
     queue: MessageQueue,
     started: Instant,
     hook_addr: Option<String>,
@@ -231,12 +231,12 @@ pub struct ProducerActor {
     sub_id: u64,
     shutting_down: bool,
     routes: HashMap<String, PublishInfo>,
-    waiting_route: HashMap<String, Vec<Job>>,
+    waiting_route: HashMap<String, Vec<Box<Job>>>,
     conns: HashMap<String, Connection>,
     selection: HashMap<String, QueueSelection>,
     fault: LatencyFaultTolerance,
     ids: Arc<UniqIdGenerator>,
-    blocked: VecDeque<Job>,
+    blocked: VecDeque<Box<Job>>,
     stats: ProducerStats,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     /// The one timer that expires parked jobs: when it fires, and its handle.
@@ -361,7 +361,7 @@ impl ProducerActor {
         route: Route,
         received: Instant,
         reply: ReplyTo,
-    ) -> Result<Job, (ReplyTo, Error)> {
+    ) -> Result<Box<Job>, (ReplyTo, Error)> {
         if let Err(e) = validate_message(&message, self.cfg.max_message_size()) {
             return Err((reply, e.into()));
         }
@@ -412,7 +412,7 @@ impl ProducerActor {
             _ => 1,
         };
         let size = body.len();
-        Ok(Job {
+        Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
             topic,
@@ -428,7 +428,7 @@ impl ProducerActor {
             brokers_tried: Vec::new(),
             last_broker: None,
             reply,
-        })
+        }))
     }
 
     fn prepare_batch(
@@ -436,7 +436,7 @@ impl ProducerActor {
         mut messages: Vec<Message>,
         received: Instant,
         reply: ReplyTo,
-    ) -> Result<Job, (ReplyTo, Error)> {
+    ) -> Result<Box<Job>, (ReplyTo, Error)> {
         for m in &messages {
             if let Err(e) = validate_message(m, self.cfg.max_message_size()) {
                 return Err((reply, e.into()));
@@ -480,7 +480,7 @@ impl ProducerActor {
         };
         let size = body.len();
         let message = Message::new(first.topic.clone(), Bytes::new());
-        Ok(Job {
+        Ok(Box::new(Job {
             route: Route::Any,
             code: request_code::SEND_BATCH_MESSAGE,
             topic,
@@ -496,11 +496,11 @@ impl ProducerActor {
             brokers_tried: Vec::new(),
             last_broker: None,
             reply,
-        })
+        }))
     }
 
     /// Admits a job within the in-flight bounds, or parks it until room frees up.
-    fn submit(&mut self, job: Result<Job, (ReplyTo, Error)>, ctx: &mut Context<Self>) {
+    fn submit(&mut self, job: Result<Box<Job>, (ReplyTo, Error)>, ctx: &mut Context<Self>) {
         let job = match job {
             Ok(job) => job,
             Err((reply, err)) => return self.reply(reply, Err(err)),
@@ -536,7 +536,7 @@ impl ProducerActor {
         )
     }
 
-    fn admit(&mut self, job: Job, ctx: &mut Context<Self>) {
+    fn admit(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
         self.stats.in_flight += 1;
         self.stats.in_flight_bytes += job.size;
         self.route_then_attempt(job, ctx);
@@ -559,7 +559,7 @@ impl ProducerActor {
         }
     }
 
-    fn route_then_attempt(&mut self, job: Job, ctx: &mut Context<Self>) {
+    fn route_then_attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
         if self.routes.get(&job.topic).is_some_and(|i| i.ok()) {
             return self.attempt(job, ctx);
         }
@@ -649,7 +649,7 @@ impl ProducerActor {
     }
 
     /// One attempt: pick a queue and broker, stamp the header, hand the frame to the connection.
-    fn attempt(&mut self, mut job: Job, ctx: &mut Context<Self>) {
+    fn attempt(&mut self, mut job: Box<Job>, ctx: &mut Context<Self>) {
         let now = Instant::now();
         if now >= job.deadline {
             let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
@@ -805,7 +805,7 @@ impl ProducerActor {
 
     fn on_response(
         &mut self,
-        job: Job,
+        job: Box<Job>,
         queue: MessageQueue,
         started: Instant,
         hook_addr: Option<String>,
@@ -901,7 +901,7 @@ impl ProducerActor {
     }
 
     /// A retriable failure: try another broker while attempts and time remain.
-    fn after_failure(&mut self, job: Job, err: Error, ctx: &mut Context<Self>) {
+    fn after_failure(&mut self, job: Box<Job>, err: Error, ctx: &mut Context<Self>) {
         let now = Instant::now();
         if job.attempts < job.max_attempts && now < job.deadline {
             tracing::debug!(topic = %job.topic, attempt = job.attempts, error = %err, "send failed; retrying on another broker");
@@ -918,7 +918,7 @@ impl ProducerActor {
     /// Replies exactly once, runs the after-hooks and frees the job's in-flight share.
     fn finish(
         &mut self,
-        job: Job,
+        job: Box<Job>,
         res: Result<Option<SendResult>, Error>,
         ctx: &mut Context<Self>,
     ) {
@@ -1084,7 +1084,7 @@ impl Actor for ProducerActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         // Whatever is still waiting gets its one reply.
-        let jobs: Vec<Job> = self
+        let jobs: Vec<Box<Job>> = self
             .in_attempt
             .drain()
             .map(|(_, a)| a.job)
@@ -1101,7 +1101,7 @@ impl Actor for ProducerActor {
 impl ProducerActor {
     fn send_with<T: 'static>(
         &mut self,
-        prepare: impl FnOnce(&mut Self, ReplyTo) -> Result<Job, (ReplyTo, Error)>,
+        prepare: impl FnOnce(&mut Self, ReplyTo) -> Result<Box<Job>, (ReplyTo, Error)>,
         wrap: impl FnOnce(ReplySlot<Result<T, Error>>) -> ReplyTo,
         ctx: &mut Context<Self>,
     ) -> SendReply<Result<T, Error>> {
