@@ -231,6 +231,8 @@ pub struct ProducerActor {
     sub_id: u64,
     shutting_down: bool,
     routes: HashMap<String, PublishInfo>,
+    // Jobs travel boxed (cheap moves); unboxing them to queue would copy each.
+    #[allow(clippy::vec_box)]
     waiting_route: HashMap<String, Vec<Box<Job>>>,
     conns: HashMap<String, Connection>,
     selection: HashMap<String, QueueSelection>,
