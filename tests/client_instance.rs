@@ -402,4 +402,22 @@ async fn the_instance_state_machine() {
         bad.send(StartInstance).await.unwrap(),
         Err(InstanceError::AlreadyStarted)
     );
+
+    // Through the manager, every start with that config reports the real error
+    // (a failed instance is not kept in the table to answer "shut down" later).
+    let manager = ClientManager::from_registry();
+    for _ in 0..2 {
+        let res = manager
+            .send(GetOrCreateInstance(instance_cfg(
+                "1.2.3.4@bad-managed",
+                &["no-port".to_string()],
+            )))
+            .await
+            .unwrap();
+        assert!(
+            matches!(res, Err(InstanceError::StartFailed(_))),
+            "{:?}",
+            res.map(|_| ())
+        );
+    }
 }

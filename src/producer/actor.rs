@@ -644,7 +644,12 @@ impl ProducerActor {
                     .cfg
                     .send_latency_fault_enable()
                     .then(|| (&self.fault, Instant::now().into_std()));
-                let sel = self.selection.entry(job.topic.clone()).or_default();
+                // Looked up before inserting: `entry` would copy the topic on every send.
+                if !self.selection.contains_key(&job.topic) {
+                    self.selection
+                        .insert(job.topic.clone(), QueueSelection::default());
+                }
+                let sel = self.selection.get_mut(&job.topic)?;
                 sel.select_one(info, job.last_broker.as_deref(), fault)
             }
         }

@@ -455,18 +455,29 @@ impl Message for RemoveInstance {
 
 impl Handler<GetOrCreateInstance> for ClientManager {
     type Result = ResponseFuture<Result<Addr<ClientInstance>, InstanceError>>;
-    fn handle(&mut self, msg: GetOrCreateInstance, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: GetOrCreateInstance, ctx: &mut Context<Self>) -> Self::Result {
         let key = msg.0.key();
         if let Some(existing) = self.instances.get(&key).filter(|a| a.connected()) {
             let a = existing.clone();
             return Box::pin(async move { Ok(a) });
         }
         let addr = ClientInstance::new(msg.0).start();
-        self.instances.insert(key, addr.clone());
+        self.instances.insert(key.clone(), addr.clone());
+        let manager = ctx.address();
         Box::pin(async move {
-            addr.send(StartInstance)
+            let started = addr
+                .send(StartInstance)
                 .await
-                .map_err(|_| InstanceError::ShutDown)??;
+                .map_err(|_| InstanceError::ShutDown)
+                .and_then(|r| r);
+            if let Err(e) = started {
+                // A failed start must not stay in the table: the next start gets its own error.
+                manager.do_send(RemoveInstance {
+                    key,
+                    instance: addr,
+                });
+                return Err(e);
+            }
             Ok(addr)
         })
     }
