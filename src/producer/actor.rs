@@ -29,6 +29,7 @@ use super::send_result::{SendResult, SendStatus};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
+use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress_zlib;
 use crate::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
@@ -36,6 +37,7 @@ use crate::protocol::headers::{
 use crate::protocol::message::{encode_properties, property, sys_flag, Message};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
+use crate::protocol::serialize::encode_fields;
 use crate::protocol::validation::{validate_message, validate_topic};
 use crate::protocol::RemotingCommand;
 use crate::runtime::connection::{Reply, ReplySink, Submit};
@@ -165,7 +167,8 @@ struct Job {
     topic: String,
     /// The message as sent (with its UNIQ_KEY), for hooks and selectors.
     message: Message,
-    header: SendMessageRequestHeader,
+    /// The header fields kept across attempts, encoded once.
+    fixed: EncodedFields,
     /// Already compressed when compression applies: a retry never compresses twice.
     body: Bytes,
     msg_id: String,
@@ -419,7 +422,7 @@ impl ProducerActor {
             code: request_code::SEND_MESSAGE_V2,
             topic,
             message,
-            header,
+            fixed: encode_fields(&header.fixed_fields_v2(), self.cfg.serialize_type()),
             body,
             msg_id,
             size,
@@ -487,7 +490,7 @@ impl ProducerActor {
             code: request_code::SEND_BATCH_MESSAGE,
             topic,
             message,
-            header,
+            fixed: encode_fields(&header.fixed_fields_v2(), self.cfg.serialize_type()),
             body,
             msg_id,
             size,
@@ -725,11 +728,14 @@ impl ProducerActor {
             hooks.run_before(&send_ctx);
             hook_addr = Some(conn.remote().to_owned());
         }
-        // The job's own header is restamped per attempt: no copy of its strings.
-        job.header.queue_id = queue.queue_id;
-        job.header.born_timestamp = now_ms();
-        job.header.broker_name = Some(broker.clone());
-        let mut cmd: RemotingCommand = job.header.to_request(job.code);
+        // The fields kept across attempts were encoded once; only these three change.
+        let ext = SendMessageRequestHeader::attempt_fields_v2(
+            job.fixed.clone(),
+            queue.queue_id,
+            now_ms(),
+            &broker,
+        );
+        let mut cmd = RemotingCommand::request(job.code, ext);
         cmd.body = job.body.clone();
         cmd.serialize_type = self.cfg.serialize_type();
 

@@ -56,7 +56,7 @@ struct FaultItem {
 
 impl FaultItem {
     fn is_available(&self, now: Instant) -> bool {
-        self.available_from.map_or(true, |t| now >= t)
+        self.available_from.is_none_or(|t| now >= t)
     }
 }
 
@@ -135,7 +135,7 @@ impl LatencyFaultTolerance {
         if !duration.is_zero() {
             // An unrepresentable instant cannot come from a ≤ 30 s window; keep the old one then.
             if let Some(until) = now.checked_add(duration) {
-                if item.available_from.map_or(true, |old| until > old) {
+                if item.available_from.is_none_or(|old| until > old) {
                     item.available_from = Some(until);
                 }
             }
@@ -154,7 +154,7 @@ impl LatencyFaultTolerance {
     pub fn is_available(&self, broker: &str, now: Instant) -> bool {
         self.items
             .get(broker)
-            .map_or(true, |item| item.is_available(now))
+            .is_none_or(|item| item.is_available(now))
     }
 
     /// Whether `broker`'s last outcome left it reachable.
@@ -166,7 +166,7 @@ impl LatencyFaultTolerance {
     /// assert!(!t.is_reachable("b"));
     /// ```
     pub fn is_reachable(&self, broker: &str) -> bool {
-        self.items.get(broker).map_or(true, |item| item.reachable)
+        self.items.get(broker).is_none_or(|item| item.reachable)
     }
 
     /// Marks `broker` reachable or not (what the 5.x detector does after a probe).

@@ -162,7 +162,7 @@ impl QueueSelection {
         if queues.is_empty() {
             return None;
         }
-        let not_last = |mq: &MessageQueue| last_broker.map_or(true, |b| mq.broker_name != b);
+        let not_last = |mq: &MessageQueue| last_broker.is_none_or(|b| mq.broker_name != b);
         let picked = match fault {
             None => self.walk(queues, not_last),
             Some((table, now)) => {

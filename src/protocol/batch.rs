@@ -54,7 +54,7 @@ pub fn check_batch(msgs: &[Message]) -> Result<(), ValidationError> {
         if m.is_transaction_prepared() {
             return Err(ValidationError::BatchTransaction { index });
         }
-        if m.uniq_key().map_or(true, str::is_empty) {
+        if m.uniq_key().is_none_or(str::is_empty) {
             return Err(ValidationError::BatchMissingUniqKey { index });
         }
     }

@@ -14,64 +14,99 @@ pub const FLAG_ONEWAY: i32 = 2;
 ///
 /// A vector, not a map: headers have a dozen fields, lookups are rare, and the
 /// order is kept so a decoded frame re-encodes byte for byte.
+///
+/// Fields can also arrive already encoded ([`ExtFields::with_encoded`]): a
+/// producer encodes the fields a message keeps across retries once, and each
+/// attempt adds only what changes. Those are written first and are not seen
+/// by [`get`](ExtFields::get) or [`iter`](ExtFields::iter).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtFields(Vec<(Cow<'static, str>, String)>);
+pub struct ExtFields {
+    fields: Vec<(Cow<'static, str>, String)>,
+    encoded: Option<EncodedFields>,
+}
+
+/// Header fields encoded once in one serialization (see
+/// `serialize::encode_fields`); cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedFields {
+    pub(crate) ty: SerializeType,
+    pub(crate) bytes: Bytes,
+}
 
 impl ExtFields {
     /// An empty field list.
     pub fn new() -> Self {
-        ExtFields(Vec::new())
+        ExtFields {
+            fields: Vec::new(),
+            encoded: None,
+        }
     }
     /// An empty field list with room for `n` fields.
     pub fn with_capacity(n: usize) -> Self {
-        ExtFields(Vec::with_capacity(n))
+        ExtFields {
+            fields: Vec::with_capacity(n),
+            encoded: None,
+        }
+    }
+    /// Fields that start with `encoded` (written first), plus room for `n` more.
+    pub fn with_encoded(encoded: EncodedFields, n: usize) -> Self {
+        ExtFields {
+            fields: Vec::with_capacity(n),
+            encoded: Some(encoded),
+        }
+    }
+    /// The already-encoded fields, if any.
+    pub fn encoded(&self) -> Option<&EncodedFields> {
+        self.encoded.as_ref()
     }
     /// Sets `key` to `value`, replacing an earlier value of the same key.
     pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let key = key.into();
         let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
+            None => self.fields.push((key, value)),
         }
     }
     /// Appends without looking for an existing key (the caller knows it is new).
     pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
-        self.0.push((key.into(), value.into()));
+        self.fields.push((key.into(), value.into()));
     }
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
     /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(pos).1)
+        let pos = self.fields.iter().position(|(k, _)| k == key)?;
+        Some(self.fields.remove(pos).1)
     }
     /// The `(key, value)` pairs in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+        self.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
-    /// The number of fields.
+    /// The number of fields (not counting already-encoded ones).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.fields.len()
     }
-    /// `true` when there are no fields.
+    /// `true` when there are no fields, encoded or not.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fields.is_empty() && self.encoded.as_ref().is_none_or(|e| e.bytes.is_empty())
     }
 }
 
 impl<K: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-        ExtFields(
-            iter.into_iter()
+        ExtFields {
+            fields: iter
+                .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        )
+            encoded: None,
+        }
     }
 }
 

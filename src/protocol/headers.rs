@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use super::codes::request_code;
-use super::command::{ExtFields, RemotingCommand};
+use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
 
 /// A header that maps to and from the `extFields` of a [`RemotingCommand`].
@@ -211,6 +211,32 @@ pub struct SendMessageRequestHeader {
 }
 
 impl SendMessageRequestHeader {
+    /// The V2 fields a message keeps across attempts: all but the queue id (`e`),
+    /// born timestamp (`g`) and broker name (`n`, `bname`), to be encoded once.
+    pub fn fixed_fields_v2(&self) -> ExtFields {
+        let mut f = self.to_ext_fields_v2();
+        for key in [SEND_V2_KEYS[4], SEND_V2_KEYS[6], SEND_V2_KEYS[13], BNAME] {
+            f.remove(key);
+        }
+        f
+    }
+
+    /// A V2 attempt's fields: the `fixed` ones (see [`Self::fixed_fields_v2`],
+    /// encoded once) plus the queue id, born timestamp and broker name of this attempt.
+    pub fn attempt_fields_v2(
+        fixed: EncodedFields,
+        queue_id: i32,
+        born_timestamp: i64,
+        broker_name: &str,
+    ) -> ExtFields {
+        let mut f = ExtFields::with_encoded(fixed, 4);
+        f.push(SEND_V2_KEYS[4], queue_id.to_string());
+        f.push(SEND_V2_KEYS[6], born_timestamp.to_string());
+        f.push(SEND_V2_KEYS[13], broker_name);
+        f.push(BNAME, broker_name);
+        f
+    }
+
     /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
     pub fn to_ext_fields_v1(&self) -> ExtFields {
         self.write(&SEND_V1_KEYS, false)

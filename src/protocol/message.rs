@@ -528,7 +528,7 @@ impl Message {
     /// `WAIT`; absent means true, otherwise Java's `Boolean.parseBoolean`.
     pub fn wait_store_msg_ok(&self) -> bool {
         self.property(property::WAIT)
-            .map_or(true, |v| v.eq_ignore_ascii_case("true"))
+            .is_none_or(|v| v.eq_ignore_ascii_case("true"))
     }
 
     /// The client message id (`UNIQ_KEY`), once stamped.

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::codes::{LanguageCode, SerializeType};
-use super::command::{ExtFields, RemotingCommand};
+use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
 
 /// The decoded header fields of one frame (the body is handled by the frame codec).
@@ -72,20 +72,48 @@ fn encode_json(cmd: &RemotingCommand, dst: &mut BytesMut) {
     match &cmd.ext_fields {
         Some(ext) => {
             dst.put_u8(b'{');
-            for (i, (k, v)) in ext.iter().enumerate() {
-                if i > 0 {
-                    dst.put_u8(b',');
-                }
-                put_json_str(dst, k);
-                dst.put_u8(b':');
-                put_json_str(dst, v);
-            }
+            put_json_entries(ext, dst);
             dst.put_u8(b'}');
         }
         None => dst.put_slice(b"null"),
     }
     // Real servers drop the connection silently when this key is missing.
     dst.put_slice(b",\"serializeTypeCurrentRPC\":\"JSON\"}");
+}
+
+/// `"k":"v",...` for every field, the already-encoded ones first.
+fn put_json_entries(ext: &ExtFields, dst: &mut BytesMut) {
+    let mut first = true;
+    if let Some(enc) = ext.encoded() {
+        match enc.ty {
+            SerializeType::Json => dst.put_slice(&enc.bytes),
+            // Encoded for the other form (never by this crate's producer): re-encode.
+            SerializeType::RocketMq => put_json_entries(&decode_binary_entries(&enc.bytes), dst),
+        }
+        first = enc.bytes.is_empty();
+    }
+    for (k, v) in ext.iter() {
+        if !first {
+            dst.put_u8(b',');
+        }
+        first = false;
+        put_json_str(dst, k);
+        dst.put_u8(b':');
+        put_json_str(dst, v);
+    }
+}
+
+/// Encodes `fields` once, for [`ExtFields::with_encoded`].
+pub fn encode_fields(fields: &ExtFields, ty: SerializeType) -> EncodedFields {
+    let mut buf = BytesMut::new();
+    match ty {
+        SerializeType::Json => put_json_entries(fields, &mut buf),
+        SerializeType::RocketMq => put_binary_entries(fields, &mut buf),
+    }
+    EncodedFields {
+        ty,
+        bytes: buf.freeze(),
+    }
 }
 
 fn itoa_buf() -> [u8; 20] {
@@ -452,20 +480,53 @@ fn encode_binary(cmd: &RemotingCommand, dst: &mut BytesMut) {
         }
         _ => dst.put_u32(0),
     }
-    let ext_len: usize = cmd
-        .ext_fields
-        .as_ref()
-        .map(|e| e.iter().map(|(k, v)| 2 + k.len() + 4 + v.len()).sum())
-        .unwrap_or(0);
-    dst.put_u32(ext_len as u32);
+    let len_at = dst.len();
+    dst.put_u32(0); // extFields length, filled in below
     if let Some(ext) = &cmd.ext_fields {
-        for (k, v) in ext.iter() {
-            dst.put_u16(k.len() as u16);
-            dst.put_slice(k.as_bytes());
-            dst.put_u32(v.len() as u32);
-            dst.put_slice(v.as_bytes());
+        put_binary_entries(ext, dst);
+    }
+    let ext_len = (dst.len() - len_at - 4) as u32;
+    dst[len_at..len_at + 4].copy_from_slice(&ext_len.to_be_bytes());
+}
+
+/// Key (2-byte length) and value (4-byte length) for every field, the already-encoded ones first.
+fn put_binary_entries(ext: &ExtFields, dst: &mut BytesMut) {
+    if let Some(enc) = ext.encoded() {
+        match enc.ty {
+            SerializeType::RocketMq => dst.put_slice(&enc.bytes),
+            SerializeType::Json => {
+                // Encoded for the other form (never by this crate's producer): re-encode.
+                let mut obj = Vec::with_capacity(enc.bytes.len() + 2);
+                obj.push(b'{');
+                obj.extend_from_slice(&enc.bytes);
+                obj.push(b'}');
+                let fields: ExtFields = serde_json::from_slice(&obj).unwrap_or_default();
+                put_binary_entries(&fields, dst);
+            }
         }
     }
+    for (k, v) in ext.iter() {
+        dst.put_u16(k.len() as u16);
+        dst.put_slice(k.as_bytes());
+        dst.put_u32(v.len() as u32);
+        dst.put_slice(v.as_bytes());
+    }
+}
+
+/// The fields of an encoded binary extFields block (malformed entries end it).
+fn decode_binary_entries(mut ext: &[u8]) -> ExtFields {
+    let mut fields = ExtFields::with_capacity(16);
+    let mut next = || -> Result<(String, String), ProtocolError> {
+        let klen = take(&mut ext, 2, "key length")?.get_u16() as usize;
+        let k = utf8(take(&mut ext, klen, "key")?, "key")?;
+        let vlen = take(&mut ext, 4, "value length")?.get_u32() as usize;
+        let v = utf8(take(&mut ext, vlen, "value")?, "value")?;
+        Ok((k, v))
+    };
+    while let Ok((k, v)) = next() {
+        fields.push(k, v);
+    }
+    fields
 }
 
 fn malformed(reason: impl Into<String>) -> ProtocolError {
@@ -685,6 +746,44 @@ mod tests {
                 .get("n"),
             Some("3")
         );
+    }
+
+    #[test]
+    fn encoded_fields_are_written_first_in_either_form() {
+        let mut fixed = ExtFields::new();
+        fixed.push("a", "group");
+        fixed.push("i", "TAGS\u{1}A\u{2}");
+        for enc_ty in [SerializeType::Json, SerializeType::RocketMq] {
+            let encoded = encode_fields(&fixed, enc_ty);
+            for frame_ty in [SerializeType::Json, SerializeType::RocketMq] {
+                let mut ext = ExtFields::with_encoded(encoded.clone(), 2);
+                ext.push("e", "3");
+                let mut cmd = RemotingCommand::request(310, ext);
+                cmd.serialize_type = frame_ty;
+                let mut buf = BytesMut::new();
+                encode_header(&cmd, frame_ty, &mut buf);
+                let back = decode_header(&buf, frame_ty).unwrap().ext_fields.unwrap();
+                let pairs: Vec<(&str, &str)> = back.iter().collect();
+                assert_eq!(
+                    pairs,
+                    [("a", "group"), ("i", "TAGS\u{1}A\u{2}"), ("e", "3")],
+                    "{enc_ty:?} fields in a {frame_ty:?} frame"
+                );
+            }
+        }
+        // Only encoded fields, and none at all.
+        let only = ExtFields::with_encoded(encode_fields(&fixed, SerializeType::Json), 0);
+        let mut buf = BytesMut::new();
+        encode_json(&RemotingCommand::request(310, only), &mut buf);
+        assert_eq!(decode_json(&buf).unwrap().ext_fields.unwrap().len(), 2);
+        let empty =
+            ExtFields::with_encoded(encode_fields(&ExtFields::new(), SerializeType::Json), 0);
+        assert!(empty.is_empty());
+        let mut buf = BytesMut::new();
+        encode_json(&RemotingCommand::request(310, empty), &mut buf);
+        assert!(std::str::from_utf8(&buf)
+            .unwrap()
+            .contains(r#""extFields":{}"#));
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl Fault {
 
     fn matches(&self, code: i32, topic: Option<&str>) -> bool {
         (self.codes.is_empty() || self.codes.contains(&code))
-            && self.topic.as_deref().map_or(true, |t| Some(t) == topic)
+            && self.topic.as_deref().is_none_or(|t| Some(t) == topic)
     }
 }
 
