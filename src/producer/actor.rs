@@ -5,7 +5,10 @@
 //! retrying on another broker within the time left. The handler never awaits a
 //! round trip: each send is a small state machine (`Job`) that the actor moves
 //! forward as replies arrive, so hundreds are in flight at once.
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// Hot-path tables keyed by our own tokens and topic names: Fx, not SipHash.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,7 +40,6 @@ use crate::protocol::headers::{
 use crate::protocol::message::{encode_properties, property, sys_flag, Message};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
-use crate::protocol::serialize::encode_fields;
 use crate::protocol::validation::{validate_message, validate_topic};
 use crate::protocol::RemotingCommand;
 use crate::runtime::connection::{Reply, ReplySink, Submit};
@@ -336,10 +338,10 @@ impl ProducerActor {
             handles,
             sub_id: NEXT_SUBSCRIBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             shutting_down: false,
-            routes: HashMap::new(),
-            waiting_route: HashMap::new(),
-            conns: HashMap::new(),
-            selection: HashMap::new(),
+            routes: HashMap::default(),
+            waiting_route: HashMap::default(),
+            conns: HashMap::default(),
+            selection: HashMap::default(),
             fault: LatencyFaultTolerance::new(),
             ids,
             blocked: VecDeque::new(),
@@ -348,7 +350,7 @@ impl ProducerActor {
             expiry: None,
             done,
             done_rx: Some(done_rx),
-            in_attempt: HashMap::new(),
+            in_attempt: HashMap::default(),
             next_token: 0,
             attempt_deadlines: BinaryHeap::new(),
             attempt_timer: None,
@@ -422,7 +424,7 @@ impl ProducerActor {
             code: request_code::SEND_MESSAGE_V2,
             topic,
             message,
-            fixed: encode_fields(&header.fixed_fields_v2(), self.cfg.serialize_type()),
+            fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
             body,
             msg_id,
             size,
@@ -490,7 +492,7 @@ impl ProducerActor {
             code: request_code::SEND_BATCH_MESSAGE,
             topic,
             message,
-            fixed: encode_fields(&header.fixed_fields_v2(), self.cfg.serialize_type()),
+            fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
             body,
             msg_id,
             size,

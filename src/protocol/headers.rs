@@ -6,8 +6,10 @@
 use std::str::FromStr;
 
 use super::codes::request_code;
+use super::codes::SerializeType;
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
+use super::serialize::FieldWriter;
 
 /// A header that maps to and from the `extFields` of a [`RemotingCommand`].
 pub trait CommandHeader: Sized {
@@ -211,14 +213,32 @@ pub struct SendMessageRequestHeader {
 }
 
 impl SendMessageRequestHeader {
-    /// The V2 fields a message keeps across attempts: all but the queue id (`e`),
-    /// born timestamp (`g`) and broker name (`n`, `bname`), to be encoded once.
-    pub fn fixed_fields_v2(&self) -> ExtFields {
-        let mut f = self.to_ext_fields_v2();
-        for key in [SEND_V2_KEYS[4], SEND_V2_KEYS[6], SEND_V2_KEYS[13], BNAME] {
-            f.remove(key);
+    /// The V2 fields a message keeps across attempts, encoded once in `ty`: all
+    /// but the queue id (`e`), born timestamp (`g`) and broker name (`n`, `bname`),
+    /// which [`Self::attempt_fields_v2`] adds per attempt. Written straight from
+    /// the struct: no per-field strings.
+    pub fn encode_fixed_fields_v2(&self, ty: SerializeType) -> EncodedFields {
+        let k = &SEND_V2_KEYS;
+        let props = self.properties.as_deref().unwrap_or("");
+        let mut w = FieldWriter::new(ty, 96 + props.len() + self.topic.len());
+        w.str(k[0], &self.producer_group);
+        w.str(k[1], &self.topic);
+        w.str(k[2], &self.default_topic);
+        w.int(k[3], self.default_topic_queue_nums as i64);
+        w.int(k[5], self.sys_flag as i64);
+        w.int(k[7], self.flag as i64);
+        if let Some(p) = &self.properties {
+            w.str(k[8], p);
         }
-        f
+        if let Some(r) = self.reconsume_times {
+            w.int(k[9], r as i64);
+        }
+        w.str(k[10], bool_str(self.unit_mode));
+        if let Some(m) = self.max_reconsume_times {
+            w.int(k[11], m as i64);
+        }
+        w.str(k[12], bool_str(self.batch));
+        w.finish()
     }
 
     /// A V2 attempt's fields: the `fixed` ones (see [`Self::fixed_fields_v2`],
@@ -931,6 +951,39 @@ mod tests {
             max_reconsume_times: None,
             batch: true,
             broker_name: Some("broker-a".into()),
+        }
+    }
+
+    /// Fixed fields encoded once plus the per-attempt ones carry exactly the V2 header.
+    #[test]
+    fn encoded_fixed_plus_attempt_fields_equal_the_v2_header() {
+        use crate::protocol::frame::{decode_frame, encode_frame};
+        let h = sample_send();
+        let mut want: Vec<(String, String)> = h
+            .to_ext_fields_v2()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        want.sort();
+        for ty in [SerializeType::Json, SerializeType::RocketMq] {
+            let fixed = h.encode_fixed_fields_v2(ty);
+            let ext = SendMessageRequestHeader::attempt_fields_v2(
+                fixed,
+                h.queue_id,
+                h.born_timestamp,
+                "broker-a",
+            );
+            let mut cmd = RemotingCommand::request(310, ext);
+            cmd.serialize_type = ty;
+            let back = decode_frame(encode_frame(&cmd).unwrap()).unwrap();
+            let mut got: Vec<(String, String)> = back
+                .ext_fields
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{ty:?}");
         }
     }
 

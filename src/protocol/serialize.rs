@@ -103,6 +103,59 @@ fn put_json_entries(ext: &ExtFields, dst: &mut BytesMut) {
     }
 }
 
+/// Writes header fields straight into their encoded form, with no `ExtFields`
+/// in between (the per-message send path).
+pub(crate) struct FieldWriter {
+    ty: SerializeType,
+    buf: BytesMut,
+    empty: bool,
+}
+
+impl FieldWriter {
+    pub(crate) fn new(ty: SerializeType, capacity: usize) -> Self {
+        FieldWriter {
+            ty,
+            buf: BytesMut::with_capacity(capacity),
+            empty: true,
+        }
+    }
+
+    pub(crate) fn str(&mut self, key: &str, value: &str) {
+        match self.ty {
+            SerializeType::Json => {
+                if !self.empty {
+                    self.buf.put_u8(b',');
+                }
+                put_json_str(&mut self.buf, key);
+                self.buf.put_u8(b':');
+                put_json_str(&mut self.buf, value);
+            }
+            SerializeType::RocketMq => {
+                self.buf.put_u16(key.len() as u16);
+                self.buf.put_slice(key.as_bytes());
+                self.buf.put_u32(value.len() as u32);
+                self.buf.put_slice(value.as_bytes());
+            }
+        }
+        self.empty = false;
+    }
+
+    pub(crate) fn int(&mut self, key: &str, value: i64) {
+        let mut num = itoa_buf();
+        let digits = fmt_i64(&mut num, value);
+        // Digits need no escaping, and are ASCII.
+        let text = std::str::from_utf8(digits).unwrap_or("0");
+        self.str(key, text);
+    }
+
+    pub(crate) fn finish(self) -> EncodedFields {
+        EncodedFields {
+            ty: self.ty,
+            bytes: self.buf.freeze(),
+        }
+    }
+}
+
 /// Encodes `fields` once, for [`ExtFields::with_encoded`].
 pub fn encode_fields(fields: &ExtFields, ty: SerializeType) -> EncodedFields {
     let mut buf = BytesMut::new();
@@ -227,14 +280,17 @@ mod fast_json {
     use crate::protocol::codes::LanguageCode;
     use crate::protocol::command::ExtFields;
 
+    /// Scans a `str` known to be ASCII: byte offsets are char boundaries, and
+    /// substrings need no second UTF-8 check.
     struct Cursor<'a> {
-        b: &'a [u8],
+        s: &'a str,
         i: usize,
     }
 
     impl<'a> Cursor<'a> {
         fn ws(&mut self) {
-            while let Some(c) = self.b.get(self.i) {
+            let b = self.s.as_bytes();
+            while let Some(c) = b.get(self.i) {
                 if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                     self.i += 1;
                 } else {
@@ -244,21 +300,22 @@ mod fast_json {
         }
         fn peek(&mut self) -> Option<u8> {
             self.ws();
-            self.b.get(self.i).copied()
+            self.s.as_bytes().get(self.i).copied()
         }
         fn eat(&mut self, c: u8) -> Option<()> {
             (self.peek()? == c).then(|| self.i += 1)
         }
-        /// A string without escapes; the input is known to be ASCII.
+        /// A string without escapes.
         fn string(&mut self) -> Option<&'a str> {
             self.eat(b'"')?;
-            let start = self.i;
-            let len = self.b[start..].iter().position(|&c| c == b'"')?;
-            self.i = start + len + 1;
-            std::str::from_utf8(&self.b[start..start + len]).ok()
+            let rest = self.s.get(self.i..)?;
+            // Values are short: a plain byte loop beats a memchr set-up here.
+            let len = rest.bytes().position(|c| c == b'"')?;
+            self.i += len + 1;
+            rest.get(..len)
         }
         fn null(&mut self) -> Option<()> {
-            if self.b[self.i..].starts_with(b"null") {
+            if self.s.get(self.i..)?.starts_with("null") {
                 self.i += 4;
                 Some(())
             } else {
@@ -268,16 +325,14 @@ mod fast_json {
         fn int(&mut self) -> Option<i32> {
             self.ws();
             let start = self.i;
-            if self.b.get(self.i) == Some(&b'-') {
+            let b = self.s.as_bytes();
+            if b.get(self.i) == Some(&b'-') {
                 self.i += 1;
             }
-            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            while b.get(self.i).is_some_and(u8::is_ascii_digit) {
                 self.i += 1;
             }
-            std::str::from_utf8(&self.b[start..self.i])
-                .ok()?
-                .parse()
-                .ok()
+            self.s.get(start..self.i)?.parse().ok()
         }
         fn string_or_null(&mut self) -> Option<Option<&'a str>> {
             if self.peek()? == b'n' {
@@ -303,10 +358,13 @@ mod fast_json {
     }
 
     pub(super) fn decode(src: &[u8]) -> Option<Header> {
-        if !src.is_ascii() || src.contains(&b'\\') {
+        if src.iter().any(|&b| b >= 0x80 || b == b'\\') {
             return None;
         }
-        let mut c = Cursor { b: src, i: 0 };
+        let mut c = Cursor {
+            s: std::str::from_utf8(src).ok()?,
+            i: 0,
+        };
         let mut h = Header {
             code: 0,
             language: LanguageCode::default(),
@@ -370,7 +428,7 @@ mod fast_json {
             }
         }
         c.ws();
-        (c.i == src.len()).then_some(h)
+        (c.i == c.s.len()).then_some(h)
     }
 }
 

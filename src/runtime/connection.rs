@@ -5,7 +5,8 @@
 //! runs under an actix `Supervisor`: a broken connection stops it, the
 //! supervisor restarts it (mailbox intact) and the next request reconnects,
 //! after an exponential backoff with jitter when connecting itself failed.
-use std::collections::HashMap;
+// The pending table is keyed by our own opaques: Fx, not SipHash.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +14,17 @@ use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use futures::channel::{mpsc, oneshot};
 use rand::Rng;
+use std::cell::Cell;
 use std::cmp::Reverse;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use bytes::BytesMut;
 use std::collections::BinaryHeap;
 use tokio::io::WriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::codec::Encoder;
 use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
@@ -30,6 +37,10 @@ use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
 /// Deep enough that a producer's `try_send` practically never finds it full
 /// (a full mailbox would cost a task per request); it is a bound, not a buffer.
 const CONNECTION_MAILBOX_CAPACITY: usize = 65_536;
+
+/// Encoded bytes waiting for the socket beyond which requests are parked
+/// (unencoded) until the writer catches up: bounds the write buffer.
+const WRITE_BUFFER_LIMIT: usize = 256 * 1024;
 
 /// Room kept for the header when checking a body against the frame limit.
 const HEADER_ALLOWANCE: usize = 64 * 1024;
@@ -193,7 +204,12 @@ impl Message for GetStats {
 pub struct ConnectionActor {
     remote: Arc<str>,
     cfg: ConnectionConfig,
-    writer: Option<FramedWrite<RemotingCommand, WriteHalf<TcpStream>, RemotingCodec>>,
+    writer: Option<FramedWrite<RemotingCommand, WriteHalf<TcpStream>, TrackedCodec>>,
+    /// Bytes encoded but not yet written to the socket (as of the last encode).
+    write_buffered: Rc<Cell<usize>>,
+    /// Requests waiting for the write buffer to drain, in arrival order.
+    backlog: VecDeque<(Request, ReplySink)>,
+    drain_scheduled: bool,
     pending: HashMap<i32, Pending>,
     next_opaque: i32,
     inbound: Option<Recipient<InboundRequest>>,
@@ -220,7 +236,7 @@ impl ConnectionActor {
             remote: remote.into(),
             cfg,
             writer: None,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             next_opaque: 0,
             inbound: None,
             awaiting_since: None,
@@ -233,6 +249,9 @@ impl ConnectionActor {
             drain_waiters: Vec::new(),
             deadlines: BinaryHeap::new(),
             deadline_timer: None,
+            write_buffered: Rc::new(Cell::new(0)),
+            backlog: VecDeque::new(),
+            drain_scheduled: false,
             _live: LiveGuard::new(&live::CONNECTIONS),
         }
     }
@@ -285,9 +304,13 @@ impl ConnectionActor {
             read,
             RemotingCodec::new(self.cfg.max_frame_len),
         ));
+        self.write_buffered = Rc::new(Cell::new(0));
         self.writer = Some(FramedWrite::new(
             write,
-            RemotingCodec::new(self.cfg.max_frame_len),
+            TrackedCodec {
+                codec: RemotingCodec::new(self.cfg.max_frame_len),
+                buffered: self.write_buffered.clone(),
+            },
             ctx,
         ));
         self.connects += 1;
@@ -376,6 +399,12 @@ impl ConnectionActor {
 
     fn fail_all(&mut self, reason: &str) {
         self.deadlines.clear();
+        for (_, tx) in self.backlog.drain(..) {
+            tx.send(Err(NetError::Closed {
+                addr: self.remote.to_string(),
+                reason: reason.to_string(),
+            }));
+        }
         for (_, p) in self.pending.drain() {
             p.tx.send(Err(NetError::Closed {
                 addr: self.remote.to_string(),
@@ -507,6 +536,7 @@ impl Supervised for ConnectionActor {
         self.writer = None;
         // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
         self.deadline_timer = None;
+        self.drain_scheduled = false;
         self.fail_all("connection restarting");
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
@@ -544,13 +574,76 @@ impl ConnectionActor {
                 reason: "connection closed by the client".into(),
             }));
         } else if self.writer.is_some() {
-            self.dispatch(req, tx, ctx);
+            if self.backlog.is_empty() && self.write_buffered.get() <= WRITE_BUFFER_LIMIT {
+                self.dispatch(req, tx, ctx);
+            } else {
+                // The mailbox is drained before the writer runs: park requests
+                // (their bodies are shared, not copied) until it has written.
+                self.backlog.push_back((req, tx));
+                self.schedule_drain(ctx);
+            }
         } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
             // Fail fast while backing off: the producer can try another broker now.
             tx.send(Err(self.connect_error()));
         } else {
             self.connect_then(req, tx, ctx);
         }
+    }
+}
+
+/// Dispatches parked requests once the writer has had its turn.
+struct DrainBacklog;
+
+impl Message for DrainBacklog {
+    type Result = ();
+}
+
+impl ConnectionActor {
+    fn schedule_drain(&mut self, ctx: &mut Context<Self>) {
+        if !self.drain_scheduled {
+            self.drain_scheduled = true;
+            // `notify` runs as an item of the context, after the writer's flush.
+            ctx.notify(DrainBacklog);
+        }
+    }
+}
+
+impl Handler<DrainBacklog> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: DrainBacklog, ctx: &mut Context<Self>) {
+        self.drain_scheduled = false;
+        if self.writer.is_none() {
+            // The connection broke meanwhile (fail_all normally got them first).
+            self.fail_all("connection closed before the request was written");
+            return;
+        }
+        // At least one: its encode refreshes the (possibly stale) buffer size.
+        let mut first = true;
+        while first || self.write_buffered.get() <= WRITE_BUFFER_LIMIT {
+            let Some((req, tx)) = self.backlog.pop_front() else {
+                break;
+            };
+            self.dispatch(req, tx, ctx);
+            first = false;
+        }
+        if !self.backlog.is_empty() {
+            self.schedule_drain(ctx);
+        }
+    }
+}
+
+/// The frame codec, reporting how much is buffered after each encode.
+pub(crate) struct TrackedCodec {
+    codec: RemotingCodec,
+    buffered: Rc<Cell<usize>>,
+}
+
+impl Encoder<RemotingCommand> for TrackedCodec {
+    type Error = ProtocolError;
+    fn encode(&mut self, cmd: RemotingCommand, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        let res = self.codec.encode(&cmd, dst);
+        self.buffered.set(dst.len());
+        res
     }
 }
 
