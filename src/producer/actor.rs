@@ -5,6 +5,7 @@
 //! retrying on another broker within the time left. The handler never awaits a
 //! round trip: each send is a small state machine (`Job`) that the actor moves
 //! forward as replies arrive, so hundreds are in flight at once.
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 // Hot-path tables keyed by our own tokens and topic names: Fx, not SipHash.
@@ -15,12 +16,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use bytes::Bytes;
-use futures::channel::{mpsc, oneshot};
+use futures::channel::oneshot;
+// Tokio's unbounded channel allocates in blocks, not a node per reply.
 use futures::future::join_all;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::ProducerConfig;
@@ -194,15 +197,15 @@ impl Job {
 }
 
 /// With the VIP channel on, sends go to the broker's fast port (port - 2), as in the Java client.
-fn broker_addr(addr: &str, vip: bool) -> String {
+fn broker_addr(addr: &str, vip: bool) -> Cow<'_, str> {
     if vip {
         if let Some((host, port)) = addr.rsplit_once(':') {
             if let Ok(p) = port.parse::<u16>() {
-                return format!("{host}:{}", p.saturating_sub(2));
+                return Cow::Owned(format!("{host}:{}", p.saturating_sub(2)));
             }
         }
     }
-    addr.to_string()
+    Cow::Borrowed(addr)
 }
 
 /// The client-instance settings a producer config implies.
@@ -258,6 +261,19 @@ pub struct ProducerActor {
     /// that every send is answered by its deadline even if a connection is stuck.
     attempt_deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     attempt_timer: Option<(Instant, SpawnHandle)>,
+}
+
+/// The reply channel as a `Stream`, for `add_stream`.
+struct Replies(mpsc::UnboundedReceiver<(u64, Reply)>);
+
+impl futures::Stream for Replies {
+    type Item = (u64, Reply);
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
 }
 
 /// Slack after a send's deadline before the producer answers for a connection that did not.
@@ -331,7 +347,7 @@ impl ProducerActor {
         handles: InstanceHandles,
         ids: Arc<UniqIdGenerator>,
     ) -> Self {
-        let (done, done_rx) = mpsc::unbounded();
+        let (done, done_rx) = mpsc::unbounded_channel();
         ProducerActor {
             cfg,
             group,
@@ -674,13 +690,14 @@ impl ProducerActor {
             let err = Error::no_queue_selected(&job.topic);
             return self.finish(job, Err(err), ctx);
         };
-        let broker = queue.broker_name.clone();
+        // Looked up by reference: cloning a `Connection` clones an actix address, which allocates.
         let addr = info
             .route
-            .master_addr(&broker)
+            .master_addr(&queue.broker_name)
             .map(|a| broker_addr(a, self.cfg.vip_channel_enabled()));
-        let conn = addr.as_ref().and_then(|a| self.conns.get(a).cloned());
-        if let (None, Some(addr)) = (&conn, addr) {
+        let have_conn = addr.as_deref().is_some_and(|a| self.conns.contains_key(a));
+        if let (false, Some(addr)) = (have_conn, &addr) {
+            let addr = addr.to_string();
             // A route cached without its connections (FetchPublishQueues caches
             // routes too): get the connection, then make this attempt.
             let instance = self.handles.instance.clone();
@@ -702,14 +719,17 @@ impl ProducerActor {
         }
         job.attempts += 1;
         self.stats.attempts += 1;
-        job.brokers_tried.push(broker.clone());
-        job.last_broker = Some(broker.clone());
-        let Some(conn) = conn else {
+        job.brokers_tried.push(queue.broker_name.clone());
+        job.last_broker = Some(queue.broker_name.clone());
+        let Some(conn_key) = addr.filter(|_| have_conn) else {
             let err = Error::from(NetError::Connect {
-                addr: broker.clone(),
+                addr: queue.broker_name.clone(),
                 reason: "the route names no master address for this broker".into(),
             });
             return self.after_failure(job, err, ctx);
+        };
+        let Some(conn) = self.conns.get(&*conn_key) else {
+            return self.after_failure(job, Error::shut_down(), ctx);
         };
         let hooks = self.cfg.hooks();
         // Where the after-hooks of this attempt report (Java runs them per attempt).
@@ -735,7 +755,7 @@ impl ProducerActor {
             job.fixed.clone(),
             queue.queue_id,
             now_ms(),
-            &broker,
+            &queue.broker_name,
         );
         let mut cmd = RemotingCommand::request(job.code, ext);
         cmd.body = job.body.clone();
@@ -762,6 +782,22 @@ impl ProducerActor {
                 token,
             },
         };
+        let submitted = conn.submit(msg);
+        if let Err(msg) = submitted {
+            // Mailbox full: wait for room on a task (rare; the mailbox is deep).
+            let actor = conn.actor().clone();
+            let done = self.done.clone();
+            let remote = conn.remote().to_string();
+            actix_rt::spawn(async move {
+                if actor.send(*msg).await.is_err() {
+                    let err = NetError::Closed {
+                        addr: remote,
+                        reason: "connection actor stopped".into(),
+                    };
+                    let _ = done.send((token, Err(err)));
+                }
+            });
+        }
         let deadline = job.deadline;
         self.in_attempt.insert(
             token,
@@ -781,21 +817,6 @@ impl ProducerActor {
                 .retain(|Reverse((_, t))| live.contains_key(t));
         }
         self.arm_attempt_timer(ctx);
-        if let Err(msg) = conn.submit(msg) {
-            // Mailbox full: wait for room on a task (rare; the mailbox is deep).
-            let actor = conn.actor().clone();
-            let done = self.done.clone();
-            let remote = conn.remote().to_string();
-            actix_rt::spawn(async move {
-                if actor.send(*msg).await.is_err() {
-                    let err = NetError::Closed {
-                        addr: remote,
-                        reason: "connection actor stopped".into(),
-                    };
-                    let _ = done.unbounded_send((token, Err(err)));
-                }
-            });
-        }
     }
 
     /// Runs the send hooks' `after` for one attempt (`addr` is set only when hooks exist).
@@ -1093,7 +1114,7 @@ impl Actor for ProducerActor {
         // Sends return at once, so a deep mailbox only saves callers from parking.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         if let Some(rx) = self.done_rx.take() {
-            ctx.add_stream(rx);
+            ctx.add_stream(Replies(rx));
         }
     }
 

@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
-use futures::channel::{mpsc, oneshot};
+use futures::channel::oneshot;
 use rand::Rng;
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use tokio::sync::mpsc;
 
 use bytes::BytesMut;
 use std::collections::BinaryHeap;
@@ -98,7 +99,7 @@ impl ReplySink {
                 let _ = tx.send(reply);
             }
             ReplySink::Channel { tx, token } => {
-                let _ = tx.unbounded_send((token, reply));
+                let _ = tx.send((token, reply));
             }
         }
     }
