@@ -334,7 +334,11 @@ impl ProducerConfig {
         self.retry_times_when_send_failed.saturating_add(1)
     }
 
-    /// Re-sends of an async send after a network failure or timeout (2).
+    /// Re-sends of an async send after a network failure or timeout (2): the
+    /// Java setting, kept so configs carry over. Here an async send is the same
+    /// `SendMessage` awaited later (or delivered with `notify`), so it follows
+    /// the sync rules of [`Self::retry_times_when_send_failed`], which retry on
+    /// more failures and on another broker; this value is not consulted.
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
@@ -763,7 +767,7 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the re-sends of async sends.
+    /// Sets the re-sends of async sends (kept for Java parity; see the getter).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").retry_times_when_send_async_failed(1).build()?;
