@@ -183,7 +183,6 @@ struct Job {
     attempts: u32,
     max_attempts: u32,
     brokers_tried: Vec<String>,
-    last_broker: Option<String>,
     reply: ReplyTo,
 }
 
@@ -416,7 +415,7 @@ impl ProducerActor {
         }
         let header = SendMessageRequestHeader {
             producer_group: self.group.clone(),
-            topic: topic.clone(),
+            topic,
             default_topic: self.cfg.create_topic_key().to_string(),
             default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
             queue_id: 0,
@@ -438,9 +437,10 @@ impl ProducerActor {
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
-            topic,
-            message,
             fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
+            // Encoded: the header gives its topic back instead of a copy.
+            topic: header.topic,
+            message,
             body,
             msg_id,
             size,
@@ -449,7 +449,6 @@ impl ProducerActor {
             attempts: 0,
             max_attempts,
             brokers_tried: Vec::new(),
-            last_broker: None,
             reply,
         }))
     }
@@ -480,7 +479,7 @@ impl ProducerActor {
         // No UNIQ_KEY on the wrapper: brokers copy it onto every message of the batch.
         let header = SendMessageRequestHeader {
             producer_group: self.group.clone(),
-            topic: topic.clone(),
+            topic,
             default_topic: self.cfg.create_topic_key().to_string(),
             default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
             queue_id: 0,
@@ -506,9 +505,9 @@ impl ProducerActor {
         Ok(Box::new(Job {
             route: Route::Any,
             code: request_code::SEND_BATCH_MESSAGE,
-            topic,
-            message,
             fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
+            topic: header.topic,
+            message,
             body,
             msg_id,
             size,
@@ -517,7 +516,6 @@ impl ProducerActor {
             attempts: 0,
             max_attempts: 1 + self.cfg.retry_times_when_send_failed(),
             brokers_tried: Vec::new(),
-            last_broker: None,
             reply,
         }))
     }
@@ -671,7 +669,7 @@ impl ProducerActor {
                         .insert(job.topic.clone(), QueueSelection::default());
                 }
                 let sel = self.selection.get_mut(&job.topic)?;
-                sel.select_one(info, job.last_broker.as_deref(), fault)
+                sel.select_one(info, job.brokers_tried.last().map(String::as_str), fault)
             }
         }
     }
@@ -720,7 +718,6 @@ impl ProducerActor {
         job.attempts += 1;
         self.stats.attempts += 1;
         job.brokers_tried.push(queue.broker_name.clone());
-        job.last_broker = Some(queue.broker_name.clone());
         let Some(conn_key) = addr.filter(|_| have_conn) else {
             let err = Error::from(NetError::Connect {
                 addr: queue.broker_name.clone(),
@@ -850,11 +847,10 @@ impl ProducerActor {
     ) {
         let now = Instant::now();
         let latency = now - started;
-        let broker = queue.broker_name.clone();
         let resp = match res {
             Ok(resp) => resp,
             Err(e) => {
-                self.update_fault(&broker, latency, true, false, now);
+                self.update_fault(&queue.broker_name, latency, true, false, now);
                 let err = Error::from(e);
                 if let Some(addr) = &hook_addr {
                     self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
@@ -864,7 +860,7 @@ impl ProducerActor {
         };
         match SendStatus::from_response_code(resp.code) {
             Some(status) => {
-                self.update_fault(&broker, latency, false, true, now);
+                self.update_fault(&queue.broker_name, latency, false, true, now);
                 let header = match SendMessageResponseHeader::from_command(&resp) {
                     Ok(h) => h,
                     Err(e) => {
@@ -908,8 +904,8 @@ impl ProducerActor {
             }
             None => {
                 let remark = resp.remark.unwrap_or_default();
-                self.update_fault(&broker, latency, true, false, now);
-                let err = Error::broker(resp.code, remark, &broker);
+                self.update_fault(&queue.broker_name, latency, true, false, now);
+                let err = Error::broker(resp.code, remark, &queue.broker_name);
                 if let Some(addr) = &hook_addr {
                     self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
                 }
