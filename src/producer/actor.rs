@@ -37,9 +37,7 @@ use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress_zlib;
-use crate::protocol::headers::{
-    CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use crate::protocol::headers::{SendMessageRequestHeader, SendMessageResponseHeader};
 use crate::protocol::message::{encode_properties, property, sys_flag, Message};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
@@ -847,7 +845,7 @@ impl ProducerActor {
     ) {
         let now = Instant::now();
         let latency = now - started;
-        let resp = match res {
+        let mut resp = match res {
             Ok(resp) => resp,
             Err(e) => {
                 self.update_fault(&queue.broker_name, latency, true, false, now);
@@ -861,7 +859,7 @@ impl ProducerActor {
         match SendStatus::from_response_code(resp.code) {
             Some(status) => {
                 self.update_fault(&queue.broker_name, latency, false, true, now);
-                let header = match SendMessageResponseHeader::from_command(&resp) {
+                let header = match SendMessageResponseHeader::take_from(&mut resp) {
                     Ok(h) => h,
                     Err(e) => {
                         let err = Error::from(e);

@@ -372,6 +372,31 @@ pub struct SendMessageResponseHeader {
     pub trace_on: Option<bool>,
 }
 
+impl SendMessageResponseHeader {
+    /// Like [`CommandHeader::from_command`], but moves the strings out of the
+    /// response instead of copying them (the reply path runs once per send).
+    pub fn take_from(cmd: &mut RemotingCommand) -> Result<Self, ProtocolError> {
+        let Some(f) = cmd.ext_fields.as_mut() else {
+            return Err(ProtocolError::MissingField("msgId"));
+        };
+        let queue_id = req_num(f, "queueId")?;
+        let queue_offset = req_num(f, "queueOffset")?;
+        let trace_on = f.get("TRACE_ON").map(|v| v.eq_ignore_ascii_case("true"));
+        Ok(SendMessageResponseHeader {
+            msg_id: f
+                .remove("msgId")
+                .ok_or(ProtocolError::MissingField("msgId"))?,
+            queue_id,
+            queue_offset,
+            transaction_id: f.remove("transactionId"),
+            batch_uniq_id: f.remove("batchUniqId"),
+            recall_handle: f.remove("recallHandle"),
+            region: f.remove("MSG_REGION"),
+            trace_on,
+        })
+    }
+}
+
 impl CommandHeader for SendMessageResponseHeader {
     fn to_ext_fields(&self) -> ExtFields {
         let mut f = ExtFields::with_capacity(8);
@@ -985,6 +1010,29 @@ mod tests {
             got.sort();
             assert_eq!(got, want, "{ty:?}");
         }
+    }
+
+    #[test]
+    fn take_from_equals_from_command() {
+        let h = SendMessageResponseHeader {
+            msg_id: "7F00000100007F850000000000001C91".into(),
+            queue_id: 1,
+            queue_offset: 7,
+            transaction_id: Some("C0A8".into()),
+            batch_uniq_id: None,
+            recall_handle: None,
+            region: Some("DefaultRegion".into()),
+            trace_on: Some(true),
+        };
+        let mut cmd = RemotingCommand::response(0, 1, None);
+        cmd.ext_fields = Some(h.to_ext_fields());
+        assert_eq!(SendMessageResponseHeader::from_command(&cmd).unwrap(), h);
+        assert_eq!(SendMessageResponseHeader::take_from(&mut cmd).unwrap(), h);
+        let mut missing = RemotingCommand::response(0, 1, None);
+        assert_eq!(
+            SendMessageResponseHeader::take_from(&mut missing),
+            Err(ProtocolError::MissingField("msgId"))
+        );
     }
 
     #[test]
