@@ -624,6 +624,13 @@ impl Handler<DrainBacklog> for ConnectionActor {
             let Some((req, tx)) = self.backlog.pop_front() else {
                 break;
             };
+            if req.deadline <= Instant::now() {
+                // Its caller has given up: writing it would only load the broker.
+                tx.send(Err(NetError::Timeout {
+                    addr: self.remote.to_string(),
+                }));
+                continue;
+            }
             self.dispatch(req, tx, ctx);
             first = false;
         }
