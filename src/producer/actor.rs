@@ -37,7 +37,9 @@ use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress_zlib;
-use crate::protocol::headers::{SendMessageRequestHeader, SendMessageResponseHeader};
+use crate::protocol::headers::{
+    CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+};
 use crate::protocol::message::{encode_properties, property, sys_flag, Message};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
@@ -258,7 +260,12 @@ pub struct ProducerActor {
     /// that every send is answered by its deadline even if a connection is stuck.
     attempt_deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     attempt_timer: Option<(Instant, SpawnHandle)>,
+    /// Per topic, per (sysFlag, flag): see [`ProducerActor::static_fields`].
+    static_fields: HashMap<String, Vec<(i32, i32, EncodedFields)>>,
 }
+
+/// Topics whose static header fields are kept encoded at most.
+const STATIC_FIELDS_TOPICS: usize = 1024;
 
 /// The reply channel as a `Stream`, for `add_stream`.
 struct Replies(mpsc::UnboundedReceiver<(u64, Reply)>);
@@ -367,6 +374,7 @@ impl ProducerActor {
             next_token: 0,
             attempt_deadlines: BinaryHeap::new(),
             attempt_timer: None,
+            static_fields: HashMap::default(),
         }
     }
 
@@ -411,22 +419,8 @@ impl ProducerActor {
         {
             flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
         }
-        let header = SendMessageRequestHeader {
-            producer_group: self.group.clone(),
-            topic,
-            default_topic: self.cfg.create_topic_key().to_string(),
-            default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
-            queue_id: 0,
-            sys_flag: flag,
-            born_timestamp: 0,
-            flag: message.flag,
-            properties: Some(message.encode_properties()),
-            reconsume_times: Some(0),
-            unit_mode: false,
-            max_reconsume_times: None,
-            batch: false,
-            broker_name: None,
-        };
+        let static_fields = self.static_fields(&topic, flag, message.flag);
+        let properties = message.encode_properties();
         let max_attempts = match route {
             Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
             _ => 1,
@@ -435,9 +429,8 @@ impl ProducerActor {
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
-            fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
-            // Encoded: the header gives its topic back instead of a copy.
-            topic: header.topic,
+            fixed: SendMessageRequestHeader::fixed_fields_v2(&static_fields, Some(&properties)),
+            topic,
             message,
             body,
             msg_id,
@@ -449,6 +442,44 @@ impl ProducerActor {
             brokers_tried: Vec::new(),
             reply,
         }))
+    }
+
+    /// The header fields shared by every message of `topic` with these flags,
+    /// encoded on first use (they are most of a send header).
+    fn static_fields(&mut self, topic: &str, sys_flag: i32, flag: i32) -> EncodedFields {
+        if let Some(f) = self
+            .static_fields
+            .get(topic)
+            .and_then(|v| v.iter().find(|(s, f, _)| (*s, *f) == (sys_flag, flag)))
+        {
+            return f.2.clone();
+        }
+        if self.static_fields.len() >= STATIC_FIELDS_TOPICS {
+            // Bounded: a producer cycling through many topics re-encodes instead.
+            self.static_fields.clear();
+        }
+        let header = SendMessageRequestHeader {
+            producer_group: self.group.clone(),
+            topic: topic.to_owned(),
+            default_topic: self.cfg.create_topic_key().to_string(),
+            default_topic_queue_nums: self.cfg.default_topic_queue_nums(),
+            queue_id: 0,
+            sys_flag,
+            born_timestamp: 0,
+            flag,
+            properties: None,
+            reconsume_times: Some(0),
+            unit_mode: false,
+            max_reconsume_times: None,
+            batch: false,
+            broker_name: None,
+        };
+        let encoded = header.encode_static_fields_v2(self.cfg.serialize_type());
+        self.static_fields
+            .entry(header.topic)
+            .or_default()
+            .push((sys_flag, flag, encoded.clone()));
+        encoded
     }
 
     fn prepare_batch(
@@ -747,7 +778,7 @@ impl ProducerActor {
         }
         // The fields kept across attempts were encoded once; only these three change.
         let ext = SendMessageRequestHeader::attempt_fields_v2(
-            job.fixed.clone(),
+            &job.fixed,
             queue.queue_id,
             now_ms(),
             &queue.broker_name,
@@ -845,7 +876,7 @@ impl ProducerActor {
     ) {
         let now = Instant::now();
         let latency = now - started;
-        let mut resp = match res {
+        let resp = match res {
             Ok(resp) => resp,
             Err(e) => {
                 self.update_fault(&queue.broker_name, latency, true, false, now);
@@ -859,7 +890,7 @@ impl ProducerActor {
         match SendStatus::from_response_code(resp.code) {
             Some(status) => {
                 self.update_fault(&queue.broker_name, latency, false, true, now);
-                let header = match SendMessageResponseHeader::take_from(&mut resp) {
+                let header = match SendMessageResponseHeader::from_command(&resp) {
                     Ok(h) => h,
                     Err(e) => {
                         let err = Error::from(e);

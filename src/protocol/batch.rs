@@ -15,8 +15,6 @@ pub const RECORD_OVERHEAD: usize = 22;
 
 fn props_of(msg: &Message) -> impl Iterator<Item = (&str, &str)> + Clone {
     msg.properties()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 /// Gives every message without one a fresh `UNIQ_KEY`; existing ids are kept

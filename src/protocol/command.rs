@@ -13,15 +13,18 @@ pub const FLAG_ONEWAY: i32 = 2;
 /// The `extFields` of a header: string keys to string values, in insertion order.
 ///
 /// A vector, not a map: headers have a dozen fields, lookups are rare, and the
-/// order is kept so a decoded frame re-encodes byte for byte.
+/// order is kept so a decoded frame re-encodes byte for byte. The values share
+/// one string (a decoded reply costs one allocation for all of them, not one each).
 ///
 /// Fields can also arrive already encoded ([`ExtFields::with_encoded`]): a
 /// producer encodes the fields a message keeps across retries once, and each
 /// attempt adds only what changes. Those are written first and are not seen
 /// by [`get`](ExtFields::get) or [`iter`](ExtFields::iter).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ExtFields {
-    fields: Vec<(Cow<'static, str>, String)>,
+    /// Each key with the byte range of its value in `values`.
+    fields: Vec<(Cow<'static, str>, u32, u32)>,
+    values: String,
     encoded: Option<EncodedFields>,
 }
 
@@ -36,15 +39,21 @@ pub struct EncodedFields {
 impl ExtFields {
     /// An empty field list.
     pub fn new() -> Self {
-        ExtFields {
-            fields: Vec::new(),
-            encoded: None,
-        }
+        ExtFields::default()
     }
     /// An empty field list with room for `n` fields.
     pub fn with_capacity(n: usize) -> Self {
         ExtFields {
             fields: Vec::with_capacity(n),
+            values: String::new(),
+            encoded: None,
+        }
+    }
+    /// An empty field list with room for `n` fields whose values total `bytes`.
+    pub fn with_capacity_and_bytes(n: usize, bytes: usize) -> Self {
+        ExtFields {
+            fields: Vec::with_capacity(n),
+            values: String::with_capacity(bytes),
             encoded: None,
         }
     }
@@ -52,6 +61,7 @@ impl ExtFields {
     pub fn with_encoded(encoded: EncodedFields, n: usize) -> Self {
         ExtFields {
             fields: Vec::with_capacity(n),
+            values: String::new(),
             encoded: Some(encoded),
         }
     }
@@ -59,34 +69,48 @@ impl ExtFields {
     pub fn encoded(&self) -> Option<&EncodedFields> {
         self.encoded.as_ref()
     }
+    fn value(&self, start: u32, end: u32) -> &str {
+        // Ranges are only ever made by `push_str`, on char boundaries.
+        self.values.get(start as usize..end as usize).unwrap_or("")
+    }
+    fn push_str(&mut self, value: &str) -> (u32, u32) {
+        let start = self.values.len() as u32;
+        self.values.push_str(value);
+        (start, self.values.len() as u32)
+    }
     /// Sets `key` to `value`, replacing an earlier value of the same key.
-    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl AsRef<str>) {
         let key = key.into();
-        let value = value.into();
-        match self.fields.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((key, value)),
+        let (start, end) = self.push_str(value.as_ref());
+        match self.fields.iter_mut().find(|(k, _, _)| *k == key) {
+            // The old value stays in `values` as dead bytes: replacing is rare.
+            Some(slot) => (slot.1, slot.2) = (start, end),
+            None => self.fields.push((key, start, end)),
         }
     }
     /// Appends without looking for an existing key (the caller knows it is new).
-    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
-        self.fields.push((key.into(), value.into()));
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: impl AsRef<str>) {
+        let (start, end) = self.push_str(value.as_ref());
+        self.fields.push((key.into(), start, end));
     }
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _, _)| k == key)
+            .map(|&(_, s, e)| self.value(s, e))
     }
     /// Removes `key` and returns its value, if present.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.fields.iter().position(|(k, _)| k == key)?;
-        Some(self.fields.remove(pos).1)
+        let pos = self.fields.iter().position(|(k, _, _)| k == key)?;
+        let (_, s, e) = self.fields.remove(pos);
+        Some(self.value(s, e).to_owned())
     }
     /// The `(key, value)` pairs in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+        self.fields
+            .iter()
+            .map(|(k, s, e)| (k.as_ref(), self.value(*s, *e)))
     }
     /// The number of fields (not counting already-encoded ones).
     pub fn len(&self) -> usize {
@@ -98,15 +122,22 @@ impl ExtFields {
     }
 }
 
-impl<K: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+/// Equal when the encoded part and the fields, in order, are equal (not the storage).
+impl PartialEq for ExtFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoded == other.encoded && self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ExtFields {}
+
+impl<K: Into<Cow<'static, str>>, V: AsRef<str>> FromIterator<(K, V)> for ExtFields {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-        ExtFields {
-            fields: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            encoded: None,
+        let mut out = ExtFields::new();
+        for (k, v) in iter {
+            out.push(k, v);
         }
+        out
     }
 }
 

@@ -64,6 +64,10 @@ fn opt_str(f: &ExtFields, key: &'static str) -> Option<String> {
     f.get(key).map(str::to_owned)
 }
 
+fn required<'a>(key: &'static str, v: Option<&'a str>) -> Result<&'a str, ProtocolError> {
+    v.ok_or(ProtocolError::MissingField(key))
+}
+
 fn req_num<T: FromStr>(f: &ExtFields, key: &'static str) -> Result<T, ProtocolError> {
     parse(key, req(f, key)?)
 }
@@ -218,18 +222,23 @@ impl SendMessageRequestHeader {
     /// which [`Self::attempt_fields_v2`] adds per attempt. Written straight from
     /// the struct: no per-field strings.
     pub fn encode_fixed_fields_v2(&self, ty: SerializeType) -> EncodedFields {
+        Self::fixed_fields_v2(
+            &self.encode_static_fields_v2(ty),
+            self.properties.as_deref(),
+        )
+    }
+
+    /// The fixed V2 fields but the properties (`i`): what depends only on the
+    /// producer, the topic and the flags, so a producer encodes it once per topic.
+    pub fn encode_static_fields_v2(&self, ty: SerializeType) -> EncodedFields {
         let k = &SEND_V2_KEYS;
-        let props = self.properties.as_deref().unwrap_or("");
-        let mut w = FieldWriter::new(ty, 96 + props.len() + self.topic.len());
+        let mut w = FieldWriter::new(ty, 96 + self.topic.len() + self.producer_group.len());
         w.str(k[0], &self.producer_group);
         w.str(k[1], &self.topic);
         w.str(k[2], &self.default_topic);
         w.int(k[3], self.default_topic_queue_nums as i64);
         w.int(k[5], self.sys_flag as i64);
         w.int(k[7], self.flag as i64);
-        if let Some(p) = &self.properties {
-            w.str(k[8], p);
-        }
         if let Some(r) = self.reconsume_times {
             w.int(k[9], r as i64);
         }
@@ -241,20 +250,35 @@ impl SendMessageRequestHeader {
         w.finish()
     }
 
-    /// A V2 attempt's fields: the `fixed` ones (see [`Self::fixed_fields_v2`],
-    /// encoded once) plus the queue id, born timestamp and broker name of this attempt.
+    /// `static_fields` (see [`Self::encode_static_fields_v2`]) plus one message's
+    /// properties: its fixed fields, as [`Self::encode_fixed_fields_v2`] gives them.
+    pub fn fixed_fields_v2(
+        static_fields: &EncodedFields,
+        properties: Option<&str>,
+    ) -> EncodedFields {
+        let extra = properties.map_or(0, |p| p.len() + 8);
+        let mut w = FieldWriter::after(static_fields, extra);
+        if let Some(p) = properties {
+            w.str(SEND_V2_KEYS[8], p);
+        }
+        w.finish()
+    }
+
+    /// A V2 attempt's fields: the `fixed` ones (see [`Self::encode_fixed_fields_v2`],
+    /// encoded once) plus the queue id, born timestamp and broker name of this
+    /// attempt, all encoded in one buffer.
     pub fn attempt_fields_v2(
-        fixed: EncodedFields,
+        fixed: &EncodedFields,
         queue_id: i32,
         born_timestamp: i64,
         broker_name: &str,
     ) -> ExtFields {
-        let mut f = ExtFields::with_encoded(fixed, 4);
-        f.push(SEND_V2_KEYS[4], queue_id.to_string());
-        f.push(SEND_V2_KEYS[6], born_timestamp.to_string());
-        f.push(SEND_V2_KEYS[13], broker_name);
-        f.push(BNAME, broker_name);
-        f
+        let mut w = FieldWriter::after(fixed, 64 + 2 * broker_name.len());
+        w.int(SEND_V2_KEYS[4], queue_id as i64);
+        w.int(SEND_V2_KEYS[6], born_timestamp);
+        w.str(SEND_V2_KEYS[13], broker_name);
+        w.str(BNAME, broker_name);
+        ExtFields::with_encoded(w.finish(), 0)
     }
 
     /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
@@ -372,31 +396,6 @@ pub struct SendMessageResponseHeader {
     pub trace_on: Option<bool>,
 }
 
-impl SendMessageResponseHeader {
-    /// Like [`CommandHeader::from_command`], but moves the strings out of the
-    /// response instead of copying them (the reply path runs once per send).
-    pub fn take_from(cmd: &mut RemotingCommand) -> Result<Self, ProtocolError> {
-        let Some(f) = cmd.ext_fields.as_mut() else {
-            return Err(ProtocolError::MissingField("msgId"));
-        };
-        let queue_id = req_num(f, "queueId")?;
-        let queue_offset = req_num(f, "queueOffset")?;
-        let trace_on = f.get("TRACE_ON").map(|v| v.eq_ignore_ascii_case("true"));
-        Ok(SendMessageResponseHeader {
-            msg_id: f
-                .remove("msgId")
-                .ok_or(ProtocolError::MissingField("msgId"))?,
-            queue_id,
-            queue_offset,
-            transaction_id: f.remove("transactionId"),
-            batch_uniq_id: f.remove("batchUniqId"),
-            recall_handle: f.remove("recallHandle"),
-            region: f.remove("MSG_REGION"),
-            trace_on,
-        })
-    }
-}
-
 impl CommandHeader for SendMessageResponseHeader {
     fn to_ext_fields(&self) -> ExtFields {
         let mut f = ExtFields::with_capacity(8);
@@ -411,16 +410,36 @@ impl CommandHeader for SendMessageResponseHeader {
         f
     }
     fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        // One pass (the reply path runs once per send); the first of a repeated key wins, as in `get`.
+        let mut v: [Option<&str>; 8] = [None; 8];
+        for (key, value) in f.iter() {
+            let i = match key {
+                "msgId" => 0,
+                "queueId" => 1,
+                "queueOffset" => 2,
+                "transactionId" => 3,
+                "batchUniqId" => 4,
+                "recallHandle" => 5,
+                "MSG_REGION" => 6,
+                "TRACE_ON" => 7,
+                _ => continue,
+            };
+            v[i].get_or_insert(value);
+        }
+        let [msg_id, queue_id, queue_offset, transaction_id, batch_uniq_id, recall_handle, region, trace_on] =
+            v;
         Ok(SendMessageResponseHeader {
-            msg_id: req_str(f, "msgId")?,
-            queue_id: req_num(f, "queueId")?,
-            queue_offset: req_num(f, "queueOffset")?,
-            transaction_id: opt_str(f, "transactionId"),
-            batch_uniq_id: opt_str(f, "batchUniqId"),
-            recall_handle: opt_str(f, "recallHandle"),
-            region: opt_str(f, "MSG_REGION"),
+            msg_id: msg_id
+                .ok_or(ProtocolError::MissingField("msgId"))?
+                .to_owned(),
+            queue_id: parse("queueId", required("queueId", queue_id)?)?,
+            queue_offset: parse("queueOffset", required("queueOffset", queue_offset)?)?,
+            transaction_id: transaction_id.map(str::to_owned),
+            batch_uniq_id: batch_uniq_id.map(str::to_owned),
+            recall_handle: recall_handle.map(str::to_owned),
+            region: region.map(str::to_owned),
             // Lenient like Java's Boolean.parseBoolean: it only decorates the result.
-            trace_on: f.get("TRACE_ON").map(|v| v.eq_ignore_ascii_case("true")),
+            trace_on: trace_on.map(|v| v.eq_ignore_ascii_case("true")),
         })
     }
 }
@@ -993,7 +1012,7 @@ mod tests {
         for ty in [SerializeType::Json, SerializeType::RocketMq] {
             let fixed = h.encode_fixed_fields_v2(ty);
             let ext = SendMessageRequestHeader::attempt_fields_v2(
-                fixed,
+                &fixed,
                 h.queue_id,
                 h.born_timestamp,
                 "broker-a",
@@ -1013,25 +1032,30 @@ mod tests {
     }
 
     #[test]
-    fn take_from_equals_from_command() {
+    fn send_response_reads_every_field_and_needs_msg_id() {
         let h = SendMessageResponseHeader {
             msg_id: "7F00000100007F850000000000001C91".into(),
             queue_id: 1,
             queue_offset: 7,
             transaction_id: Some("C0A8".into()),
-            batch_uniq_id: None,
-            recall_handle: None,
+            batch_uniq_id: Some("B1".into()),
+            recall_handle: Some("R1".into()),
             region: Some("DefaultRegion".into()),
             trace_on: Some(true),
         };
         let mut cmd = RemotingCommand::response(0, 1, None);
         cmd.ext_fields = Some(h.to_ext_fields());
         assert_eq!(SendMessageResponseHeader::from_command(&cmd).unwrap(), h);
-        assert_eq!(SendMessageResponseHeader::take_from(&mut cmd).unwrap(), h);
-        let mut missing = RemotingCommand::response(0, 1, None);
+        let missing = RemotingCommand::response(0, 1, None);
+        assert!(SendMessageResponseHeader::from_command(&missing).is_err());
+        let mut no_offset = ExtFields::new();
+        no_offset.push("msgId", "X");
+        no_offset.push("queueId", "1");
+        let mut cmd = RemotingCommand::response(0, 1, None);
+        cmd.ext_fields = Some(no_offset);
         assert_eq!(
-            SendMessageResponseHeader::take_from(&mut missing),
-            Err(ProtocolError::MissingField("msgId"))
+            SendMessageResponseHeader::from_command(&cmd),
+            Err(ProtocolError::MissingField("queueOffset"))
         );
     }
 

@@ -1,5 +1,7 @@
 //! A message to send, its well-known property keys, sysFlag bits and the
 //! properties string codec (`name U+0001 value U+0002` per pair, PROTOCOL.md §6).
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::ProtocolError;
@@ -327,7 +329,8 @@ pub struct Message {
     pub topic: String,
     /// Application flag, carried untouched by the broker.
     pub flag: i32,
-    properties: Vec<(String, String)>,
+    /// Cow: the properties every message carries (`WAIT`, `UNIQ_KEY`'s name) cost no allocation.
+    properties: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// The payload; must be non-empty and at most `maxMessageSize` (4 MiB by default).
     pub body: Bytes,
     /// Set after a transactional half send (the half message's UNIQ_KEY).
@@ -340,7 +343,7 @@ impl Message {
     /// A message with `WAIT=true`, as Java's message constructors set it.
     pub fn new(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
         let mut properties = Vec::with_capacity(4);
-        properties.push((property::WAIT.to_owned(), "true".to_owned()));
+        properties.push((Cow::Borrowed(property::WAIT), Cow::Borrowed("true")));
         Message {
             topic: topic.into(),
             flag: 0,
@@ -361,7 +364,10 @@ impl Message {
         Message {
             topic: topic.into(),
             flag,
-            properties,
+            properties: properties
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                .collect(),
             body: body.into(),
             transaction_id: None,
             reserved_user_names: Vec::new(),
@@ -370,7 +376,7 @@ impl Message {
 
     /// Sets the tag (`TAGS`), which consumers filter on.
     pub fn with_tags(mut self, tags: impl Into<String>) -> Self {
-        self.set_property(property::TAGS, tags);
+        self.set_property_cow(Cow::Borrowed(property::TAGS), Cow::Owned(tags.into()));
         self
     }
 
@@ -438,7 +444,8 @@ impl Message {
 
     /// `WAIT`: whether the broker answers only after the store (and slave) succeeded.
     pub fn with_wait_store_msg_ok(mut self, wait: bool) -> Self {
-        self.set_property(property::WAIT, if wait { "true" } else { "false" });
+        let value = if wait { "true" } else { "false" };
+        self.set_property_cow(Cow::Borrowed(property::WAIT), Cow::Borrowed(value));
         self
     }
 
@@ -450,8 +457,10 @@ impl Message {
 
     /// Sets a property (any name, system ones included), replacing an earlier value.
     pub fn set_property(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        let value = value.into();
+        self.set_property_cow(Cow::Owned(name.into()), Cow::Owned(value.into()));
+    }
+
+    fn set_property_cow(&mut self, name: Cow<'static, str>, value: Cow<'static, str>) {
         match self.properties.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
             None => self.properties.push((name, value)),
@@ -461,7 +470,7 @@ impl Message {
     /// Removes a property and returns its value, if it was set.
     pub fn remove_property(&mut self, name: &str) -> Option<String> {
         let pos = self.properties.iter().position(|(k, _)| k == name)?;
-        Some(self.properties.remove(pos).1)
+        Some(self.properties.remove(pos).1.into_owned())
     }
 
     /// The value of property `name`, if set.
@@ -469,12 +478,21 @@ impl Message {
         self.properties
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// All properties in insertion order, as owned pairs.
+    pub fn properties_owned(&self) -> Vec<(String, String)> {
+        self.properties()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 
     /// All properties in insertion order.
-    pub fn properties(&self) -> &[(String, String)] {
-        &self.properties
+    pub fn properties(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone {
+        self.properties
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     /// Names reserved for the system that were passed to [`Message::with_property`].
@@ -546,13 +564,13 @@ impl Message {
             Some(pos) => pos,
             None => {
                 self.properties
-                    .push((property::UNIQ_KEY.to_owned(), make()));
+                    .push((Cow::Borrowed(property::UNIQ_KEY), Cow::Owned(make())));
                 self.properties.len() - 1
             }
         };
         self.properties
             .get(pos)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .unwrap_or_default()
     }
 
@@ -564,20 +582,14 @@ impl Message {
 
     /// Byte length of [`Message::encode_properties`].
     pub fn encoded_properties_len(&self) -> usize {
-        encoded_properties_len(self.properties_iter())
+        encoded_properties_len(self.properties())
     }
 
     /// The properties string of this message, allocated once at its exact size.
     pub fn encode_properties(&self) -> String {
         let mut out = String::with_capacity(self.encoded_properties_len());
-        encode_properties_into(self.properties_iter(), &mut out);
+        encode_properties_into(self.properties(), &mut out);
         out
-    }
-
-    fn properties_iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        self.properties
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 

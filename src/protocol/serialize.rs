@@ -120,6 +120,17 @@ impl FieldWriter {
         }
     }
 
+    /// A writer that continues `encoded`, with room for `extra` more bytes.
+    pub(crate) fn after(encoded: &EncodedFields, extra: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(encoded.bytes.len() + extra);
+        buf.put_slice(&encoded.bytes);
+        FieldWriter {
+            ty: encoded.ty,
+            buf,
+            empty: encoded.bytes.is_empty(),
+        }
+    }
+
     pub(crate) fn str(&mut self, key: &str, value: &str) {
         match self.ty {
             SerializeType::Json => {
@@ -143,9 +154,26 @@ impl FieldWriter {
     pub(crate) fn int(&mut self, key: &str, value: i64) {
         let mut num = itoa_buf();
         let digits = fmt_i64(&mut num, value);
-        // Digits need no escaping, and are ASCII.
-        let text = std::str::from_utf8(digits).unwrap_or("0");
-        self.str(key, text);
+        match self.ty {
+            SerializeType::Json => {
+                if !self.empty {
+                    self.buf.put_u8(b',');
+                }
+                put_json_str(&mut self.buf, key);
+                // Digits need no escaping.
+                self.buf.put_u8(b':');
+                self.buf.put_u8(b'"');
+                self.buf.put_slice(digits);
+                self.buf.put_u8(b'"');
+            }
+            SerializeType::RocketMq => {
+                self.buf.put_u16(key.len() as u16);
+                self.buf.put_slice(key.as_bytes());
+                self.buf.put_u32(digits.len() as u32);
+                self.buf.put_slice(digits);
+            }
+        }
+        self.empty = false;
     }
 
     pub(crate) fn finish(self) -> EncodedFields {
@@ -278,49 +306,52 @@ fn decode_json_serde(src: &[u8]) -> Result<Header, ProtocolError> {
     })
 }
 
-/// A scanner for the common JSON header: ASCII, no escapes, known keys,
-/// integer numbers, string or null values. `None` means "not that shape".
+/// A scanner for the common JSON header: no escapes, known keys, integer
+/// numbers, string or null values. `None` means "not that shape".
 mod fast_json {
     use super::{intern_key, Header};
     use crate::protocol::codes::LanguageCode;
     use crate::protocol::command::ExtFields;
 
-    /// Scans a `str` known to be ASCII: byte offsets are char boundaries, and
-    /// substrings need no second UTF-8 check.
+    /// Scans a `str`: every offset it stops at is next to an ASCII byte (a quote,
+    /// a digit, punctuation), so it is a char boundary and slicing cannot fail.
     struct Cursor<'a> {
         s: &'a str,
         i: usize,
     }
 
     impl<'a> Cursor<'a> {
-        fn ws(&mut self) {
-            let b = self.s.as_bytes();
-            while let Some(c) = b.get(self.i) {
-                if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
-                    self.i += 1;
-                } else {
-                    break;
-                }
-            }
+        fn bytes(&self) -> &'a [u8] {
+            self.s.as_bytes()
         }
         fn peek(&mut self) -> Option<u8> {
-            self.ws();
-            self.s.as_bytes().get(self.i).copied()
+            let b = self.bytes();
+            while let Some(&c) = b.get(self.i) {
+                if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                    return Some(c);
+                }
+                self.i += 1;
+            }
+            None
         }
         fn eat(&mut self, c: u8) -> Option<()> {
             (self.peek()? == c).then(|| self.i += 1)
         }
-        /// A string without escapes.
+        /// A string without escapes or control characters (either declines the header).
         fn string(&mut self) -> Option<&'a str> {
             self.eat(b'"')?;
-            let rest = self.s.get(self.i..)?;
-            // Values are short: a plain byte loop beats a memchr set-up here.
-            let len = rest.bytes().position(|c| c == b'"')?;
-            self.i += len + 1;
-            rest.get(..len)
+            let start = self.i;
+            let len = self.bytes()[start..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if self.bytes()[start + len] != b'"' {
+                return None;
+            }
+            self.i = start + len + 1;
+            self.s.get(start..start + len)
         }
         fn null(&mut self) -> Option<()> {
-            if self.s.get(self.i..)?.starts_with("null") {
+            if self.bytes()[self.i..].starts_with(b"null") {
                 self.i += 4;
                 Some(())
             } else {
@@ -328,16 +359,25 @@ mod fast_json {
             }
         }
         fn int(&mut self) -> Option<i32> {
-            self.ws();
+            self.peek()?;
+            let b = self.bytes();
+            let neg = b[self.i] == b'-';
+            if neg {
+                self.i += 1;
+            }
             let start = self.i;
-            let b = self.s.as_bytes();
-            if b.get(self.i) == Some(&b'-') {
+            let mut n: i64 = 0;
+            while let Some(d) = b.get(self.i).filter(|c| c.is_ascii_digit()) {
+                n = n * 10 + (d - b'0') as i64;
+                if n > 1 << 31 {
+                    return None;
+                }
                 self.i += 1;
             }
-            while b.get(self.i).is_some_and(u8::is_ascii_digit) {
-                self.i += 1;
+            if self.i == start {
+                return None;
             }
-            self.s.get(start..self.i)?.parse().ok()
+            i32::try_from(if neg { -n } else { n }).ok()
         }
         fn string_or_null(&mut self) -> Option<Option<&'a str>> {
             if self.peek()? == b'n' {
@@ -360,12 +400,29 @@ mod fast_json {
                 _ => None,
             }
         }
+        /// The `extFields` object, whose values go into one shared string.
+        fn ext_fields(&mut self) -> Option<ExtFields> {
+            self.eat(b'{')?;
+            // The values are a fraction of what is left: one allocation for all.
+            let mut ext = ExtFields::with_capacity_and_bytes(8, self.s.len() - self.i);
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(ext);
+            }
+            loop {
+                let k = self.string()?;
+                self.eat(b':')?;
+                if let Some(v) = self.string_or_null()? {
+                    ext.push(intern_key(k), v);
+                }
+                if self.next_or_end()? {
+                    return Some(ext);
+                }
+            }
+        }
     }
 
     pub(super) fn decode(src: &[u8]) -> Option<Header> {
-        if src.iter().any(|&b| b >= 0x80 || b == b'\\') {
-            return None;
-        }
         let mut c = Cursor {
             s: std::str::from_utf8(src).ok()?,
             i: 0,
@@ -402,28 +459,12 @@ mod fast_json {
                         c.string_or_null()?;
                     }
                     "extFields" => {
-                        if c.peek()? == b'n' {
+                        h.ext_fields = if c.peek()? == b'n' {
                             c.null()?;
-                            h.ext_fields = None;
+                            None
                         } else {
-                            let mut ext = ExtFields::with_capacity(8);
-                            c.eat(b'{')?;
-                            if c.peek()? == b'}' {
-                                c.i += 1;
-                            } else {
-                                loop {
-                                    let k = c.string()?;
-                                    c.eat(b':')?;
-                                    if let Some(v) = c.string_or_null()? {
-                                        ext.push(intern_key(k.into()), v);
-                                    }
-                                    if c.next_or_end()? {
-                                        break;
-                                    }
-                                }
-                            }
-                            h.ext_fields = Some(ext);
-                        }
+                            Some(c.ext_fields()?)
+                        };
                     }
                     _ => return None,
                 }
@@ -432,8 +473,7 @@ mod fast_json {
                 }
             }
         }
-        c.ws();
-        (c.i == c.s.len()).then_some(h)
+        (c.peek().is_none()).then_some(h)
     }
 }
 
@@ -449,7 +489,7 @@ impl<'de> Deserialize<'de> for ExtFields {
                 let mut out = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     if let Some(v) = map.next_value::<Scalar>()?.0 {
-                        out.push(intern_key(k), v);
+                        out.push(intern_key(&k), v);
                     }
                 }
                 Ok(out)
@@ -462,26 +502,24 @@ impl<'de> Deserialize<'de> for ExtFields {
     }
 }
 
-/// Keys every send response carries: reused as `&'static str` instead of allocated per frame.
-const KNOWN_KEYS: &[&str] = &[
-    "msgId",
-    "queueId",
-    "queueOffset",
-    "transactionId",
-    "MSG_REGION",
-    "TRACE_ON",
-    "batchUniqId",
-    "recallHandle",
-    "topic",
-    "clientID",
-    "producerGroup",
-];
-
-fn intern_key(k: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'static, str> {
-    match KNOWN_KEYS.iter().find(|known| **known == k) {
-        Some(known) => std::borrow::Cow::Borrowed(known),
-        None => std::borrow::Cow::Owned(k.into_owned()),
-    }
+/// Keys of send responses and common requests: reused as `&'static str`
+/// instead of allocated per frame.
+fn intern_key(k: &str) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow;
+    Cow::Borrowed(match k {
+        "msgId" => "msgId",
+        "queueId" => "queueId",
+        "queueOffset" => "queueOffset",
+        "transactionId" => "transactionId",
+        "MSG_REGION" => "MSG_REGION",
+        "TRACE_ON" => "TRACE_ON",
+        "batchUniqId" => "batchUniqId",
+        "recallHandle" => "recallHandle",
+        "topic" => "topic",
+        "clientID" => "clientID",
+        "producerGroup" => "producerGroup",
+        _ => return Cow::Owned(k.to_owned()),
+    })
 }
 
 /// An extFields value: peers should send strings only; scalars are accepted
@@ -611,10 +649,12 @@ fn take<'a>(src: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], Protoc
     Ok(head)
 }
 
+fn utf8_str<'a>(b: &'a [u8], what: &str) -> Result<&'a str, ProtocolError> {
+    std::str::from_utf8(b).map_err(|_| malformed(format!("{what} is not UTF-8")))
+}
+
 fn utf8(b: &[u8], what: &str) -> Result<String, ProtocolError> {
-    std::str::from_utf8(b)
-        .map(str::to_owned)
-        .map_err(|_| malformed(format!("{what} is not UTF-8")))
+    utf8_str(b, what).map(str::to_owned)
 }
 
 fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
@@ -643,13 +683,13 @@ fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
     let ext_fields = if ext_len == 0 {
         None
     } else {
-        let mut fields = ExtFields::with_capacity(16);
+        let mut fields = ExtFields::with_capacity_and_bytes(16, ext_len);
         while !ext.is_empty() {
             let klen = take(&mut ext, 2, "key length")?.get_u16() as usize;
-            let k = utf8(take(&mut ext, klen, "key")?, "key")?;
+            let k = utf8_str(take(&mut ext, klen, "key")?, "key")?;
             let vlen = take(&mut ext, 4, "value length")?.get_u32() as usize;
-            let v = utf8(take(&mut ext, vlen, "value")?, "value")?;
-            fields.push(k, v);
+            let v = utf8_str(take(&mut ext, vlen, "value")?, "value")?;
+            fields.push(intern_key(k), v);
         }
         Some(fields)
     };
@@ -758,6 +798,7 @@ mod tests {
             br#" { "code" : -17 , "flag":1, "remark":"Topic route was not found","extFields":null } "#,
             br#"{"code":1,"extFields":{},"opaque":2147483647}"#,
             br#"{}"#,
+            "{\"remark\":\"é\",\"extFields\":{\"k\":\"ünï\"}}".as_bytes(),
         ];
         for s in samples {
             assert_eq!(
@@ -774,7 +815,8 @@ mod tests {
             br#"{"code":1,"extFields":{"n":3}}"#,
             br#"{"code":99999999999}"#,
             br#"{"code":1} x"#,
-            "{\"remark\":\"é\"}".as_bytes(),
+            b"{\"remark\":\"a\tb\"}",
+            br#"{"code":-}"#,
         ];
         for s in declined {
             assert_eq!(fast_json::decode(s), None, "{}", String::from_utf8_lossy(s));

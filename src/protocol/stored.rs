@@ -73,7 +73,7 @@ impl StoredMessage {
             reconsume_times: 0,
             prepared_transaction_offset: 0,
             body: msg.body.clone(),
-            properties: msg.properties().to_vec(),
+            properties: msg.properties_owned(),
         }
     }
 

@@ -301,7 +301,9 @@ pub fn validate_message(msg: &Message, max_size: usize) -> Result<(), Validation
     }
     for (name, value) in msg.properties() {
         if name.contains(['\u{1}', '\u{2}']) || value.contains('\u{2}') {
-            return Err(ValidationError::PropertySeparatorInside { name: name.clone() });
+            return Err(ValidationError::PropertySeparatorInside {
+                name: name.to_owned(),
+            });
         }
         if property::is_system_property(name) {
             continue;
@@ -310,7 +312,9 @@ pub fn validate_message(msg: &Message, max_size: usize) -> Result<(), Validation
             return Err(ValidationError::BlankPropertyName);
         }
         if is_blank(value) {
-            return Err(ValidationError::BlankPropertyValue { name: name.clone() });
+            return Err(ValidationError::BlankPropertyValue {
+                name: name.to_owned(),
+            });
         }
     }
     if let Some(path) = msg.property(property::INNER_MULTI_DISPATCH) {

@@ -405,7 +405,7 @@ fn send(
             Ok(msgs) if msgs.is_empty() => return error(req, MESSAGE_ILLEGAL, "empty batch"),
             Ok(msgs) => msgs
                 .into_iter()
-                .map(|m| (m.flag, m.properties().to_vec(), m.body))
+                .map(|m| (m.flag, m.properties_owned(), m.body))
                 .collect(),
             Err(e) => return error(req, SYSTEM_ERROR, e.to_string()),
         }

@@ -359,7 +359,7 @@ impl ReadBack {
     /// empty when the broker does not know the group.
     pub async fn producer_clients(&self, broker_addr: &str, group: &str) -> Vec<String> {
         let mut f = ExtFields::new();
-        f.push("producerGroup", group.to_owned());
+        f.push("producerGroup", group);
         let cmd = RemotingCommand::request(GET_PRODUCER_CONNECTION_LIST, f);
         let r = self
             .call_ok(broker_addr, cmd, "GET_PRODUCER_CONNECTION_LIST")
@@ -452,7 +452,7 @@ pub fn assert_same_message(stored: &StoredMessage, sent: &Message, uniq_key: &st
         }
         assert_eq!(
             stored.property(k),
-            Some(v.as_str()),
+            Some(v),
             "{ctx}: property {k:?} (stored properties {:?})",
             stored.properties
         );
