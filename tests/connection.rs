@@ -1,6 +1,6 @@
 //! `ConnectionActor` against the in-process test servers: connecting, pipelining,
-//! one-way frames, ordering, deadlines, broken and dead connections, inbound
-//! requests, supervised restarts and reconnect backoff.
+//! one-way frames, ordering, deadlines, broken and dead connections, a peer that
+//! stops reading, inbound requests, supervised restarts and reconnect backoff.
 #[path = "support/runtime.rs"]
 mod support;
 
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use bytes::Bytes;
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpSocket;
@@ -20,7 +21,7 @@ use actix_rocketmq::protocol::codes::{request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::route::TopicRouteData;
 use actix_rocketmq::protocol::RemotingCodec;
-use actix_rocketmq::runtime::connection::{InboundRequest, Request};
+use actix_rocketmq::runtime::connection::{InboundRequest, Reply, ReplySink, Request, Submit};
 use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
 use actix_rocketmq::testkit::{garbage, Fault, ServerHandle, TestCluster};
 
@@ -594,6 +595,194 @@ async fn a_frozen_peer_is_detected_within_dead_peer_timeout() {
         .unwrap();
     assert_eq!(queues(&resp), 2);
     assert_eq!(stats(&conn).await.connects, 2);
+}
+
+/// Hands `n` requests with `body` to `conn` without awaiting in between (so the
+/// connection takes them in one turn); request `freeze_at` has topic "freeze",
+/// the others "big". Replies come on the returned channel, tagged with the index.
+fn burst(
+    conn: &Connection,
+    n: u64,
+    body: &Bytes,
+    freeze_at: u64,
+    deadline_of: impl Fn(u64) -> Instant,
+) -> mpsc::UnboundedReceiver<(u64, Reply)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    for i in 0..n {
+        let topic = if i == freeze_at { "freeze" } else { "big" };
+        let msg = Submit {
+            cmd: route_request(topic).with_body(body.clone()),
+            deadline: deadline_of(i),
+            oneway: false,
+            reply: ReplySink::Channel {
+                tx: tx.clone(),
+                token: i,
+            },
+        };
+        assert!(conn.submit(msg).is_ok(), "mailbox full");
+    }
+    rx
+}
+
+/// Every reply of a burst with when it arrived (since `t0`), until no reply sink is left;
+/// panics unless each of the `n` requests got exactly one within `within`.
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<(u64, Reply)>,
+    n: u64,
+    t0: std::time::Instant,
+    within: Duration,
+) -> Vec<(u64, Reply, Duration)> {
+    let all = async {
+        let mut got = Vec::new();
+        while let Some((token, reply)) = rx.recv().await {
+            got.push((token, reply, t0.elapsed()));
+        }
+        got
+    };
+    let got = tokio::time::timeout(within, all)
+        .await
+        .unwrap_or_else(|_| panic!("not every request was answered within {within:?}"));
+    let mut seen = vec![0u32; n as usize];
+    for (token, _, _) in &got {
+        seen[*token as usize] += 1;
+    }
+    assert!(
+        seen.iter().all(|&c| c == 1),
+        "replies per request: {seen:?}"
+    );
+    got
+}
+
+/// 128 KiB bodies: a burst of them is far more than the socket buffers hold.
+fn big_body() -> Bytes {
+    Bytes::from(vec![b'x'; 128 * 1024])
+}
+
+/// The broker stops reading (TCP stays open) while 16 MB are queued for it: our
+/// socket and write buffers fill. Timers and the mailbox must keep running, so
+/// every request is answered on time, the dead-peer rule breaks the connection
+/// on time, and the next request reconnects.
+#[actix_rt::test]
+async fn a_peer_frozen_under_a_full_write_buffer_is_failed_on_time() {
+    let cl = cluster().await;
+    let broker = cl.broker("broker-a");
+    let dead_peer = Duration::from_secs(1);
+    let tick = dead_peer / 4; // the sweep interval
+    let slack = Duration::from_secs(1); // shared machine: lateness allowed, speed never asserted
+    let conn = ConnectionActor::start_supervised(
+        broker.addr(),
+        ConnectionConfig {
+            dead_peer_timeout: dead_peer,
+            ..cfg()
+        },
+    );
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    // The broker reads three frames, then freezes on the fourth.
+    broker.inject(Fault::freeze().on_topic("freeze"));
+    let (n, short, long) = (128, Duration::from_millis(600), Duration::from_secs(10));
+    let t0 = std::time::Instant::now();
+    let now = Instant::now();
+    // Even ones time out at 600 ms; odd ones wait until the dead-peer rule breaks the connection.
+    let rx = burst(&conn, n, &big_body(), 3, |i| {
+        now + if i % 2 == 0 { short } else { long }
+    });
+    let replies = actix_rt::spawn(collect(rx, n, t0, Duration::from_secs(15)));
+    wait_until("the broker froze", || broker.is_frozen()).await;
+    let frozen_at = t0.elapsed();
+
+    // The mailbox runs while the peer does not read.
+    for _ in 0..2 {
+        let s = tokio::time::timeout(Duration::from_secs(1), conn.stats())
+            .await
+            .expect("GetStats answered while the peer is frozen")
+            .expect("actor alive");
+        assert_eq!(s.connects, 1);
+        tokio::time::sleep(short).await;
+    }
+
+    let replies = replies.await.unwrap();
+    let break_by = frozen_at + dead_peer + tick + slack;
+    let mut first_closed = None::<Duration>;
+    for (i, reply, at) in &replies {
+        let due = if i % 2 == 0 { short } else { long };
+        assert!(
+            *at <= (due + slack).min(break_by),
+            "#{i} answered after {at:?}: deadline {due:?}, dead peer due by {break_by:?}"
+        );
+        match reply {
+            Ok(_) => assert!(*i < 3, "#{i} answered although the broker froze at #3"),
+            Err(NetError::Timeout { .. }) if i % 2 == 0 => {}
+            Err(NetError::Closed { reason, .. }) => {
+                assert!(reason.contains("no frame"), "#{i}: {reason}");
+                first_closed = Some(first_closed.map_or(*at, |f| f.min(*at)));
+            }
+            other => panic!("#{i}: {other:?}"),
+        }
+    }
+    let broke = first_closed.expect("the dead-peer rule broke the connection");
+    assert!(
+        broke + Duration::from_millis(50) >= dead_peer,
+        "broken after {broke:?}, before dead_peer_timeout {dead_peer:?}"
+    );
+    let s = stats(&conn).await;
+    assert_eq!((s.pending, s.connected), (0, false));
+    assert!(s.restarts >= 1);
+
+    broker.unfreeze();
+    let resp = conn
+        .request(route_request("B"), deadline(Duration::from_secs(3)))
+        .await
+        .expect("reconnected after the unfreeze");
+    assert!(resp.is_response());
+    assert_eq!(stats(&conn).await.connects, 2);
+}
+
+/// Requests parked behind a full write buffer whose deadline passes are answered
+/// with a timeout then and never written: once the peer reads again it gets only
+/// what the socket buffers and the 256 KiB write buffer held, not all 24 MB.
+#[actix_rt::test]
+async fn requests_that_expire_while_parked_are_never_written() {
+    let cl = cluster().await;
+    let broker = cl.broker("broker-a");
+    // Default dead_peer_timeout (5 s): the connection outlives the freeze.
+    let conn = ConnectionActor::start_supervised(broker.addr(), cfg());
+    conn.request(route_request("A"), deadline(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    broker.inject(Fault::freeze().on_topic("freeze"));
+    let (n, within, slack) = (192, Duration::from_millis(500), Duration::from_secs(1));
+    let t0 = std::time::Instant::now();
+    let now = Instant::now();
+    let rx = burst(&conn, n, &big_body(), 3, |_| now + within);
+    let replies = collect(rx, n, t0, Duration::from_secs(10)).await;
+    for (i, reply, at) in &replies {
+        assert!(*at <= within + slack, "#{i} answered after {at:?}");
+        match reply {
+            Ok(_) => assert!(*i < 3, "#{i} answered although the broker froze at #3"),
+            Err(NetError::Timeout { .. }) => {}
+            other => panic!("#{i}: {other:?}"),
+        }
+    }
+    assert!(broker.is_frozen());
+
+    broker.unfreeze();
+    // Written after everything before it: once answered, the broker has read it all.
+    conn.request(route_request("after"), deadline(Duration::from_secs(5)))
+        .await
+        .expect("the connection survived the freeze");
+    let written = broker
+        .received()
+        .iter()
+        .filter(|r| r.ext("topic") == Some("big"))
+        .count() as u64;
+    assert!(
+        written < n / 2,
+        "{written} of {n} expired 128 KiB requests were written"
+    );
+    let s = stats(&conn).await;
+    assert_eq!((s.connects, s.restarts, s.pending), (1, 0, 0));
 }
 
 #[actix_rt::test]

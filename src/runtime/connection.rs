@@ -5,24 +5,27 @@
 //! runs under an actix `Supervisor`: a broken connection stops it, the
 //! supervisor restarts it (mailbox intact) and the next request reconnects,
 //! after an exponential backoff with jitter when connecting itself failed.
+//! Frames go through the actor's own write buffer, flushed by a context item
+//! that never blocks the actor: while a peer stops reading, deadlines, the
+//! dead-peer check and the mailbox keep running.
 // The pending table is keyed by our own opaques: Fx, not SipHash.
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use futures::channel::oneshot;
 use rand::Rng;
-use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, Waker};
 use tokio::sync::mpsc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::collections::BinaryHeap;
-use tokio::io::WriteHalf;
+use tokio::io::AsyncWrite;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Encoder;
@@ -108,6 +111,15 @@ impl ReplySink {
 struct Pending {
     tx: ReplySink,
     deadline: Instant,
+}
+
+/// Whose deadline a heap entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Waiter {
+    /// A written request, by opaque.
+    Sent(i32),
+    /// A parked request, by its sequence number in `backlog`.
+    Parked(u64),
 }
 
 /// Like [`Request`], but the reply goes to `reply`; sent with `try_send` so the
@@ -205,12 +217,18 @@ impl Message for GetStats {
 pub struct ConnectionActor {
     remote: Arc<str>,
     cfg: ConnectionConfig,
-    writer: Option<FramedWrite<RemotingCommand, WriteHalf<TcpStream>, TrackedCodec>>,
-    /// Bytes encoded but not yet written to the socket (as of the last encode).
-    write_buffered: Rc<Cell<usize>>,
-    /// Requests waiting for the write buffer to drain, in arrival order.
-    backlog: VecDeque<(Request, ReplySink)>,
-    drain_scheduled: bool,
+    /// The socket's write half; `Some` while connected.
+    writer: Option<OwnedWriteHalf>,
+    /// Encoded frames not yet written: the flush item writes all of it at once.
+    write_buf: BytesMut,
+    codec: RemotingCodec,
+    /// The flush item's waker, stored while it idles on an empty buffer.
+    flush_waker: Option<Waker>,
+    /// Requests waiting for the write buffer to drain, in arrival order;
+    /// `None` once answered at its deadline.
+    backlog: VecDeque<Option<(Request, ReplySink)>>,
+    /// Sequence number of the backlog's front entry.
+    backlog_head: u64,
     pending: HashMap<i32, Pending>,
     next_opaque: i32,
     inbound: Option<Recipient<InboundRequest>>,
@@ -224,7 +242,7 @@ pub struct ConnectionActor {
     closed: bool,
     drain_waiters: Vec<oneshot::Sender<()>>,
     /// Request deadlines, earliest first; entries of answered requests are skipped.
-    deadlines: BinaryHeap<Reverse<(Instant, i32)>>,
+    deadlines: BinaryHeap<Reverse<(Instant, Waiter)>>,
     /// The armed deadline timer, if any.
     deadline_timer: Option<(Instant, SpawnHandle)>,
     _live: LiveGuard,
@@ -235,8 +253,11 @@ impl ConnectionActor {
     pub fn new(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Self {
         ConnectionActor {
             remote: remote.into(),
+            codec: RemotingCodec::new(cfg.max_frame_len),
             cfg,
             writer: None,
+            write_buf: BytesMut::new(),
+            flush_waker: None,
             pending: HashMap::default(),
             next_opaque: 0,
             inbound: None,
@@ -250,9 +271,8 @@ impl ConnectionActor {
             drain_waiters: Vec::new(),
             deadlines: BinaryHeap::new(),
             deadline_timer: None,
-            write_buffered: Rc::new(Cell::new(0)),
             backlog: VecDeque::new(),
-            drain_scheduled: false,
+            backlog_head: 0,
             _live: LiveGuard::new(&live::CONNECTIONS),
         }
     }
@@ -300,21 +320,18 @@ impl ConnectionActor {
 
     fn on_connected(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
         let _ = stream.set_nodelay(true);
-        let (read, write) = tokio::io::split(stream);
+        let (read, write) = stream.into_split();
         ctx.add_stream(FramedRead::new(
             read,
             RemotingCodec::new(self.cfg.max_frame_len),
         ));
-        self.write_buffered = Rc::new(Cell::new(0));
-        self.writer = Some(FramedWrite::new(
-            write,
-            TrackedCodec {
-                codec: RemotingCodec::new(self.cfg.max_frame_len),
-                buffered: self.write_buffered.clone(),
-            },
-            ctx,
-        ));
+        self.writer = Some(write);
+        self.write_buf.clear();
+        self.flush_waker = None;
         self.connects += 1;
+        ctx.spawn(Flush {
+            connection: self.connects,
+        });
         self.consecutive_failures = 0;
         self.retry_at = None;
         self.awaiting_since = None;
@@ -337,10 +354,10 @@ impl ConnectionActor {
     }
 
     fn dispatch(&mut self, mut req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
-        let Some(writer) = self.writer.as_mut() else {
+        if self.writer.is_none() {
             tx.send(Err(self.connect_error()));
             return;
-        };
+        }
         if req.cmd.body.len() + HEADER_ALLOWANCE > self.cfg.max_frame_len {
             let err = ProtocolError::FrameTooLarge {
                 len: req.cmd.body.len() + HEADER_ALLOWANCE,
@@ -354,8 +371,8 @@ impl ConnectionActor {
         }
         if req.oneway {
             req.cmd.mark_oneway();
-            writer.write(req.cmd);
-            tx.send(Ok(None));
+            let res = self.buffer_frame(&req.cmd).map(|()| None);
+            tx.send(res);
             return;
         }
         let mut opaque = self.next_opaque;
@@ -364,7 +381,10 @@ impl ConnectionActor {
         }
         self.next_opaque = opaque.wrapping_add(1);
         req.cmd.opaque = opaque;
-        writer.write(req.cmd);
+        if let Err(e) = self.buffer_frame(&req.cmd) {
+            tx.send(Err(e));
+            return;
+        }
         self.pending.insert(
             opaque,
             Pending {
@@ -372,35 +392,117 @@ impl ConnectionActor {
                 deadline: req.deadline,
             },
         );
-        self.deadlines.push(Reverse((req.deadline, opaque)));
-        // Answered requests stay in the heap until their deadline: compact it
-        // now and then so it stays proportional to what is pending.
-        if self.deadlines.len() > 2 * self.pending.len() + 1024 {
-            let pending = &self.pending;
-            self.deadlines
-                .retain(|Reverse((d, o))| pending.get(o).is_some_and(|p| p.deadline == *d));
-        }
-        self.arm_deadline_timer(ctx);
+        self.push_deadline(req.deadline, Waiter::Sent(opaque), ctx);
         if self.awaiting_since.is_none() {
             self.awaiting_since = Some(Instant::now());
         }
     }
 
+    /// Encodes `cmd` into the write buffer, waking the flush item if it idles.
+    fn buffer_frame(&mut self, cmd: &RemotingCommand) -> Result<(), NetError> {
+        // On error the codec leaves the buffer as it was: only this frame is lost.
+        self.codec
+            .encode(cmd, &mut self.write_buf)
+            .map_err(|source| NetError::Encode {
+                addr: self.remote.to_string(),
+                source,
+            })?;
+        if let Some(waker) = self.flush_waker.take() {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Writes a frame nobody waits for (a response to the remote), if connected.
+    fn buffer_response(&mut self, resp: &RemotingCommand) {
+        if self.writer.is_some() {
+            if let Err(e) = self.buffer_frame(resp) {
+                tracing::warn!(remote = %self.remote, error = %e, "response not written");
+            }
+        }
+    }
+
+    /// Parks a request until the write buffer has room; its deadline still applies.
+    fn park(&mut self, req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
+        let seq = self.backlog_head + self.backlog.len() as u64;
+        let deadline = req.deadline;
+        self.backlog.push_back(Some((req, tx)));
+        self.push_deadline(deadline, Waiter::Parked(seq), ctx);
+    }
+
+    /// Dispatches parked requests, in order, while the write buffer has room.
+    fn drain_backlog(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        while self.write_buf.len() <= WRITE_BUFFER_LIMIT {
+            let Some(slot) = self.backlog.pop_front() else {
+                break;
+            };
+            self.backlog_head += 1;
+            let Some((req, tx)) = slot else {
+                continue; // answered at its deadline
+            };
+            if req.deadline <= now {
+                // Its caller has given up: writing it would only load the broker.
+                tx.send(Err(NetError::Timeout {
+                    addr: self.remote.to_string(),
+                }));
+                continue;
+            }
+            self.dispatch(req, tx, ctx);
+        }
+    }
+
+    /// The parked entry with sequence number `seq`, if still in the backlog.
+    fn parked(&mut self, seq: u64) -> Option<&mut Option<(Request, ReplySink)>> {
+        let idx = usize::try_from(seq.checked_sub(self.backlog_head)?).ok()?;
+        self.backlog.get_mut(idx)
+    }
+
+    fn push_deadline(&mut self, deadline: Instant, waiter: Waiter, ctx: &mut Context<Self>) {
+        self.deadlines.push(Reverse((deadline, waiter)));
+        // Answered requests stay in the heap until their deadline: compact it
+        // now and then so it stays proportional to what waits.
+        if self.deadlines.len() > 2 * (self.pending.len() + self.backlog.len()) + 1024 {
+            let (pending, backlog, head) = (&self.pending, &self.backlog, self.backlog_head);
+            self.deadlines.retain(|Reverse((d, w))| match *w {
+                Waiter::Sent(o) => pending.get(&o).is_some_and(|p| p.deadline == *d),
+                Waiter::Parked(seq) => seq
+                    .checked_sub(head)
+                    .and_then(|i| backlog.get(usize::try_from(i).ok()?))
+                    .is_some_and(Option::is_some),
+            });
+        }
+        self.arm_deadline_timer(ctx);
+    }
+
+    /// Nothing waits for an answer: neither written nor parked requests.
+    fn idle(&self) -> bool {
+        self.pending.is_empty() && self.backlog.is_empty()
+    }
+
+    /// Drops the socket's write half and whatever was not written yet.
+    fn drop_writer(&mut self) {
+        self.writer = None;
+        self.write_buf = BytesMut::new();
+        self.flush_waker = None;
+    }
+
     /// Fails every waiting request at once and stops; the supervisor restarts us.
     fn break_connection(&mut self, reason: String, ctx: &mut Context<Self>) {
-        if self.writer.is_none() && self.pending.is_empty() {
+        if self.writer.is_none() && self.idle() {
             ctx.stop();
             return;
         }
-        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), "disconnected");
+        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), parked = self.backlog.len(), "disconnected");
         self.fail_all(&reason);
-        self.writer = None;
+        self.drop_writer();
         ctx.stop();
     }
 
     fn fail_all(&mut self, reason: &str) {
         self.deadlines.clear();
-        for (_, tx) in self.backlog.drain(..) {
+        self.backlog_head += self.backlog.len() as u64;
+        for (_, tx) in self.backlog.drain(..).flatten() {
             tx.send(Err(NetError::Closed {
                 addr: self.remote.to_string(),
                 reason: reason.to_string(),
@@ -417,7 +519,7 @@ impl ConnectionActor {
     }
 
     fn notify_drained(&mut self) {
-        if self.pending.is_empty() {
+        if self.idle() {
             for w in self.drain_waiters.drain(..) {
                 let _ = w.send(());
             }
@@ -427,35 +529,53 @@ impl ConnectionActor {
     /// A closed connection with nothing waiting stops (socket and timer dropped):
     /// its interval timer would otherwise keep the actor, and its socket, alive forever.
     fn stop_if_drained(&mut self, ctx: &mut Context<Self>) -> bool {
-        if self.closed && self.pending.is_empty() && ctx.state() == ActorState::Running {
-            self.writer = None;
+        if self.closed && self.idle() && ctx.state() == ActorState::Running {
+            if let Some(w) = &self.writer {
+                // Best effort for what is still buffered (responses, one-way frames).
+                let _ = w.try_write(&self.write_buf);
+            }
+            self.drop_writer();
             ctx.stop();
             return true;
         }
         false
     }
 
-    /// Answers every request whose deadline has passed with a timeout.
+    /// Answers every request (written or parked) whose deadline has passed with a timeout.
     fn expire_due(&mut self, now: Instant) {
-        while let Some(Reverse((deadline, opaque))) = self.deadlines.peek().copied() {
+        while let Some(Reverse((deadline, waiter))) = self.deadlines.peek().copied() {
             if deadline > now {
                 break;
             }
             self.deadlines.pop();
-            // The opaque may have been answered (and even reused) since: match the deadline too.
-            if self
-                .pending
-                .get(&opaque)
-                .is_some_and(|p| p.deadline == deadline)
-            {
-                if let Some(p) = self.pending.remove(&opaque) {
-                    p.tx.send(Err(NetError::Timeout {
-                        addr: self.remote.to_string(),
-                    }));
+            let tx = match waiter {
+                // The opaque may have been answered (and even reused) since: match the deadline too.
+                Waiter::Sent(opaque) => {
+                    if self
+                        .pending
+                        .get(&opaque)
+                        .is_some_and(|p| p.deadline == deadline)
+                    {
+                        self.pending.remove(&opaque).map(|p| p.tx)
+                    } else {
+                        None
+                    }
                 }
+                // Dispatched since (then it is `Sent` too) or still parked.
+                Waiter::Parked(seq) => self.parked(seq).and_then(Option::take).map(|(_, tx)| tx),
+            };
+            if let Some(tx) = tx {
+                tx.send(Err(NetError::Timeout {
+                    addr: self.remote.to_string(),
+                }));
             }
         }
-        if self.pending.is_empty() {
+        // Answered entries at the front need not wait for the writer.
+        while matches!(self.backlog.front(), Some(None)) {
+            self.backlog.pop_front();
+            self.backlog_head += 1;
+        }
+        if self.idle() {
             // Nothing waits: stale heap entries would only hold memory.
             self.deadlines.clear();
         }
@@ -534,10 +654,9 @@ impl Actor for ConnectionActor {
 impl Supervised for ConnectionActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.restarts += 1;
-        self.writer = None;
+        self.drop_writer();
         // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
         self.deadline_timer = None;
-        self.drain_scheduled = false;
         self.fail_all("connection restarting");
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
@@ -575,13 +694,11 @@ impl ConnectionActor {
                 reason: "connection closed by the client".into(),
             }));
         } else if self.writer.is_some() {
-            if self.backlog.is_empty() && self.write_buffered.get() <= WRITE_BUFFER_LIMIT {
+            if self.backlog.is_empty() && self.write_buf.len() <= WRITE_BUFFER_LIMIT {
                 self.dispatch(req, tx, ctx);
             } else {
-                // The mailbox is drained before the writer runs: park requests
-                // (their bodies are shared, not copied) until it has written.
-                self.backlog.push_back((req, tx));
-                self.schedule_drain(ctx);
+                // Bounds the write buffer; bodies are shared, not copied, while parked.
+                self.park(req, tx, ctx);
             }
         } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
             // Fail fast while backing off: the producer can try another broker now.
@@ -589,69 +706,6 @@ impl ConnectionActor {
         } else {
             self.connect_then(req, tx, ctx);
         }
-    }
-}
-
-/// Dispatches parked requests once the writer has had its turn.
-struct DrainBacklog;
-
-impl Message for DrainBacklog {
-    type Result = ();
-}
-
-impl ConnectionActor {
-    fn schedule_drain(&mut self, ctx: &mut Context<Self>) {
-        if !self.drain_scheduled {
-            self.drain_scheduled = true;
-            // `notify` runs as an item of the context, after the writer's flush.
-            ctx.notify(DrainBacklog);
-        }
-    }
-}
-
-impl Handler<DrainBacklog> for ConnectionActor {
-    type Result = ();
-    fn handle(&mut self, _: DrainBacklog, ctx: &mut Context<Self>) {
-        self.drain_scheduled = false;
-        if self.writer.is_none() {
-            // The connection broke meanwhile (fail_all normally got them first).
-            self.fail_all("connection closed before the request was written");
-            return;
-        }
-        // At least one: its encode refreshes the (possibly stale) buffer size.
-        let mut first = true;
-        while first || self.write_buffered.get() <= WRITE_BUFFER_LIMIT {
-            let Some((req, tx)) = self.backlog.pop_front() else {
-                break;
-            };
-            if req.deadline <= Instant::now() {
-                // Its caller has given up: writing it would only load the broker.
-                tx.send(Err(NetError::Timeout {
-                    addr: self.remote.to_string(),
-                }));
-                continue;
-            }
-            self.dispatch(req, tx, ctx);
-            first = false;
-        }
-        if !self.backlog.is_empty() {
-            self.schedule_drain(ctx);
-        }
-    }
-}
-
-/// The frame codec, reporting how much is buffered after each encode.
-pub(crate) struct TrackedCodec {
-    codec: RemotingCodec,
-    buffered: Rc<Cell<usize>>,
-}
-
-impl Encoder<RemotingCommand> for TrackedCodec {
-    type Error = ProtocolError;
-    fn encode(&mut self, cmd: RemotingCommand, dst: &mut BytesMut) -> Result<(), ProtocolError> {
-        let res = self.codec.encode(&cmd, dst);
-        self.buffered.set(dst.len());
-        res
     }
 }
 
@@ -666,9 +720,7 @@ impl Handler<Respond> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, mut msg: Respond, _: &mut Context<Self>) {
         msg.0.flag |= FLAG_RESPONSE;
-        if let Some(w) = self.writer.as_mut() {
-            w.write(msg.0);
-        }
+        self.buffer_response(&msg.0);
     }
 }
 
@@ -744,9 +796,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
                     )),
                 );
                 resp.serialize_type = cmd.serialize_type;
-                if let Some(w) = self.writer.as_mut() {
-                    w.write(resp);
-                }
+                self.buffer_response(&resp);
             }
             None => {}
         }
@@ -757,15 +807,54 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
     }
 }
 
-impl WriteHandler<ProtocolError> for ConnectionActor {
-    fn error(&mut self, err: ProtocolError, ctx: &mut Context<Self>) -> Running {
-        // Called from inside the writer's poll, which holds its RefCells: dropping the writer
-        // here (break_connection) panics "already borrowed"; the restart drops it instead.
-        let reason = format!("write failed: {err}");
-        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), "disconnected");
-        self.fail_all(&reason);
-        ctx.stop();
-        Running::Stop
+/// Writes the actor's buffer to the socket, all of it per write, and refills it
+/// from the backlog. A full socket makes it return `Pending`, never `ctx.wait`:
+/// the actor's timers and mailbox run while the peer does not read.
+struct Flush {
+    /// The connection (`connects` count) it writes for; it ends with it.
+    connection: u64,
+}
+
+impl ActorFuture<ConnectionActor> for Flush {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut ConnectionActor,
+        ctx: &mut Context<ConnectionActor>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        loop {
+            let Some(writer) = act.writer.as_mut() else {
+                return Poll::Ready(());
+            };
+            if act.connects != self.connection {
+                return Poll::Ready(());
+            }
+            if act.write_buf.is_empty() {
+                if !act
+                    .flush_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(task.waker()))
+                {
+                    act.flush_waker = Some(task.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            let reason = match Pin::new(writer).poll_write(task, &act.write_buf) {
+                // The socket registered our waker.
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => "write failed: the socket took no bytes".to_string(),
+                Poll::Ready(Ok(n)) => {
+                    act.write_buf.advance(n);
+                    act.drain_backlog(ctx);
+                    continue;
+                }
+                Poll::Ready(Err(e)) => format!("write failed: {e}"),
+            };
+            act.break_connection(reason, ctx);
+            return Poll::Ready(());
+        }
     }
 }
 
