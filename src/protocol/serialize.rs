@@ -341,9 +341,7 @@ mod fast_json {
         fn string(&mut self) -> Option<&'a str> {
             self.eat(b'"')?;
             let start = self.i;
-            let len = self.bytes()[start..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            let len = string_end(&self.bytes()[start..])?;
             if self.bytes()[start + len] != b'"' {
                 return None;
             }
@@ -420,6 +418,36 @@ mod fast_json {
                 }
             }
         }
+    }
+
+    /// The index of the first `"`, `\\` or control byte: eight bytes per step.
+    fn string_end(b: &[u8]) -> Option<usize> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // High bit of each byte of `w` below `n` (exact for the lowest such byte,
+        // which is all `trailing_zeros` reads; bytes of 0x80 and up never match).
+        let below = |w: u64, n: u8| w.wrapping_sub(ONES * n as u64) & !w & HIGH;
+        let mut chunks = b.chunks_exact(8);
+        let mut at = 0;
+        for chunk in &mut chunks {
+            let w = u64::from_le_bytes(chunk.try_into().ok()?);
+            let hits = below(w ^ (ONES * b'"' as u64), 1)
+                | below(w ^ (ONES * b'\\' as u64), 1)
+                | below(w, 0x20);
+            if hits != 0 {
+                return Some(at + (hits.trailing_zeros() / 8) as usize);
+            }
+            at += 8;
+        }
+        let tail = chunks.remainder();
+        tail.iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .map(|p| at + p)
+    }
+
+    #[cfg(test)]
+    pub(super) fn string_end_for_test(b: &[u8]) -> Option<usize> {
+        string_end(b)
     }
 
     pub(super) fn decode(src: &[u8]) -> Option<Header> {
@@ -789,6 +817,31 @@ mod tests {
 
     fn serde_decode(src: &[u8]) -> Header {
         decode_json_serde(src).unwrap()
+    }
+
+    #[test]
+    fn fast_json_string_end_finds_the_first_stop_byte() {
+        for len in 0..40 {
+            for stop in [b'"', b'\\', 0x00, 0x1f] {
+                for at in 0..len {
+                    let mut b: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    // Bytes that must not stop the scan, around the real stop.
+                    if at > 0 {
+                        b[at - 1] = 0x80 | b'"';
+                    }
+                    b[at] = stop;
+                    if at + 1 < len {
+                        b[at + 1] = b'"';
+                    }
+                    assert_eq!(fast_json::string_end_for_test(&b), Some(at), "{b:?}");
+                }
+                let plain: Vec<u8> = (0..len)
+                    .map(|i| 0x20 + (i % 90) as u8)
+                    .filter(|c| *c != b'"' && *c != b'\\')
+                    .collect();
+                assert_eq!(fast_json::string_end_for_test(&plain), None);
+            }
+        }
     }
 
     #[test]
