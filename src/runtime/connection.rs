@@ -331,6 +331,7 @@ impl ConnectionActor {
         self.connects += 1;
         ctx.spawn(Flush {
             connection: self.connects,
+            deferred: false,
         });
         self.consecutive_failures = 0;
         self.retry_at = None;
@@ -813,6 +814,8 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
 struct Flush {
     /// The connection (`connects` count) it writes for; it ends with it.
     connection: u64,
+    /// Whether it already let the other ready tasks run since the buffer filled.
+    deferred: bool,
 }
 
 impl ActorFuture<ConnectionActor> for Flush {
@@ -824,14 +827,16 @@ impl ActorFuture<ConnectionActor> for Flush {
         ctx: &mut Context<ConnectionActor>,
         task: &mut TaskContext<'_>,
     ) -> Poll<()> {
+        let this = self.get_mut();
         loop {
             let Some(writer) = act.writer.as_mut() else {
                 return Poll::Ready(());
             };
-            if act.connects != self.connection {
+            if act.connects != this.connection {
                 return Poll::Ready(());
             }
             if act.write_buf.is_empty() {
+                this.deferred = false;
                 if !act
                     .flush_waker
                     .as_ref()
@@ -839,6 +844,13 @@ impl ActorFuture<ConnectionActor> for Flush {
                 {
                     act.flush_waker = Some(task.waker().clone());
                 }
+                return Poll::Pending;
+            }
+            if !this.deferred {
+                // Yield once: the tasks already woken (replies being handled, new
+                // sends) add their frames first, so one write carries them all.
+                this.deferred = true;
+                task.waker().wake_by_ref();
                 return Poll::Pending;
             }
             let reason = match Pin::new(writer).poll_write(task, &act.write_buf) {
