@@ -619,7 +619,7 @@ fn burst(
                 token: i,
             },
         };
-        assert!(conn.submit(msg).is_ok(), "mailbox full");
+        conn.submit(msg);
     }
     rx
 }
@@ -1025,10 +1025,65 @@ async fn close_waits_for_waiting_requests_then_releases_the_socket() {
         after.is_err(),
         "a closed connection takes no more requests: {after:?}"
     );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    conn.submit(Submit {
+        cmd: route_request("B"),
+        deadline: deadline(Duration::from_secs(3)),
+        oneway: false,
+        reply: ReplySink::Channel { tx, token: 7 },
+    });
+    let (token, reply) = tokio::time::timeout(Duration::from_secs(1), rx.recv())
+        .await
+        .expect("a submit to a closed connection is answered at once")
+        .expect("one reply");
+    assert_eq!(token, 7);
+    assert!(
+        matches!(reply, Err(NetError::Closed { .. })),
+        "a closed connection takes no more submits: {reply:?}"
+    );
     drop(conn);
     // With every handle gone the actor must end and close its socket.
     wait_until("the server saw the connection closed", || {
         ns.open_connections() == 0
     })
     .await;
+}
+
+/// Frames submitted before the connection exists wait for the one connect
+/// (no second connect, no reordering) and then all go out.
+#[actix_rt::test]
+async fn submits_made_while_connecting_share_one_connect() {
+    let cl = cluster().await;
+    let conn = ConnectionActor::start_supervised(cl.namesrv().addr(), cfg());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..64u64 {
+        conn.submit(Submit {
+            cmd: route_request(["A", "B", "C"][i as usize % 3]),
+            deadline: deadline(Duration::from_secs(5)),
+            oneway: false,
+            reply: ReplySink::Channel {
+                tx: tx.clone(),
+                token: i,
+            },
+        });
+    }
+    let mut seen = vec![false; 64];
+    for _ in 0..64 {
+        let (token, reply) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("every submit answered")
+            .expect("reply");
+        let resp = reply.expect("ok").expect("a response");
+        assert_eq!(
+            queues(&resp),
+            1 + (token % 3) as i32,
+            "reply #{token} matches its request"
+        );
+        assert!(
+            !std::mem::replace(&mut seen[token as usize], true),
+            "one reply each"
+        );
+    }
+    let s = stats(&conn).await;
+    assert_eq!(s.connects, 1, "one connect for all: {s:?}");
 }

@@ -795,8 +795,8 @@ impl ProducerActor {
                 attempt_deadline = attempt_deadline.min(now + cap);
             }
         }
-        // The frame goes straight into the connection's mailbox and the reply
-        // comes back on `done`: no task, future or timer per attempt.
+        // The frame goes straight into the connection's submission channel and
+        // the reply comes back on `done`: no task, future or timer per attempt.
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         let msg = Submit {
@@ -808,22 +808,7 @@ impl ProducerActor {
                 token,
             },
         };
-        let submitted = conn.submit(msg);
-        if let Err(msg) = submitted {
-            // Mailbox full: wait for room on a task (rare; the mailbox is deep).
-            let actor = conn.actor().clone();
-            let done = self.done.clone();
-            let remote = conn.remote().to_string();
-            actix_rt::spawn(async move {
-                if actor.send(*msg).await.is_err() {
-                    let err = NetError::Closed {
-                        addr: remote,
-                        reason: "connection actor stopped".into(),
-                    };
-                    let _ = done.send((token, Err(err)));
-                }
-            });
-        }
+        conn.submit(msg);
         let deadline = job.deadline;
         self.in_attempt.insert(
             token,

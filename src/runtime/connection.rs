@@ -122,8 +122,9 @@ enum Waiter {
     Parked(u64),
 }
 
-/// Like [`Request`], but the reply goes to `reply`; sent with `try_send` so the
-/// producer hands a frame over without a task or a future per request.
+/// Like [`Request`], but the reply goes to `reply`; handed over with
+/// [`Connection::submit`] (a channel of the actor, not its mailbox), so the
+/// producer passes a frame on without a task, future or allocation per request.
 pub struct Submit {
     /// The frame to send; its opaque is assigned by the connection.
     pub cmd: RemotingCommand,
@@ -245,6 +246,11 @@ pub struct ConnectionActor {
     deadlines: BinaryHeap<Reverse<(Instant, Waiter)>>,
     /// The armed deadline timer, if any.
     deadline_timer: Option<(Instant, SpawnHandle)>,
+    /// Where [`Connection::submit`] frames arrive; kept across restarts.
+    submissions: Option<mpsc::UnboundedReceiver<Submit>>,
+    /// For the `Connection` handles the actor makes itself (weak: the channel
+    /// must close once every outside handle is gone, or the actor would never end).
+    submit_tx: Option<mpsc::WeakUnboundedSender<Submit>>,
     _live: LiveGuard,
 }
 
@@ -273,16 +279,37 @@ impl ConnectionActor {
             deadline_timer: None,
             backlog: VecDeque::new(),
             backlog_head: 0,
+            submissions: None,
+            submit_tx: None,
             _live: LiveGuard::new(&live::CONNECTIONS),
+        }
+    }
+
+    /// Starts a supervised actor with `start`, wired to its submission channel.
+    fn start_with(
+        remote: Arc<str>,
+        cfg: ConnectionConfig,
+        start: impl FnOnce(Box<dyn FnOnce(&mut Context<Self>) -> Self + Send>) -> Addr<Self>,
+    ) -> Connection {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let weak = tx.downgrade();
+        let r = remote.clone();
+        let actor = start(Box::new(move |_| {
+            let mut act = ConnectionActor::new(r, cfg);
+            act.submissions = Some(rx);
+            act.submit_tx = Some(weak);
+            act
+        }));
+        Connection {
+            actor,
+            remote,
+            submit: Some(tx),
         }
     }
 
     /// Starts a supervised connection actor on the current arbiter.
     pub fn start_supervised(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Connection {
-        let remote = remote.into();
-        let r = remote.clone();
-        let actor = Supervisor::start(move |_| ConnectionActor::new(r, cfg));
-        Connection { actor, remote }
+        Self::start_with(remote.into(), cfg, Supervisor::start)
     }
 
     /// Starts a supervised connection actor on `arbiter`.
@@ -291,10 +318,9 @@ impl ConnectionActor {
         remote: impl Into<Arc<str>>,
         cfg: ConnectionConfig,
     ) -> Connection {
-        let remote = remote.into();
-        let r = remote.clone();
-        let actor = Supervisor::start_in_arbiter(arbiter, move |_| ConnectionActor::new(r, cfg));
-        Connection { actor, remote }
+        Self::start_with(remote.into(), cfg, |f| {
+            Supervisor::start_in_arbiter(arbiter, f)
+        })
     }
 
     /// Connects, then dispatches `req`; `wait` holds the mailbox meanwhile, so
@@ -637,6 +663,8 @@ impl Actor for ConnectionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(CONNECTION_MAILBOX_CAPACITY);
+        // Again after each restart, which cancelled it; the channel itself kept its frames.
+        ctx.spawn(TakeSubmissions);
         if self.closed {
             // Restarted after a close: no timer, so the actor ends once its last handle is dropped.
             return;
@@ -777,6 +805,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
         let connection = Connection {
             actor: ctx.address(),
             remote: self.remote.clone(),
+            submit: self.submit_tx.as_ref().and_then(|w| w.upgrade()),
         };
         match &self.inbound {
             Some(handler) => {
@@ -870,11 +899,72 @@ impl ActorFuture<ConnectionActor> for Flush {
     }
 }
 
+/// Frames taken from the submission channel per turn, so a busy channel cannot starve the rest.
+const SUBMISSIONS_PER_TURN: usize = 512;
+
+/// Takes [`Submit`]s from the submission channel like mailbox messages: in
+/// order, and not while the actor waits (connecting).
+struct TakeSubmissions;
+
+impl ActorFuture<ConnectionActor> for TakeSubmissions {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut ConnectionActor,
+        ctx: &mut Context<ConnectionActor>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        for _ in 0..SUBMISSIONS_PER_TURN {
+            if ctx.waiting() {
+                // A connect holds the actor: take the rest once it is done, in order.
+                task.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let Some(rx) = act.submissions.as_mut() else {
+                return Poll::Ready(());
+            };
+            match rx.poll_recv(task) {
+                Poll::Ready(Some(msg)) => {
+                    let req = Request {
+                        cmd: msg.cmd,
+                        deadline: msg.deadline,
+                        oneway: msg.oneway,
+                    };
+                    act.accept(req, msg.reply, ctx);
+                }
+                // Every handle is gone: nothing more can arrive.
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        task.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Drop for ConnectionActor {
+    fn drop(&mut self) {
+        // Frames submitted after the actor's last turn still get their one reply.
+        if let Some(rx) = self.submissions.as_mut() {
+            rx.close();
+            while let Ok(msg) = rx.try_recv() {
+                msg.reply.send(Err(NetError::Closed {
+                    addr: self.remote.to_string(),
+                    reason: "connection actor stopped".into(),
+                }));
+            }
+        }
+    }
+}
+
 /// A cheap, cloneable handle to a `ConnectionActor`: what everyone else holds.
 #[derive(Clone)]
 pub struct Connection {
     actor: Addr<ConnectionActor>,
     remote: Arc<str>,
+    /// The actor's submission channel (`None` only for handles made while it ends).
+    submit: Option<mpsc::UnboundedSender<Submit>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -942,21 +1032,23 @@ impl Connection {
             .unwrap_or_else(|_| Err(timeout()))
     }
 
-    /// Hands `msg` to the connection without waiting; its reply goes to `msg.reply`.
-    /// A full mailbox gives the message back so the caller can wait for room.
-    pub fn submit(&self, msg: Submit) -> Result<(), Box<Submit>> {
-        match self.actor.try_send(msg) {
-            Ok(()) => Ok(()),
-            // Boxed: the full-mailbox path is rare, the `Ok` path should stay small.
-            Err(SendError::Full(msg)) => Err(Box::new(msg)),
-            Err(SendError::Closed(msg)) => {
-                msg.reply.send(Err(NetError::Closed {
-                    addr: self.remote.to_string(),
-                    reason: "connection actor stopped".into(),
-                }));
-                Ok(())
-            }
+    /// Hands `msg` to the connection without waiting; its reply goes to `msg.reply`
+    /// (at once, with [`NetError::Closed`], if the actor has stopped). Unbounded:
+    /// callers bound what they have in flight (the producer's `max_in_flight`).
+    pub fn submit(&self, msg: Submit) {
+        let Some(tx) = &self.submit else {
+            return self.closed_reply(msg);
+        };
+        if let Err(mpsc::error::SendError(msg)) = tx.send(msg) {
+            self.closed_reply(msg);
         }
+    }
+
+    fn closed_reply(&self, msg: Submit) {
+        msg.reply.send(Err(NetError::Closed {
+            addr: self.remote.to_string(),
+            reason: "connection actor stopped".into(),
+        }));
     }
 
     /// Stops taking requests and waits (until `deadline`) for waiting ones to be answered.
