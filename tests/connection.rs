@@ -1067,7 +1067,7 @@ async fn submits_made_while_connecting_share_one_connect() {
             },
         });
     }
-    let mut seen = vec![false; 64];
+    let mut seen = [false; 64];
     for _ in 0..64 {
         let (token, reply) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
