@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::channel::oneshot;
 // Tokio's unbounded channel allocates in blocks, not a node per reply.
 use futures::future::join_all;
@@ -169,7 +169,8 @@ impl ReplyTo {
 struct Job {
     route: Route,
     code: i32,
-    topic: String,
+    /// The namespaced topic, when it differs from the message's (else none: no copy).
+    wrapped_topic: Option<String>,
     /// The message as sent (with its UNIQ_KEY), for hooks and selectors.
     message: Message,
     /// The header fields kept across attempts, encoded once.
@@ -182,11 +183,22 @@ struct Job {
     deadline: Instant,
     attempts: u32,
     max_attempts: u32,
+    /// Brokers of the failed attempts so far, in order (the last is avoided next).
     brokers_tried: Vec<String>,
     reply: ReplyTo,
 }
 
 impl Job {
+    /// The topic as sent (namespaced).
+    fn topic(&self) -> &str {
+        self.wrapped_topic.as_deref().unwrap_or(&self.message.topic)
+    }
+
+    /// Records a failed attempt's broker (successful sends never allocate this list).
+    fn tried(&mut self, broker: &str) {
+        self.brokers_tried.push(broker.to_owned());
+    }
+
     fn mode(&self) -> CommunicationMode {
         match self.route {
             Route::Oneway => CommunicationMode::Oneway,
@@ -262,6 +274,8 @@ pub struct ProducerActor {
     attempt_timer: Option<(Instant, SpawnHandle)>,
     /// Per topic, per (sysFlag, flag): see [`ProducerActor::static_fields`].
     static_fields: HashMap<String, Vec<(i32, i32, EncodedFields)>>,
+    /// Spare room the send headers are encoded in: many share one allocation.
+    header_arena: BytesMut,
 }
 
 /// Topics whose static header fields are kept encoded at most.
@@ -375,6 +389,7 @@ impl ProducerActor {
             attempt_deadlines: BinaryHeap::new(),
             attempt_timer: None,
             static_fields: HashMap::default(),
+            header_arena: BytesMut::new(),
         }
     }
 
@@ -393,7 +408,10 @@ impl ProducerActor {
         if let Err(e) = validate_message(&message, self.cfg.max_message_size()) {
             return Err((reply, e.into()));
         }
-        let topic = self.cfg.wrap(&message.topic).into_owned();
+        let wrapped_topic = match self.cfg.wrap(&message.topic) {
+            Cow::Owned(t) => Some(t),
+            Cow::Borrowed(_) => None,
+        };
         let msg_id = message.ensure_uniq_key(|| self.ids.next_id()).to_string();
         if let Some(ns) = self.cfg.namespace() {
             message.set_property(property::INSTANCE_ID, ns.to_string());
@@ -419,8 +437,8 @@ impl ProducerActor {
         {
             flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
         }
-        let static_fields = self.static_fields(&topic, flag, message.flag);
-        let properties = message.encode_properties();
+        let topic = wrapped_topic.as_deref().unwrap_or(&message.topic);
+        let static_fields = self.static_fields(topic, flag, message.flag);
         let max_attempts = match route {
             Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
             _ => 1,
@@ -429,8 +447,12 @@ impl ProducerActor {
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
-            fixed: SendMessageRequestHeader::fixed_fields_v2(&static_fields, Some(&properties)),
-            topic,
+            fixed: SendMessageRequestHeader::fixed_fields_v2(
+                &mut self.header_arena,
+                &static_fields,
+                &message,
+            ),
+            wrapped_topic,
             message,
             body,
             msg_id,
@@ -535,7 +557,7 @@ impl ProducerActor {
             route: Route::Any,
             code: request_code::SEND_BATCH_MESSAGE,
             fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
-            topic: header.topic,
+            wrapped_topic: Some(header.topic).filter(|t| *t != message.topic),
             message,
             body,
             msg_id,
@@ -610,10 +632,10 @@ impl ProducerActor {
     }
 
     fn route_then_attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
-        if self.routes.get(&job.topic).is_some_and(|i| i.ok()) {
+        if self.routes.get(job.topic()).is_some_and(|i| i.ok()) {
             return self.attempt(job, ctx);
         }
-        let topic = job.topic.clone();
+        let topic = job.topic().to_owned();
         let waiting = self.waiting_route.entry(topic.clone()).or_default();
         waiting.push(job);
         if waiting.len() > 1 {
@@ -693,11 +715,11 @@ impl ProducerActor {
                     .send_latency_fault_enable()
                     .then(|| (&self.fault, Instant::now().into_std()));
                 // Looked up before inserting: `entry` would copy the topic on every send.
-                if !self.selection.contains_key(&job.topic) {
+                if !self.selection.contains_key(job.topic()) {
                     self.selection
-                        .insert(job.topic.clone(), QueueSelection::default());
+                        .insert(job.topic().to_owned(), QueueSelection::default());
                 }
-                let sel = self.selection.get_mut(&job.topic)?;
+                let sel = self.selection.get_mut(job.topic())?;
                 sel.select_one(info, job.brokers_tried.last().map(String::as_str), fault)
             }
         }
@@ -710,11 +732,11 @@ impl ProducerActor {
             let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
             return self.finish(job, Err(err), ctx);
         }
-        let Some(info) = self.routes.get(&job.topic).cloned() else {
+        let Some(info) = self.routes.get(job.topic()).cloned() else {
             return self.route_then_attempt(job, ctx);
         };
         let Some(queue) = self.select_queue(&job, &info) else {
-            let err = Error::no_queue_selected(&job.topic);
+            let err = Error::no_queue_selected(job.topic());
             return self.finish(job, Err(err), ctx);
         };
         // Looked up by reference: cloning a `Connection` clones an actix address, which allocates.
@@ -746,15 +768,16 @@ impl ProducerActor {
         }
         job.attempts += 1;
         self.stats.attempts += 1;
-        job.brokers_tried.push(queue.broker_name.clone());
         let Some(conn_key) = addr.filter(|_| have_conn) else {
             let err = Error::from(NetError::Connect {
                 addr: queue.broker_name.clone(),
                 reason: "the route names no master address for this broker".into(),
             });
+            job.tried(&queue.broker_name);
             return self.after_failure(job, err, ctx);
         };
         let Some(conn) = self.conns.get(&*conn_key) else {
+            job.tried(&queue.broker_name);
             return self.after_failure(job, Error::shut_down(), ctx);
         };
         let hooks = self.cfg.hooks();
@@ -771,6 +794,7 @@ impl ProducerActor {
             )
             .with_namespace(self.cfg.namespace());
             if let Err(err) = hooks.check_forbidden(&send_ctx) {
+                job.tried(&queue.broker_name);
                 return self.finish(job, Err(err), ctx);
             }
             hooks.run_before(&send_ctx);
@@ -778,6 +802,7 @@ impl ProducerActor {
         }
         // The fields kept across attempts were encoded once; only these three change.
         let ext = SendMessageRequestHeader::attempt_fields_v2(
+            &mut self.header_arena,
             &job.fixed,
             queue.queue_id,
             now_ms(),
@@ -852,7 +877,7 @@ impl ProducerActor {
 
     fn on_response(
         &mut self,
-        job: Box<Job>,
+        mut job: Box<Job>,
         queue: MessageQueue,
         started: Instant,
         hook_addr: Option<String>,
@@ -865,6 +890,7 @@ impl ProducerActor {
             Ok(resp) => resp,
             Err(e) => {
                 self.update_fault(&queue.broker_name, latency, true, false, now);
+                job.tried(&queue.broker_name);
                 let err = Error::from(e);
                 if let Some(addr) = &hook_addr {
                     self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
@@ -885,9 +911,17 @@ impl ProducerActor {
                         return self.finish(job, Err(err), ctx);
                     }
                 };
+                let retry = status != SendStatus::SendOk
+                    && self.cfg.retry_another_broker_when_not_store_ok()
+                    && job.attempts < job.max_attempts;
                 let result = SendResult {
                     status,
-                    msg_id: job.msg_id.clone(),
+                    // The job ends here unless it retries: its id moves into the result.
+                    msg_id: if retry {
+                        job.msg_id.clone()
+                    } else {
+                        std::mem::take(&mut job.msg_id)
+                    },
                     offset_msg_id: header.msg_id,
                     message_queue: match self.cfg.namespace() {
                         Some(_) => MessageQueue {
@@ -903,15 +937,13 @@ impl ProducerActor {
                 };
                 if let Some(addr) = &hook_addr {
                     let hook_queue = MessageQueue {
-                        topic: job.topic.clone(),
+                        topic: job.topic().to_owned(),
                         ..result.message_queue.clone()
                     };
                     self.run_after_hooks(&job, &hook_queue, addr, &Ok(result.clone()));
                 }
-                if status != SendStatus::SendOk
-                    && self.cfg.retry_another_broker_when_not_store_ok()
-                    && job.attempts < job.max_attempts
-                {
+                if retry {
+                    job.tried(&result.message_queue.broker_name);
                     return self.attempt(job, ctx);
                 }
                 self.finish(job, Ok(Some(result)), ctx)
@@ -919,6 +951,7 @@ impl ProducerActor {
             None => {
                 let remark = resp.remark.unwrap_or_default();
                 self.update_fault(&queue.broker_name, latency, true, false, now);
+                job.tried(&queue.broker_name);
                 let err = Error::broker(resp.code, remark, &queue.broker_name);
                 if let Some(addr) = &hook_addr {
                     self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
@@ -950,7 +983,7 @@ impl ProducerActor {
     fn after_failure(&mut self, job: Box<Job>, err: Error, ctx: &mut Context<Self>) {
         let now = Instant::now();
         if job.attempts < job.max_attempts && now < job.deadline {
-            tracing::debug!(topic = %job.topic, attempt = job.attempts, error = %err, "send failed; retrying on another broker");
+            tracing::debug!(topic = %job.topic(), attempt = job.attempts, error = %err, "send failed; retrying on another broker");
             return self.attempt(job, ctx);
         }
         let err = if now >= job.deadline && job.attempts < job.max_attempts {
@@ -1042,7 +1075,8 @@ impl ProducerActor {
                 break;
             }
             self.attempt_deadlines.pop();
-            if let Some(a) = self.in_attempt.remove(&token) {
+            if let Some(mut a) = self.in_attempt.remove(&token) {
+                a.job.tried(&a.queue.broker_name);
                 let err = Error::timeout(
                     now - a.job.received,
                     a.job.attempts,

@@ -5,10 +5,13 @@
 //! parse is [`ProtocolError::InvalidField`]; optional fields absent stay `None`.
 use std::str::FromStr;
 
+use bytes::BytesMut;
+
 use super::codes::request_code;
 use super::codes::SerializeType;
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
+use super::message::Message;
 use super::serialize::FieldWriter;
 
 /// A header that maps to and from the `extFields` of a [`RemotingCommand`].
@@ -222,10 +225,14 @@ impl SendMessageRequestHeader {
     /// which [`Self::attempt_fields_v2`] adds per attempt. Written straight from
     /// the struct: no per-field strings.
     pub fn encode_fixed_fields_v2(&self, ty: SerializeType) -> EncodedFields {
-        Self::fixed_fields_v2(
-            &self.encode_static_fields_v2(ty),
-            self.properties.as_deref(),
-        )
+        let static_fields = self.encode_static_fields_v2(ty);
+        let extra = self.properties.as_ref().map_or(0, |p| p.len() * 6 + 16);
+        let mut arena = BytesMut::new();
+        let mut w = FieldWriter::after_in(&mut arena, &static_fields, extra);
+        if let Some(p) = &self.properties {
+            w.str(SEND_V2_KEYS[8], p);
+        }
+        w.finish_in(&mut arena)
     }
 
     /// The fixed V2 fields but the properties (`i`): what depends only on the
@@ -250,35 +257,37 @@ impl SendMessageRequestHeader {
         w.finish()
     }
 
-    /// `static_fields` (see [`Self::encode_static_fields_v2`]) plus one message's
-    /// properties: its fixed fields, as [`Self::encode_fixed_fields_v2`] gives them.
+    /// `static_fields` (see [`Self::encode_static_fields_v2`]) plus `message`'s
+    /// properties: its fixed fields, as [`Self::encode_fixed_fields_v2`] gives
+    /// them. Encoded in `arena`'s spare room and split off, so many headers
+    /// share one allocation.
     pub fn fixed_fields_v2(
+        arena: &mut BytesMut,
         static_fields: &EncodedFields,
-        properties: Option<&str>,
+        message: &Message,
     ) -> EncodedFields {
-        let extra = properties.map_or(0, |p| p.len() + 8);
-        let mut w = FieldWriter::after(static_fields, extra);
-        if let Some(p) = properties {
-            w.str(SEND_V2_KEYS[8], p);
-        }
-        w.finish()
+        let extra = 16 + 6 * message.encoded_properties_len();
+        let mut w = FieldWriter::after_in(arena, static_fields, extra);
+        w.properties(SEND_V2_KEYS[8], message.properties());
+        w.finish_in(arena)
     }
 
     /// A V2 attempt's fields: the `fixed` ones (see [`Self::encode_fixed_fields_v2`],
     /// encoded once) plus the queue id, born timestamp and broker name of this
     /// attempt, all encoded in one buffer.
     pub fn attempt_fields_v2(
+        arena: &mut BytesMut,
         fixed: &EncodedFields,
         queue_id: i32,
         born_timestamp: i64,
         broker_name: &str,
     ) -> ExtFields {
-        let mut w = FieldWriter::after(fixed, 64 + 2 * broker_name.len());
+        let mut w = FieldWriter::after_in(arena, fixed, 80 + 12 * broker_name.len());
         w.int(SEND_V2_KEYS[4], queue_id as i64);
         w.int(SEND_V2_KEYS[6], born_timestamp);
         w.str(SEND_V2_KEYS[13], broker_name);
         w.str(BNAME, broker_name);
-        ExtFields::with_encoded(w.finish(), 0)
+        ExtFields::with_encoded(w.finish_in(arena), 0)
     }
 
     /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
@@ -1012,6 +1021,7 @@ mod tests {
         for ty in [SerializeType::Json, SerializeType::RocketMq] {
             let fixed = h.encode_fixed_fields_v2(ty);
             let ext = SendMessageRequestHeader::attempt_fields_v2(
+                &mut BytesMut::new(),
                 &fixed,
                 h.queue_id,
                 h.born_timestamp,

@@ -12,6 +12,10 @@ use serde::Deserialize;
 use super::codes::{LanguageCode, SerializeType};
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
+use super::message::{encode_properties, encode_properties_into_bytes, encoded_properties_len};
+
+/// Allocation size of a header arena block ([`FieldWriter::after_in`]).
+const ARENA_BLOCK: usize = 32 * 1024;
 
 /// The decoded header fields of one frame (the body is handled by the frame codec).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,14 +124,47 @@ impl FieldWriter {
         }
     }
 
-    /// A writer that continues `encoded`, with room for `extra` more bytes.
-    pub(crate) fn after(encoded: &EncodedFields, extra: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(encoded.bytes.len() + extra);
+    /// A writer that continues `encoded` in `arena`'s spare room (see
+    /// [`FieldWriter::finish_in`]), with room for `extra` more bytes.
+    pub(crate) fn after_in(arena: &mut BytesMut, encoded: &EncodedFields, extra: usize) -> Self {
+        let mut buf = std::mem::take(arena);
+        let need = encoded.bytes.len() + extra;
+        if buf.capacity() - buf.len() < need {
+            // A block for many headers: a block is freed once its last header is.
+            buf.reserve(need.max(ARENA_BLOCK));
+        }
         buf.put_slice(&encoded.bytes);
         FieldWriter {
             ty: encoded.ty,
             buf,
             empty: encoded.bytes.is_empty(),
+        }
+    }
+
+    /// The fields written since [`FieldWriter::after_in`], split off the arena
+    /// (shared, not copied); the arena keeps the spare room for the next ones.
+    pub(crate) fn finish_in(mut self, arena: &mut BytesMut) -> EncodedFields {
+        let bytes = self.buf.split().freeze();
+        *arena = self.buf;
+        EncodedFields { ty: self.ty, bytes }
+    }
+
+    /// A properties field (`name U+0001 value U+0002` pairs) written from the
+    /// pairs, without building the string first in the binary form.
+    pub(crate) fn properties<'a, I>(&mut self, key: &str, pairs: I)
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        match self.ty {
+            SerializeType::Json => self.str(key, &encode_properties(pairs)),
+            SerializeType::RocketMq => {
+                self.buf.put_u16(key.len() as u16);
+                self.buf.put_slice(key.as_bytes());
+                self.buf
+                    .put_u32(encoded_properties_len(pairs.clone()) as u32);
+                encode_properties_into_bytes(pairs, &mut self.buf);
+                self.empty = false;
+            }
         }
     }
 
