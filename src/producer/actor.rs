@@ -615,6 +615,10 @@ impl ProducerActor {
     }
 
     fn admit_blocked(&mut self, ctx: &mut Context<Self>) {
+        if self.blocked.is_empty() {
+            // The common case, once per finished send: not even a clock read.
+            return;
+        }
         let now = Instant::now();
         while let Some(front) = self.blocked.front() {
             if front.deadline <= now {
@@ -884,12 +888,10 @@ impl ProducerActor {
         res: Result<RemotingCommand, NetError>,
         ctx: &mut Context<Self>,
     ) {
-        let now = Instant::now();
-        let latency = now - started;
         let resp = match res {
             Ok(resp) => resp,
             Err(e) => {
-                self.update_fault(&queue.broker_name, latency, true, false, now);
+                self.update_fault(&queue.broker_name, started, true, false);
                 job.tried(&queue.broker_name);
                 let err = Error::from(e);
                 if let Some(addr) = &hook_addr {
@@ -900,7 +902,7 @@ impl ProducerActor {
         };
         match SendStatus::from_response_code(resp.code) {
             Some(status) => {
-                self.update_fault(&queue.broker_name, latency, false, true, now);
+                self.update_fault(&queue.broker_name, started, false, true);
                 let header = match SendMessageResponseHeader::from_command(&resp) {
                     Ok(h) => h,
                     Err(e) => {
@@ -950,7 +952,7 @@ impl ProducerActor {
             }
             None => {
                 let remark = resp.remark.unwrap_or_default();
-                self.update_fault(&queue.broker_name, latency, true, false, now);
+                self.update_fault(&queue.broker_name, started, true, false);
                 job.tried(&queue.broker_name);
                 let err = Error::broker(resp.code, remark, &queue.broker_name);
                 if let Some(addr) = &hook_addr {
@@ -965,17 +967,12 @@ impl ProducerActor {
         }
     }
 
-    fn update_fault(
-        &mut self,
-        broker: &str,
-        latency: Duration,
-        isolation: bool,
-        reachable: bool,
-        now: Instant,
-    ) {
+    /// Feeds the latency of an attempt begun at `started` to fault tolerance, when enabled.
+    fn update_fault(&mut self, broker: &str, started: Instant, isolation: bool, reachable: bool) {
         if self.cfg.send_latency_fault_enable() {
+            let now = Instant::now();
             self.fault
-                .update(broker, latency, isolation, reachable, now.into_std());
+                .update(broker, now - started, isolation, reachable, now.into_std());
         }
     }
 

@@ -235,6 +235,9 @@ pub struct ConnectionActor {
     inbound: Option<Recipient<InboundRequest>>,
     /// Since when requests have waited with no frame read; basis of dead-peer detection.
     awaiting_since: Option<Instant>,
+    /// A frame arrived since the last sweep (which then moves `awaiting_since`):
+    /// cheaper than reading the clock per frame.
+    frame_seen: bool,
     consecutive_failures: u32,
     retry_at: Option<Instant>,
     last_connect_error: String,
@@ -268,6 +271,7 @@ impl ConnectionActor {
             next_opaque: 0,
             inbound: None,
             awaiting_since: None,
+            frame_seen: false,
             consecutive_failures: 0,
             retry_at: None,
             last_connect_error: String::new(),
@@ -362,6 +366,7 @@ impl ConnectionActor {
         self.consecutive_failures = 0;
         self.retry_at = None;
         self.awaiting_since = None;
+        self.frame_seen = false;
         tracing::debug!(remote = %self.remote, connects = self.connects, "connected");
     }
 
@@ -636,10 +641,14 @@ impl ConnectionActor {
         if self.stop_if_drained(ctx) {
             return;
         }
+        if std::mem::take(&mut self.frame_seen) && self.awaiting_since.is_some() {
+            // Frames came in since the last sweep: the peer is alive as of now (give or take a tick).
+            self.awaiting_since = Some(now);
+        }
         if let Some(since) = self.awaiting_since {
             if self.writer.is_some() && now.duration_since(since) >= self.cfg.dead_peer_timeout {
                 let reason = format!(
-                    "no frame received for {:?} while requests waited",
+                    "no frame received for at least {:?} while requests waited",
                     now - since
                 );
                 self.break_connection(reason, ctx);
@@ -793,15 +802,15 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
             } else {
                 tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
             }
-            self.awaiting_since = if self.pending.is_empty() {
-                None
+            if self.pending.is_empty() {
+                self.awaiting_since = None;
             } else {
-                Some(Instant::now())
-            };
+                self.frame_seen = true;
+            }
             self.notify_drained();
             return;
         }
-        self.awaiting_since = self.awaiting_since.map(|_| Instant::now());
+        self.frame_seen = true;
         let connection = Connection {
             actor: ctx.address(),
             remote: self.remote.clone(),
