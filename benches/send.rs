@@ -1,7 +1,9 @@
 //! End-to-end send throughput: `SendMessage` through the producer actors to
 //! the in-process null broker, against a baseline minimal tokio client (no
-//! actors) writing the same SEND_MESSAGE_V2 frames, pre-encoded, pipelined on
-//! one loopback connection to the same broker.
+//! actors, `actix_rocketmq::testkit::baseline`) writing the same
+//! SEND_MESSAGE_V2 frames, pre-encoded, with the producer's header
+//! serialization (ROCKETMQ by default), pipelined on one loopback connection
+//! to the same broker.
 //!
 //! ```text
 //! cargo bench --bench send
@@ -19,28 +21,30 @@
 //! unanswered frames for the baseline (its writer batches whatever the window
 //! allows into one `write_all`).
 //!
-//! The client runs twice per case: with its connections on the producer's
+//! The client runs twice per round: with its connections on the producer's
 //! thread, and with `connection_arbiter(true)` (connections on a thread of
 //! their own; three busy threads then share the machine's cores).
 //!
+//! Against noise, each case runs in 5 rounds, each round running the actors,
+//! the actors with the connection arbiter and the baseline back to back
+//! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
+//! table shows the median msg/s, p50 and p99 over the rounds, and the median
+//! and min–max of the per-round client/baseline ratios (each ratio taken
+//! against the baseline of the same round).
+//!
 //! Without `--bench` (as when `cargo test --all-targets` runs it) every case
-//! runs a few hundred messages only, as a smoke test.
+//! runs one round of a few hundred messages only, as a smoke test that
+//! asserts nothing failed.
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
-use tokio_util::codec::{Encoder, FramedRead};
+use bytes::Bytes;
 
-use actix_rocketmq::protocol::headers::SendMessageRequestHeader;
-use actix_rocketmq::protocol::message_id::UniqIdGenerator;
-use actix_rocketmq::protocol::{request_code, response_code, RemotingCodec};
+use actix_rocketmq::protocol::SerializeType;
+use actix_rocketmq::testkit::baseline::{self, BaselineConfig};
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
@@ -195,144 +199,65 @@ async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
 }
 
 // ---------------------------------------------------------------------------
-// The baseline: pre-encoded frames, one connection, a window of `concurrency`
-// ---------------------------------------------------------------------------
 
-/// The frames a producer would write for `count` messages, opaques 1..=count.
-fn encode_frames(case: Case) -> Vec<Bytes> {
-    let ids = UniqIdGenerator::new([127, 0, 0, 1].into());
-    let body = body(case.size);
-    let mut codec = RemotingCodec::default();
-    (0..case.count)
-        .map(|i| {
-            let mut msg = Message::new(TOPIC, body.clone());
-            msg.ensure_uniq_key(|| ids.next_id());
-            let header = SendMessageRequestHeader {
-                producer_group: GROUP.into(),
-                topic: TOPIC.into(),
-                default_topic: "TBW102".into(),
-                default_topic_queue_nums: 4,
-                queue_id: i as i32 % QUEUES,
-                sys_flag: 0,
-                born_timestamp: 1_795_307_821_617,
-                flag: 0,
-                properties: Some(msg.encode_properties()),
-                reconsume_times: Some(0),
-                unit_mode: false,
-                max_reconsume_times: None,
-                batch: false,
-                broker_name: Some(BROKER.into()),
-            };
-            let mut cmd = header
-                .to_request(request_code::SEND_MESSAGE_V2)
-                .with_body(msg.body.clone());
-            cmd.opaque = i as i32 + 1;
-            let mut buf = BytesMut::new();
-            codec.encode(&cmd, &mut buf).expect("encodes");
-            buf.freeze()
-        })
-        .collect()
+/// The baseline on the same broker, with the producer's header serialization.
+async fn baseline_case(broker: &str, serialize: SerializeType, case: Case) -> CaseResult {
+    let mut cfg = BaselineConfig::new(broker, TOPIC);
+    cfg.broker_name = BROKER.into();
+    cfg.queues = (0..QUEUES).collect();
+    cfg.group = GROUP.into();
+    cfg.size = case.size;
+    cfg.concurrency = case.concurrency;
+    cfg.count = Some(case.count as u64);
+    cfg.duration = None;
+    cfg.serialize = serialize;
+    match baseline::run(&cfg, |_| {}).await {
+        Ok(r) => {
+            if r.end != baseline::End::Complete {
+                eprintln!("baseline case {case:?} ended early: {:?}", r.end);
+            }
+            CaseResult {
+                ok: r.ok as usize,
+                failed: r.failed as usize,
+                elapsed: r.elapsed,
+                latencies: r.latencies_ns,
+            }
+        }
+        Err(e) => {
+            eprintln!("baseline case {case:?} could not run: {e}");
+            CaseResult {
+                failed: case.count,
+                ..CaseResult::default()
+            }
+        }
+    }
 }
 
-async fn baseline_case(broker: &str, case: Case) -> CaseResult {
-    let frames = encode_frames(case);
-    let stream = TcpStream::connect(broker)
-        .await
-        .expect("connects to the broker");
-    stream.set_nodelay(true).expect("TCP_NODELAY");
-    let (rd, mut wr) = stream.into_split();
-    let window = Rc::new(Semaphore::new(case.concurrency));
-    let sent_at = Rc::new(RefCell::new(vec![None::<Instant>; case.count]));
-    let start = Instant::now();
-
-    let reader = {
-        let (window, sent_at) = (window.clone(), sent_at.clone());
-        actix_rt::spawn(async move {
-            let mut frames = FramedRead::new(rd, RemotingCodec::default());
-            let (mut ok, mut failed) = (0usize, 0usize);
-            let mut latencies = Vec::with_capacity(case.count);
-            while ok + failed < case.count {
-                let Some(Ok(resp)) = frames.next().await else {
-                    break;
-                };
-                let sent = usize::try_from(resp.opaque - 1)
-                    .ok()
-                    .and_then(|i| sent_at.borrow_mut().get_mut(i).and_then(Option::take));
-                match sent {
-                    Some(t0) if resp.code == response_code::SUCCESS => {
-                        ok += 1;
-                        latencies.push(t0.elapsed().as_nanos() as u64);
-                    }
-                    _ => failed += 1,
-                }
-                window.add_permits(1);
-            }
-            (ok, failed, latencies)
-        })
-    };
-
-    let mut buf = BytesMut::new();
-    let mut i = 0;
-    while i < case.count {
-        match window.acquire().await {
-            Ok(p) => p.forget(),
-            Err(_) => break,
-        }
-        let mut n = 1;
-        while i + n < case.count {
-            match window.try_acquire() {
-                Ok(p) => {
-                    p.forget();
-                    n += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        buf.clear();
-        let now = Instant::now();
-        for (slot, frame) in sent_at.borrow_mut()[i..i + n]
-            .iter_mut()
-            .zip(&frames[i..i + n])
-        {
-            *slot = Some(now);
-            buf.extend_from_slice(frame);
-        }
-        if wr.write_all(&buf).await.is_err() {
-            break;
-        }
-        i += n;
-    }
-
-    let (ok, failed, mut latencies) = match tokio::time::timeout(CASE_TIMEOUT, reader).await {
-        Ok(Ok(r)) => r,
-        _ => {
-            eprintln!("baseline case {case:?} did not finish within {CASE_TIMEOUT:?}");
-            (0, case.count, Vec::new())
-        }
-    };
-    let elapsed = start.elapsed();
-    latencies.sort_unstable();
-    CaseResult {
-        ok,
-        // Unanswered frames count as failed too.
-        failed: failed.max(case.count - ok),
-        elapsed,
-        latencies,
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
 // ---------------------------------------------------------------------------
+
+const CONFIGS: [&str; 3] = ["actors", "actors+conn. arbiter", "baseline (no actors)"];
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
+    let rounds = if bench { 5 } else { 1 };
     let cases: Vec<Case> = [(128, 1), (128, 256), (1024, 1), (1024, 256)]
         .into_iter()
         .map(|(size, concurrency)| Case {
             size,
             concurrency,
             count: match (bench, concurrency) {
-                (true, 1) => 20_000,
-                (true, _) => 200_000,
+                (true, 1) => 5_000,
+                (true, _) => 60_000,
                 (false, 1) => 20,
                 (false, _) => 600,
             },
@@ -344,8 +269,8 @@ fn main() {
     let results = system.block_on(async {
         // Two producers, each in its own client instance (distinct instance names):
         // connections on the producer's thread, and on a connection arbiter.
-        let start = |arbiter: bool| {
-            let cfg = ProducerConfig::builder(if arbiter { "send_bench_arbiter" } else { GROUP })
+        let config = |arbiter: bool| {
+            ProducerConfig::builder(if arbiter { "send_bench_arbiter" } else { GROUP })
                 .namesrv_addr(&broker.namesrv)
                 .instance_name(if arbiter {
                     "send_bench_arbiter"
@@ -354,11 +279,15 @@ fn main() {
                 })
                 .connection_arbiter(arbiter)
                 .build()
-                .expect("config");
-            ProducerActor::start(cfg)
+                .expect("config")
         };
-        let producer = start(false).await.expect("producer starts");
-        let producer_arb = start(true).await.expect("producer starts");
+        let serialize = config(false).serialize_type();
+        let producer = ProducerActor::start(config(false))
+            .await
+            .expect("producer starts");
+        let producer_arb = ProducerActor::start(config(true))
+            .await
+            .expect("producer starts");
         // Warm-up: route, connection, allocator.
         let warm = Case {
             size: 1024,
@@ -369,14 +298,18 @@ fn main() {
             let w = client_case(p, warm).await;
             assert_eq!(w.failed, 0, "warm-up sends failed");
         }
-        baseline_case(&broker.broker, warm).await;
+        baseline_case(&broker.broker, serialize, warm).await;
 
-        let mut results = Vec::new();
+        // Per case, per configuration (CONFIGS order), one result per round.
+        let mut results: Vec<(Case, [Vec<CaseResult>; 3])> = Vec::new();
         for case in &cases {
-            let client = client_case(&producer, *case).await;
-            let client_arb = client_case(&producer_arb, *case).await;
-            let baseline = baseline_case(&broker.broker, *case).await;
-            results.push((*case, [client, client_arb, baseline]));
+            let mut runs: [Vec<CaseResult>; 3] = Default::default();
+            for _ in 0..rounds {
+                runs[0].push(client_case(&producer, *case).await);
+                runs[1].push(client_case(&producer_arb, *case).await);
+                runs[2].push(baseline_case(&broker.broker, serialize, *case).await);
+            }
+            results.push((*case, runs));
         }
         for p in [&producer, &producer_arb] {
             let _ = tokio::time::timeout(Duration::from_secs(2), p.send(Shutdown)).await;
@@ -389,37 +322,48 @@ fn main() {
     println!(
         "send: SendMessage through the actors vs. a minimal pipelined tokio client (baseline),"
     );
-    println!("      all to the in-process null broker on its own thread");
     println!(
-        "{:<22}| {:<24}| {:>12} {:>9} {:>9} {:>6} | {:>8}",
-        "case", "client", "msg/s", "p50 us", "p99 us", "fail", "vs base"
+        "      all to the in-process null broker on its own thread; {rounds} round(s) per case,"
     );
-    println!("{}", "-".repeat(98));
-    for (case, [client, client_arb, baseline]) in &results {
+    println!("      medians over the rounds; vs base: median (min-max) of the per-round ratios");
+    println!(
+        "{:<22}| {:<22}| {:>10} {:>8} {:>8} {:>5} | {:>7} {:>13}",
+        "case", "client", "msg/s", "p50 us", "p99 us", "fail", "vs base", "(min-max)"
+    );
+    println!("{}", "-".repeat(104));
+    for (case, runs) in &results {
         let label = format!("{}B c={} n={}", case.size, case.concurrency, case.count);
-        for (i, (name, r)) in [
-            ("actors", client),
-            ("actors+conn. arbiter", client_arb),
-            ("baseline (no actors)", baseline),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        let baseline = &runs[2];
+        for (i, (name, r)) in CONFIGS.iter().zip(runs).enumerate() {
+            let rates: Vec<f64> = r.iter().map(CaseResult::rate).collect();
+            let p50: Vec<f64> = r.iter().map(|x| x.quantile_us(0.50)).collect();
+            let p99: Vec<f64> = r.iter().map(|x| x.quantile_us(0.99)).collect();
+            let ratios: Vec<f64> = r
+                .iter()
+                .zip(baseline)
+                .map(|(x, b)| x.rate() / b.rate().max(1e-9))
+                .collect();
+            let (lo, hi) = ratios
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
             println!(
-                "{:<22}| {:<24}| {:>12.0} {:>9.1} {:>9.1} {:>6} | {:>8.3}",
+                "{:<22}| {:<22}| {:>10.0} {:>8.1} {:>8.1} {:>5} | {:>7.3} {:>13}",
                 if i == 0 { label.as_str() } else { "" },
                 name,
-                r.rate(),
-                r.quantile_us(0.50),
-                r.quantile_us(0.99),
-                r.failed,
-                r.rate() / baseline.rate().max(1e-9),
+                median(&rates),
+                median(&p50),
+                median(&p99),
+                r.iter().map(|x| x.failed).sum::<usize>(),
+                median(&ratios),
+                format!("({lo:.3}-{hi:.3})"),
             );
         }
     }
     let failures: usize = results
         .iter()
-        .flat_map(|(_, r)| r.iter().map(|x| x.failed))
+        .flat_map(|(_, runs)| runs.iter().flatten().map(|x| x.failed))
         .sum();
     if !bench {
         assert_eq!(failures, 0, "sends failed in the smoke run");

@@ -14,6 +14,18 @@
 //! last line holds a one-line JSON summary (`sent`, `ok`, `failed`, `errors`
 //! per kind, `elapsed_s`, `tps`, latency percentiles in µs, CPU and memory).
 //!
+//! `--baseline` runs the same load from the testkit's minimal client instead
+//! of a producer (`actix_rocketmq::testkit::baseline`: pre-encoded
+//! SEND_MESSAGE_V2 frames pipelined on one connection, a window of
+//! `--concurrency` unanswered frames, no actors), with the same per-second
+//! lines and final JSON (`"client":"baseline"` instead of `"producer"`): the
+//! floor of CPU per message and latency on this machine, to compare with the
+//! producer's in the same session. It resolves the topic's route at the name
+//! server (the in-process one with `--null-broker`) and sends to the master of
+//! the first broker with writable queues, round-robin over its write queues.
+//! `--send-timeout` is its response timeout: it gives up when frames are
+//! unanswered and no response came for that long.
+//!
 //! `--null-broker` runs the crate's in-process test cluster in null mode
 //! (every send answered SUCCESS at once, nothing stored) on its own thread
 //! with its own tokio runtime, so the client (the actix system on the main
@@ -29,7 +41,9 @@
 //! The run always ends by itself: no send starts after the deadline
 //! (`--duration`, or a 600 s cap with `--count`), each send is bounded by the
 //! send timeout (plus a 1 s watchdog against a missing reply), and the
-//! producer shutdown is given 1 s. Exit code 0 whenever the run reached its
+//! producer shutdown is given 1 s. With `--baseline`, the route lookup and the
+//! connect are bounded by the send timeout, and the run stops waiting when no
+//! response came for the send timeout or the connection is lost. Exit code 0 whenever the run reached its
 //! end, whatever the failures; 2 for a usage error, 1 if the producer or the
 //! test cluster could not start.
 use std::cell::{Cell, RefCell};
@@ -42,12 +56,18 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use actix_rocketmq::error::ErrorKind;
-use actix_rocketmq::protocol::SerializeType;
+use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
+use actix_rocketmq::protocol::route::{perm, TopicRouteData};
+use actix_rocketmq::protocol::{response_code, RemotingCodec, SerializeType};
+use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{
     Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway, Shutdown,
 };
 use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
 
 const USAGE: &str = "\
 usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
@@ -69,6 +89,13 @@ usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
   --serialize json|rocketmq  request header serialization (default rocketmq, as the client)
   --connection-arbiter   broker connections on a thread (arbiter) of their own
   --group G              producer group (default benchmark_producer)
+  --baseline             no producer: the same load from a minimal pipelined client
+                         (pre-encoded frames, one connection, no actors) to the master
+                         of the topic's first writable broker; the floor of CPU per
+                         message on this machine. Takes --topic --size --concurrency
+                         --count --duration --serialize --group, and --send-timeout as
+                         its response timeout; not --mode oneway, --tag, --keys,
+                         --compress-over or --connection-arbiter
 
 testing aid, with --null-broker only:
   --broker-fault stop|freeze --broker-fault-after SECS
@@ -105,6 +132,8 @@ struct Opts {
     group: String,
     broker_fault: Option<(BrokerFault, Duration)>,
     connection_arbiter: bool,
+    /// The testkit's baseline client instead of a producer.
+    baseline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +166,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
         broker_fault: None,
         connection_arbiter: false,
         group: "benchmark_producer".to_owned(),
+        baseline: false,
     };
     let mut fault = None;
     let mut fault_after = None;
@@ -207,6 +237,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
             }
             "--group" => o.group = value()?,
             "--connection-arbiter" => o.connection_arbiter = true,
+            "--baseline" => o.baseline = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -235,6 +266,21 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
     }
     if o.count.is_none() && o.duration.is_none() {
         o.duration = Some(Duration::from_secs(10));
+    }
+    if o.baseline {
+        let producer_only = [
+            (o.mode == Mode::Oneway, "--mode oneway"),
+            (o.tag.is_some(), "--tag"),
+            (o.keys, "--keys"),
+            (o.compress_over.is_some(), "--compress-over"),
+            (o.connection_arbiter, "--connection-arbiter"),
+        ];
+        if let Some((_, flag)) = producer_only.iter().find(|(set, _)| *set) {
+            return Err(format!(
+                "{flag} applies to the producer only, not to --baseline (its frames are \
+                 pre-encoded sync sends without tag or keys)"
+            ));
+        }
     }
     Ok(o)
 }
@@ -656,12 +702,8 @@ async fn run(
     let next_seq = Rc::new(Cell::new(0u64));
     let cap = opts.duration.unwrap_or(COUNT_MODE_CAP);
 
-    let cpu0 = read_cpu("/proc/self/stat").unwrap_or_default();
-    let broker_cpu0 = broker.and_then(NullBroker::cpu);
-    let start = Instant::now();
-    let deadline = start + cap;
-    let last_tick = Rc::new(Cell::new(start));
-    let report = actix_rt::spawn(reporter(stats.clone(), start, last_tick.clone()));
+    let phase = Phase::begin(broker, stats.clone());
+    let deadline = phase.start + cap;
     let workers: Vec<_> = (0..opts.concurrency)
         .map(|_| {
             actix_rt::spawn(worker(
@@ -682,33 +724,191 @@ async fn run(
             unfinished_workers += 1;
         }
     }
-    let elapsed = start.elapsed();
-    let cpu1 = read_cpu("/proc/self/stat").unwrap_or_default();
-    let broker_cpu1 = broker.and_then(NullBroker::cpu);
-    report.abort();
-    // The last, partial second.
-    let tail = elapsed.saturating_sub(last_tick.get().duration_since(start));
-    if tail > Duration::from_millis(50) {
-        report_interval(
-            &stats,
-            &format!("{:.2}s", elapsed.as_secs_f64()),
-            tail.as_secs_f64(),
-        );
-    }
+    let result = phase.end(unfinished_workers);
 
     let _ = tokio::time::timeout(Duration::from_secs(1), producer.send(Shutdown)).await;
-    Ok(RunResult {
-        elapsed,
-        cpu: CpuTicks {
-            user: cpu1.user.saturating_sub(cpu0.user),
-            sys: cpu1.sys.saturating_sub(cpu0.sys),
-        },
-        broker_cpu: broker_cpu0.zip(broker_cpu1).map(|(a, b)| CpuTicks {
-            user: b.user.saturating_sub(a.user),
-            sys: b.sys.saturating_sub(a.sys),
-        }),
-        unfinished_workers,
+    Ok(result)
+}
+
+/// The send phase's clock, CPU readings and per-second reporter.
+struct Phase<'a> {
+    broker: Option<&'a NullBroker>,
+    stats: Rc<RefCell<Stats>>,
+    cpu0: CpuTicks,
+    broker_cpu0: Option<CpuTicks>,
+    start: Instant,
+    last_tick: Rc<Cell<Instant>>,
+    reporter: actix_rt::task::JoinHandle<()>,
+}
+
+impl<'a> Phase<'a> {
+    fn begin(broker: Option<&'a NullBroker>, stats: Rc<RefCell<Stats>>) -> Self {
+        let cpu0 = read_cpu("/proc/self/stat").unwrap_or_default();
+        let broker_cpu0 = broker.and_then(NullBroker::cpu);
+        let start = Instant::now();
+        let last_tick = Rc::new(Cell::new(start));
+        let reporter = actix_rt::spawn(reporter(stats.clone(), start, last_tick.clone()));
+        Phase {
+            broker,
+            stats,
+            cpu0,
+            broker_cpu0,
+            start,
+            last_tick,
+            reporter,
+        }
+    }
+
+    /// Stops the clock and the reporter, prints the last, partial second.
+    fn end(self, unfinished_workers: usize) -> RunResult {
+        let elapsed = self.start.elapsed();
+        let cpu1 = read_cpu("/proc/self/stat").unwrap_or_default();
+        let broker_cpu1 = self.broker.and_then(NullBroker::cpu);
+        self.reporter.abort();
+        let tail = elapsed.saturating_sub(self.last_tick.get().duration_since(self.start));
+        if tail > Duration::from_millis(50) {
+            report_interval(
+                &self.stats,
+                &format!("{:.2}s", elapsed.as_secs_f64()),
+                tail.as_secs_f64(),
+            );
+        }
+        RunResult {
+            elapsed,
+            cpu: CpuTicks {
+                user: cpu1.user.saturating_sub(self.cpu0.user),
+                sys: cpu1.sys.saturating_sub(self.cpu0.sys),
+            },
+            broker_cpu: self.broker_cpu0.zip(broker_cpu1).map(|(a, b)| CpuTicks {
+                user: b.user.saturating_sub(a.user),
+                sys: b.sys.saturating_sub(a.sys),
+            }),
+            unfinished_workers,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --baseline
+// ---------------------------------------------------------------------------
+
+/// The topic's route from the first name server of `namesrv` (`;`-separated) that gives one.
+async fn fetch_route(
+    namesrv: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<TopicRouteData, String> {
+    let mut errors = Vec::new();
+    for addr in namesrv.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+        let attempt = async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let mut conn = Framed::new(stream, RemotingCodec::default());
+            let mut req = GetRouteInfoRequestHeader::new(topic).into_request();
+            req.opaque = 1;
+            conn.send(req).await.map_err(|e| format!("send: {e}"))?;
+            let reply = conn
+                .next()
+                .await
+                .ok_or("connection closed")?
+                .map_err(|e| format!("bad reply: {e}"))?;
+            if reply.code != response_code::SUCCESS {
+                return Err(format!(
+                    "code {} {}",
+                    reply.code,
+                    reply.remark.unwrap_or_default()
+                ));
+            }
+            TopicRouteData::decode(&reply.body).map_err(|e| format!("bad route: {e}"))
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(route)) => return Ok(route),
+            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
+            Err(_) => errors.push(format!("{addr}: no route within {timeout:?}")),
+        }
+    }
+    Err(format!(
+        "no route for topic {topic}: {}",
+        if errors.is_empty() {
+            "no name server address".to_owned()
+        } else {
+            errors.join("; ")
+        }
+    ))
+}
+
+/// The master address, broker name and write queues of the first broker with writable queues.
+fn first_writable(route: &TopicRouteData) -> Option<(String, String, Vec<i32>)> {
+    route
+        .queue_datas
+        .iter()
+        .filter(|q| perm::is_writeable(q.perm) && q.write_queue_nums > 0)
+        .find_map(|q| {
+            let master = route.master_addr(&q.broker_name)?;
+            Some((
+                master.to_owned(),
+                q.broker_name.clone(),
+                (0..q.write_queue_nums).collect(),
+            ))
+        })
+}
+
+/// The load of `opts` from the testkit's baseline client.
+async fn run_baseline(
+    opts: Rc<Opts>,
+    namesrv: String,
+    broker: Option<&NullBroker>,
+    stats: Rc<RefCell<Stats>>,
+) -> Result<RunResult, (u8, String)> {
+    let route = fetch_route(&namesrv, &opts.topic, opts.send_timeout)
+        .await
+        .map_err(|e| (1, e))?;
+    let (addr, broker_name, queues) = first_writable(&route).ok_or_else(|| {
+        (
+            1,
+            format!("topic {}: no broker with writable queues", opts.topic),
+        )
+    })?;
+    println!(
+        "baseline: broker {broker_name} at {addr}, write queues 0..{}",
+        queues.len()
+    );
+    let mut cfg = BaselineConfig::new(addr, opts.topic.as_str());
+    cfg.broker_name = broker_name;
+    cfg.queues = queues;
+    cfg.group = opts.group.clone();
+    cfg.size = opts.size;
+    cfg.concurrency = opts.concurrency;
+    cfg.count = opts.count;
+    cfg.duration = Some(opts.duration.unwrap_or(COUNT_MODE_CAP));
+    cfg.serialize = opts.serialize;
+    cfg.response_timeout = opts.send_timeout;
+    // The histograms have them; a vector of every latency would only add to max_rss_kb.
+    cfg.keep_latencies = false;
+
+    let phase = Phase::begin(broker, stats.clone());
+    let report = baseline::run(&cfg, |outcome| {
+        let mut s = stats.borrow_mut();
+        match outcome {
+            Ok(latency) => s.ok(latency),
+            Err(Failure::Broker(code)) => s.failed(format!("broker_{code}")),
+            Err(_) => s.failed("no_reply".into()),
+        }
     })
+    .await;
+    let result = phase.end(0);
+    match report {
+        Ok(r) if r.end != baseline::End::Complete => {
+            eprintln!(
+                "baseline: stopped early ({:?}); {} sends unanswered",
+                r.end, r.unanswered
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return Err((1, format!("baseline client: {e}"))),
+    }
+    Ok(result)
 }
 
 fn main() -> ExitCode {
@@ -745,12 +945,13 @@ fn main() -> ExitCode {
         (None, None) => unreachable!("parse_args requires one"),
     };
     println!(
-        "benchmark: {} topic={} size={} concurrency={} mode={:?} {} namesrv={}",
+        "benchmark: {}{} topic={} size={} concurrency={} mode={:?} {} namesrv={}",
         if opts.null_broker {
             "null-broker"
         } else {
             "cluster"
         },
+        if opts.baseline { " baseline" } else { "" },
         opts.topic,
         opts.size,
         opts.concurrency,
@@ -773,7 +974,16 @@ fn main() -> ExitCode {
     }));
     let opts = Rc::new(opts);
     let system = actix_rt::System::new();
-    let result = system.block_on(run(opts.clone(), namesrv, broker.as_ref(), stats.clone()));
+    let result = if opts.baseline {
+        system.block_on(run_baseline(
+            opts.clone(),
+            namesrv,
+            broker.as_ref(),
+            stats.clone(),
+        ))
+    } else {
+        system.block_on(run(opts.clone(), namesrv, broker.as_ref(), stats.clone()))
+    };
     let result = match result {
         Ok(r) => r,
         Err((code, e)) => {
@@ -803,6 +1013,7 @@ fn main() -> ExitCode {
     };
     let broker_cpu = result.broker_cpu.map(|c| (c.user + c.sys) as f64 / tck);
     let summary = serde_json::json!({
+        "client": if opts.baseline { "baseline" } else { "producer" },
         "mode": match opts.mode { Mode::Sync => "sync", Mode::Oneway => "oneway" },
         "null_broker": opts.null_broker,
         "topic": opts.topic,

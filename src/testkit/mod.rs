@@ -69,6 +69,7 @@ use tokio::task::JoinHandle;
 use crate::protocol::route::{perm, TopicRouteData};
 use crate::protocol::ProtocolError;
 
+pub mod baseline;
 mod broker;
 mod faults;
 mod nameserver;
