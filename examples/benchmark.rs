@@ -36,7 +36,10 @@
 //! with `getconf CLK_TCK` (100 Hz assumed if that fails). With
 //! `--null-broker` they include the broker thread; `broker_cpu_s` is that
 //! thread's own time (`/proc/thread-self/stat`) and `client_cpu_us_per_msg`
-//! excludes it. `max_rss_kb` is `VmHWM` of `/proc/self/status`.
+//! excludes it. `max_rss_kb` is `VmHWM` of `/proc/self/status`; `rss_start_kb` and
+//! `rss_end_kb` are `VmRSS` when sending began and when it ended (every send
+//! answered), `rss_end_trimmed_kb` the same once glibc gave its free memory back
+//! (`malloc_trim`), and every per-second line ends with the RSS at that moment.
 //!
 //! The run always ends by itself: no send starts after the deadline
 //! (`--duration`, or a 600 s cap with `--count`), each send is bounded by the
@@ -466,10 +469,37 @@ fn clock_ticks_per_sec() -> u64 {
         .unwrap_or(100)
 }
 
-fn max_rss_kb() -> Option<u64> {
+/// A `kB` field of `/proc/self/status`: `VmHWM` (peak RSS) or `VmRSS` (RSS now).
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn max_rss_kb() -> Option<u64> {
+    status_kb("VmHWM")
+}
+
+/// RSS after asking glibc to give its free memory back to the OS: what the
+/// process really still holds once the load is over (glibc otherwise keeps
+/// freed memory mapped for reuse, which RSS counts).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trimmed_rss_kb() -> Option<u64> {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim has no preconditions; it only releases free memory.
+    unsafe {
+        malloc_trim(0);
+    }
+    status_kb("VmRSS")
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trimmed_rss_kb() -> Option<u64> {
+    None
 }
 
 // ---------------------------------------------------------------------------
@@ -581,6 +611,11 @@ impl NullBroker {
 // ---------------------------------------------------------------------------
 
 struct RunResult {
+    /// RSS when the send phase began (client started, nothing sent yet) and when it ended.
+    rss_start_kb: Option<u64>,
+    rss_end_kb: Option<u64>,
+    /// RSS at the end once freed memory went back to the OS (glibc only).
+    rss_end_trimmed_kb: Option<u64>,
     elapsed: Duration,
     cpu: CpuTicks,
     broker_cpu: Option<CpuTicks>,
@@ -647,7 +682,7 @@ async fn worker(
 fn report_interval(stats: &RefCell<Stats>, label: &str, secs: f64) {
     let mut s = stats.borrow_mut();
     let line = format!(
-        "[{label:>6}] sends/s: {:>8.0} | failures: {:>5} | latency avg: {:>8.1}us p50: {:>8.1}us p99: {:>8.1}us max: {:>9.1}us | total ok: {} failed: {}",
+        "[{label:>6}] sends/s: {:>8.0} | failures: {:>5} | latency avg: {:>8.1}us p50: {:>8.1}us p99: {:>8.1}us max: {:>9.1}us | total ok: {} failed: {} | rss: {:.1} MB",
         s.interval.ok as f64 / secs.max(1e-9),
         s.interval.failed,
         s.interval_latency.avg_us(),
@@ -656,6 +691,7 @@ fn report_interval(stats: &RefCell<Stats>, label: &str, secs: f64) {
         s.interval_latency.max_us(),
         s.total.ok,
         s.total.failed,
+        status_kb("VmRSS").unwrap_or(0) as f64 / 1024.0,
     );
     s.interval = Counters::default();
     s.interval_latency.reset();
@@ -736,12 +772,14 @@ struct Phase<'a> {
     start: Instant,
     last_tick: Rc<Cell<Instant>>,
     reporter: actix_rt::task::JoinHandle<()>,
+    rss_start_kb: Option<u64>,
 }
 
 impl<'a> Phase<'a> {
     fn begin(broker: Option<&'a NullBroker>, stats: Rc<RefCell<Stats>>) -> Self {
         let cpu0 = read_cpu("/proc/self/stat").unwrap_or_default();
         let broker_cpu0 = broker.and_then(NullBroker::cpu);
+        let rss_start_kb = status_kb("VmRSS");
         let start = Instant::now();
         let last_tick = Rc::new(Cell::new(start));
         let reporter = actix_rt::spawn(reporter(stats.clone(), start, last_tick.clone()));
@@ -753,6 +791,7 @@ impl<'a> Phase<'a> {
             start,
             last_tick,
             reporter,
+            rss_start_kb,
         }
     }
 
@@ -771,6 +810,9 @@ impl<'a> Phase<'a> {
             );
         }
         RunResult {
+            rss_start_kb: self.rss_start_kb,
+            rss_end_kb: status_kb("VmRSS"),
+            rss_end_trimmed_kb: trimmed_rss_kb(),
             elapsed,
             cpu: CpuTicks {
                 user: cpu1.user.saturating_sub(self.cpu0.user),
@@ -1037,6 +1079,9 @@ fn main() -> ExitCode {
         "client_cpu_us_per_msg": per_msg(cpu_user + cpu_sys - broker_cpu.unwrap_or(0.0)),
         "clk_tck": tck,
         "max_rss_kb": max_rss_kb(),
+        "rss_start_kb": result.rss_start_kb,
+        "rss_end_kb": result.rss_end_kb,
+        "rss_end_trimmed_kb": result.rss_end_trimmed_kb,
         "unfinished_workers": result.unfinished_workers,
     });
     println!("{summary}");

@@ -278,6 +278,9 @@ pub struct ProducerActor {
     header_arena: BytesMut,
 }
 
+/// Tables grown past this many entries are shrunk once they empty again.
+const SHRINK_ABOVE: usize = 1024;
+
 /// Topics whose static header fields are kept encoded at most.
 const STATIC_FIELDS_TOPICS: usize = 1024;
 
@@ -1007,6 +1010,12 @@ impl ProducerActor {
         job.reply.deliver(res);
         self.admit_blocked(ctx);
         self.check_drained(ctx);
+        if self.in_attempt.is_empty() && self.in_attempt.capacity() > SHRINK_ABOVE {
+            // A burst is over: give back what its peak needed.
+            self.in_attempt.shrink_to(0);
+            self.attempt_deadlines.clear();
+            self.attempt_deadlines.shrink_to(0);
+        }
     }
 
     fn reply(&mut self, reply: ReplyTo, res: Result<Option<SendResult>, Error>) {

@@ -46,6 +46,9 @@ const CONNECTION_MAILBOX_CAPACITY: usize = 65_536;
 /// (unencoded) until the writer catches up: bounds the write buffer.
 const WRITE_BUFFER_LIMIT: usize = 256 * 1024;
 
+/// Tables grown past this many entries are shrunk once they empty again.
+const SHRINK_ABOVE: usize = 1024;
+
 /// Room kept for the header when checking a body against the frame limit.
 const HEADER_ALLOWANCE: usize = 64 * 1024;
 
@@ -804,6 +807,14 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
             }
             if self.pending.is_empty() {
                 self.awaiting_since = None;
+                if self.pending.capacity() > SHRINK_ABOVE {
+                    // A burst is over: give back what its peak needed.
+                    self.pending.shrink_to(0);
+                    if self.backlog.is_empty() {
+                        self.deadlines.clear();
+                        self.deadlines.shrink_to(0);
+                    }
+                }
             } else {
                 self.frame_seen = true;
             }
