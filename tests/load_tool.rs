@@ -1,0 +1,259 @@
+//! The load tool's command line is a contract (other tools run it): these run
+//! the built `examples/benchmark` binary and check its exit status, that it
+//! ends by itself, and its final JSON line.
+//!
+//! The binary comes from `cargo build --examples` (`scripts/test.sh` builds it
+//! before the tests); run that first when running this file alone.
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn tool() -> PathBuf {
+    // target/<profile>/deps/load_tool-<hash> → target/<profile>/examples/benchmark
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let tool = dir.join("examples").join("benchmark");
+    assert!(
+        tool.exists(),
+        "{} is missing: run `cargo build --all-features --examples` first",
+        tool.display()
+    );
+    tool
+}
+
+struct Run {
+    status: i32,
+    took: Duration,
+    stdout: String,
+}
+
+impl Run {
+    /// The final JSON line.
+    fn json(&self) -> Value {
+        let last = self.stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last:?}\n{}", self.stdout))
+    }
+}
+
+/// Runs the tool with `args`; fails the test if it does not end within `limit`.
+fn run(args: &[&str], limit: Duration) -> Run {
+    let t0 = Instant::now();
+    let mut child = Command::new(tool())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the load tool starts");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`benchmark {}` did not end within {limit:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = t0.elapsed();
+    let stdout = std::io::read_to_string(child.stdout.take().expect("stdout")).expect("stdout");
+    Run {
+        status: status.code().unwrap_or(-1),
+        took,
+        stdout,
+    }
+}
+
+fn num(j: &Value, key: &str) -> f64 {
+    j[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{key}` is not a number in {j}"))
+}
+
+/// The keys the issue promises, each with a sane value.
+fn check_summary(j: &Value, client: &str) {
+    for key in [
+        "sent",
+        "ok",
+        "failed",
+        "elapsed_s",
+        "tps",
+        "p50_us",
+        "p99_us",
+        "p999_us",
+        "max_us",
+    ] {
+        assert!(num(j, key) >= 0.0, "{key} in {j}");
+    }
+    assert!(j["errors"].is_object(), "errors per kind: {j}");
+    assert_eq!(j["client"], client, "{j}");
+    assert_eq!(num(j, "sent"), num(j, "ok") + num(j, "failed"), "{j}");
+    assert!(num(j, "p50_us") <= num(j, "p99_us"), "{j}");
+    assert!(num(j, "p99_us") <= num(j, "max_us"), "{j}");
+}
+
+#[test]
+fn null_broker_run_reports_every_field_and_exits_zero() {
+    let r = run(
+        &[
+            "--null-broker",
+            "--duration",
+            "2",
+            "--concurrency",
+            "16",
+            "--keys",
+            "--tag",
+            "T",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    let j = r.json();
+    check_summary(&j, "producer");
+    assert!(num(&j, "ok") > 0.0, "{j}");
+    assert_eq!(num(&j, "failed"), 0.0, "{j}");
+    // One line per second before the summary.
+    assert!(
+        r.stdout.lines().filter(|l| l.contains("sends/s:")).count() >= 2,
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn count_mode_stops_at_the_count() {
+    let r = run(
+        &[
+            "--null-broker",
+            "--count",
+            "500",
+            "--concurrency",
+            "8",
+            "--mode",
+            "oneway",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    let j = r.json();
+    check_summary(&j, "producer");
+    assert_eq!(num(&j, "sent"), 500.0, "{j}");
+}
+
+#[test]
+fn baseline_run_reports_the_same_fields() {
+    let r = run(
+        &[
+            "--null-broker",
+            "--baseline",
+            "--duration",
+            "2",
+            "--concurrency",
+            "16",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    let j = r.json();
+    check_summary(&j, "baseline");
+    assert!(num(&j, "ok") > 0.0, "{j}");
+}
+
+/// The broker dies one second in: the run still ends by itself, about at its
+/// duration plus the send timeout, exit status 0, the failures counted by kind.
+#[test]
+fn a_dead_broker_does_not_keep_the_run_alive() {
+    let r = run(
+        &[
+            "--null-broker",
+            "--duration",
+            "3",
+            "--send-timeout",
+            "1000",
+            "--broker-fault",
+            "stop",
+            "--broker-fault-after",
+            "1",
+        ],
+        // Duration + send timeout, plus room for a slow shared machine (startup included).
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    let j = r.json();
+    check_summary(&j, "producer");
+    assert!(num(&j, "failed") > 0.0, "sends after the crash fail: {j}");
+    let errors = j["errors"].as_object().expect("errors");
+    assert!(!errors.is_empty(), "failures are counted per kind: {j}");
+    assert_eq!(
+        num(&j, "unfinished_workers"),
+        0.0,
+        "every send was answered: {j}"
+    );
+    assert!(
+        num(&j, "elapsed_s") < 3.0 + 1.0 + 2.0,
+        "{j} (took {:?})",
+        r.took
+    );
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let r = run(
+        &["--null-broker", "--size", "lots"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 2, "{}", r.stdout);
+    let r = run(&["--duration", "1"], Duration::from_secs(30));
+    assert_eq!(
+        r.status, 2,
+        "neither --namesrv nor --null-broker: {}",
+        r.stdout
+    );
+}
+
+#[test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+fn real_broker_run() {
+    let namesrv = std::env::var("NAMESRV_ADDR").expect("NAMESRV_ADDR (scripts/test.sh sets it)");
+    for client in ["producer", "baseline"] {
+        let mut args = vec![
+            "--namesrv",
+            namesrv.as_str(),
+            "--duration",
+            "2",
+            "--size",
+            "1024",
+            "--concurrency",
+            "8",
+            "--topic",
+            "LoadToolTest",
+        ];
+        if client == "baseline" {
+            args.push("--baseline");
+        }
+        let mut r = run(&args, Duration::from_secs(60));
+        for _ in 0..5 {
+            if r.status == 0 || client != "baseline" {
+                break;
+            }
+            // The baseline reads the topic's route: the producer run created the
+            // topic, and the broker may not have registered it at the name server yet.
+            std::thread::sleep(Duration::from_secs(1));
+            r = run(&args, Duration::from_secs(60));
+        }
+        assert_eq!(r.status, 0, "{}", r.stdout);
+        let j = r.json();
+        check_summary(&j, client);
+        assert!(num(&j, "ok") > 0.0, "{j}");
+        assert_eq!(num(&j, "failed"), 0.0, "{j}");
+    }
+}
