@@ -46,6 +46,8 @@ fn run(args: &[&str], limit: Duration) -> Run {
     let t0 = Instant::now();
     let mut child = Command::new(tool())
         .args(args)
+        // Only an explicit --namesrv picks a cluster here (the tool falls back to NAMESRV_ADDR).
+        .env_remove("NAMESRV_ADDR")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
