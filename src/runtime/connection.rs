@@ -49,6 +49,9 @@ const WRITE_BUFFER_LIMIT: usize = 256 * 1024;
 /// Tables grown past this many entries are shrunk once they empty again.
 const SHRINK_ABOVE: usize = 1024;
 
+/// Read buffer: one read takes a few hundred pipelined responses (8 KiB took ~30).
+const READ_BUFFER_CAPACITY: usize = 64 * 1024;
+
 /// Room kept for the header when checking a body against the frame limit.
 const HEADER_ALLOWANCE: usize = 64 * 1024;
 
@@ -354,9 +357,10 @@ impl ConnectionActor {
     fn on_connected(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
-        ctx.add_stream(FramedRead::new(
+        ctx.add_stream(FramedRead::with_capacity(
             read,
             RemotingCodec::new(self.cfg.max_frame_len),
+            READ_BUFFER_CAPACITY,
         ));
         self.writer = Some(write);
         self.write_buf.clear();
