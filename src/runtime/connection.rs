@@ -38,9 +38,10 @@ use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
 
-/// Deep enough that a producer's `try_send` practically never finds it full
-/// (a full mailbox would cost a task per request); it is a bound, not a buffer.
-const CONNECTION_MAILBOX_CAPACITY: usize = 65_536;
+/// The mailbox carries `Request`s (route look-ups, heartbeats, unregister) and
+/// control messages; producers' frames use the submission channel instead.
+/// Callers `send`, so a full mailbox makes them wait: a bound, not a buffer.
+const CONNECTION_MAILBOX_CAPACITY: usize = 1024;
 
 /// Encoded bytes waiting for the socket beyond which requests are parked
 /// (unencoded) until the writer catches up: bounds the write buffer.
@@ -142,8 +143,15 @@ pub struct Submit {
     pub reply: ReplySink,
 }
 
-impl Message for Submit {
-    type Result = ();
+impl Submit {
+    fn into_parts(self) -> (Request, ReplySink) {
+        let req = Request {
+            cmd: self.cmd,
+            deadline: self.deadline,
+            oneway: self.oneway,
+        };
+        (req, self.reply)
+    }
 }
 
 /// A request (or one-way frame) for the remote. The reply arrives on the
@@ -717,19 +725,6 @@ impl Handler<Request> for ConnectionActor {
     }
 }
 
-impl Handler<Submit> for ConnectionActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
-        let req = Request {
-            cmd: msg.cmd,
-            deadline: msg.deadline,
-            oneway: msg.oneway,
-        };
-        self.accept(req, msg.reply, ctx);
-    }
-}
-
 impl ConnectionActor {
     fn accept(&mut self, req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
         if self.closed {
@@ -950,12 +945,8 @@ impl ActorFuture<ConnectionActor> for TakeSubmissions {
             };
             match rx.poll_recv(task) {
                 Poll::Ready(Some(msg)) => {
-                    let req = Request {
-                        cmd: msg.cmd,
-                        deadline: msg.deadline,
-                        oneway: msg.oneway,
-                    };
-                    act.accept(req, msg.reply, ctx);
+                    let (req, reply) = msg.into_parts();
+                    act.accept(req, reply, ctx);
                 }
                 // Every handle is gone: nothing more can arrive.
                 Poll::Ready(None) => return Poll::Ready(()),
