@@ -103,9 +103,18 @@ fn check_summary(j: &Value, client: &str) {
     assert!(num(j, "p99_us") <= num(j, "max_us"), "{j}");
 }
 
+/// Runs the tool with `args` expecting exit status 0 and a full summary from `client`.
+fn run_ok(args: &[&str], client: &str) -> (Run, Value) {
+    let r = run(args, Duration::from_secs(60));
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    let j = r.json();
+    check_summary(&j, client);
+    (r, j)
+}
+
 #[test]
 fn null_broker_run_reports_every_field_and_exits_zero() {
-    let r = run(
+    let (r, j) = run_ok(
         &[
             "--null-broker",
             "--duration",
@@ -116,11 +125,8 @@ fn null_broker_run_reports_every_field_and_exits_zero() {
             "--tag",
             "T",
         ],
-        Duration::from_secs(60),
+        "producer",
     );
-    assert_eq!(r.status, 0, "{}", r.stdout);
-    let j = r.json();
-    check_summary(&j, "producer");
     assert!(num(&j, "ok") > 0.0, "{j}");
     assert_eq!(num(&j, "failed"), 0.0, "{j}");
     // One line per second before the summary.
@@ -133,7 +139,7 @@ fn null_broker_run_reports_every_field_and_exits_zero() {
 
 #[test]
 fn count_mode_stops_at_the_count() {
-    let r = run(
+    let (_, j) = run_ok(
         &[
             "--null-broker",
             "--count",
@@ -143,17 +149,14 @@ fn count_mode_stops_at_the_count() {
             "--mode",
             "oneway",
         ],
-        Duration::from_secs(60),
+        "producer",
     );
-    assert_eq!(r.status, 0, "{}", r.stdout);
-    let j = r.json();
-    check_summary(&j, "producer");
     assert_eq!(num(&j, "sent"), 500.0, "{j}");
 }
 
 #[test]
 fn baseline_run_reports_the_same_fields() {
-    let r = run(
+    let (_, j) = run_ok(
         &[
             "--null-broker",
             "--baseline",
@@ -162,11 +165,8 @@ fn baseline_run_reports_the_same_fields() {
             "--concurrency",
             "16",
         ],
-        Duration::from_secs(60),
+        "baseline",
     );
-    assert_eq!(r.status, 0, "{}", r.stdout);
-    let j = r.json();
-    check_summary(&j, "baseline");
     assert!(num(&j, "ok") > 0.0, "{j}");
 }
 

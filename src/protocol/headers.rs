@@ -266,9 +266,15 @@ impl SendMessageRequestHeader {
         static_fields: &EncodedFields,
         message: &Message,
     ) -> EncodedFields {
-        let extra = 16 + 6 * message.encoded_properties_len();
+        let len = message.encoded_properties_len();
+        // JSON escapes the separators (6 bytes each): reserve for the worst case there.
+        let extra = 16
+            + match static_fields.ty {
+                SerializeType::Json => 6 * len,
+                SerializeType::RocketMq => len,
+            };
         let mut w = FieldWriter::after_in(arena, static_fields, extra);
-        w.properties(SEND_V2_KEYS[8], message.properties());
+        w.properties(SEND_V2_KEYS[8], message.properties(), len);
         w.finish_in(arena)
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::codes::{LanguageCode, SerializeType};
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
-use super::message::{encode_properties, encode_properties_into_bytes, encoded_properties_len};
+use super::message::{encode_properties, encode_properties_into_bytes};
 
 /// Allocation size of a header arena block ([`FieldWriter::after_in`]).
 const ARENA_BLOCK: usize = 32 * 1024;
@@ -150,18 +150,18 @@ impl FieldWriter {
     }
 
     /// A properties field (`name U+0001 value U+0002` pairs) written from the
-    /// pairs, without building the string first in the binary form.
-    pub(crate) fn properties<'a, I>(&mut self, key: &str, pairs: I)
+    /// pairs, without building the string first in the binary form; `len` is
+    /// their encoded length (`encoded_properties_len`), which the caller has.
+    pub(crate) fn properties<'a, I>(&mut self, key: &str, pairs: I, len: usize)
     where
-        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+        I: Iterator<Item = (&'a str, &'a str)>,
     {
         match self.ty {
             SerializeType::Json => self.str(key, &encode_properties(pairs)),
             SerializeType::RocketMq => {
                 self.buf.put_u16(key.len() as u16);
                 self.buf.put_slice(key.as_bytes());
-                self.buf
-                    .put_u32(encoded_properties_len(pairs.clone()) as u32);
+                self.buf.put_u32(len as u32);
                 encode_properties_into_bytes(pairs, &mut self.buf);
                 self.empty = false;
             }
