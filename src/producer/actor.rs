@@ -43,7 +43,7 @@ use crate::protocol::headers::{
 use crate::protocol::message::{encode_properties, property, sys_flag, Message};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
-use crate::protocol::validation::{validate_message, validate_topic};
+use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
 use crate::protocol::RemotingCommand;
 use crate::runtime::connection::{Reply, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
@@ -177,7 +177,9 @@ struct Job {
     fixed: EncodedFields,
     /// Already compressed when compression applies: a retry never compresses twice.
     body: Bytes,
-    msg_id: String,
+    /// A batch's comma-joined ids; a single message's id is its UNIQ_KEY,
+    /// moved out of it when the send ends (see [`Job::msg_id`]).
+    batch_msg_id: Option<String>,
     size: usize,
     received: Instant,
     deadline: Instant,
@@ -192,6 +194,20 @@ impl Job {
     /// The topic as sent (namespaced).
     fn topic(&self) -> &str {
         self.wrapped_topic.as_deref().unwrap_or(&self.message.topic)
+    }
+
+    /// The id for a `SendResult`: moved out when the job ends with it (`keep`
+    /// false), which saves a copy per send; copied when the job goes on.
+    fn msg_id(&mut self, keep: bool) -> String {
+        match (&mut self.batch_msg_id, keep) {
+            (Some(ids), true) => ids.clone(),
+            (Some(ids), false) => std::mem::take(ids),
+            (None, true) => self.message.uniq_key().unwrap_or_default().to_owned(),
+            (None, false) => self
+                .message
+                .remove_property(property::UNIQ_KEY)
+                .unwrap_or_default(),
+        }
     }
 
     /// Records a failed attempt's broker (successful sends never allocate this list).
@@ -408,14 +424,23 @@ impl ProducerActor {
         received: Instant,
         reply: ReplyTo,
     ) -> Result<Box<Job>, (ReplyTo, Error)> {
-        if let Err(e) = validate_message(&message, self.cfg.max_message_size()) {
+        // A topic with cached header fields passed this check before (without a
+        // namespace the cache key is the topic as given): skip the per-char scan.
+        let known_topic = self.cfg.namespace().is_none()
+            && self.static_fields.contains_key(message.topic.as_str());
+        let checked = if known_topic {
+            validate_message_content(&message, self.cfg.max_message_size())
+        } else {
+            validate_message(&message, self.cfg.max_message_size())
+        };
+        if let Err(e) = checked {
             return Err((reply, e.into()));
         }
         let wrapped_topic = match self.cfg.wrap(&message.topic) {
             Cow::Owned(t) => Some(t),
             Cow::Borrowed(_) => None,
         };
-        let msg_id = message.ensure_uniq_key(|| self.ids.next_id()).to_string();
+        message.ensure_uniq_key(|| self.ids.next_id());
         if let Some(ns) = self.cfg.namespace() {
             message.set_property(property::INSTANCE_ID, ns.to_string());
         }
@@ -458,7 +483,7 @@ impl ProducerActor {
             wrapped_topic,
             message,
             body,
-            msg_id,
+            batch_msg_id: None,
             size,
             received,
             deadline: self.deadline(received),
@@ -563,7 +588,7 @@ impl ProducerActor {
             wrapped_topic: Some(header.topic).filter(|t| *t != message.topic),
             message,
             body,
-            msg_id,
+            batch_msg_id: Some(msg_id),
             size,
             received,
             deadline: self.deadline(received),
@@ -921,12 +946,9 @@ impl ProducerActor {
                     && job.attempts < job.max_attempts;
                 let result = SendResult {
                     status,
-                    // The job ends here unless it retries: its id moves into the result.
-                    msg_id: if retry {
-                        job.msg_id.clone()
-                    } else {
-                        std::mem::take(&mut job.msg_id)
-                    },
+                    // The job ends here unless it retries or hooks still see its
+                    // message: then its id moves into the result.
+                    msg_id: job.msg_id(retry || hook_addr.is_some()),
                     offset_msg_id: header.msg_id,
                     message_queue: match self.cfg.namespace() {
                         Some(_) => MessageQueue {

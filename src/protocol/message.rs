@@ -652,15 +652,27 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    // A short pair is gathered on the stack and appended with one write.
+    const SMALL: usize = 64;
     for (k, v) in pairs {
-        let v = v.as_ref();
+        let (k, v) = (k.as_ref().as_bytes(), v.as_ref().as_bytes());
         if v.is_empty() {
             continue;
         }
-        out.put_slice(k.as_ref().as_bytes());
-        out.put_u8(NAME_VALUE_SEPARATOR as u8);
-        out.put_slice(v.as_bytes());
-        out.put_u8(PROPERTY_SEPARATOR as u8);
+        let n = k.len() + v.len() + 2;
+        if n <= SMALL {
+            let mut pair = [0u8; SMALL];
+            pair[..k.len()].copy_from_slice(k);
+            pair[k.len()] = NAME_VALUE_SEPARATOR as u8;
+            pair[k.len() + 1..n - 1].copy_from_slice(v);
+            pair[n - 1] = PROPERTY_SEPARATOR as u8;
+            out.put_slice(&pair[..n]);
+        } else {
+            out.put_slice(k);
+            out.put_u8(NAME_VALUE_SEPARATOR as u8);
+            out.put_slice(v);
+            out.put_u8(PROPERTY_SEPARATOR as u8);
+        }
     }
 }
 

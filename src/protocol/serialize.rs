@@ -159,9 +159,7 @@ impl FieldWriter {
         match self.ty {
             SerializeType::Json => self.str(key, &encode_properties(pairs)),
             SerializeType::RocketMq => {
-                self.buf.put_u16(key.len() as u16);
-                self.buf.put_slice(key.as_bytes());
-                self.buf.put_u32(len as u32);
+                put_binary_field_head(&mut self.buf, key, len);
                 encode_properties_into_bytes(pairs, &mut self.buf);
                 self.empty = false;
             }
@@ -178,12 +176,7 @@ impl FieldWriter {
                 self.buf.put_u8(b':');
                 put_json_str(&mut self.buf, value);
             }
-            SerializeType::RocketMq => {
-                self.buf.put_u16(key.len() as u16);
-                self.buf.put_slice(key.as_bytes());
-                self.buf.put_u32(value.len() as u32);
-                self.buf.put_slice(value.as_bytes());
-            }
+            SerializeType::RocketMq => put_binary_field(&mut self.buf, key, value.as_bytes()),
         }
         self.empty = false;
     }
@@ -203,12 +196,7 @@ impl FieldWriter {
                 self.buf.put_slice(digits);
                 self.buf.put_u8(b'"');
             }
-            SerializeType::RocketMq => {
-                self.buf.put_u16(key.len() as u16);
-                self.buf.put_slice(key.as_bytes());
-                self.buf.put_u32(digits.len() as u32);
-                self.buf.put_slice(digits);
-            }
+            SerializeType::RocketMq => put_binary_field(&mut self.buf, key, digits),
         }
         self.empty = false;
     }
@@ -634,17 +622,18 @@ impl<'de> Deserialize<'de> for Scalar {
 const BINARY_FIXED_LEN: usize = 21;
 
 fn encode_binary(cmd: &RemotingCommand, dst: &mut BytesMut) {
-    dst.put_i16(cmd.code as i16);
-    dst.put_u8(cmd.language.code());
-    dst.put_i16(cmd.version as i16);
-    dst.put_i32(cmd.opaque);
-    dst.put_i32(cmd.flag);
-    match &cmd.remark {
-        Some(r) if !r.is_empty() => {
-            dst.put_u32(r.len() as u32);
-            dst.put_slice(r.as_bytes());
-        }
-        _ => dst.put_u32(0),
+    let remark = cmd.remark.as_deref().unwrap_or_default();
+    // code, language, version, opaque, flag, remark length: one write.
+    let mut fixed = [0u8; 17];
+    fixed[..2].copy_from_slice(&(cmd.code as i16).to_be_bytes());
+    fixed[2] = cmd.language.code();
+    fixed[3..5].copy_from_slice(&(cmd.version as i16).to_be_bytes());
+    fixed[5..9].copy_from_slice(&cmd.opaque.to_be_bytes());
+    fixed[9..13].copy_from_slice(&cmd.flag.to_be_bytes());
+    fixed[13..17].copy_from_slice(&(remark.len() as u32).to_be_bytes());
+    dst.put_slice(&fixed);
+    if !remark.is_empty() {
+        dst.put_slice(remark.as_bytes());
     }
     let len_at = dst.len();
     dst.put_u32(0); // extFields length, filled in below
@@ -672,11 +661,38 @@ fn put_binary_entries(ext: &ExtFields, dst: &mut BytesMut) {
         }
     }
     for (k, v) in ext.iter() {
-        dst.put_u16(k.len() as u16);
-        dst.put_slice(k.as_bytes());
-        dst.put_u32(v.len() as u32);
-        dst.put_slice(v.as_bytes());
+        put_binary_field(dst, k, v.as_bytes());
     }
+}
+
+/// Longest key and value [`put_binary_field`] gathers on the stack.
+const SMALL_KEY: usize = 24;
+const SMALL_VALUE: usize = 40;
+
+/// A binary-form field: key (2-byte length) and value (4-byte length). A short
+/// field is gathered on the stack and appended with one write: every
+/// `BytesMut` write costs a call and a capacity check, and these are a few bytes.
+fn put_binary_field(dst: &mut BytesMut, key: &str, value: &[u8]) {
+    let (k, v) = (key.len(), value.len());
+    if k > SMALL_KEY || v > SMALL_VALUE {
+        put_binary_field_head(dst, key, v);
+        dst.put_slice(value);
+        return;
+    }
+    let mut field = [0u8; 6 + SMALL_KEY + SMALL_VALUE];
+    field[..2].copy_from_slice(&(k as u16).to_be_bytes());
+    field[2..2 + k].copy_from_slice(key.as_bytes());
+    field[2 + k..6 + k].copy_from_slice(&(v as u32).to_be_bytes());
+    field[6 + k..6 + k + v].copy_from_slice(value);
+    dst.put_slice(&field[..6 + k + v]);
+}
+
+/// A binary-form field's key and value length, the value to follow.
+fn put_binary_field_head(dst: &mut BytesMut, key: &str, value_len: usize) {
+    dst.reserve(6 + key.len() + value_len);
+    dst.put_u16(key.len() as u16);
+    dst.put_slice(key.as_bytes());
+    dst.put_u32(value_len as u32);
 }
 
 /// The fields of an encoded binary extFields block (malformed entries end it).

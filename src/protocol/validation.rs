@@ -287,6 +287,11 @@ pub fn validate_group(group: &str) -> Result<(), ValidationError> {
 /// `UNIQ_KEY` to count it too.
 pub fn validate_message(msg: &Message, max_size: usize) -> Result<(), ValidationError> {
     validate_topic(&msg.topic)?;
+    validate_message_content(msg, max_size)
+}
+
+/// [`validate_message`] without the topic check, for a topic already known valid.
+pub fn validate_message_content(msg: &Message, max_size: usize) -> Result<(), ValidationError> {
     if msg.body.is_empty() {
         return Err(ValidationError::BodyEmpty);
     }
