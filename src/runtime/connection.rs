@@ -376,7 +376,8 @@ impl ConnectionActor {
         self.connects += 1;
         ctx.spawn(Flush {
             connection: self.connects,
-            deferred: false,
+            deferrals: 0,
+            len_at_deferral: 0,
         });
         self.consecutive_failures = 0;
         self.retry_at = None;
@@ -862,8 +863,10 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
 struct Flush {
     /// The connection (`connects` count) it writes for; it ends with it.
     connection: u64,
-    /// Whether it already let the other ready tasks run since the buffer filled.
-    deferred: bool,
+    /// How many times it let the other ready tasks run since the buffer filled.
+    deferrals: u32,
+    /// The buffer's length at the last deferral: it writes once a pass adds nothing.
+    len_at_deferral: usize,
 }
 
 impl ActorFuture<ConnectionActor> for Flush {
@@ -884,7 +887,7 @@ impl ActorFuture<ConnectionActor> for Flush {
                 return Poll::Ready(());
             }
             if act.write_buf.is_empty() {
-                this.deferred = false;
+                this.deferrals = 0;
                 if !act
                     .flush_waker
                     .as_ref()
@@ -894,13 +897,19 @@ impl ActorFuture<ConnectionActor> for Flush {
                 }
                 return Poll::Pending;
             }
-            if !this.deferred {
-                // Yield once: the tasks already woken (replies being handled, new
-                // sends) add their frames first, so one write carries them all.
-                this.deferred = true;
+            let len = act.write_buf.len();
+            let growing = this.deferrals == 0 || len > this.len_at_deferral;
+            if growing && this.deferrals < MAX_FLUSH_DEFERRALS && len < FLUSH_EARLY_AT {
+                // Yield while frames keep coming: the tasks already woken (replies
+                // being handled, new sends) add theirs first, so one write carries
+                // them all. A lone request waits one pass, as before.
+                this.deferrals += 1;
+                this.len_at_deferral = len;
                 task.waker().wake_by_ref();
                 return Poll::Pending;
             }
+            // Until the buffer empties, whatever is left is written at once.
+            this.deferrals = MAX_FLUSH_DEFERRALS;
             let reason = match Pin::new(writer).poll_write(task, &act.write_buf) {
                 // The socket registered our waker.
                 Poll::Pending => return Poll::Pending,
@@ -917,6 +926,12 @@ impl ActorFuture<ConnectionActor> for Flush {
         }
     }
 }
+
+/// Scheduler passes a flush waits at most for more frames before it writes.
+const MAX_FLUSH_DEFERRALS: u32 = 8;
+
+/// Buffered bytes that are written without waiting for more.
+const FLUSH_EARLY_AT: usize = 64 * 1024;
 
 /// Frames taken from the submission channel per turn, so a busy channel cannot starve the rest.
 const SUBMISSIONS_PER_TURN: usize = 512;
