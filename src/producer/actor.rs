@@ -664,8 +664,9 @@ impl ProducerActor {
     }
 
     fn route_then_attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
-        if self.routes.get(job.topic()).is_some_and(|i| i.ok()) {
-            return self.attempt(job, ctx);
+        if let Some(info) = self.routes.get(job.topic()).filter(|i| i.ok()) {
+            let info = info.clone();
+            return self.attempt_with(job, info, ctx);
         }
         let topic = job.topic().to_owned();
         let waiting = self.waiting_route.entry(topic.clone()).or_default();
@@ -746,27 +747,39 @@ impl ProducerActor {
                     .cfg
                     .send_latency_fault_enable()
                     .then(|| (&self.fault, Instant::now().into_std()));
+                let last = job.brokers_tried.last().map(String::as_str);
                 // Looked up before inserting: `entry` would copy the topic on every send.
-                if !self.selection.contains_key(job.topic()) {
-                    self.selection
-                        .insert(job.topic().to_owned(), QueueSelection::default());
+                if let Some(sel) = self.selection.get_mut(job.topic()) {
+                    return sel.select_one(info, last, fault);
                 }
-                let sel = self.selection.get_mut(job.topic())?;
-                sel.select_one(info, job.brokers_tried.last().map(String::as_str), fault)
+                let mut sel = QueueSelection::default();
+                let picked = sel.select_one(info, last, fault);
+                self.selection.insert(job.topic().to_owned(), sel);
+                picked
             }
         }
     }
 
     /// One attempt: pick a queue and broker, stamp the header, hand the frame to the connection.
-    fn attempt(&mut self, mut job: Box<Job>, ctx: &mut Context<Self>) {
+    fn attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
+        if let Some(info) = self.routes.get(job.topic()).cloned() {
+            return self.attempt_with(job, info, ctx);
+        }
         let now = Instant::now();
         if now >= job.deadline {
             let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
             return self.finish(job, Err(err), ctx);
         }
-        let Some(info) = self.routes.get(job.topic()).cloned() else {
-            return self.route_then_attempt(job, ctx);
-        };
+        self.route_then_attempt(job, ctx)
+    }
+
+    /// [`Self::attempt`] with the topic's publish info already looked up.
+    fn attempt_with(&mut self, mut job: Box<Job>, info: PublishInfo, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if now >= job.deadline {
+            let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
+            return self.finish(job, Err(err), ctx);
+        }
         let Some(queue) = self.select_queue(&job, &info) else {
             let err = Error::no_queue_selected(job.topic());
             return self.finish(job, Err(err), ctx);
