@@ -426,9 +426,11 @@ impl ProducerActor {
     ) -> Result<Box<Job>, (ReplyTo, Error)> {
         // A topic with cached header fields passed this check before (without a
         // namespace the cache key is the topic as given): skip the per-char scan.
-        let known_topic = self.cfg.namespace().is_none()
-            && self.static_fields.contains_key(message.topic.as_str());
-        let checked = if known_topic {
+        let cached = match self.cfg.namespace() {
+            None => self.static_fields.get(message.topic.as_str()),
+            Some(_) => None,
+        };
+        let checked = if cached.is_some() {
             validate_message_content(&message, self.cfg.max_message_size())
         } else {
             validate_message(&message, self.cfg.max_message_size())
@@ -466,7 +468,12 @@ impl ProducerActor {
             flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
         }
         let topic = wrapped_topic.as_deref().unwrap_or(&message.topic);
-        let static_fields = self.static_fields(topic, flag, message.flag);
+        let static_fields = match cached
+            .and_then(|v| v.iter().find(|(s, f, _)| (*s, *f) == (flag, message.flag)))
+        {
+            Some(f) => f.2.clone(),
+            None => self.static_fields(topic, flag, message.flag),
+        };
         let max_attempts = match route {
             Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
             _ => 1,
@@ -789,8 +796,8 @@ impl ProducerActor {
             .route
             .master_addr(&queue.broker_name)
             .map(|a| broker_addr(a, self.cfg.vip_channel_enabled()));
-        let have_conn = addr.as_deref().is_some_and(|a| self.conns.contains_key(a));
-        if let (false, Some(addr)) = (have_conn, &addr) {
+        let conn = addr.as_deref().and_then(|a| self.conns.get(a));
+        if let (None, Some(addr)) = (conn, &addr) {
             let addr = addr.to_string();
             // A route cached without its connections (FetchPublishQueues caches
             // routes too): get the connection, then make this attempt.
@@ -813,17 +820,13 @@ impl ProducerActor {
         }
         job.attempts += 1;
         self.stats.attempts += 1;
-        let Some(conn_key) = addr.filter(|_| have_conn) else {
+        let Some(conn) = conn else {
             let err = Error::from(NetError::Connect {
                 addr: queue.broker_name.clone(),
                 reason: "the route names no master address for this broker".into(),
             });
             job.tried(&queue.broker_name);
             return self.after_failure(job, err, ctx);
-        };
-        let Some(conn) = self.conns.get(&*conn_key) else {
-            job.tried(&queue.broker_name);
-            return self.after_failure(job, Error::shut_down(), ctx);
         };
         let hooks = self.cfg.hooks();
         // Where the after-hooks of this attempt report (Java runs them per attempt).

@@ -106,22 +106,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn put_i32(dst: &mut BytesMut, v: i32) {
-    let mut buf = [0u8; 11];
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    dst.put_slice(&buf[i..]);
+    dst.put_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 impl NullReply {
