@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tokio_util::codec::{Decoder, Encoder};
 
 use actix_rocketmq::protocol::headers::{
@@ -17,7 +17,7 @@ use actix_rocketmq::protocol::headers::{
 use actix_rocketmq::protocol::message::Message;
 use actix_rocketmq::protocol::message_id::UniqIdGenerator;
 use actix_rocketmq::protocol::{
-    request_code, response_code, RemotingCodec, RemotingCommand, SerializeType,
+    RemotingCodec, RemotingCommand, SerializeType, request_code, response_code,
 };
 
 /// The request the producer writes for a tagged, keyed 1 KiB message.

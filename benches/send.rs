@@ -44,8 +44,8 @@ use actix::Addr;
 use bytes::Bytes;
 
 use actix_rocketmq::protocol::SerializeType;
-use actix_rocketmq::testkit::baseline::{self, BaselineConfig};
 use actix_rocketmq::testkit::TestCluster;
+use actix_rocketmq::testkit::baseline::{self, BaselineConfig};
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
 const TOPIC: &str = "BenchmarkTest";

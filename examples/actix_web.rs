@@ -32,7 +32,7 @@ use actix_rocketmq::runtime::RouteError;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Error, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use actix_web::http::StatusCode;
-use actix_web::{post, web, App, HttpResponse, HttpResponseBuilder, HttpServer};
+use actix_web::{App, HttpResponse, HttpResponseBuilder, HttpServer, post, web};
 use serde::Deserialize;
 
 const USAGE: &str = "\

@@ -61,10 +61,10 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use actix_rocketmq::error::ErrorKind;
 use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
-use actix_rocketmq::protocol::route::{perm, TopicRouteData};
-use actix_rocketmq::protocol::{response_code, RemotingCodec, SerializeType};
-use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
+use actix_rocketmq::protocol::route::{TopicRouteData, perm};
+use actix_rocketmq::protocol::{RemotingCodec, SerializeType, response_code};
 use actix_rocketmq::testkit::TestCluster;
+use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
 use actix_rocketmq::{
     Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway, Shutdown,
 };
@@ -487,7 +487,7 @@ fn max_rss_kb() -> Option<u64> {
 /// freed memory mapped for reuse, which RSS counts).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn trimmed_rss_kb() -> Option<u64> {
-    extern "C" {
+    unsafe extern "C" {
         fn malloc_trim(pad: usize) -> i32;
     }
     // SAFETY: glibc's malloc_trim has no preconditions; it only releases free memory.

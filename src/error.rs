@@ -19,9 +19,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::producer::config::DEFAULT_RETRY_RESPONSE_CODES;
+use crate::protocol::ProtocolError;
 use crate::protocol::response_code as rc;
 use crate::protocol::validation::ValidationError;
-use crate::protocol::ProtocolError;
 use crate::runtime::error::InstanceError;
 use crate::runtime::{NetError, RouteError};
 
@@ -510,9 +510,7 @@ fn response_code_name(code: i32) -> &'static str {
 /// What the user can do about a broker error code.
 fn broker_advice(code: i32) -> &'static str {
     match code {
-        rc::TOPIC_NOT_EXIST => {
-            "create the topic on this broker, or enable autoCreateTopicEnable"
-        }
+        rc::TOPIC_NOT_EXIST => "create the topic on this broker, or enable autoCreateTopicEnable",
         rc::NO_PERMISSION => "check the topic's write permission on this broker and the ACL",
         rc::SYSTEM_BUSY | rc::FLOW_CONTROL => "the broker is overloaded: slow down and retry",
         rc::SERVICE_NOT_AVAILABLE => {
@@ -585,7 +583,10 @@ impl fmt::Display for ErrorKind {
                 "the producer has been shut down; create and start a new producer"
             ),
             ErrorKind::NotStarted => {
-                write!(f, "the producer has not been started; start it before sending")
+                write!(
+                    f,
+                    "the producer has not been started; start it before sending"
+                )
             }
             ErrorKind::Config(reason) => write!(f, "invalid producer configuration: {reason}"),
         }
@@ -750,13 +751,17 @@ mod tests {
 
     #[test]
     fn error_messages_say_what_to_do() {
-        assert!(Error::backpressure(1, 2, 3, 4)
-            .to_string()
-            .contains("raise max_in_flight"));
+        assert!(
+            Error::backpressure(1, 2, 3, 4)
+                .to_string()
+                .contains("raise max_in_flight")
+        );
         assert!(Error::shut_down().to_string().contains("create and start"));
-        assert!(Error::broker(2, "[REJECTREQUEST]", "b")
-            .to_string()
-            .contains("slow down"));
+        assert!(
+            Error::broker(2, "[REJECTREQUEST]", "b")
+                .to_string()
+                .contains("slow down")
+        );
         let v: Error = ValidationError::BodyEmpty.into();
         assert!(v.to_string().contains("empty bodies"));
         assert!(format!("{v:?}").contains("BodyEmpty"));

@@ -32,6 +32,7 @@ pub mod runtime;
 pub mod testkit;
 
 pub use error::{Error, ErrorKind};
+pub use producer::ProducerActor;
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
     FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
@@ -41,6 +42,5 @@ pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,
 };
 pub use producer::send_result::{SendResult, SendStatus};
-pub use producer::ProducerActor;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;

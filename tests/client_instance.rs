@@ -10,13 +10,13 @@ use actix::prelude::*;
 
 use actix_rocketmq::protocol::codes::request_code;
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
+use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::runtime::error::InstanceError;
 use actix_rocketmq::runtime::instance::{
     ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
     InstanceConfig, RegisterProducer, ServiceState, StartInstance, UnregisterProducer,
 };
 use actix_rocketmq::runtime::route_manager::RouteConfig;
-use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
@@ -108,10 +108,12 @@ async fn client_id_is_ip_at_instance_name_at_unit_name() {
                 .is_some_and(|h| h.client_id == expected)
         })
         .await;
-        assert!(broker
-            .connections()
-            .iter()
-            .any(|c| c.client_id.as_deref() == Some(expected)));
+        assert!(
+            broker
+                .connections()
+                .iter()
+                .any(|c| c.client_id.as_deref() == Some(expected))
+        );
         p.send(Shutdown).await.unwrap();
         assert!(broker.unregisters().iter().any(|u| u.client_id == expected));
     }
@@ -224,11 +226,12 @@ async fn a_duplicate_group_is_rejected() {
 
     // The same through the instance itself.
     let inst = instance_of(&producer_cfg("x", "dup-direct", &cl), &cl).await;
-    assert!(inst
-        .send(RegisterProducer { group: "g".into() })
-        .await
-        .unwrap()
-        .is_ok());
+    assert!(
+        inst.send(RegisterProducer { group: "g".into() })
+            .await
+            .unwrap()
+            .is_ok()
+    );
     let again = inst
         .send(RegisterProducer { group: "g".into() })
         .await
@@ -346,13 +349,14 @@ async fn the_instance_state_machine() {
             .is_err(),
         "not started"
     );
-    assert!(inst
-        .send(GetConnection {
+    assert!(
+        inst.send(GetConnection {
             addr: cl.broker_addr("broker-a")
         })
         .await
         .unwrap()
-        .is_err());
+        .is_err()
+    );
 
     assert_eq!(inst.send(StartInstance).await.unwrap(), Ok(()));
     assert_eq!(stats().await.state, ServiceState::Running);
@@ -367,13 +371,14 @@ async fn the_instance_state_machine() {
         .unwrap()
         .unwrap();
     assert_eq!(handles.client_id, "1.2.3.4@sm");
-    assert!(inst
-        .send(GetConnection {
+    assert!(
+        inst.send(GetConnection {
             addr: cl.broker_addr("broker-a")
         })
         .await
         .unwrap()
-        .is_ok());
+        .is_ok()
+    );
 
     inst.send(UnregisterProducer { group: "g".into() })
         .await

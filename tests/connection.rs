@@ -17,13 +17,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
+use actix_rocketmq::protocol::RemotingCodec;
 use actix_rocketmq::protocol::codes::{request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::route::TopicRouteData;
-use actix_rocketmq::protocol::RemotingCodec;
 use actix_rocketmq::runtime::connection::{InboundRequest, Reply, ReplySink, Request, Submit};
 use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
-use actix_rocketmq::testkit::{garbage, Fault, ServerHandle, TestCluster};
+use actix_rocketmq::testkit::{Fault, ServerHandle, TestCluster, garbage};
 
 use support::{route_request, wait_until, wait_until_async};
 

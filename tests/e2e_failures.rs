@@ -25,7 +25,7 @@ use actix_rocketmq::{
     Error, ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SendMessage, SendOutcome, SendResult, Shutdown,
 };
-use readback::{assert_at_result, assert_same_message, unique, ReadBack};
+use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 use tokio::time::Instant;
 

@@ -22,14 +22,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_rocketmq::protocol::message::property;
 use actix_rocketmq::protocol::SerializeType;
+use actix_rocketmq::protocol::message::property;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SelectMessageQueueByHash, SendBatch, SendMessage, SendOneway, SendResult, SendStatus,
     SendToQueue, SendWithSelector, Shutdown,
 };
-use readback::{assert_at_result, assert_same_message, is_compressed, unique, ReadBack};
+use readback::{ReadBack, assert_at_result, assert_same_message, is_compressed, unique};
 use rig::Rig;
 
 /// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
@@ -805,7 +805,7 @@ async fn four_mib_body_round_trips_and_one_byte_more_is_refused() {
 #[test]
 fn readback_comparisons_catch_differences() {
     use actix_rocketmq::protocol::stored::StoredMessage;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
 
     let host = "127.0.0.1:10911".parse().expect("addr");
     let sent = Message::new("T", vec![0u8, 1, 2, 255])

@@ -4,8 +4,8 @@
 mod support;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::MailboxError;
@@ -136,10 +136,12 @@ async fn message_larger_than_in_flight_bytes_fails_at_once() {
         ),
         "{err:?}"
     );
-    assert!(cluster
-        .broker("broker-a")
-        .received_with_code(request_code::SEND_MESSAGE_V2)
-        .is_empty());
+    assert!(
+        cluster
+            .broker("broker-a")
+            .received_with_code(request_code::SEND_MESSAGE_V2)
+            .is_empty()
+    );
     // One that fits still goes.
     let ok = producer
         .send(SendMessage::new(msg("x".repeat(512))))
@@ -268,9 +270,11 @@ async fn shutdown_drains_refuses_unregisters_and_spares_other_producers() {
                 && u.producer_group.as_deref() == Some("shutdown_a_group")),
         "{unregisters:?}"
     );
-    assert!(!unregisters
-        .iter()
-        .any(|u| u.producer_group.as_deref() == Some("shutdown_b_group")));
+    assert!(
+        !unregisters
+            .iter()
+            .any(|u| u.producer_group.as_deref() == Some("shutdown_b_group"))
+    );
     // The stopped producer takes no more messages.
     assert!(eventually(LIMIT, || !pa.connected()).await);
     assert!(matches!(
@@ -291,8 +295,9 @@ async fn shutdown_drains_refuses_unregisters_and_spares_other_producers() {
     within(LIMIT, "shutdown b", pb.send(Shutdown))
         .await
         .unwrap();
-    assert!(a
-        .unregisters()
-        .iter()
-        .any(|u| u.producer_group.as_deref() == Some("shutdown_b_group")));
+    assert!(
+        a.unregisters()
+            .iter()
+            .any(|u| u.producer_group.as_deref() == Some("shutdown_b_group"))
+    );
 }

@@ -98,9 +98,10 @@ async fn retry_moves_to_another_broker_when_connection_closes() {
         started.elapsed()
     );
     assert!(a.messages(TOPIC).is_empty());
-    assert!(!a
-        .received_with_code(request_code::SEND_MESSAGE_V2)
-        .is_empty());
+    assert!(
+        !a.received_with_code(request_code::SEND_MESSAGE_V2)
+            .is_empty()
+    );
 }
 
 /// Every broker refuses: the error after the last attempt names the brokers tried, in order.

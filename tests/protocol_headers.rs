@@ -9,7 +9,7 @@ use actix_rocketmq::protocol::headers::{
 };
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
 use actix_rocketmq::protocol::route::{
-    clamp_default_route, perm, ClusterInfo, MessageQueue, TopicPublishInfo, TopicRouteData,
+    ClusterInfo, MessageQueue, TopicPublishInfo, TopicRouteData, clamp_default_route, perm,
 };
 use proptest::prelude::*;
 use serde_json::Value;

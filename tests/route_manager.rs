@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::route::{perm, MessageQueue, TopicRouteData};
+use actix_rocketmq::protocol::route::{MessageQueue, TopicRouteData, perm};
 use actix_rocketmq::runtime::route_manager::{
     FindRoute, GetRouteStats, PublishInfo, RefreshAll, RouteConfig, RouteManager, RouteStats,
     SetBrokerListener, Subscriber, Unsubscribe,
@@ -19,7 +19,7 @@ use actix_rocketmq::runtime::{ConnectionConfig, NetError, RouteError};
 use actix_rocketmq::testkit::{Fault, RouteOverride, ServerHandle, TestCluster, TopicConfig};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
-use support::{run_paused, spin_await, spin_for, spin_until, wait_until_async, Collector, Pushed};
+use support::{Collector, Pushed, run_paused, spin_await, spin_for, spin_until, wait_until_async};
 
 fn route_cfg(namesrvs: &[String]) -> RouteConfig {
     RouteConfig {
@@ -248,10 +248,11 @@ async fn unknown_topic_falls_back_to_tbw102_when_auto_create_is_on() {
     let info = find(&rm, "Fresh").await.unwrap();
     // TBW102 has 8 queues per broker, clamped to default_topic_queue_nums = 4.
     assert_eq!(info.queues.len(), 8);
-    assert!(info
-        .queues
-        .iter()
-        .all(|q| q.topic == "Fresh" && q.queue_id < 4));
+    assert!(
+        info.queues
+            .iter()
+            .all(|q| q.topic == "Fresh" && q.queue_id < 4)
+    );
     assert_eq!(asked(&ns), ["Fresh", "TBW102"]);
     assert_eq!(stats(&rm).await.requests, 2);
 }
@@ -470,11 +471,13 @@ fn routes_are_refreshed_every_poll_interval_and_changes_pushed() {
         assert_eq!(asked_for(&ns, "T"), 2, "one refresh at 30 s");
         let change = &pushed.routes()[0];
         assert_eq!(change.topic, "T");
-        assert!(change
-            .info
-            .queues
-            .iter()
-            .all(|q| q.broker_name == "broker-a"));
+        assert!(
+            change
+                .info
+                .queues
+                .iter()
+                .all(|q| q.broker_name == "broker-a")
+        );
         assert_eq!(change.info.queues.len(), 4);
         // broker-b is in no route any more: dropped from the broker table.
         spin_until("the broker table without broker-b", || {

@@ -11,13 +11,13 @@ use actix::prelude::*;
 use futures::future::join_all;
 
 use actix_rocketmq::protocol::codes::request_code;
+use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::runtime::instance::{
     ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
     InstanceConfig, RegisterProducer, UnregisterProducer,
 };
-use actix_rocketmq::runtime::live::{live_actors, LiveActors};
+use actix_rocketmq::runtime::live::{LiveActors, live_actors};
 use actix_rocketmq::runtime::route_manager::{GetRouteStats, RouteConfig};
-use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{
     ErrorKind, GetProducerStats, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown,

@@ -7,9 +7,9 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use actix_rocketmq::protocol::batch::encode_batch;
-use actix_rocketmq::protocol::codes::{request_code, response_code, SerializeType};
+use actix_rocketmq::protocol::codes::{SerializeType, request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
-use actix_rocketmq::protocol::compression::{compress_zlib, ZLIB_SYS_FLAG};
+use actix_rocketmq::protocol::compression::{ZLIB_SYS_FLAG, compress_zlib};
 use actix_rocketmq::protocol::headers::{
     CheckTransactionStateRequestHeader, CommandHeader, CreateTopicRequestHeader,
     EndTransactionRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
@@ -17,13 +17,13 @@ use actix_rocketmq::protocol::headers::{
     TransactionResolution, UnregisterClientRequestHeader, ViewMessageRequestHeader,
 };
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::protocol::message::{encode_properties, property, sys_flag, Message};
+use actix_rocketmq::protocol::message::{Message, encode_properties, property, sys_flag};
 use actix_rocketmq::protocol::message_id::{decode_offset_msg_id, encode_offset_msg_id};
 use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
 use actix_rocketmq::protocol::stored::decode_stored_messages;
 use actix_rocketmq::protocol::{ProtocolError, RemotingCodec};
 use actix_rocketmq::testkit::{
-    garbage, AcceptMode, Fault, RouteOverride, TestCluster, TestkitError, TransactionState,
+    AcceptMode, Fault, RouteOverride, TestCluster, TestkitError, TransactionState, garbage,
 };
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -406,10 +406,12 @@ async fn auto_create_creates_on_first_send_and_routes_it() {
     let tbw = ns.call(route_request("TBW102")).await;
     let route = TopicRouteData::decode(&tbw.body).unwrap();
     assert_eq!(route.queue_datas.len(), 2);
-    assert!(route
-        .queue_datas
-        .iter()
-        .all(|q| q.perm == 7 && q.write_queue_nums == 8));
+    assert!(
+        route
+            .queue_datas
+            .iter()
+            .all(|q| q.perm == 7 && q.write_queue_nums == 8)
+    );
     assert_eq!(ns.call(route_request("Fresh")).await.code, 17);
 
     let mut b = Client::connect(&cluster.broker_addr("broker-b")).await;
@@ -620,11 +622,13 @@ async fn stop_and_restart_on_the_same_port() {
     assert_eq!(broker.open_connections(), 0);
     assert!(TcpStream::connect(&addr).await.is_err());
     // Still routed: the name server does not notice a crash.
-    assert!(cluster
-        .route("TopicTest")
-        .unwrap()
-        .master_addr("broker-a")
-        .is_some());
+    assert!(
+        cluster
+            .route("TopicTest")
+            .unwrap()
+            .master_addr("broker-a")
+            .is_some()
+    );
 
     broker.start().await.unwrap();
     assert_eq!(broker.addr(), addr);

@@ -33,6 +33,7 @@ use super::messages::*;
 use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
 use super::send_result::{SendResult, SendStatus};
 use crate::error::{Error, ErrorKind};
+use crate::protocol::RemotingCommand;
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
@@ -40,11 +41,10 @@ use crate::protocol::compression::compress_zlib;
 use crate::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };
-use crate::protocol::message::{encode_properties, property, sys_flag, Message};
+use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::UniqIdGenerator;
 use crate::protocol::route::MessageQueue;
 use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
-use crate::protocol::RemotingCommand;
 use crate::runtime::connection::{Reply, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
@@ -121,7 +121,7 @@ where
         let Some(tx) = tx else {
             return;
         };
-        let mut state = self.0 .0.borrow_mut();
+        let mut state = self.0.0.borrow_mut();
         match std::mem::replace(&mut *state, SlotState::Sent) {
             SlotState::Ready(value) => {
                 let _ = tx.send(value);

@@ -17,17 +17,17 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
+use crate::protocol::SerializeType;
 use crate::protocol::response_code as rc;
 use crate::protocol::validation::{
-    self, is_legal_name, is_system_topic, CLIENT_INNER_PRODUCER_GROUP, DLQ_TOPIC_PREFIX,
-    RETRY_TOPIC_PREFIX,
+    self, CLIENT_INNER_PRODUCER_GROUP, DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX, is_legal_name,
+    is_system_topic,
 };
-use crate::protocol::SerializeType;
 use crate::runtime::RouteError;
 
 use super::hooks::{CheckForbiddenHook, SendHook, SendHooks};
@@ -1351,10 +1351,12 @@ mod tests {
             ProducerConfig::builder("g").max_in_flight_bytes(0)
         ));
         // Smaller than max_message_size is allowed: larger sends fail with back-pressure.
-        assert!(ProducerConfig::builder("g")
-            .max_in_flight_bytes(1024)
-            .build()
-            .is_ok());
+        assert!(
+            ProducerConfig::builder("g")
+                .max_in_flight_bytes(1024)
+                .build()
+                .is_ok()
+        );
         assert!(config_err(
             ProducerConfig::builder("g").default_topic_queue_nums(0)
         ));

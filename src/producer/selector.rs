@@ -61,7 +61,7 @@ impl QueueSelection {
     /// let _ = actix_rocketmq::producer::selector::QueueSelection::new();
     /// ```
     pub fn new() -> Self {
-        Self::with_seed(rand::thread_rng().gen())
+        Self::with_seed(rand::random())
     }
 
     /// A rotation whose start and random restarts are fixed by `seed` (for tests).

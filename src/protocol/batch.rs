@@ -4,11 +4,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::ProtocolError;
 use super::message::{
-    encode_properties_into, encode_properties_into_bytes, encoded_properties_len, property,
-    Message, MAX_PROPERTIES_LEN,
+    MAX_PROPERTIES_LEN, Message, encode_properties_into, encode_properties_into_bytes,
+    encoded_properties_len, property,
 };
 use super::message_id::UniqIdGenerator;
-use super::validation::{ValidationError, DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX};
+use super::validation::{DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX, ValidationError};
 
 /// Fixed bytes of a record: totalSize, magic, bodyCRC, flag, bodyLen (4 each) and propsLen (2).
 pub const RECORD_OVERHEAD: usize = 22;

@@ -3,7 +3,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::codes::{LanguageCode, SerializeType, CLIENT_VERSION};
+use super::codes::{CLIENT_VERSION, LanguageCode, SerializeType};
 
 /// Header flag bit: this command is a response.
 pub const FLAG_RESPONSE: i32 = 1;

@@ -207,9 +207,11 @@ mod tests {
             maybe_compress(&[1; 4095], DEFAULT_COMPRESS_OVER, 5),
             Ok(None)
         );
-        assert!(maybe_compress(&[1; 4096], DEFAULT_COMPRESS_OVER, 5)
-            .unwrap()
-            .is_some());
+        assert!(
+            maybe_compress(&[1; 4096], DEFAULT_COMPRESS_OVER, 5)
+                .unwrap()
+                .is_some()
+        );
     }
 
     proptest! {

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use bytes::BytesMut;
 
-use super::codes::request_code;
 use super::codes::SerializeType;
+use super::codes::request_code;
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
 use super::error::ProtocolError;
 use super::message::Message;
@@ -88,11 +88,7 @@ fn opt_bool(f: &ExtFields, key: &'static str) -> Result<Option<bool>, ProtocolEr
 }
 
 fn bool_str(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
+    if b { "true" } else { "false" }
 }
 
 fn push_opt_str(f: &mut ExtFields, key: &'static str, v: &Option<String>) {
@@ -441,8 +437,16 @@ impl CommandHeader for SendMessageResponseHeader {
             };
             v[i].get_or_insert(value);
         }
-        let [msg_id, queue_id, queue_offset, transaction_id, batch_uniq_id, recall_handle, region, trace_on] =
-            v;
+        let [
+            msg_id,
+            queue_id,
+            queue_offset,
+            transaction_id,
+            batch_uniq_id,
+            recall_handle,
+            region,
+            trace_on,
+        ] = v;
         Ok(SendMessageResponseHeader {
             msg_id: msg_id
                 .ok_or(ProtocolError::MissingField("msgId"))?
@@ -1102,26 +1106,31 @@ mod tests {
     #[test]
     fn send_request_form_follows_code() {
         let h = sample_send();
-        assert!(h
-            .to_request(request_code::SEND_MESSAGE)
-            .ext("producerGroup")
-            .is_some());
-        assert!(h
-            .to_request(request_code::SEND_MESSAGE_V2)
-            .ext("a")
-            .is_some());
-        assert!(h
-            .to_request(request_code::SEND_BATCH_MESSAGE)
-            .ext("a")
-            .is_some());
-        assert!(h
-            .to_request(request_code::SEND_REPLY_MESSAGE)
-            .ext("topic")
-            .is_some());
-        assert!(h
-            .to_request(request_code::SEND_REPLY_MESSAGE_V2)
-            .ext("b")
-            .is_some());
+        assert!(
+            h.to_request(request_code::SEND_MESSAGE)
+                .ext("producerGroup")
+                .is_some()
+        );
+        assert!(
+            h.to_request(request_code::SEND_MESSAGE_V2)
+                .ext("a")
+                .is_some()
+        );
+        assert!(
+            h.to_request(request_code::SEND_BATCH_MESSAGE)
+                .ext("a")
+                .is_some()
+        );
+        assert!(
+            h.to_request(request_code::SEND_REPLY_MESSAGE)
+                .ext("topic")
+                .is_some()
+        );
+        assert!(
+            h.to_request(request_code::SEND_REPLY_MESSAGE_V2)
+                .ext("b")
+                .is_some()
+        );
     }
 
     #[test]

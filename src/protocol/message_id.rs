@@ -388,14 +388,14 @@ mod tests {
     #[test]
     fn uniq_id_layout_matches_golden_capture() {
         // mx client, 2026-11-22: C0000202 253E AC4C820C 6C47F9C1 0005, born 1795307856321.
-        let gen = UniqIdGenerator::with_parts("192.0.2.2".parse().unwrap(), 0x253E, 0xAC4C_820C);
+        let ids = UniqIdGenerator::with_parts("192.0.2.2".parse().unwrap(), 0x253E, 0xAC4C_820C);
         let now = 1_795_307_856_321;
         for _ in 0..5 {
-            gen.next_at(now);
+            ids.next_at(now);
         }
-        let id = gen.next_at(now);
+        let id = ids.next_at(now);
         assert_eq!(id.as_str(), "C0000202253EAC4C820C6C47F9C10005");
-        assert_eq!(gen.id_len(), 32);
+        assert_eq!(ids.id_len(), 32);
         let info = decode_uniq_id(&id).unwrap();
         assert_eq!(info.ip, "192.0.2.2".parse::<IpAddr>().unwrap());
         assert_eq!(
@@ -407,10 +407,10 @@ mod tests {
 
     #[test]
     fn uniq_id_spec_example_and_ipv6() {
-        let gen = UniqIdGenerator::with_parts("10.0.0.9".parse().unwrap(), 0x3039, 0x1B6D_3586);
+        let ids = UniqIdGenerator::with_parts("10.0.0.9".parse().unwrap(), 0x3039, 0x1B6D_3586);
         let (start, _) = month_bounds_ms(1_700_000_000_000);
-        gen.counter.store(1, Ordering::Relaxed);
-        let id = gen.next_at(start + 0x0A1B_2C3D);
+        ids.counter.store(1, Ordering::Relaxed);
+        let id = ids.next_at(start + 0x0A1B_2C3D);
         assert_eq!(id.to_string(), "0A00000930391B6D35860A1B2C3D0001");
         let gen6 = UniqIdGenerator::with_parts("2001:db8::2".parse().unwrap(), 1, 2);
         let id = gen6.next_id();
@@ -419,8 +419,8 @@ mod tests {
         assert_eq!(decode_uniq_id(&id).unwrap().pid, 1);
         assert!(decode_uniq_id("XYZ").is_err());
         let mut buf = String::new();
-        gen.write_next(&mut buf);
-        gen.write_next(&mut buf);
+        ids.write_next(&mut buf);
+        ids.write_next(&mut buf);
         assert_eq!(buf.len(), 64);
     }
 
@@ -441,22 +441,22 @@ mod tests {
         let (s, e) = month_bounds_ms(feb);
         assert_eq!((e - s) / MS_PER_DAY, 29);
         // A clock stepping back across the month start gives 0, not a negative time.
-        let gen = UniqIdGenerator::with_parts(Ipv4Addr::LOCALHOST.into(), 0, 0);
+        let ids = UniqIdGenerator::with_parts(Ipv4Addr::LOCALHOST.into(), 0, 0);
         let (start, _) = month_bounds_ms(1_795_307_856_321);
-        gen.next_at(start + 5);
-        let info = decode_uniq_id(&gen.next_at(start - 3)).unwrap();
+        ids.next_at(start + 5);
+        let info = decode_uniq_id(&ids.next_at(start - 3)).unwrap();
         assert_eq!(info.ms_in_month, 0);
-        let after_roll = decode_uniq_id(&gen.next_at(start + 30 * MS_PER_DAY + 7)).unwrap();
+        let after_roll = decode_uniq_id(&ids.next_at(start + 30 * MS_PER_DAY + 7)).unwrap();
         assert_eq!(after_roll.ms_in_month, 7);
     }
 
     #[test]
     fn ids_are_unique_across_threads_and_extreme_clocks_do_not_panic() {
-        let gen = std::sync::Arc::new(UniqIdGenerator::new(Ipv4Addr::LOCALHOST.into()));
+        let ids = std::sync::Arc::new(UniqIdGenerator::new(Ipv4Addr::LOCALHOST.into()));
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                let gen = gen.clone();
-                std::thread::spawn(move || (0..5000).map(|_| gen.next_id()).collect::<Vec<_>>())
+                let ids = ids.clone();
+                std::thread::spawn(move || (0..5000).map(|_| ids.next_id()).collect::<Vec<_>>())
             })
             .collect();
         let mut all: Vec<String> = handles
@@ -467,7 +467,7 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), 20_000);
         for now in [i64::MIN, -1, 0, i64::MAX] {
-            let id = gen.next_at(now);
+            let id = ids.next_at(now);
             let _ = decode_uniq_id(&id).unwrap().nearly_timestamp_ms(now);
         }
     }

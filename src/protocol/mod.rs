@@ -17,7 +17,7 @@ pub mod serialize;
 pub mod stored;
 pub mod validation;
 
-pub use codes::{request_code, response_code, LanguageCode, SerializeType};
+pub use codes::{LanguageCode, SerializeType, request_code, response_code};
 pub use command::{ExtFields, RemotingCommand};
 pub use error::ProtocolError;
 pub use frame::RemotingCodec;

@@ -6,8 +6,8 @@
 use std::fmt;
 
 use bytes::{Buf, BufMut, BytesMut};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::codes::{LanguageCode, SerializeType};
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
@@ -311,7 +311,7 @@ fn decode_json_serde(src: &[u8]) -> Result<Header, ProtocolError> {
 /// A scanner for the common JSON header: no escapes, known keys, integer
 /// numbers, string or null values. `None` means "not that shape".
 mod fast_json {
-    use super::{intern_key, Header};
+    use super::{Header, intern_key};
     use crate::protocol::codes::LanguageCode;
     use crate::protocol::command::ExtFields;
 
@@ -956,8 +956,10 @@ mod tests {
         assert!(empty.is_empty());
         let mut buf = BytesMut::new();
         encode_json(&RemotingCommand::request(310, empty), &mut buf);
-        assert!(std::str::from_utf8(&buf)
-            .unwrap()
-            .contains(r#""extFields":{}"#));
+        assert!(
+            std::str::from_utf8(&buf)
+                .unwrap()
+                .contains(r#""extFields":{}"#)
+        );
     }
 }

@@ -4,11 +4,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::compression::{compress_zlib, decompress, CompressionType, DEFAULT_COMPRESS_LEVEL};
+use super::compression::{CompressionType, DEFAULT_COMPRESS_LEVEL, compress_zlib, decompress};
 use super::error::ProtocolError;
 use super::message::{
-    decode_properties, encode_properties_into_bytes, property, sys_flag, Message,
-    MAX_PROPERTIES_LEN,
+    MAX_PROPERTIES_LEN, Message, decode_properties, encode_properties_into_bytes, property,
+    sys_flag,
 };
 use super::message_id::encode_offset_msg_id;
 
@@ -231,7 +231,7 @@ fn decode_record(
         other => {
             return Err(malformed(format!(
                 "record {index}: unknown magic {other:#010X}"
-            )))
+            )));
         }
     };
     let _body_crc = r.i32("bodyCRC")?;
@@ -293,11 +293,7 @@ pub fn body_crc(body: &[u8]) -> i32 {
 }
 
 fn host_len(h: &SocketAddr) -> usize {
-    if h.is_ipv4() {
-        8
-    } else {
-        20
-    }
+    if h.is_ipv4() { 8 } else { 20 }
 }
 
 fn put_host(out: &mut BytesMut, h: &SocketAddr) {

@@ -2,7 +2,7 @@
 //! `TopicValidator`, `Message.putUserProperty`), each with its own error.
 use thiserror::Error;
 
-use super::message::{property, Message, MAX_PROPERTIES_LEN};
+use super::message::{MAX_PROPERTIES_LEN, Message, property};
 
 /// Default `maxMessageSize` of producer and broker: 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -47,7 +47,9 @@ pub enum ValidationError {
     #[error("the topic is blank; give the message a topic name")]
     TopicBlank,
     /// The topic is longer than [`TOPIC_MAX_LEN`] (127) characters.
-    #[error("topic `{topic}` is {len} characters long, more than the maximum of {max}; use a shorter name")]
+    #[error(
+        "topic `{topic}` is {len} characters long, more than the maximum of {max}; use a shorter name"
+    )]
     TopicTooLong {
         /// The rejected topic.
         topic: String,
@@ -57,7 +59,9 @@ pub enum ValidationError {
         max: usize,
     },
     /// The topic has characters outside `^[%|a-zA-Z0-9_-]+$`.
-    #[error("topic `{topic}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`")]
+    #[error(
+        "topic `{topic}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`"
+    )]
     TopicIllegalChars {
         /// The rejected topic.
         topic: String,
@@ -72,7 +76,9 @@ pub enum ValidationError {
     #[error("the producer group is blank; configure a group name")]
     GroupBlank,
     /// The producer group is longer than [`GROUP_MAX_LEN`] (120) characters.
-    #[error("group `{group}` is {len} characters long, more than the maximum of {max}; use a shorter name")]
+    #[error(
+        "group `{group}` is {len} characters long, more than the maximum of {max}; use a shorter name"
+    )]
     GroupTooLong {
         /// The rejected group.
         group: String,
@@ -82,7 +88,9 @@ pub enum ValidationError {
         max: usize,
     },
     /// The producer group has characters outside `^[%|a-zA-Z0-9_-]+$`.
-    #[error("group `{group}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`")]
+    #[error(
+        "group `{group}` contains illegal characters; use only ASCII letters, digits, `%`, `|`, `_` and `-`"
+    )]
     GroupIllegalChars {
         /// The rejected group.
         group: String,
@@ -97,7 +105,9 @@ pub enum ValidationError {
     #[error("the message body is empty; RocketMQ does not accept empty bodies")]
     BodyEmpty,
     /// The body exceeds `maxMessageSize` (default 4 MiB), checked before compression.
-    #[error("the message body is {size} bytes, more than the maximum of {max}; shrink or split it, or raise the size limit (the broker's maxMessageSize too)")]
+    #[error(
+        "the message body is {size} bytes, more than the maximum of {max}; shrink or split it, or raise the size limit (the broker's maxMessageSize too)"
+    )]
     BodyTooLarge {
         /// Body size in bytes.
         size: usize,
@@ -105,7 +115,9 @@ pub enum ValidationError {
         max: usize,
     },
     /// A user property uses a system name (Java `MessageConst.STRING_HASH_SET`).
-    #[error("property name `{name}` is reserved by RocketMQ; use the dedicated builder method or another name")]
+    #[error(
+        "property name `{name}` is reserved by RocketMQ; use the dedicated builder method or another name"
+    )]
     ReservedPropertyName {
         /// The reserved name.
         name: String,
@@ -120,7 +132,9 @@ pub enum ValidationError {
         name: String,
     },
     /// A property name contains U+0001 or U+0002, or its value U+0002: the properties string would break.
-    #[error("property `{name}` contains the control character U+0001 or U+0002 that separates properties on the wire; remove it")]
+    #[error(
+        "property `{name}` contains the control character U+0001 or U+0002 that separates properties on the wire; remove it"
+    )]
     PropertySeparatorInside {
         /// The property's name.
         name: String,
@@ -132,7 +146,9 @@ pub enum ValidationError {
         value: String,
     },
     /// The encoded properties exceed 32 767 bytes (2-byte length in the store).
-    #[error("the encoded properties are {len} bytes, more than the maximum of {max}; remove or shorten properties")]
+    #[error(
+        "the encoded properties are {len} bytes, more than the maximum of {max}; remove or shorten properties"
+    )]
     PropertiesTooLong {
         /// Encoded length in bytes.
         len: usize,
@@ -143,7 +159,9 @@ pub enum ValidationError {
     #[error("a batch needs at least one message")]
     BatchEmpty,
     /// Batch messages have different topics.
-    #[error("all messages of a batch must have the same topic: `{expected}` and `{found}` differ; send them in separate batches")]
+    #[error(
+        "all messages of a batch must have the same topic: `{expected}` and `{found}` differ; send them in separate batches"
+    )]
     BatchMixedTopics {
         /// The first message's topic.
         expected: String,
@@ -159,7 +177,9 @@ pub enum ValidationError {
         index: usize,
     },
     /// A batch message has a `DELAY` level.
-    #[error("message {index} of the batch has a delay level; delayed messages cannot be batched, send it alone")]
+    #[error(
+        "message {index} of the batch has a delay level; delayed messages cannot be batched, send it alone"
+    )]
     BatchDelayLevel {
         /// Index of the message.
         index: usize,
@@ -171,7 +191,9 @@ pub enum ValidationError {
         topic: String,
     },
     /// A batch message is a transactional half message (broker: MESSAGE_ILLEGAL).
-    #[error("message {index} of the batch is a transactional half message; send it with the transactional producer instead")]
+    #[error(
+        "message {index} of the batch is a transactional half message; send it with the transactional producer instead"
+    )]
     BatchTransaction {
         /// Index of the message.
         index: usize,
@@ -185,7 +207,9 @@ pub enum ValidationError {
         index: usize,
     },
     /// The encoded batch body exceeds `maxMessageSize` (default 4 MiB).
-    #[error("the encoded batch is {size} bytes, more than the maximum of {max}; send fewer messages per batch")]
+    #[error(
+        "the encoded batch is {size} bytes, more than the maximum of {max}; send fewer messages per batch"
+    )]
     BatchTooLarge {
         /// Encoded body size in bytes.
         size: usize,

@@ -115,6 +115,8 @@ pub enum InstanceError {
     #[error("the client instance failed to start: {0}")]
     StartFailed(String),
     /// This producer group is already registered in the instance (one producer per group per instance).
-    #[error("producer group `{0}` is already registered in this client instance; use another group name or instance name")]
+    #[error(
+        "producer group `{0}` is already registered in this client instance; use another group name or instance name"
+    )]
     DuplicateGroup(String),
 }

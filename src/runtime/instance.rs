@@ -291,7 +291,7 @@ impl Handler<StartInstance> for ClientInstance {
         match self.state {
             ServiceState::CreateJust => {}
             ServiceState::Running | ServiceState::StartFailed => {
-                return Err(InstanceError::AlreadyStarted)
+                return Err(InstanceError::AlreadyStarted);
             }
             ServiceState::ShutdownAlready => return Err(InstanceError::ShutDown),
         }

@@ -18,7 +18,7 @@ use super::error::{NetError, RouteError};
 use super::live::{self, LiveGuard};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::GetRouteInfoRequestHeader;
-use crate::protocol::route::{clamp_default_route, TopicPublishInfo, TopicRouteData};
+use crate::protocol::route::{TopicPublishInfo, TopicRouteData, clamp_default_route};
 
 /// Settings of the route manager.
 #[derive(Debug, Clone)]

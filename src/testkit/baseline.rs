@@ -65,10 +65,10 @@ use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio_util::codec::{Encoder, FramedRead};
 
 use super::{DEFAULT_BROKER, DEFAULT_TOPIC};
+use crate::Message;
 use crate::protocol::headers::SendMessageRequestHeader;
 use crate::protocol::message_id::UniqIdGenerator;
-use crate::protocol::{request_code, response_code, RemotingCodec, SerializeType};
-use crate::Message;
+use crate::protocol::{RemotingCodec, SerializeType, request_code, response_code};
 
 /// Most frames pre-encoded (fewer when `count` is smaller or bodies are large).
 pub const MAX_RING: usize = 4096;

@@ -11,11 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::faults::SEND_CODES;
-use super::null::{null_response, null_send_of, NullReply, NullSend, REGION};
+use super::null::{NullReply, NullSend, REGION, null_response, null_send_of};
 use super::server::{
-    lock, response, ConnectionId, Outgoing, ServerCore, ServerHandle, SERVER_VERSION,
+    ConnectionId, Outgoing, SERVER_VERSION, ServerCore, ServerHandle, lock, response,
 };
-use super::{TestkitError, TopicConfig, DEFAULT_TOPIC};
+use super::{DEFAULT_TOPIC, TestkitError, TopicConfig};
+use crate::protocol::ProtocolError;
 use crate::protocol::batch::decode_batch_for_topic;
 use crate::protocol::codes::{request_code, response_code};
 use crate::protocol::command::{ExtFields, RemotingCommand};
@@ -30,11 +31,10 @@ use crate::protocol::heartbeat::HeartbeatData;
 use crate::protocol::message::{decode_properties, property, sys_flag};
 use crate::protocol::message_id::encode_offset_msg_id;
 use crate::protocol::route::perm;
-use crate::protocol::stored::{encode_stored_message, DEFAULT_MAX_INFLATED_BODY};
+use crate::protocol::stored::{DEFAULT_MAX_INFLATED_BODY, encode_stored_message};
 use crate::protocol::validation::{
-    is_not_allowed_send_topic, DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX,
+    DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX, is_not_allowed_send_topic,
 };
-use crate::protocol::ProtocolError;
 
 /// Queues of an auto-created topic are capped by TBW102's, 8 on the real servers.
 pub(crate) const DEFAULT_TOPIC_QUEUES: i32 = 8;
@@ -487,7 +487,7 @@ fn heartbeat(
                 req,
                 response_code::SYSTEM_ERROR,
                 format!("Serialization failed: {e}"),
-            )
+            );
         }
     };
     if let Some(c) = lock(&core.state).conns.get_mut(&conn) {

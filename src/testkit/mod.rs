@@ -66,8 +66,8 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::protocol::route::{perm, TopicRouteData};
 use crate::protocol::ProtocolError;
+use crate::protocol::route::{TopicRouteData, perm};
 
 pub mod baseline;
 mod broker;
@@ -77,13 +77,13 @@ mod null;
 mod server;
 
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};
-pub use faults::{garbage, Fault, FaultAction, FaultId, SEND_CODES};
+pub use faults::{Fault, FaultAction, FaultId, SEND_CODES, garbage};
 pub use nameserver::RouteOverride;
 pub use server::{
-    AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, ServerHandle, SERVER_VERSION,
+    AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, SERVER_VERSION, ServerHandle,
 };
 
-use server::{bind, lock, spawn_server, Role};
+use server::{Role, bind, lock, spawn_server};
 
 /// The auto-create template topic.
 pub const DEFAULT_TOPIC: &str = "TBW102";

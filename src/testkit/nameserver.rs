@@ -4,12 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::server::{lock, response, ServerCore};
 use super::ClusterState;
+use super::server::{ServerCore, lock, response};
 use crate::protocol::codes::{request_code, response_code};
 use crate::protocol::command::RemotingCommand;
 use crate::protocol::headers::{CommandHeader, GetRouteInfoRequestHeader};
-use crate::protocol::route::{BrokerData, ClusterInfo, QueueData, TopicRouteData, MASTER_ID};
+use crate::protocol::route::{BrokerData, ClusterInfo, MASTER_ID, QueueData, TopicRouteData};
 
 /// GET_ALL_TOPIC_LIST_FROM_NAMESERVER (not a producer code, so not in `request_code`).
 const GET_ALL_TOPIC_LIST_FROM_NAMESERVER: i32 = 206;

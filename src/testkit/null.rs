@@ -8,8 +8,8 @@ use bytes::{BufMut, BytesMut};
 
 use super::faults::SEND_CODES;
 use super::server::SERVER_VERSION;
-use crate::protocol::codes::{request_code, response_code, SerializeType};
-use crate::protocol::command::{RemotingCommand, FLAG_ONEWAY, FLAG_RESPONSE};
+use crate::protocol::codes::{SerializeType, request_code, response_code};
+use crate::protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand};
 use crate::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };

@@ -14,16 +14,16 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::broker::{self, BrokerCore};
 use super::faults::{Fault, FaultAction, FaultId, FaultTable};
 use super::nameserver;
-use super::null::{null_send_of, peek_send, NullReply, NullSend};
+use super::null::{NullReply, NullSend, null_send_of, peek_send};
 use super::{ClusterState, TestkitError};
-use crate::protocol::command::{RemotingCommand, FLAG_ONEWAY};
+use crate::protocol::command::{FLAG_ONEWAY, RemotingCommand};
 use crate::protocol::{ProtocolError, RemotingCodec};
 
 /// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
@@ -533,7 +533,7 @@ impl Conn {
         let cmd = match (incoming, &core.role) {
             (Incoming::Cmd(cmd), _) => cmd,
             (Incoming::NullSend(send), Role::Broker(b)) => {
-                return b.null_reply(send).map_or(Next::Nothing, Next::Reply)
+                return b.null_reply(send).map_or(Next::Nothing, Next::Reply);
             }
             // Only null brokers produce these.
             (Incoming::NullSend(_), Role::NameServer) => return Next::Nothing,

@@ -123,7 +123,7 @@ impl Handler<SendOutcome> for Collector {
     type Result = ();
     fn handle(&mut self, msg: SendOutcome, _: &mut Context<Self>) {
         self.0
-             .0
+            .0
             .lock()
             .unwrap()
             .entry(msg.correlation)

@@ -29,8 +29,8 @@ use actix_rocketmq::protocol::headers::{
 use actix_rocketmq::protocol::message::{property, sys_flag};
 use actix_rocketmq::protocol::message_id::decode_offset_msg_id;
 use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
-use actix_rocketmq::protocol::stored::decode_stored_messages;
 pub use actix_rocketmq::protocol::stored::StoredMessage;
+use actix_rocketmq::protocol::stored::decode_stored_messages;
 use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
 use actix_rocketmq::{Message, SendResult};
 use tokio::time::Instant;
