@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 // Hot-path tables keyed by our own tokens and topic names: Fx, not SipHash.
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
@@ -42,7 +42,7 @@ use crate::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
-use crate::protocol::message_id::UniqIdGenerator;
+use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::route::MessageQueue;
 use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
 use crate::runtime::connection::{Reply, ReplySink, Submit};
@@ -180,6 +180,8 @@ struct Job {
     /// A batch's comma-joined ids; a single message's id is its UNIQ_KEY,
     /// moved out of it when the send ends (see [`Job::msg_id`]).
     batch_msg_id: Option<String>,
+    /// When the job was prepared (epoch ms): the first attempt's born timestamp.
+    born_ms: i64,
     size: usize,
     received: Instant,
     deadline: Instant,
@@ -319,13 +321,6 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(20);
 /// Sends return at once, so a deep mailbox only keeps callers from parking.
 const MAILBOX_CAPACITY: usize = 1024;
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 static NEXT_SUBSCRIBER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl ProducerActor {
@@ -442,7 +437,9 @@ impl ProducerActor {
             Cow::Owned(t) => Some(t),
             Cow::Borrowed(_) => None,
         };
-        message.ensure_uniq_key(|| self.ids.next_id());
+        // One clock read for the id's time and the first attempt's born timestamp.
+        let born_ms = now_ms();
+        message.ensure_uniq_key(|| self.ids.next_at(born_ms).as_str().to_owned());
         if let Some(ns) = self.cfg.namespace() {
             message.set_property(property::INSTANCE_ID, ns.to_string());
         }
@@ -491,6 +488,7 @@ impl ProducerActor {
             message,
             body,
             batch_msg_id: None,
+            born_ms,
             size,
             received,
             deadline: self.deadline(received),
@@ -596,6 +594,7 @@ impl ProducerActor {
             message,
             body,
             batch_msg_id: Some(msg_id),
+            born_ms: now_ms(),
             size,
             received,
             deadline: self.deadline(received),
@@ -853,7 +852,11 @@ impl ProducerActor {
             &mut self.header_arena,
             &job.fixed,
             queue.queue_id,
-            now_ms(),
+            if job.attempts == 1 {
+                job.born_ms
+            } else {
+                now_ms()
+            },
             &queue.broker_name,
         );
         let mut cmd = RemotingCommand::request(job.code, ext);

@@ -117,7 +117,8 @@ pub fn month_bounds_ms(now_ms: i64) -> (i64, i64) {
     (start, days_from_civil(ny, nm, 1).saturating_mul(MS_PER_DAY))
 }
 
-fn now_ms() -> i64 {
+/// The wall clock in epoch milliseconds (0 before 1970).
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
