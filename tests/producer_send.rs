@@ -11,18 +11,15 @@ use std::time::Duration;
 use actix_rocketmq::error::client_error_code;
 use actix_rocketmq::producer::hooks::{SendContext, SendHook};
 use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::headers::{CommandHeader, SendMessageResponseHeader};
 use actix_rocketmq::protocol::message::{decode_properties, property, sys_flag};
 use actix_rocketmq::protocol::validation::ValidationError;
-use actix_rocketmq::protocol::{RemotingCodec, RemotingCommand};
 use actix_rocketmq::runtime::RouteError;
-use actix_rocketmq::testkit::RouteOverride;
+use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{
     Error, ErrorKind, FetchPublishQueues, Message, MessageQueue, MessageQueueSelector,
     SelectMessageQueueByHash, SelectorArg, SendBatch, SendMessage, SendOneway, SendResult,
     SendStatus, SendToQueue, SendWithSelector,
 };
-use futures::{SinkExt, StreamExt};
 use support::*;
 
 const LIMIT: Duration = Duration::from_secs(5);
@@ -312,82 +309,51 @@ async fn test_send_message_sync_success_with_hook() {
 // Statuses, one-way, explicit queue, selector
 // ---------------------------------------------------------------------------
 
-/// A minimal broker that stores nothing and answers every send FLUSH_DISK_TIMEOUT
-/// with a full response header (the test broker's faults answer without one).
-async fn flush_timeout_broker() -> (String, Arc<Mutex<Vec<i32>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let codes = Arc::new(Mutex::new(Vec::new()));
-    let seen = codes.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut framed = tokio_util::codec::Framed::new(stream, RemotingCodec::default());
-                let mut offset = 0i64;
-                while let Some(Ok(req)) = framed.next().await {
-                    seen.lock().unwrap().push(req.code);
-                    if req.is_oneway() {
-                        continue;
-                    }
-                    let mut resp = if req.code == request_code::SEND_MESSAGE_V2 {
-                        let mut r = RemotingCommand::response(
-                            response_code::FLUSH_DISK_TIMEOUT,
-                            req.opaque,
-                            Some("flush disk timeout".into()),
-                        );
-                        let header = SendMessageResponseHeader {
-                            msg_id: format!("7F00000100002A9F{offset:016X}"),
-                            queue_id: req.ext("e").and_then(|q| q.parse().ok()).unwrap_or(0),
-                            queue_offset: offset,
-                            ..Default::default()
-                        };
-                        offset += 1;
-                        r.ext_fields = Some(header.to_ext_fields());
-                        r
-                    } else {
-                        RemotingCommand::response(response_code::SUCCESS, req.opaque, None)
-                    };
-                    resp.opaque = req.opaque;
-                    if framed.send(resp).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (addr, codes)
-}
-
-/// FLUSH_DISK_TIMEOUT is a stored message: Ok with that status, no retry.
+/// FLUSH_DISK_TIMEOUT, SLAVE_NOT_AVAILABLE and FLUSH_SLAVE_TIMEOUT mean the
+/// message is stored: Ok with that status and the broker's header, no retry.
 #[actix_rt::test]
-async fn flush_disk_timeout_is_ok_with_that_status() {
+async fn stored_but_not_flushed_is_ok_with_that_status() {
     let cluster = one_broker().await;
-    let (addr, codes) = flush_timeout_broker().await;
-    // Route the topic to the flush-timeout broker under the name broker-a.
-    let mut route = cluster.route(TOPIC).expect("route");
-    for b in &mut route.broker_datas {
-        b.broker_addrs.insert(0, addr.clone());
-    }
-    cluster.override_route(TOPIC, RouteOverride::Route(route));
+    let broker = cluster.broker("broker-a");
     let producer = start(config("flush_timeout_group", &cluster)).await;
-    let r = within(
-        LIMIT,
-        "send",
-        producer.send(SendMessage::new(msg("slow disk"))),
-    )
-    .await
-    .unwrap()
-    .expect("FLUSH_DISK_TIMEOUT is not an error");
-    assert_eq!(r.status, SendStatus::FlushDiskTimeout);
-    assert_eq!(r.message_queue.broker_name, "broker-a");
-    let sends = codes
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|c| **c == request_code::SEND_MESSAGE_V2)
-        .count();
-    assert_eq!(sends, 1, "no retry on a stored message");
+    for (code, status) in [
+        (
+            response_code::FLUSH_DISK_TIMEOUT,
+            SendStatus::FlushDiskTimeout,
+        ),
+        (
+            response_code::SLAVE_NOT_AVAILABLE,
+            SendStatus::SlaveNotAvailable,
+        ),
+        (
+            response_code::FLUSH_SLAVE_TIMEOUT,
+            SendStatus::FlushSlaveTimeout,
+        ),
+    ] {
+        broker.clear_received();
+        broker.inject(Fault::respond(code, "flush fell short").on_sends());
+        let body = format!("stored, status {code}");
+        let r = within(LIMIT, "send", producer.send(SendMessage::new(msg(&body))))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("code {code} is not an error: {e}"));
+        assert_eq!(r.status, status);
+        assert_eq!(r.message_queue.broker_name, "broker-a");
+        let stored = broker.messages(TOPIC);
+        let m = stored
+            .iter()
+            .find(|m| m.uniq_key() == Some(r.msg_id.as_str()))
+            .expect("the message is stored");
+        assert_eq!(&m.body[..], body.as_bytes());
+        assert_eq!(m.queue_offset, r.queue_offset);
+        assert_eq!(
+            broker
+                .received_with_code(request_code::SEND_MESSAGE_V2)
+                .len(),
+            1,
+            "no retry on a stored message"
+        );
+    }
 }
 
 /// `SendOneway` writes the frame and replies without waiting for the broker; the message lands.

@@ -18,7 +18,10 @@ use crate::protocol::command::RemotingCommand;
 #[non_exhaustive]
 pub enum FaultAction {
     /// Answer with this response code and remark; the request is not processed
-    /// (a send is not stored). Oneway requests get no answer.
+    /// (a send is not stored). Oneway requests get no answer. Except, on a send,
+    /// FLUSH_DISK_TIMEOUT (10), SLAVE_NOT_AVAILABLE (11) and FLUSH_SLAVE_TIMEOUT
+    /// (12): as on a real broker the message is stored and the reply carries its
+    /// send header (msgId, queue, offset), with this code and remark.
     Respond {
         /// The response code, e.g. `SYSTEM_BUSY` (2).
         code: i32,

@@ -19,12 +19,12 @@ use tokio::task::JoinSet;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::broker::{self, BrokerCore};
-use super::faults::{Fault, FaultAction, FaultId, FaultTable};
+use super::faults::{Fault, FaultAction, FaultId, FaultTable, SEND_CODES};
 use super::nameserver;
 use super::null::{NullReply, NullSend, null_send_of, peek_send};
 use super::{ClusterState, TestkitError};
 use crate::protocol::command::{FLAG_ONEWAY, RemotingCommand};
-use crate::protocol::{ProtocolError, RemotingCodec};
+use crate::protocol::{ProtocolError, RemotingCodec, response_code};
 
 /// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
 pub const SERVER_VERSION: i32 = 474;
@@ -582,6 +582,18 @@ impl Conn {
         };
         core.notify.notify_waiters();
         match fault {
+            Some(FaultAction::Respond { code, remark }) if stored_not_flushed(code, &cmd) => {
+                // A real broker stores the message and says so in the send header:
+                // the reply is the normal one with this code and remark.
+                match self.handle(&cmd) {
+                    Some(mut r) if !cmd.is_oneway() => {
+                        r.code = code;
+                        r.remark = remark;
+                        Next::Reply(Outgoing::Cmd(r))
+                    }
+                    _ => Next::Nothing,
+                }
+            }
             Some(FaultAction::Respond { code, remark }) => {
                 if cmd.is_oneway() {
                     Next::Nothing
@@ -625,6 +637,17 @@ impl Conn {
             Role::Broker(b) => broker::handle(&self.core, b, self.id, self.peer, cmd),
         }
     }
+}
+
+/// FLUSH_DISK_TIMEOUT, SLAVE_NOT_AVAILABLE and FLUSH_SLAVE_TIMEOUT answer a
+/// send whose message was stored (only its flush or replication fell short).
+fn stored_not_flushed(code: i32, cmd: &RemotingCommand) -> bool {
+    matches!(
+        code,
+        response_code::FLUSH_DISK_TIMEOUT
+            | response_code::SLAVE_NOT_AVAILABLE
+            | response_code::FLUSH_SLAVE_TIMEOUT
+    ) && SEND_CODES.contains(&cmd.code)
 }
 
 /// Fires at `deadline`; lazy, so a disabled branch sets no timer.
