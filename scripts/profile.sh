@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # profile.sh: instructions per message of the producer and of the baseline client, counted by
 # valgrind's callgrind. Unlike wall-clock figures these repeat exactly on a shared, noisy
-# machine, so they compare commits (and the two clients) reliably.
+# machine, so they compare commits (and the two clients) reliably. With strace installed it
+# also counts the socket and wake-up system calls per 1000 messages of each client (frames
+# per write, reads, polls): batching regressions show there, not in instruction counts.
 #
 # Usage:
 #   scripts/profile.sh [--count N] [--concurrency C] [--size BYTES] [--top K] [--keep DIR]
@@ -103,6 +105,25 @@ if [[ "$top" -gt 0 ]]; then
         sed -E 's/^ *([0-9,]+) \([ 0-9.]+%\) +/\1 /; s/ \[[^]]*\]$//; s/^([0-9,]+) (\?\?\?|[^ ]*\.[cS]):/\1 /' |
         awk -v n="$count" '{v=$1; gsub(",", "", v); $1=""; printf "%9.0f %s\n", v / n, $0}'
 fi
+# System calls per 1000 messages (outside valgrind, so the clients run at full speed).
+count_syscalls() {
+    local name=$1
+    shift
+    strace -f -c -o "$out/$name.strace" -e trace=sendto,recvfrom,write,writev,read,epoll_wait,futex \
+        "$bin" --namesrv "$namesrv" --count "$count" --concurrency "$concurrency" \
+        --size "$size" --send-timeout 60000 "$@" > /dev/null 2>&1
+    awk -v n="$count" -v who="$name" '
+        $NF ~ /^(sendto|recvfrom|write|writev|read|epoll_wait|futex)$/ {
+            printf "  %-9s %-11s %8.1f per 1000 messages\n", who, $NF, 1000 * $4 / n
+        }' "$out/$name.strace"
+}
+if command -v strace > /dev/null; then
+    echo
+    echo "system calls (strace -f -c), $count sends:"
+    count_syscalls producer
+    count_syscalls baseline --baseline
+fi
+
 if [[ -n "$keep" ]]; then
     mkdir -p "$keep"
     cp "$out"/*.callgrind "$keep"/
