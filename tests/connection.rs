@@ -1087,3 +1087,69 @@ async fn submits_made_while_connecting_share_one_connect() {
     let s = stats(&conn).await;
     assert_eq!(s.connects, 1, "one connect for all: {s:?}");
 }
+
+/// Frames submitted over consecutive scheduler passes go out in one write: the
+/// flush waits while each pass still adds frames (one write per frame would be
+/// 96 here; waiting a single pass, as the flush once did, 2).
+#[actix_rt::test]
+async fn frames_of_consecutive_passes_share_one_write() {
+    let cl = cluster().await;
+    let conn = ConnectionActor::start_supervised(cl.namesrv().addr(), cfg());
+    // Connected first, so the burst below is not held behind the connect.
+    let first = conn
+        .request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await
+        .expect("connected");
+    assert_eq!(queues(&first), 1);
+    let before = stats(&conn).await.writes;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // A task beside the actor in the run queue (the test body itself is polled
+    // only between runs of the queue, which would give the actor many passes).
+    let burst = conn.clone();
+    actix_rt::spawn(async move {
+        for pass in 0..3u64 {
+            for i in 0..32u64 {
+                burst.submit(Submit {
+                    cmd: route_request("B"),
+                    deadline: deadline(Duration::from_secs(5)),
+                    oneway: false,
+                    reply: ReplySink::Channel {
+                        tx: tx.clone(),
+                        token: pass * 32 + i,
+                    },
+                });
+            }
+            // The actor runs one pass between the thirds.
+            yield_once().await;
+        }
+    })
+    .await
+    .expect("burst task");
+    for _ in 0..96 {
+        let (_, reply) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("every submit answered")
+            .expect("reply");
+        assert_eq!(queues(&reply.expect("ok").expect("a response")), 2);
+    }
+    let writes = stats(&conn).await.writes - before;
+    assert_eq!(
+        writes, 1,
+        "96 frames over three passes took {writes} writes"
+    );
+}
+
+/// Pending once, woken at once: to the back of the run queue, so each task
+/// queued ahead runs once (tokio's `yield_now` waits for the end of the tick).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

@@ -219,6 +219,8 @@ pub struct ConnectionStats {
     pub consecutive_failures: u32,
     /// Time left in the reconnect backoff window (requests fail fast meanwhile).
     pub retry_in: Option<Duration>,
+    /// Socket writes since the actor was created: frames per write shows batching.
+    pub writes: u64,
 }
 
 /// Asks a `ConnectionActor` for its [`ConnectionStats`].
@@ -257,6 +259,7 @@ pub struct ConnectionActor {
     last_connect_error: String,
     connects: u64,
     restarts: u64,
+    writes: u64,
     closed: bool,
     drain_waiters: Vec<oneshot::Sender<()>>,
     /// Request deadlines, earliest first; entries of answered requests are skipped.
@@ -291,6 +294,7 @@ impl ConnectionActor {
             last_connect_error: String::new(),
             connects: 0,
             restarts: 0,
+            writes: 0,
             closed: false,
             drain_waiters: Vec::new(),
             deadlines: BinaryHeap::new(),
@@ -784,6 +788,7 @@ impl Handler<GetStats> for ConnectionActor {
             connected: self.writer.is_some(),
             pending: self.pending.len(),
             connects: self.connects,
+            writes: self.writes,
             restarts: self.restarts,
             consecutive_failures: self.consecutive_failures,
             retry_in: self
@@ -916,6 +921,7 @@ impl ActorFuture<ConnectionActor> for Flush {
                 Poll::Ready(Ok(0)) => "write failed: the socket took no bytes".to_string(),
                 Poll::Ready(Ok(n)) => {
                     act.write_buf.advance(n);
+                    act.writes += 1;
                     act.drain_backlog(ctx);
                     continue;
                 }
