@@ -173,8 +173,11 @@ struct Job {
     wrapped_topic: Option<String>,
     /// The message as sent (with its UNIQ_KEY), for hooks and selectors.
     message: Message,
-    /// The header fields kept across attempts, encoded once.
+    /// The header fields kept across attempts, encoded once: a single message's
+    /// topic-wide fields (its properties follow per attempt), or a batch's all.
     fixed: EncodedFields,
+    /// Whether each attempt writes the message's properties after `fixed`.
+    message_properties: bool,
     /// Already compressed when compression applies: a retry never compresses twice.
     body: Bytes,
     /// A batch's comma-joined ids; a single message's id is its UNIQ_KEY,
@@ -479,11 +482,8 @@ impl ProducerActor {
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
-            fixed: SendMessageRequestHeader::fixed_fields_v2(
-                &mut self.header_arena,
-                &static_fields,
-                &message,
-            ),
+            fixed: static_fields,
+            message_properties: true,
             wrapped_topic,
             message,
             body,
@@ -590,6 +590,7 @@ impl ProducerActor {
             route: Route::Any,
             code: request_code::SEND_BATCH_MESSAGE,
             fixed: header.encode_fixed_fields_v2(self.cfg.serialize_type()),
+            message_properties: false,
             wrapped_topic: Some(header.topic).filter(|t| *t != message.topic),
             message,
             body,
@@ -847,18 +848,30 @@ impl ProducerActor {
             hooks.run_before(&send_ctx);
             hook_addr = Some(conn.remote().to_owned());
         }
-        // The fields kept across attempts were encoded once; only these three change.
-        let ext = SendMessageRequestHeader::attempt_fields_v2(
-            &mut self.header_arena,
-            &job.fixed,
-            queue.queue_id,
-            if job.attempts == 1 {
-                job.born_ms
-            } else {
-                now_ms()
-            },
-            &queue.broker_name,
-        );
+        // The fields kept across attempts were encoded once; only these change.
+        let born = if job.attempts == 1 {
+            job.born_ms
+        } else {
+            now_ms()
+        };
+        let ext = if job.message_properties {
+            SendMessageRequestHeader::message_attempt_fields_v2(
+                &mut self.header_arena,
+                &job.fixed,
+                &job.message,
+                queue.queue_id,
+                born,
+                &queue.broker_name,
+            )
+        } else {
+            SendMessageRequestHeader::attempt_fields_v2(
+                &mut self.header_arena,
+                &job.fixed,
+                queue.queue_id,
+                born,
+                &queue.broker_name,
+            )
+        };
         let mut cmd = RemotingCommand::request(job.code, ext);
         cmd.body = job.body.clone();
         cmd.serialize_type = self.cfg.serialize_type();

@@ -253,30 +253,9 @@ impl SendMessageRequestHeader {
         w.finish()
     }
 
-    /// `static_fields` (see [`Self::encode_static_fields_v2`]) plus `message`'s
-    /// properties: its fixed fields, as [`Self::encode_fixed_fields_v2`] gives
-    /// them. Encoded in `arena`'s spare room and split off, so many headers
-    /// share one allocation.
-    pub fn fixed_fields_v2(
-        arena: &mut BytesMut,
-        static_fields: &EncodedFields,
-        message: &Message,
-    ) -> EncodedFields {
-        let len = message.encoded_properties_len();
-        // JSON escapes the separators (6 bytes each): reserve for the worst case there.
-        let extra = 16
-            + match static_fields.ty {
-                SerializeType::Json => 6 * len,
-                SerializeType::RocketMq => len,
-            };
-        let mut w = FieldWriter::after_in(arena, static_fields, extra);
-        w.properties(SEND_V2_KEYS[8], message.properties(), len);
-        w.finish_in(arena)
-    }
-
-    /// A V2 attempt's fields: the `fixed` ones (see [`Self::encode_fixed_fields_v2`],
-    /// encoded once) plus the queue id, born timestamp and broker name of this
-    /// attempt, all encoded in one buffer.
+    /// A V2 attempt's fields when they are encoded once for many attempts
+    /// (`fixed`, see [`Self::encode_fixed_fields_v2`]): those plus the queue
+    /// id, born timestamp and broker name of this attempt, in one buffer.
     pub fn attempt_fields_v2(
         arena: &mut BytesMut,
         fixed: &EncodedFields,
@@ -285,11 +264,42 @@ impl SendMessageRequestHeader {
         broker_name: &str,
     ) -> ExtFields {
         let mut w = FieldWriter::after_in(arena, fixed, 80 + 12 * broker_name.len());
+        Self::put_attempt_v2(&mut w, queue_id, born_timestamp, broker_name);
+        ExtFields::with_encoded(w.finish_in(arena), 0)
+    }
+
+    /// A V2 attempt's fields for one message, all in one buffer: `static_fields`
+    /// (see [`Self::encode_static_fields_v2`]), the message's properties, then
+    /// this attempt's queue id, born timestamp and broker name. Encoded in
+    /// `arena`'s spare room and split off, so many headers share one
+    /// allocation; the shared fields are copied once, not kept per message.
+    pub fn message_attempt_fields_v2(
+        arena: &mut BytesMut,
+        static_fields: &EncodedFields,
+        message: &Message,
+        queue_id: i32,
+        born_timestamp: i64,
+        broker_name: &str,
+    ) -> ExtFields {
+        let len = message.encoded_properties_len();
+        // JSON escapes the separators (6 bytes each): reserve for the worst case there.
+        let extra = 96
+            + 12 * broker_name.len()
+            + match static_fields.ty {
+                SerializeType::Json => 6 * len,
+                SerializeType::RocketMq => len,
+            };
+        let mut w = FieldWriter::after_in(arena, static_fields, extra);
+        w.properties(SEND_V2_KEYS[8], message.properties(), len);
+        Self::put_attempt_v2(&mut w, queue_id, born_timestamp, broker_name);
+        ExtFields::with_encoded(w.finish_in(arena), 0)
+    }
+
+    fn put_attempt_v2(w: &mut FieldWriter, queue_id: i32, born_timestamp: i64, broker_name: &str) {
         w.int(SEND_V2_KEYS[4], queue_id as i64);
         w.int(SEND_V2_KEYS[6], born_timestamp);
         w.str(SEND_V2_KEYS[13], broker_name);
         w.str(BNAME, broker_name);
-        ExtFields::with_encoded(w.finish_in(arena), 0)
     }
 
     /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
@@ -1017,17 +1027,36 @@ mod tests {
         }
     }
 
-    /// Fixed fields encoded once plus the per-attempt ones carry exactly the V2 header.
-    #[test]
-    fn encoded_fixed_plus_attempt_fields_equal_the_v2_header() {
+    /// The fields `ext` carries once encoded in `ty` and decoded, sorted.
+    fn wire_fields(ext: ExtFields, ty: SerializeType) -> Vec<(String, String)> {
         use crate::protocol::frame::{decode_frame, encode_frame};
-        let h = sample_send();
+        let mut cmd = RemotingCommand::request(310, ext);
+        cmd.serialize_type = ty;
+        let back = decode_frame(encode_frame(&cmd).unwrap()).unwrap();
+        let mut got: Vec<(String, String)> = back
+            .ext_fields
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        got.sort();
+        got
+    }
+
+    fn v2_header(h: &SendMessageRequestHeader) -> Vec<(String, String)> {
         let mut want: Vec<(String, String)> = h
             .to_ext_fields_v2()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         want.sort();
+        want
+    }
+
+    /// Fixed fields encoded once plus the per-attempt ones carry exactly the V2 header.
+    #[test]
+    fn encoded_fixed_plus_attempt_fields_equal_the_v2_header() {
+        let h = sample_send();
         for ty in [SerializeType::Json, SerializeType::RocketMq] {
             let fixed = h.encode_fixed_fields_v2(ty);
             let ext = SendMessageRequestHeader::attempt_fields_v2(
@@ -1037,17 +1066,30 @@ mod tests {
                 h.born_timestamp,
                 "broker-a",
             );
-            let mut cmd = RemotingCommand::request(310, ext);
-            cmd.serialize_type = ty;
-            let back = decode_frame(encode_frame(&cmd).unwrap()).unwrap();
-            let mut got: Vec<(String, String)> = back
-                .ext_fields
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            got.sort();
-            assert_eq!(got, want, "{ty:?}");
+            assert_eq!(wire_fields(ext, ty), v2_header(&h), "{ty:?}");
+        }
+    }
+
+    /// Static fields, a message's properties and the per-attempt fields, written
+    /// in one shared arena, carry exactly the V2 header of that message.
+    #[test]
+    fn static_plus_message_attempt_fields_equal_the_v2_header() {
+        let mut m = Message::new("t", "body").with_keys("k1 k2");
+        m.set_property("UNIQ_KEY", "C0A8000100002A9F0000000000000001");
+        let mut h = sample_send();
+        h.properties = Some(m.encode_properties());
+        let mut arena = BytesMut::new();
+        for ty in [SerializeType::Json, SerializeType::RocketMq] {
+            let static_fields = h.encode_static_fields_v2(ty);
+            let ext = SendMessageRequestHeader::message_attempt_fields_v2(
+                &mut arena,
+                &static_fields,
+                &m,
+                h.queue_id,
+                h.born_timestamp,
+                "broker-a",
+            );
+            assert_eq!(wire_fields(ext, ty), v2_header(&h), "{ty:?}");
         }
     }
 
