@@ -181,24 +181,9 @@ impl FieldWriter {
         self.empty = false;
     }
 
+    /// A number field: its digits as a string value, as RocketMQ sends numbers.
     pub(crate) fn int(&mut self, key: &str, value: i64) {
-        let mut num = itoa::Buffer::new();
-        let digits = num.format(value).as_bytes();
-        match self.ty {
-            SerializeType::Json => {
-                if !self.empty {
-                    self.buf.put_u8(b',');
-                }
-                put_json_str(&mut self.buf, key);
-                // Digits need no escaping.
-                self.buf.put_u8(b':');
-                self.buf.put_u8(b'"');
-                self.buf.put_slice(digits);
-                self.buf.put_u8(b'"');
-            }
-            SerializeType::RocketMq => put_binary_field(&mut self.buf, key, digits),
-        }
-        self.empty = false;
+        self.str(key, itoa::Buffer::new().format(value));
     }
 
     pub(crate) fn finish(self) -> EncodedFields {

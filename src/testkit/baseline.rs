@@ -54,7 +54,7 @@
 //! ```
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -67,7 +67,7 @@ use tokio_util::codec::{Encoder, FramedRead};
 use super::{DEFAULT_BROKER, DEFAULT_TOPIC};
 use crate::Message;
 use crate::protocol::headers::SendMessageRequestHeader;
-use crate::protocol::message_id::UniqIdGenerator;
+use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::{RemotingCodec, SerializeType, request_code, response_code};
 
 /// Most frames pre-encoded (fewer when `count` is smaller or bodies are large).
@@ -289,9 +289,7 @@ fn encode_ring(cfg: &BaselineConfig) -> io::Result<Vec<(Bytes, usize)>> {
         .max(1);
     let ids = UniqIdGenerator::new([127, 0, 0, 1].into());
     let body = Bytes::from(vec![b'x'; cfg.size]);
-    let born_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let born_ms = now_ms();
     let mut codec = RemotingCodec::default();
     (0..len)
         .map(|i| {
