@@ -921,6 +921,12 @@ impl ActorFuture<ConnectionActor> for Flush {
                 Poll::Ready(Ok(0)) => "write failed: the socket took no bytes".to_string(),
                 Poll::Ready(Ok(n)) => {
                     act.write_buf.advance(n);
+                    if act.write_buf.is_empty() {
+                        // Back to the start of the allocation while nothing is left
+                        // to move: else frames appended later shift the unwritten
+                        // bytes forward whenever the allocation's tail is reached.
+                        act.write_buf.reserve(WRITE_RECLAIM);
+                    }
                     act.writes += 1;
                     act.drain_backlog(ctx);
                     continue;
@@ -938,6 +944,10 @@ const MAX_FLUSH_DEFERRALS: u32 = 8;
 
 /// Buffered bytes that are written without waiting for more.
 const FLUSH_EARLY_AT: usize = 64 * 1024;
+
+/// Room a drained write buffer takes back from its allocation (copying nothing,
+/// once the allocation has grown to it): what one write carries, plus a frame.
+const WRITE_RECLAIM: usize = FLUSH_EARLY_AT + HEADER_ALLOWANCE;
 
 /// Frames taken from the submission channel per turn, so a busy channel cannot starve the rest.
 const SUBMISSIONS_PER_TURN: usize = 512;
