@@ -21,7 +21,9 @@ use actix_rocketmq::protocol::RemotingCodec;
 use actix_rocketmq::protocol::codes::{request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::route::TopicRouteData;
-use actix_rocketmq::runtime::connection::{InboundRequest, Reply, ReplySink, Request, Submit};
+use actix_rocketmq::runtime::connection::{
+    InboundRequest, Reply, ReplyBatch, ReplySink, Request, Submit,
+};
 use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
 use actix_rocketmq::testkit::{Fault, ServerHandle, TestCluster, garbage};
 
@@ -597,6 +599,31 @@ async fn a_frozen_peer_is_detected_within_dead_peer_timeout() {
     assert_eq!(stats(&conn).await.connects, 2);
 }
 
+/// The replies of a [`ReplySink::Channel`] one at a time (they arrive in batches).
+struct ChannelReplies {
+    rx: mpsc::UnboundedReceiver<ReplyBatch>,
+    ready: std::vec::IntoIter<(u64, Reply)>,
+}
+
+impl ChannelReplies {
+    fn new(rx: mpsc::UnboundedReceiver<ReplyBatch>) -> Self {
+        ChannelReplies {
+            rx,
+            ready: Vec::new().into_iter(),
+        }
+    }
+
+    /// The next reply; `None` once every sender is gone and all were taken.
+    async fn recv(&mut self) -> Option<(u64, Reply)> {
+        loop {
+            if let Some(r) = self.ready.next() {
+                return Some(r);
+            }
+            self.ready = self.rx.recv().await?.into_iter();
+        }
+    }
+}
+
 /// Hands `n` requests with `body` to `conn` without awaiting in between (so the
 /// connection takes them in one turn); request `freeze_at` has topic "freeze",
 /// the others "big". Replies come on the returned channel, tagged with the index.
@@ -606,7 +633,7 @@ fn burst(
     body: &Bytes,
     freeze_at: u64,
     deadline_of: impl Fn(u64) -> Instant,
-) -> mpsc::UnboundedReceiver<(u64, Reply)> {
+) -> ChannelReplies {
     let (tx, rx) = mpsc::unbounded_channel();
     for i in 0..n {
         let topic = if i == freeze_at { "freeze" } else { "big" };
@@ -621,13 +648,13 @@ fn burst(
         };
         conn.submit(msg);
     }
-    rx
+    ChannelReplies::new(rx)
 }
 
 /// Every reply of a burst with when it arrived (since `t0`), until no reply sink is left;
 /// panics unless each of the `n` requests got exactly one within `within`.
 async fn collect(
-    mut rx: mpsc::UnboundedReceiver<(u64, Reply)>,
+    mut rx: ChannelReplies,
     n: u64,
     t0: std::time::Instant,
     within: Duration,
@@ -1025,7 +1052,8 @@ async fn close_waits_for_waiting_requests_then_releases_the_socket() {
         after.is_err(),
         "a closed connection takes no more requests: {after:?}"
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut rx = ChannelReplies::new(rx);
     conn.submit(Submit {
         cmd: route_request("B"),
         deadline: deadline(Duration::from_secs(3)),
@@ -1055,7 +1083,8 @@ async fn close_waits_for_waiting_requests_then_releases_the_socket() {
 async fn submits_made_while_connecting_share_one_connect() {
     let cl = cluster().await;
     let conn = ConnectionActor::start_supervised(cl.namesrv().addr(), cfg());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut rx = ChannelReplies::new(rx);
     for i in 0..64u64 {
         conn.submit(Submit {
             cmd: route_request(["A", "B", "C"][i as usize % 3]),
@@ -1102,7 +1131,8 @@ async fn frames_of_consecutive_passes_share_one_write() {
         .expect("connected");
     assert_eq!(queues(&first), 1);
     let before = stats(&conn).await.writes;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut rx = ChannelReplies::new(rx);
     // A task beside the actor in the run queue (the test body itself is polled
     // only between runs of the queue, which would give the actor many passes).
     let burst = conn.clone();
@@ -1152,4 +1182,105 @@ async fn yield_once() {
         }
     })
     .await
+}
+
+/// Responses read in one pass reach their channel as one batch: one send and
+/// one wake-up of the producer for many replies, not one each.
+#[actix_rt::test]
+async fn responses_of_one_read_travel_as_one_batch() {
+    let cl = cluster().await;
+    let conn = ConnectionActor::start_supervised(cl.namesrv().addr(), cfg());
+    conn.request(route_request("A"), deadline(Duration::from_secs(5)))
+        .await
+        .expect("connected");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..64u64 {
+        conn.submit(Submit {
+            cmd: route_request("C"),
+            deadline: deadline(Duration::from_secs(5)),
+            oneway: false,
+            reply: ReplySink::Channel {
+                tx: tx.clone(),
+                token: i,
+            },
+        });
+    }
+    drop(tx);
+    let mut batches = Vec::new();
+    let mut seen = [0u32; 64];
+    while let Some(batch) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("every submit answered")
+    {
+        for (token, reply) in &batch {
+            seen[*token as usize] += 1;
+            let resp = reply.as_ref().expect("ok").as_ref().expect("a response");
+            assert_eq!(queues(resp), 3);
+        }
+        batches.push(batch.len());
+    }
+    assert!(seen.iter().all(|&c| c == 1), "one reply each: {seen:?}");
+    assert!(
+        batches.iter().any(|&n| n > 1),
+        "64 pipelined responses came one per batch: {batches:?}"
+    );
+}
+
+/// A peer that answers a burst and closes at once: every response read before
+/// the close (batched for delivery when the close is seen) reaches its caller
+/// as a response; none is failed as Closed or lost to the restart.
+#[actix_rt::test]
+async fn responses_read_just_before_the_peer_closes_are_delivered() {
+    const N: u64 = 48;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut framed = Framed::new(stream, RemotingCodec::default());
+        let mut opaques = Vec::new();
+        while opaques.len() < N as usize {
+            match framed.next().await {
+                Some(Ok(cmd)) => opaques.push(cmd.opaque),
+                _ => return,
+            }
+        }
+        // All answers in one write, then the FIN right behind them.
+        for opaque in opaques {
+            let resp = RemotingCommand::response(response_code::SUCCESS, opaque, None);
+            framed.feed(resp).await.unwrap();
+        }
+        SinkExt::<RemotingCommand>::flush(&mut framed)
+            .await
+            .unwrap();
+        drop(framed);
+    });
+    let conn = ConnectionActor::start_supervised(addr, cfg());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..N {
+        conn.submit(Submit {
+            cmd: route_request("A"),
+            deadline: deadline(Duration::from_secs(5)),
+            oneway: false,
+            reply: ReplySink::Channel {
+                tx: tx.clone(),
+                token: i,
+            },
+        });
+    }
+    drop(tx);
+    let replies = collect(
+        ChannelReplies::new(rx),
+        N,
+        std::time::Instant::now(),
+        Duration::from_secs(5),
+    )
+    .await;
+    for (token, reply, _) in replies {
+        let resp = reply
+            .unwrap_or_else(|e| {
+                panic!("request {token} failed instead of getting its response: {e}")
+            })
+            .expect("a response");
+        assert_eq!(resp.code, response_code::SUCCESS);
+    }
 }

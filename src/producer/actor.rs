@@ -45,7 +45,7 @@ use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::route::MessageQueue;
 use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
-use crate::runtime::connection::{Reply, ReplySink, Submit};
+use crate::runtime::connection::{Reply, ReplyBatch, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
     ClientManager, GetConnection, GetOrCreateInstance, InstanceHandles, RegisterProducer,
@@ -285,8 +285,8 @@ pub struct ProducerActor {
     expiry: Option<(Instant, SpawnHandle)>,
     /// Where connections send attempt replies, tagged with the attempt's token;
     /// the receiver is a stream of the actor (no task or future per attempt).
-    done: mpsc::UnboundedSender<(u64, Reply)>,
-    done_rx: Option<mpsc::UnboundedReceiver<(u64, Reply)>>,
+    done: mpsc::UnboundedSender<ReplyBatch>,
+    done_rx: Option<mpsc::UnboundedReceiver<ReplyBatch>>,
     in_attempt: HashMap<u64, InAttempt>,
     next_token: u64,
     /// Send deadlines of the attempts in flight, earliest first: the guarantee
@@ -306,10 +306,10 @@ const SHRINK_ABOVE: usize = 1024;
 const STATIC_FIELDS_TOPICS: usize = 1024;
 
 /// The reply channel as a `Stream`, for `add_stream`.
-struct Replies(mpsc::UnboundedReceiver<(u64, Reply)>);
+struct Replies(mpsc::UnboundedReceiver<ReplyBatch>);
 
 impl futures::Stream for Replies {
-    type Item = (u64, Reply);
+    type Item = ReplyBatch;
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -1323,8 +1323,20 @@ impl Handler<SendBatch> for ProducerActor {
     }
 }
 
-impl StreamHandler<(u64, Reply)> for ProducerActor {
-    fn handle(&mut self, (token, reply): (u64, Reply), ctx: &mut Context<Self>) {
+impl StreamHandler<ReplyBatch> for ProducerActor {
+    fn handle(&mut self, batch: ReplyBatch, ctx: &mut Context<Self>) {
+        for (token, reply) in batch {
+            self.on_reply(token, reply, ctx);
+        }
+    }
+
+    /// Never ends while the actor holds a sender; do not stop the actor if it does.
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+impl ProducerActor {
+    /// One attempt's reply from its connection (ignored once the attempt timed out).
+    fn on_reply(&mut self, token: u64, reply: Reply, ctx: &mut Context<Self>) {
         let Some(a) = self.in_attempt.remove(&token) else {
             return;
         };
@@ -1339,9 +1351,6 @@ impl StreamHandler<(u64, Reply)> for ProducerActor {
         });
         self.on_response(a.job, a.queue, a.started, a.hook_addr, res, ctx)
     }
-
-    /// Never ends while the actor holds a sender; do not stop the actor if it does.
-    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 impl Handler<FetchPublishQueues> for ProducerActor {

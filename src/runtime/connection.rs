@@ -87,6 +87,11 @@ impl Default for ConnectionConfig {
 /// A response (`None` once a one-way frame is written), or why there is none.
 pub type Reply = Result<Option<RemotingCommand>, NetError>;
 
+/// Replies for one [`ReplySink::Channel`], each with its request's token. The
+/// responses read in one pass of the actor travel together: one channel send
+/// and one wake-up of the caller for all of them, not one each.
+pub type ReplyBatch = Vec<(u64, Reply)>;
+
 /// Where a response goes: a oneshot for one-off callers, or a channel shared by
 /// many requests (the producer's), tagged with the caller's token.
 pub enum ReplySink {
@@ -95,22 +100,63 @@ pub enum ReplySink {
     /// Many requests of one caller on a shared channel.
     Channel {
         /// The shared channel.
-        tx: mpsc::UnboundedSender<(u64, Reply)>,
+        tx: mpsc::UnboundedSender<ReplyBatch>,
         /// The caller's tag for this request, echoed with the reply.
         token: u64,
     },
 }
 
 impl ReplySink {
-    /// Delivers `reply` (a caller that went away is ignored).
+    /// Delivers `reply` now, alone (a caller that went away is ignored).
     pub fn send(self, reply: Reply) {
         match self {
             ReplySink::Oneshot(tx) => {
                 let _ = tx.send(reply);
             }
             ReplySink::Channel { tx, token } => {
-                let _ = tx.send((token, reply));
+                let _ = tx.send(vec![(token, reply)]);
             }
+        }
+    }
+}
+
+/// Responses read but not yet handed to their channels (see [`ReplyBatch`]).
+#[derive(Default)]
+struct Outbox {
+    batches: Vec<(mpsc::UnboundedSender<ReplyBatch>, ReplyBatch)>,
+    /// A [`DeliverReplies`] runs (not once a restart cancelled it, nor in a
+    /// closed actor, which ends with its last handle and so keeps no such item).
+    deliverer: bool,
+    /// The deliverer's waker, stored while it idles.
+    waker: Option<Waker>,
+}
+
+/// Responses of one pass per channel (actix handles 16 stream items per pass).
+const BATCH_CAPACITY: usize = 16;
+
+impl Outbox {
+    fn push(&mut self, sink: ReplySink, reply: Reply) {
+        let (tx, token) = match sink {
+            ReplySink::Channel { tx, token } if self.deliverer => (tx, token),
+            other => return other.send(reply),
+        };
+        // A connection serves a handful of producers at most: a scan is cheapest.
+        if let Some((_, batch)) = self.batches.iter_mut().find(|(t, _)| t.same_channel(&tx)) {
+            batch.push((token, reply));
+            return;
+        }
+        let mut batch = Vec::with_capacity(BATCH_CAPACITY);
+        batch.push((token, reply));
+        self.batches.push((tx, batch));
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Hands every batch to its channel.
+    fn deliver(&mut self) {
+        for (tx, batch) in self.batches.drain(..) {
+            let _ = tx.send(batch);
         }
     }
 }
@@ -266,6 +312,8 @@ pub struct ConnectionActor {
     deadlines: BinaryHeap<Reverse<(Instant, Waiter)>>,
     /// The armed deadline timer, if any.
     deadline_timer: Option<(Instant, SpawnHandle)>,
+    /// Responses read this pass, delivered per channel by [`DeliverReplies`].
+    outbox: Outbox,
     /// Where [`Connection::submit`] frames arrive; kept across restarts.
     submissions: Option<mpsc::UnboundedReceiver<Submit>>,
     /// For the `Connection` handles the actor makes itself (weak: the channel
@@ -301,6 +349,7 @@ impl ConnectionActor {
             deadline_timer: None,
             backlog: VecDeque::new(),
             backlog_head: 0,
+            outbox: Outbox::default(),
             submissions: None,
             submit_tx: None,
             _live: LiveGuard::new(&live::CONNECTIONS),
@@ -552,6 +601,8 @@ impl ConnectionActor {
     }
 
     fn fail_all(&mut self, reason: &str) {
+        // What was read before the break is answered as read, and before the actor ends.
+        self.outbox.deliver();
         self.deadlines.clear();
         self.backlog_head += self.backlog.len() as u64;
         for (_, tx) in self.backlog.drain(..).flatten() {
@@ -698,6 +749,8 @@ impl Actor for ConnectionActor {
             // Restarted after a close: no timer, so the actor ends once its last handle is dropped.
             return;
         }
+        ctx.spawn(DeliverReplies);
+        self.outbox.deliverer = true;
         let tick = (self.cfg.dead_peer_timeout / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(1));
         ctx.run_interval(tick, |act, ctx| act.sweep(ctx));
@@ -712,6 +765,9 @@ impl Actor for ConnectionActor {
 impl Supervised for ConnectionActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.restarts += 1;
+        // The restart cancelled the deliverer (`started` spawns another unless closed).
+        self.outbox.deliverer = false;
+        self.outbox.waker = None;
         self.drop_writer();
         // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
         self.deadline_timer = None;
@@ -806,7 +862,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
         };
         if cmd.is_response() {
             if let Some(p) = self.pending.remove(&cmd.opaque) {
-                p.tx.send(Ok(Some(cmd)));
+                self.outbox.push(p.tx, Ok(Some(cmd)));
             } else {
                 tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
             }
@@ -951,6 +1007,32 @@ const WRITE_RECLAIM: usize = FLUSH_EARLY_AT + HEADER_ALLOWANCE;
 
 /// Frames taken from the submission channel per turn, so a busy channel cannot starve the rest.
 const SUBMISSIONS_PER_TURN: usize = 512;
+
+/// Hands the responses read in a pass to their channels, a batch per channel,
+/// on the actor's next pass (the first response of a pass wakes it).
+struct DeliverReplies;
+
+impl ActorFuture<ConnectionActor> for DeliverReplies {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut ConnectionActor,
+        _: &mut Context<ConnectionActor>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<()> {
+        act.outbox.deliver();
+        if !act
+            .outbox
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(task.waker()))
+        {
+            act.outbox.waker = Some(task.waker().clone());
+        }
+        Poll::Pending
+    }
+}
 
 /// Takes [`Submit`]s from the submission channel like mailbox messages: in
 /// order, and not while the actor waits (connecting).
