@@ -178,8 +178,9 @@ struct Job {
     fixed: EncodedFields,
     /// Whether each attempt writes the message's properties after `fixed`.
     message_properties: bool,
-    /// Already compressed when compression applies: a retry never compresses twice.
-    body: Bytes,
+    /// The body as sent when it is not the message's own: compressed (so a
+    /// retry never compresses twice) or a batch's encoding.
+    body: Option<Bytes>,
     /// A batch's comma-joined ids; a single message's id is its UNIQ_KEY,
     /// moved out of it when the send ends (see [`Job::msg_id`]).
     batch_msg_id: Option<String>,
@@ -451,15 +452,15 @@ impl ProducerActor {
             match compress_zlib(&message.body, self.cfg.compress_level()) {
                 Ok(b) if b.len() < message.body.len() => {
                     flag |= sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
-                    b
+                    Some(b)
                 }
                 // Incompressible data grows a little under zlib: send it as is, so
                 // the body never exceeds the size validation just accepted.
-                Ok(_) => message.body.clone(),
+                Ok(_) => None,
                 Err(e) => return Err((reply, Error::from(e))),
             }
         } else {
-            message.body.clone()
+            None
         };
         if message
             .property(property::TRAN_MSG)
@@ -478,7 +479,7 @@ impl ProducerActor {
             Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
             _ => 1,
         };
-        let size = body.len();
+        let size = body.as_ref().unwrap_or(&message.body).len();
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_MESSAGE_V2,
@@ -593,7 +594,7 @@ impl ProducerActor {
             message_properties: false,
             wrapped_topic: Some(header.topic).filter(|t| *t != message.topic),
             message,
-            body,
+            body: Some(body),
             batch_msg_id: Some(msg_id),
             born_ms: now_ms(),
             size,
@@ -873,7 +874,7 @@ impl ProducerActor {
             )
         };
         let mut cmd = RemotingCommand::request(job.code, ext);
-        cmd.body = job.body.clone();
+        cmd.body = job.body.as_ref().unwrap_or(&job.message.body).clone();
         cmd.serialize_type = self.cfg.serialize_type();
 
         let oneway = matches!(job.route, Route::Oneway);
