@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # profile.sh: instructions per message of the producer and of the baseline client, counted by
 # valgrind's callgrind. Unlike wall-clock figures these repeat exactly on a shared, noisy
-# machine, so they compare commits (and the two clients) reliably. With strace installed it
+# machine, so they compare commits (and the two clients) reliably. It also counts the locked
+# (atomic) instructions per message, which cost far more than their count says (see
+# scripts/locked_instructions.py). With strace installed it
 # also counts the socket and wake-up system calls per 1000 messages of each client (frames
 # per write, reads, polls): batching regressions show there, not in instruction counts.
 #
@@ -31,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --size) size="$2"; shift 2 ;;
     --top) top="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "profile.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -72,7 +74,7 @@ fi
 count_run() {
     local name=$1
     shift
-    valgrind --tool=callgrind --callgrind-out-file="$out/$name.callgrind" \
+    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out/$name.callgrind" \
         "$bin" --namesrv "$namesrv" --count "$count" --concurrency "$concurrency" \
         --size "$size" --send-timeout 60000 "$@" > "$out/$name.json" 2> "$out/$name.log"
     local sent
@@ -94,6 +96,18 @@ print(f"  producer: {p / n:8.0f} instructions per message")
 print(f"  baseline: {b / n:8.0f} instructions per message")
 print(f"  baseline/producer: {b / p:.3f}")
 EOF
+
+# Atomics: counted once each above, yet some twenty cycles apiece (needs objdump).
+if command -v objdump > /dev/null; then
+    echo
+    echo "locked (atomic) instructions per message:"
+    echo "  producer: $(scripts/locked_instructions.py "$out/producer.callgrind" "$count" | head -1)"
+    echo "  baseline: $(scripts/locked_instructions.py "$out/baseline.callgrind" "$count" | head -1)"
+    if [[ "$top" -gt 0 ]]; then
+        echo "  producer, by function:"
+        scripts/locked_instructions.py "$out/producer.callgrind" "$count" 12 | tail -n +2
+    fi
+fi
 
 if [[ "$top" -gt 0 ]]; then
     echo
