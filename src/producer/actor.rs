@@ -229,6 +229,38 @@ impl Job {
     }
 }
 
+/// Queues whose header fields are kept encoded at most (a scan beats hashing the broker name).
+const QUEUE_FIELDS: usize = 256;
+
+/// The header fields that name `queue` (queue id, broker name), encoded on
+/// first use: every attempt to that queue copies them instead of writing them.
+fn queue_fields<'a>(
+    cache: &'a mut Vec<(i32, String, EncodedFields)>,
+    ty: crate::protocol::SerializeType,
+    queue: &MessageQueue,
+) -> &'a EncodedFields {
+    let found = cache
+        .iter()
+        .position(|(id, broker, _)| *id == queue.queue_id && *broker == queue.broker_name);
+    let i = match found {
+        Some(i) => i,
+        None => {
+            if cache.len() >= QUEUE_FIELDS {
+                // Bounded: a producer cycling through more queues re-encodes instead.
+                cache.clear();
+            }
+            let fields = SendMessageRequestHeader::encode_queue_fields_v2(
+                ty,
+                queue.queue_id,
+                &queue.broker_name,
+            );
+            cache.push((queue.queue_id, queue.broker_name.clone(), fields));
+            cache.len() - 1
+        }
+    };
+    &cache[i].2
+}
+
 /// With the VIP channel on, sends go to the broker's fast port (port - 2), as in the Java client.
 fn broker_addr(addr: &str, vip: bool) -> Cow<'_, str> {
     if vip {
@@ -296,6 +328,8 @@ pub struct ProducerActor {
     attempt_timer: Option<(Instant, SpawnHandle)>,
     /// Per topic, per (sysFlag, flag): see [`ProducerActor::static_fields`].
     static_fields: HashMap<String, Vec<(i32, i32, EncodedFields)>>,
+    /// Per queue (id, broker name): the header fields naming it (see [`queue_fields`]).
+    queue_fields: Vec<(i32, String, EncodedFields)>,
     /// Spare room the send headers are encoded in: many share one allocation.
     header_arena: BytesMut,
 }
@@ -407,6 +441,7 @@ impl ProducerActor {
             attempt_deadlines: BinaryHeap::new(),
             attempt_timer: None,
             static_fields: HashMap::default(),
+            queue_fields: Vec::new(),
             header_arena: BytesMut::new(),
         }
     }
@@ -855,22 +890,21 @@ impl ProducerActor {
         } else {
             now_ms()
         };
+        let queue_fields = queue_fields(&mut self.queue_fields, self.cfg.serialize_type(), &queue);
         let ext = if job.message_properties {
             SendMessageRequestHeader::message_attempt_fields_v2(
                 &mut self.header_arena,
                 &job.fixed,
                 &job.message,
-                queue.queue_id,
+                queue_fields,
                 born,
-                &queue.broker_name,
             )
         } else {
             SendMessageRequestHeader::attempt_fields_v2(
                 &mut self.header_arena,
                 &job.fixed,
-                queue.queue_id,
+                queue_fields,
                 born,
-                &queue.broker_name,
             )
         };
         let mut cmd = RemotingCommand::request(job.code, ext);
@@ -1428,5 +1462,45 @@ impl Handler<GetProducerStats> for ProducerActor {
         s.waiting_for_capacity = self.blocked.len();
         s.waiting_for_route = self.waiting_route.values().map(Vec::len).sum();
         MessageResult(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::SerializeType;
+
+    fn mq(broker: &str, id: i32) -> MessageQueue {
+        MessageQueue {
+            topic: "t".into(),
+            broker_name: broker.into(),
+            queue_id: id,
+        }
+    }
+
+    /// A queue is known by its id and its broker: the same id on another broker
+    /// gets fields of its own, and a queue seen before gets the same fields.
+    #[test]
+    fn queue_fields_are_kept_per_queue_id_and_broker() {
+        let ty = SerializeType::RocketMq;
+        let mut cache = Vec::new();
+        let a1 = queue_fields(&mut cache, ty, &mq("broker-a", 1)).clone();
+        let b1 = queue_fields(&mut cache, ty, &mq("broker-b", 1)).clone();
+        let a2 = queue_fields(&mut cache, ty, &mq("broker-a", 2)).clone();
+        assert_eq!(
+            a1,
+            SendMessageRequestHeader::encode_queue_fields_v2(ty, 1, "broker-a")
+        );
+        assert_eq!(
+            b1,
+            SendMessageRequestHeader::encode_queue_fields_v2(ty, 1, "broker-b")
+        );
+        assert_ne!(a1, a2);
+        assert_eq!(queue_fields(&mut cache, ty, &mq("broker-a", 1)), &a1);
+        assert_eq!(cache.len(), 3, "a queue seen before is not encoded again");
+        for id in 0..QUEUE_FIELDS as i32 + 5 {
+            queue_fields(&mut cache, ty, &mq("broker-c", id));
+        }
+        assert!(cache.len() <= QUEUE_FIELDS, "bounded: {}", cache.len());
     }
 }

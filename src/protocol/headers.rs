@@ -253,53 +253,65 @@ impl SendMessageRequestHeader {
         w.finish()
     }
 
+    /// The V2 fields that depend only on the queue an attempt goes to: its id
+    /// (`e`) and its broker's name (`n`, `bname`). A producer encodes them once
+    /// per queue and adds them to every attempt there.
+    pub fn encode_queue_fields_v2(
+        ty: SerializeType,
+        queue_id: i32,
+        broker_name: &str,
+    ) -> EncodedFields {
+        let mut w = FieldWriter::new(ty, 48 + 12 * broker_name.len());
+        w.int(SEND_V2_KEYS[4], queue_id as i64);
+        w.str(SEND_V2_KEYS[13], broker_name);
+        w.str(BNAME, broker_name);
+        w.finish()
+    }
+
     /// A V2 attempt's fields when they are encoded once for many attempts
-    /// (`fixed`, see [`Self::encode_fixed_fields_v2`]): those plus the queue
-    /// id, born timestamp and broker name of this attempt, in one buffer.
+    /// (`fixed`, see [`Self::encode_fixed_fields_v2`]): those plus this
+    /// attempt's born timestamp and its queue's fields (see
+    /// [`Self::encode_queue_fields_v2`]), in one buffer.
     pub fn attempt_fields_v2(
         arena: &mut BytesMut,
         fixed: &EncodedFields,
-        queue_id: i32,
+        queue_fields: &EncodedFields,
         born_timestamp: i64,
-        broker_name: &str,
     ) -> ExtFields {
-        let mut w = FieldWriter::after_in(arena, fixed, 80 + 12 * broker_name.len());
-        Self::put_attempt_v2(&mut w, queue_id, born_timestamp, broker_name);
+        let mut w = FieldWriter::after_in(arena, fixed, 32 + queue_fields.bytes.len());
+        Self::put_attempt_v2(&mut w, queue_fields, born_timestamp);
         ExtFields::with_encoded(w.finish_in(arena), 0)
     }
 
     /// A V2 attempt's fields for one message, all in one buffer: `static_fields`
     /// (see [`Self::encode_static_fields_v2`]), the message's properties, then
-    /// this attempt's queue id, born timestamp and broker name. Encoded in
+    /// this attempt's born timestamp and its queue's fields. Encoded in
     /// `arena`'s spare room and split off, so many headers share one
     /// allocation; the shared fields are copied once, not kept per message.
     pub fn message_attempt_fields_v2(
         arena: &mut BytesMut,
         static_fields: &EncodedFields,
         message: &Message,
-        queue_id: i32,
+        queue_fields: &EncodedFields,
         born_timestamp: i64,
-        broker_name: &str,
     ) -> ExtFields {
         let len = message.encoded_properties_len();
         // JSON escapes the separators (6 bytes each): reserve for the worst case there.
-        let extra = 96
-            + 12 * broker_name.len()
+        let extra = 48
+            + queue_fields.bytes.len()
             + match static_fields.ty {
                 SerializeType::Json => 6 * len,
                 SerializeType::RocketMq => len,
             };
         let mut w = FieldWriter::after_in(arena, static_fields, extra);
         w.properties(SEND_V2_KEYS[8], message.properties(), len);
-        Self::put_attempt_v2(&mut w, queue_id, born_timestamp, broker_name);
+        Self::put_attempt_v2(&mut w, queue_fields, born_timestamp);
         ExtFields::with_encoded(w.finish_in(arena), 0)
     }
 
-    fn put_attempt_v2(w: &mut FieldWriter, queue_id: i32, born_timestamp: i64, broker_name: &str) {
-        w.int(SEND_V2_KEYS[4], queue_id as i64);
+    fn put_attempt_v2(w: &mut FieldWriter, queue_fields: &EncodedFields, born_timestamp: i64) {
         w.int(SEND_V2_KEYS[6], born_timestamp);
-        w.str(SEND_V2_KEYS[13], broker_name);
-        w.str(BNAME, broker_name);
+        w.encoded(queue_fields);
     }
 
     /// The long-key form used by SEND_MESSAGE (10) and SEND_REPLY_MESSAGE (324).
@@ -1059,12 +1071,13 @@ mod tests {
         let h = sample_send();
         for ty in [SerializeType::Json, SerializeType::RocketMq] {
             let fixed = h.encode_fixed_fields_v2(ty);
+            let queue =
+                SendMessageRequestHeader::encode_queue_fields_v2(ty, h.queue_id, "broker-a");
             let ext = SendMessageRequestHeader::attempt_fields_v2(
                 &mut BytesMut::new(),
                 &fixed,
-                h.queue_id,
+                &queue,
                 h.born_timestamp,
-                "broker-a",
             );
             assert_eq!(wire_fields(ext, ty), v2_header(&h), "{ty:?}");
         }
@@ -1081,13 +1094,14 @@ mod tests {
         let mut arena = BytesMut::new();
         for ty in [SerializeType::Json, SerializeType::RocketMq] {
             let static_fields = h.encode_static_fields_v2(ty);
+            let queue =
+                SendMessageRequestHeader::encode_queue_fields_v2(ty, h.queue_id, "broker-a");
             let ext = SendMessageRequestHeader::message_attempt_fields_v2(
                 &mut arena,
                 &static_fields,
                 &m,
-                h.queue_id,
+                &queue,
                 h.born_timestamp,
-                "broker-a",
             );
             assert_eq!(wire_fields(ext, ty), v2_header(&h), "{ty:?}");
         }

@@ -181,6 +181,19 @@ impl FieldWriter {
         self.empty = false;
     }
 
+    /// Fields already encoded in this writer's serialization, appended as they are.
+    pub(crate) fn encoded(&mut self, fields: &EncodedFields) {
+        debug_assert_eq!(fields.ty, self.ty, "fields of another serialization");
+        if fields.bytes.is_empty() {
+            return;
+        }
+        if self.ty == SerializeType::Json && !self.empty {
+            self.buf.put_u8(b',');
+        }
+        self.buf.put_slice(&fields.bytes);
+        self.empty = false;
+    }
+
     /// A number field: its digits as a string value, as RocketMQ sends numbers.
     pub(crate) fn int(&mut self, key: &str, value: i64) {
         self.str(key, itoa::Buffer::new().format(value));
