@@ -1100,13 +1100,25 @@ impl ProducerActor {
         e: NetError,
         ctx: &mut Context<Self>,
     ) {
+        let err = Error::from(e);
+        self.record_failed_attempt(&mut job, &queue, started, &hook_addr, &err);
+        self.after_failure(job, err, ctx)
+    }
+
+    /// A failed attempt seen by the fault table, the job's brokers tried and the after-hooks.
+    fn record_failed_attempt(
+        &mut self,
+        job: &mut Job,
+        queue: &MessageQueue,
+        started: Instant,
+        hook_addr: &Option<String>,
+        err: &Error,
+    ) {
         self.update_fault(&queue.broker_name, started, true, false);
         job.tried(&queue.broker_name);
-        let err = Error::from(e);
-        if let Some(addr) = &hook_addr {
-            self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
+        if let Some(addr) = hook_addr {
+            self.run_after_hooks(job, queue, addr, &Err(err.clone()));
         }
-        self.after_failure(job, err, ctx)
     }
 
     /// A reply with a success code but a send header that does not parse.
@@ -1139,12 +1151,8 @@ impl ProducerActor {
         ctx: &mut Context<Self>,
     ) {
         let remark = resp.remark.unwrap_or_default();
-        self.update_fault(&queue.broker_name, started, true, false);
-        job.tried(&queue.broker_name);
         let err = Error::broker(resp.code, remark, &queue.broker_name);
-        if let Some(addr) = &hook_addr {
-            self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
-        }
+        self.record_failed_attempt(&mut job, &queue, started, &hook_addr, &err);
         if self.cfg.is_retry_response_code(resp.code) {
             self.after_failure(job, err, ctx)
         } else {
