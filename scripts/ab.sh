@@ -16,6 +16,7 @@
 # misses, atomics, allocator slow paths. Example, this commit against the baseline:
 #   scripts/ab.sh target/release/examples/benchmark target/release/examples/benchmark+--baseline
 set -euo pipefail
+. "$(dirname "$0")/null-broker.sh"
 
 rounds=6
 secs=3
@@ -28,7 +29,7 @@ while [[ $# -gt 0 ]]; do
     --secs) secs="$2"; shift 2 ;;
     --concurrency) concurrency="$2"; shift 2 ;;
     --size) size="$2"; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) builds+=("$1"); shift ;;
     esac
 done
@@ -46,19 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$first" --serve-null-broker $((rounds * ${#builds[@]} * (secs + 5) + 60)) > "$out/broker.out" 2>&1 &
-broker_pid=$!
-namesrv=""
-for _ in $(seq 1 100); do
-    namesrv=$(grep -o 'NAMESRV_ADDR=[0-9.:]*' "$out/broker.out" 2> /dev/null | cut -d= -f2 || true)
-    [[ -n "$namesrv" ]] && break
-    sleep 0.1
-done
-if [[ -z "$namesrv" ]]; then
-    echo "ab.sh: the null broker did not start:" >&2
-    cat "$out/broker.out" >&2
-    exit 1
-fi
+start_null_broker "$first" $((rounds * ${#builds[@]} * (secs + 5) + 60)) "$out" ab.sh || exit 1
 
 for _ in $(seq 1 "$rounds"); do
     for build in "${builds[@]}"; do

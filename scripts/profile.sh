@@ -20,6 +20,7 @@
 # Needs valgrind (Debian/Ubuntu: apt-get install valgrind). A run of 50 000 messages takes
 # about 15 s per client.
 set -euo pipefail
+. "$(dirname "$0")/null-broker.sh"
 
 count=50000
 concurrency=256
@@ -56,19 +57,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The null broker lives as long as both runs may take; it is stopped on exit either way.
-"$bin" --serve-null-broker 3600 > "$out/broker.out" 2>&1 &
-broker_pid=$!
-namesrv=""
-for _ in $(seq 1 100); do
-    namesrv=$(grep -o 'NAMESRV_ADDR=[0-9.:]*' "$out/broker.out" 2> /dev/null | cut -d= -f2 || true)
-    [[ -n "$namesrv" ]] && break
-    sleep 0.1
-done
-if [[ -z "$namesrv" ]]; then
-    echo "profile.sh: the null broker did not start:" >&2
-    cat "$out/broker.out" >&2
-    exit 1
-fi
+start_null_broker "$bin" 3600 "$out" profile.sh || exit 1
 
 # Runs one client under callgrind; prints its instruction total.
 count_run() {

@@ -818,8 +818,7 @@ impl ProducerActor {
         }
         let now = Instant::now();
         if now >= job.deadline {
-            let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
-            return self.finish(job, Err(err), ctx);
+            return self.attempt_too_late(job, now, ctx);
         }
         self.route_then_attempt(job, ctx)
     }
