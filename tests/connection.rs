@@ -624,6 +624,26 @@ impl ChannelReplies {
     }
 }
 
+/// Hands one route request for `topic` per token to `conn`, replies to `tx`.
+fn submit_each(
+    conn: &Connection,
+    tokens: std::ops::Range<u64>,
+    topic: &str,
+    tx: &mpsc::UnboundedSender<ReplyBatch>,
+) {
+    for token in tokens {
+        conn.submit(Submit {
+            cmd: route_request(topic),
+            deadline: deadline(Duration::from_secs(5)),
+            oneway: false,
+            reply: ReplySink::Channel {
+                tx: tx.clone(),
+                token,
+            },
+        });
+    }
+}
+
 /// Hands `n` requests with `body` to `conn` without awaiting in between (so the
 /// connection takes them in one turn); request `freeze_at` has topic "freeze",
 /// the others "big". Replies come on the returned channel, tagged with the index.
@@ -1194,17 +1214,7 @@ async fn responses_of_one_read_travel_as_one_batch() {
         .await
         .expect("connected");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for i in 0..64u64 {
-        conn.submit(Submit {
-            cmd: route_request("C"),
-            deadline: deadline(Duration::from_secs(5)),
-            oneway: false,
-            reply: ReplySink::Channel {
-                tx: tx.clone(),
-                token: i,
-            },
-        });
-    }
+    submit_each(&conn, 0..64, "C", &tx);
     drop(tx);
     let mut batches = Vec::new();
     let mut seen = [0u32; 64];
@@ -1256,17 +1266,7 @@ async fn responses_read_just_before_the_peer_closes_are_delivered() {
     });
     let conn = ConnectionActor::start_supervised(addr, cfg());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    for i in 0..N {
-        conn.submit(Submit {
-            cmd: route_request("A"),
-            deadline: deadline(Duration::from_secs(5)),
-            oneway: false,
-            reply: ReplySink::Channel {
-                tx: tx.clone(),
-                token: i,
-            },
-        });
-    }
+    submit_each(&conn, 0..N, "A", &tx);
     drop(tx);
     let replies = collect(
         ChannelReplies::new(rx),
