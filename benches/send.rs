@@ -25,6 +25,12 @@
 //! thread, and with `connection_arbiter(true)` (connections on a thread of
 //! their own; three busy threads then share the machine's cores).
 //!
+//! A fourth configuration measures the ceiling: `c` tasks looping on
+//! `addr.send(Hop)` to an actor whose handler answers at once, no network. Its
+//! time per message is what any client behind `Addr::send` pays on top of the
+//! baseline's, so, both running on this one thread, no such client can exceed
+//! `1 / (1/baseline + 1/hop)` msg/s: the `ceiling` line of each case.
+//!
 //! Against noise, each case runs in 5 rounds, each round running the actors,
 //! the actors with the connection arbiter and the baseline back to back
 //! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
@@ -40,7 +46,7 @@ use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use actix::Addr;
+use actix::{Actor, Addr, Context, Handler};
 use bytes::Bytes;
 
 use actix_rocketmq::protocol::SerializeType;
@@ -151,7 +157,19 @@ fn body(size: usize) -> Bytes {
 // The client under test
 // ---------------------------------------------------------------------------
 
-async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
+/// `c` tasks, each looping on `addr.send(make(message)).await` until `count`
+/// sends have started; `ok` tells a success from a failure.
+async fn drive<A, M>(
+    addr: &Addr<A>,
+    case: Case,
+    make: fn(Message) -> M,
+    ok: fn(&M::Result) -> bool,
+) -> CaseResult
+where
+    A: Actor<Context = Context<A>> + Handler<M>,
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+{
     let body = body(case.size);
     let next = Rc::new(Cell::new(0usize));
     let failed = Rc::new(Cell::new(0usize));
@@ -159,8 +177,8 @@ async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
     let start = Instant::now();
     let tasks: Vec<_> = (0..case.concurrency)
         .map(|_| {
-            let (producer, body, next, failed, latencies) = (
-                producer.clone(),
+            let (addr, body, next, failed, latencies) = (
+                addr.clone(),
                 body.clone(),
                 next.clone(),
                 failed.clone(),
@@ -175,8 +193,10 @@ async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
                     next.set(i + 1);
                     let msg = Message::new(TOPIC, body.clone());
                     let t0 = Instant::now();
-                    match producer.send(SendMessage::new(msg)).await {
-                        Ok(Ok(_)) => latencies.borrow_mut().push(t0.elapsed().as_nanos() as u64),
+                    match addr.send(make(msg)).await {
+                        Ok(r) if ok(&r) => {
+                            latencies.borrow_mut().push(t0.elapsed().as_nanos() as u64)
+                        }
                         _ => failed.set(failed.get() + 1),
                     }
                 }
@@ -185,7 +205,7 @@ async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
         .collect();
     let all = futures::future::join_all(tasks);
     if tokio::time::timeout(CASE_TIMEOUT, all).await.is_err() {
-        eprintln!("client case {case:?} did not finish within {CASE_TIMEOUT:?}");
+        eprintln!("case {case:?} did not finish within {CASE_TIMEOUT:?}");
     }
     let elapsed = start.elapsed();
     let mut latencies = std::mem::take(&mut *latencies.borrow_mut());
@@ -196,6 +216,37 @@ async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
         elapsed,
         latencies,
     }
+}
+
+async fn client_case(producer: &Addr<ProducerActor>, case: Case) -> CaseResult {
+    drive(producer, case, SendMessage::new, |r| r.is_ok()).await
+}
+
+// ---------------------------------------------------------------------------
+// The mailbox hop alone
+// ---------------------------------------------------------------------------
+
+/// Answers every [`Hop`] at once: the least an actor behind `Addr::send` costs.
+struct HopActor;
+
+impl Actor for HopActor {
+    type Context = Context<Self>;
+}
+
+/// Carries a message as a send does, so the hop moves as many bytes.
+#[derive(actix::Message)]
+#[rtype(result = "usize")]
+struct Hop(Message);
+
+impl Handler<Hop> for HopActor {
+    type Result = usize;
+    fn handle(&mut self, hop: Hop, _: &mut Context<Self>) -> usize {
+        hop.0.body.len()
+    }
+}
+
+async fn hop_case(hop: &Addr<HopActor>, case: Case) -> CaseResult {
+    drive(hop, case, Hop, |_| true).await
 }
 
 // ---------------------------------------------------------------------------
@@ -245,7 +296,12 @@ fn median(xs: &[f64]) -> f64 {
 
 // ---------------------------------------------------------------------------
 
-const CONFIGS: [&str; 3] = ["actors", "actors+conn. arbiter", "baseline (no actors)"];
+const CONFIGS: [&str; 4] = [
+    "actors",
+    "actors+conn. arbiter",
+    "baseline (no actors)",
+    "Addr::send hop alone",
+];
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -288,6 +344,7 @@ fn main() {
         let producer_arb = ProducerActor::start(config(true))
             .await
             .expect("producer starts");
+        let hop = HopActor.start();
         // Warm-up: route, connection, allocator.
         let warm = Case {
             size: 1024,
@@ -299,15 +356,17 @@ fn main() {
             assert_eq!(w.failed, 0, "warm-up sends failed");
         }
         baseline_case(&broker.broker, serialize, warm).await;
+        hop_case(&hop, warm).await;
 
         // Per case, per configuration (CONFIGS order), one result per round.
-        let mut results: Vec<(Case, [Vec<CaseResult>; 3])> = Vec::new();
+        let mut results: Vec<(Case, [Vec<CaseResult>; 4])> = Vec::new();
         for case in &cases {
-            let mut runs: [Vec<CaseResult>; 3] = Default::default();
+            let mut runs: [Vec<CaseResult>; 4] = Default::default();
             for _ in 0..rounds {
                 runs[0].push(client_case(&producer, *case).await);
                 runs[1].push(client_case(&producer_arb, *case).await);
                 runs[2].push(baseline_case(&broker.broker, serialize, *case).await);
+                runs[3].push(hop_case(&hop, *case).await);
             }
             results.push((*case, runs));
         }
@@ -360,6 +419,22 @@ fn main() {
                 format!("({lo:.3}-{hi:.3})"),
             );
         }
+        // Time per message adds up on one thread: baseline's plus the hop's.
+        let ceilings: Vec<f64> = baseline
+            .iter()
+            .zip(&runs[3])
+            .map(|(b, h)| 1.0 / (1.0 + b.rate() / h.rate().max(1e-9)))
+            .collect();
+        println!(
+            "{:<22}| {:<22}| {:>10.0} {:>8} {:>8} {:>5} | {:>7.3}",
+            "",
+            "ceiling: baseline+hop",
+            median(&baseline.iter().map(CaseResult::rate).collect::<Vec<_>>()) * median(&ceilings),
+            "",
+            "",
+            "",
+            median(&ceilings),
+        );
     }
     let failures: usize = results
         .iter()
