@@ -42,5 +42,9 @@ pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,
 };
 pub use producer::send_result::{SendResult, SendStatus};
+pub use producer::transaction::{
+    EndTransaction, SendMessageInTransaction, Transaction, TransactionCheck, TransactionChecker,
+    TransactionResolution,
+};
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;

@@ -226,16 +226,8 @@ async fn a_duplicate_group_is_rejected() {
 
     // The same through the instance itself.
     let inst = instance_of(&producer_cfg("x", "dup-direct", &cl), &cl).await;
-    assert!(
-        inst.send(RegisterProducer { group: "g".into() })
-            .await
-            .unwrap()
-            .is_ok()
-    );
-    let again = inst
-        .send(RegisterProducer { group: "g".into() })
-        .await
-        .unwrap();
+    assert!(inst.send(RegisterProducer::new("g")).await.unwrap().is_ok());
+    let again = inst.send(RegisterProducer::new("g")).await.unwrap();
     assert_eq!(again.err(), Some(InstanceError::DuplicateGroup("g".into())));
 }
 
@@ -343,7 +335,7 @@ async fn the_instance_state_machine() {
     };
     assert_eq!(stats().await.state, ServiceState::CreateJust);
     assert!(
-        inst.send(RegisterProducer { group: "g".into() })
+        inst.send(RegisterProducer::new("g"))
             .await
             .unwrap()
             .is_err(),
@@ -366,7 +358,7 @@ async fn the_instance_state_machine() {
         "start twice"
     );
     let handles = inst
-        .send(RegisterProducer { group: "g".into() })
+        .send(RegisterProducer::new("g"))
         .await
         .unwrap()
         .unwrap();

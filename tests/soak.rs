@@ -191,9 +191,7 @@ async fn producers_come_and_go_while_connections_break_and_everything_returns_to
         // A probe group, for the instance's route manager: no look-up left in flight.
         let probe = format!("soak_{round}_probe");
         let handles = shared
-            .send(RegisterProducer {
-                group: probe.clone(),
-            })
+            .send(RegisterProducer::new(probe.clone()))
             .await
             .unwrap()
             .unwrap();

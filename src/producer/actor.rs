@@ -32,6 +32,10 @@ use super::hooks::{CommunicationMode, SendContext};
 use super::messages::*;
 use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
 use super::send_result::{SendResult, SendStatus};
+use super::transaction::{
+    EndTransaction, SendMessageInTransaction, Transaction, check_answer, check_of,
+    mark_half_message, run_checker, transaction_of,
+};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::RemotingCommand;
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
@@ -43,13 +47,13 @@ use crate::protocol::headers::{
 };
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
-use crate::protocol::route::MessageQueue;
+use crate::protocol::route::{MASTER_ID, MessageQueue};
 use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
 use crate::runtime::connection::{Reply, ReplyBatch, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
-    ClientManager, GetConnection, GetOrCreateInstance, InstanceHandles, RegisterProducer,
-    UnregisterProducer,
+    CheckTransaction, ClientManager, GetBrokers, GetConnection, GetOrCreateInstance,
+    InstanceHandles, RegisterProducer, UnregisterProducer,
 };
 use crate::runtime::route_manager::RouteConfig;
 use crate::runtime::route_manager::{
@@ -138,6 +142,44 @@ enum ReplyTo {
         notify: Option<(Recipient<SendOutcome>, u64)>,
     },
     Oneway(ReplySlot<Result<(), Error>>),
+    /// A transaction's half message: the reply is the [`Transaction`] to end.
+    Half(Box<HalfReply>),
+}
+
+/// Where a half message's outcome goes, with what its [`Transaction`] needs.
+struct HalfReply {
+    slot: ReplySlot<Result<Transaction, Error>>,
+    producer: Addr<ProducerActor>,
+    group: String,
+    /// The namespaced topic (its route gives the broker's address at the end).
+    topic: String,
+}
+
+impl HalfReply {
+    fn deliver(self, res: Result<Option<SendResult>, Error>) {
+        let res = res
+            .and_then(|r| r.ok_or_else(Error::shut_down))
+            .and_then(|sr| {
+                let status = sr.status;
+                let tx = transaction_of(sr, &self.group, &self.topic, self.producer.clone())?;
+                if status.is_ok() {
+                    return Ok(tx);
+                }
+                // Stored but not safely (Java rolls back and skips the local transaction).
+                let err = Error::broker(
+                    status.response_code(),
+                    format!("half message stored with {status}: rolled back"),
+                    tx.broker_name(),
+                );
+                // An internal follow-up, not user traffic: it must not wait on the mailbox.
+                self.producer.do_send(EndTransaction::new(
+                    tx,
+                    crate::TransactionResolution::Rollback,
+                ));
+                Err(err)
+            });
+        self.slot.complete(res);
+    }
 }
 
 impl ReplyTo {
@@ -161,6 +203,7 @@ impl ReplyTo {
                 slot.complete(res);
             }
             ReplyTo::Oneway(slot) => slot.complete(res.map(|_| ())),
+            ReplyTo::Half(half) => half.deliver(res),
         }
     }
 }
@@ -377,6 +420,11 @@ impl ProducerActor {
         let namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
         let group = cfg.wrapped_group().into_owned();
         let manager = ClientManager::from_registry();
+        // Made before it runs: a transactional producer registers its address for checks.
+        let ctx = Context::<ProducerActor>::new();
+        let transaction_checks = cfg
+            .transaction_checker()
+            .map(|_| ctx.address().recipient::<CheckTransaction>());
         let mut last = Error::shut_down();
         // An instance shutting down as we register is replaced by a fresh one.
         for _ in 0..2 {
@@ -391,15 +439,14 @@ impl ProducerActor {
             match instance
                 .send(RegisterProducer {
                     group: group.clone(),
+                    transaction_checks: transaction_checks.clone(),
                 })
                 .await
             {
                 Ok(Ok(handles)) => {
                     let cfg = Arc::new(cfg);
                     let ids = Arc::new(UniqIdGenerator::new(cfg.client_ip()));
-                    return Ok(ProducerActor::create(move |_| {
-                        ProducerActor::new(cfg, group, handles, ids)
-                    }));
+                    return Ok(ctx.run(ProducerActor::new(cfg, group, handles, ids)));
                 }
                 Ok(Err(e)) => last = Error::from(e),
                 Err(_) => last = Error::shut_down(),
@@ -1455,6 +1502,126 @@ impl Handler<SendBatch> for ProducerActor {
             |slot| ReplyTo::Send { slot, notify: None },
             ctx,
         )
+    }
+}
+
+impl Handler<SendMessageInTransaction> for ProducerActor {
+    type Result = SendReply<Result<Transaction, Error>>;
+    fn handle(&mut self, msg: SendMessageInTransaction, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let mut message = msg.message;
+        let checker = self.cfg.transaction_checker().is_some();
+        let (producer, group) = (ctx.address(), self.group.clone());
+        let topic = self.cfg.wrap(&message.topic).into_owned();
+        mark_half_message(&mut message, &self.group);
+        self.send_with(
+            |act, reply| {
+                if !checker {
+                    // Without one, a lost END_TRANSACTION could never be settled.
+                    let err = Error::config(
+                        "a transactional send needs a transaction checker \
+                         (ProducerConfigBuilder::transaction_checker)",
+                    );
+                    return Err((reply, err));
+                }
+                act.prepare(message, Route::Any, received, reply)
+            },
+            |slot| {
+                ReplyTo::Half(Box::new(HalfReply {
+                    slot,
+                    producer,
+                    group,
+                    topic,
+                }))
+            },
+            ctx,
+        )
+    }
+}
+
+impl Handler<EndTransaction> for ProducerActor {
+    type Result = ResponseFuture<Result<(), Error>>;
+    fn handle(&mut self, msg: EndTransaction, _: &mut Context<Self>) -> Self::Result {
+        let (header, broker, topic) = msg.into_parts();
+        let vip = self.cfg.vip_channel_enabled();
+        // Java `findBrokerAddressInPublish`: the master of the broker that stored it.
+        let known = self
+            .routes
+            .get(&topic)
+            .and_then(|info| info.route.master_addr(&broker))
+            .map(|a| broker_addr(a, vip).into_owned());
+        let conn = known.as_deref().and_then(|a| self.conns.get(a)).cloned();
+        let instance = self.handles.instance.clone();
+        let deadline = Instant::now() + self.cfg.mq_client_api_timeout();
+        Box::pin(async move {
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let addr = match known {
+                        Some(a) => a,
+                        // The topic's route is gone from the cache: the broker table still knows.
+                        None => {
+                            let table = instance
+                                .send(GetBrokers)
+                                .await
+                                .map_err(|_| Error::shut_down())?;
+                            let master = table
+                                .get(&broker)
+                                .and_then(|ids| ids.get(&MASTER_ID))
+                                .ok_or_else(|| {
+                                    Error::from(NetError::Connect {
+                                        addr: broker.clone(),
+                                        reason: "no master address known for this broker".into(),
+                                    })
+                                })?;
+                            broker_addr(master, vip).into_owned()
+                        }
+                    };
+                    instance
+                        .send(GetConnection { addr })
+                        .await
+                        .map_err(|_| Error::shut_down())??
+                }
+            };
+            conn.oneway(header.into_request(), deadline)
+                .await
+                .map_err(Error::from)
+        })
+    }
+}
+
+impl Handler<CheckTransaction> for ProducerActor {
+    type Result = ();
+    fn handle(&mut self, msg: CheckTransaction, ctx: &mut Context<Self>) {
+        let Some(checker) = self.cfg.transaction_checker().cloned() else {
+            tracing::warn!(group = %self.group, "transaction check, but no transaction checker");
+            return;
+        };
+        let group = self.group.clone();
+        let api_timeout = self.cfg.mq_client_api_timeout();
+        let CheckTransaction {
+            header,
+            message,
+            connection,
+        } = msg;
+        let uniq_key = message.uniq_key().map(str::to_owned);
+        let check = check_of(&header, message);
+        // Each check on its own: a slow checker holds up neither sends nor other checks.
+        ctx.spawn(
+            async move {
+                let (resolution, remark) = run_checker(checker.as_ref(), check).await;
+                let mut cmd = check_answer(header, uniq_key, &group, resolution).into_request();
+                cmd.remark = remark;
+                if let Err(e) = connection.oneway(cmd, Instant::now() + api_timeout).await {
+                    tracing::warn!(
+                        broker = connection.remote(),
+                        error = %e,
+                        "could not answer a transaction check; the broker will ask again"
+                    );
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 

@@ -31,6 +31,7 @@ use crate::protocol::validation::{
 use crate::runtime::RouteError;
 
 use super::hooks::{CheckForbiddenHook, SendHook, SendHooks};
+use super::transaction::TransactionChecker;
 
 /// The Java default instance name, replaced by `pid#nanos` when a producer starts.
 pub const DEFAULT_INSTANCE_NAME: &str = "DEFAULT";
@@ -105,6 +106,7 @@ pub struct ProducerConfig {
     connect_timeout: Duration,
     connection_arbiter: bool,
     hooks: SendHooks,
+    transaction_checker: Option<Arc<dyn TransactionChecker>>,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -150,6 +152,7 @@ impl fmt::Debug for ProducerConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("connection_arbiter", &self.connection_arbiter)
             .field("hooks", &self.hooks)
+            .field("transaction_checker", &self.transaction_checker.is_some())
             .finish()
     }
 }
@@ -565,6 +568,11 @@ impl ProducerConfig {
         &self.hooks
     }
 
+    /// What answers the brokers' transaction checks; transactional sends need one.
+    pub fn transaction_checker(&self) -> Option<&Arc<dyn TransactionChecker>> {
+        self.transaction_checker.as_ref()
+    }
+
     /// `resource` with this config's namespace, by [`wrap_namespace`].
     ///
     /// ```
@@ -641,6 +649,7 @@ impl ProducerConfigBuilder {
                 connect_timeout: Duration::from_secs(3),
                 connection_arbiter: false,
                 hooks: SendHooks::default(),
+                transaction_checker: None,
             },
             client_ip: None,
             errors: Vec::new(),
@@ -1017,6 +1026,24 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn check_forbidden_hook(mut self, hook: Arc<dyn CheckForbiddenHook>) -> Self {
         self.config.hooks.add_check_forbidden_hook(hook);
+        self
+    }
+
+    /// Makes this a transactional producer: `checker` answers the brokers'
+    /// checks of transactions whose outcome they do not know (Java
+    /// `TransactionMQProducer.setTransactionListener`, its check half; see
+    /// [`transaction`](crate::producer::transaction)).
+    ///
+    /// ```
+    /// use actix_rocketmq::{TransactionCheck, TransactionResolution};
+    /// let c = actix_rocketmq::ProducerConfig::builder("g")
+    ///     .transaction_checker(|_: TransactionCheck| async { TransactionResolution::Rollback })
+    ///     .build()?;
+    /// assert!(c.transaction_checker().is_some());
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn transaction_checker(mut self, checker: impl TransactionChecker) -> Self {
+        self.config.transaction_checker = Some(Arc::new(checker));
         self
     }
 

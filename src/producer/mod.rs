@@ -8,5 +8,6 @@ pub mod hooks;
 pub mod messages;
 pub mod selector;
 pub mod send_result;
+pub mod transaction;
 
 pub use actor::ProducerActor;

@@ -3,7 +3,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::codes::{CLIENT_VERSION, LanguageCode, SerializeType};
+use super::codes::{CLIENT_VERSION, LanguageCode, SerializeType, response_code};
 
 /// Header flag bit: this command is a response.
 pub const FLAG_RESPONSE: i32 = 1;
@@ -193,6 +193,21 @@ impl RemotingCommand {
             body: Bytes::new(),
             serialize_type: SerializeType::Json,
         }
+    }
+
+    /// The REQUEST_CODE_NOT_SUPPORTED answer to `req`, a request the peer
+    /// initiated that this client does not serve (in `req`'s serialization).
+    pub fn not_supported(req: &RemotingCommand) -> Self {
+        let mut resp = RemotingCommand::response(
+            response_code::REQUEST_CODE_NOT_SUPPORTED,
+            req.opaque,
+            Some(format!(
+                "request code {} not supported by this producer",
+                req.code
+            )),
+        );
+        resp.serialize_type = req.serialize_type;
+        resp
     }
 
     /// Sets the body.

@@ -33,7 +33,6 @@ use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
 use super::live::{self, LiveGuard};
-use crate::protocol::codes::response_code;
 use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
@@ -898,16 +897,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
                 });
             }
             None if !cmd.is_oneway() => {
-                let mut resp = RemotingCommand::response(
-                    response_code::REQUEST_CODE_NOT_SUPPORTED,
-                    cmd.opaque,
-                    Some(format!(
-                        "request code {} not supported by this producer",
-                        cmd.code
-                    )),
-                );
-                resp.serialize_type = cmd.serialize_type;
-                self.buffer_response(&resp);
+                self.buffer_response(&RemotingCommand::not_supported(&cmd));
             }
             None => {}
         }

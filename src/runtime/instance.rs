@@ -11,16 +11,21 @@ use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use super::connection::{Close, Connection, ConnectionActor, ConnectionConfig};
+use super::connection::{Close, Connection, ConnectionActor, ConnectionConfig, InboundRequest};
 use super::error::InstanceError;
 use super::heartbeat::{BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat};
 use super::live::{self, LiveGuard};
 use super::route_manager::{
     BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager,
 };
-use crate::protocol::codes::response_code;
-use crate::protocol::headers::UnregisterClientRequestHeader;
+use crate::protocol::RemotingCommand;
+use crate::protocol::codes::{request_code, response_code};
+use crate::protocol::headers::{
+    CheckTransactionStateRequestHeader, CommandHeader, UnregisterClientRequestHeader,
+};
+use crate::protocol::message::property;
 use crate::protocol::route::MASTER_ID;
+use crate::protocol::stored::{StoredMessage, decode_stored_messages};
 
 /// Everything a `ClientInstance` needs; two producers share an instance when
 /// their client id and name servers are equal.
@@ -80,6 +85,32 @@ impl Message for StartInstance {
 pub struct RegisterProducer {
     /// The producer group to register.
     pub group: String,
+    /// Where the brokers' CHECK_TRANSACTION_STATE requests for this group go
+    /// (a transactional producer); `None`: they are logged and dropped.
+    pub transaction_checks: Option<Recipient<CheckTransaction>>,
+}
+
+/// A broker asks about a transaction it holds a half message of
+/// (CHECK_TRANSACTION_STATE), routed to the producer of the message's group.
+pub struct CheckTransaction {
+    /// The request's header: offsets and ids to copy into END_TRANSACTION.
+    pub header: CheckTransactionStateRequestHeader,
+    /// The half message, as the broker stored it.
+    pub message: StoredMessage,
+    /// The connection the check came on: END_TRANSACTION goes back on it.
+    pub connection: Connection,
+}
+impl Message for CheckTransaction {
+    type Result = ();
+}
+impl RegisterProducer {
+    /// Registers `group`, not transactional.
+    pub fn new(group: impl Into<String>) -> Self {
+        RegisterProducer {
+            group: group.into(),
+            transaction_checks: None,
+        }
+    }
 }
 impl Message for RegisterProducer {
     type Result = Result<InstanceHandles, InstanceError>;
@@ -156,7 +187,7 @@ impl Message for GetInstanceStats {
 ///     connection_arbiter: false,
 /// };
 /// let instance = ClientManager::from_registry().send(GetOrCreateInstance(cfg)).await??;
-/// instance.send(RegisterProducer { group: "my_group".into() }).await??;
+/// instance.send(RegisterProducer::new("my_group")).await??;
 /// let stats = instance.send(GetInstanceStats).await?;
 /// assert_eq!((stats.state, stats.producers), (ServiceState::Running, 1));
 /// // The last group out shuts the instance down.
@@ -170,6 +201,11 @@ pub struct ClientInstance {
     heartbeat: Option<Addr<HeartbeatActor>>,
     conn_arbiter: Option<Arbiter>,
     groups: BTreeSet<String>,
+    /// Per transactional producer group, where its transaction checks go.
+    checkers: HashMap<String, Recipient<CheckTransaction>>,
+    /// This instance, as the handler of broker-initiated requests on every
+    /// broker connection; set while running (a self-reference: `shutdown` drops it).
+    inbound: Option<Recipient<InboundRequest>>,
     brokers: BrokerTable,
     conns: HashMap<String, Connection>,
     _live: LiveGuard,
@@ -185,6 +221,8 @@ impl ClientInstance {
             heartbeat: None,
             conn_arbiter: None,
             groups: BTreeSet::new(),
+            checkers: HashMap::new(),
+            inbound: None,
             brokers: BrokerTable::new(),
             conns: HashMap::new(),
             _live: LiveGuard::new(&live::INSTANCES),
@@ -200,8 +238,51 @@ impl ClientInstance {
             Some(arb) => ConnectionActor::start_supervised_in(&arb.handle(), addr, cfg),
             None => ConnectionActor::start_supervised(addr, cfg),
         };
+        if let Some(inbound) = &self.inbound {
+            conn.set_inbound_handler(inbound.clone());
+        }
         self.conns.insert(addr.to_string(), conn.clone());
         conn
+    }
+
+    /// CHECK_TRANSACTION_STATE: to the producer of the half message's group.
+    fn check_transaction(&self, req: InboundRequest) {
+        let remote = req.remote.clone();
+        let header = match CheckTransactionStateRequestHeader::from_command(&req.cmd) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(broker = %remote, error = %e, "unreadable transaction check");
+                return;
+            }
+        };
+        let message = match decode_stored_messages(&req.cmd.body).map(|m| m.into_iter().next()) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                tracing::warn!(broker = %remote, "transaction check without a message");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(broker = %remote, error = %e, "unreadable transaction check message");
+                return;
+            }
+        };
+        let group = message
+            .property(property::PGROUP)
+            .unwrap_or_default()
+            .to_owned();
+        match self.checkers.get(&group) {
+            // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
+            Some(producer) => producer.do_send(CheckTransaction {
+                header,
+                message,
+                connection: req.connection,
+            }),
+            None => tracing::warn!(
+                broker = %remote,
+                %group,
+                "transaction check for a group with no transactional producer here"
+            ),
+        }
     }
 
     fn masters(&mut self) -> BTreeMap<String, Connection> {
@@ -251,6 +332,8 @@ impl ClientInstance {
 
     fn shutdown(&mut self, ctx: &mut Context<Self>) {
         self.state = ServiceState::ShutdownAlready;
+        self.inbound = None;
+        self.checkers.clear();
         ClientManager::from_registry().do_send(RemoveInstance {
             key: self.cfg.key(),
             instance: ctx.address(),
@@ -309,6 +392,7 @@ impl Handler<StartInstance> for ClientInstance {
         if self.cfg.connection_arbiter {
             self.conn_arbiter = Some(Arbiter::new());
         }
+        self.inbound = Some(ctx.address().recipient());
         let route = RouteManager::new(self.cfg.route.clone()).start();
         route.do_send(SetBrokerListener(ctx.address().recipient()));
         self.route = Some(route);
@@ -338,6 +422,9 @@ impl Handler<RegisterProducer> for ClientInstance {
         if !self.groups.insert(msg.group.clone()) {
             return Err(InstanceError::DuplicateGroup(msg.group));
         }
+        if let Some(checks) = msg.transaction_checks {
+            self.checkers.insert(msg.group.clone(), checks);
+        }
         hb.do_send(SetGroups(self.groups.clone()));
         hb.do_send(BeatNow);
         Ok(InstanceHandles {
@@ -354,6 +441,7 @@ impl Handler<UnregisterProducer> for ClientInstance {
         if !self.groups.remove(&msg.group) {
             return Box::pin(actix::fut::ready(()));
         }
+        self.checkers.remove(&msg.group);
         if let Some(hb) = &self.heartbeat {
             hb.do_send(SetGroups(self.groups.clone()));
         }
@@ -363,6 +451,20 @@ impl Handler<UnregisterProducer> for ClientInstance {
                 act.shutdown(ctx);
             }
         }))
+    }
+}
+
+impl Handler<InboundRequest> for ClientInstance {
+    type Result = ();
+    fn handle(&mut self, req: InboundRequest, _: &mut Context<Self>) {
+        match req.cmd.code {
+            request_code::CHECK_TRANSACTION_STATE => self.check_transaction(req),
+            // A request this producer-only client does not serve (consumer notifications...).
+            _ if !req.cmd.is_oneway() => req
+                .connection
+                .respond(RemotingCommand::not_supported(&req.cmd)),
+            code => tracing::debug!(broker = %req.remote, code, "ignored a oneway request"),
+        }
     }
 }
 

@@ -1,0 +1,397 @@
+//! Transactional sends (the Java `TransactionMQProducer`).
+//!
+//! A transaction is two steps, as in the Java client, with the local
+//! transaction run by the caller between them instead of by a listener:
+//!
+//! 1. [`SendMessageInTransaction`] stores a *half message*: the broker keeps it
+//!    hidden from consumers. The reply is a [`Transaction`].
+//! 2. The caller runs its local transaction, then ends the transaction with
+//!    [`Transaction::commit`] (the message becomes visible) or
+//!    [`Transaction::rollback`] (it is dropped): END_TRANSACTION, one-way, to
+//!    the broker that stored it.
+//!
+//! A transaction that is never ended (the caller crashed, the END_TRANSACTION
+//! was lost, or it was ended with [`TransactionResolution::Unknown`]) is asked
+//! about by the broker later (CHECK_TRANSACTION_STATE, from ~6 s after the
+//! half message on, up to 15 times by default). The producer answers with the
+//! [`TransactionChecker`] of its config, which is therefore required for
+//! transactional sends (the Java `checkLocalTransaction`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), actix_rocketmq::Error> {
+//! use actix_rocketmq::{
+//!     Message, ProducerActor, ProducerConfig, SendMessageInTransaction, TransactionCheck,
+//!     TransactionResolution,
+//! };
+//!
+//! let config = ProducerConfig::builder("order_tx_group")
+//!     .namesrv_addr("127.0.0.1:9876")
+//!     // Asked when the broker does not know a transaction's outcome.
+//!     .transaction_checker(|check: TransactionCheck| async move {
+//!         // Look the order up by check.transaction_id in the local database...
+//!         TransactionResolution::Commit
+//!     })
+//!     .build()?;
+//! let producer = ProducerActor::start(config).await?;
+//!
+//! let msg = Message::new("OrderCreated", "order 42");
+//! let tx = producer
+//!     .send(SendMessageInTransaction::new(msg))
+//!     .await
+//!     .map_err(|_| actix_rocketmq::Error::shut_down())??;
+//! // The local transaction, keyed by tx.transaction_id() ...
+//! let local_ok = true;
+//! if local_ok { tx.commit().await? } else { tx.rollback().await? }
+//! # Ok(()) }
+//! ```
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use actix::Addr;
+use actix::prelude::Message as ActixMessage;
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
+use tokio::time::Instant;
+
+use super::actor::ProducerActor;
+use super::send_result::SendResult;
+use crate::error::Error;
+pub use crate::protocol::headers::TransactionResolution;
+use crate::protocol::headers::{CheckTransactionStateRequestHeader, EndTransactionRequestHeader};
+use crate::protocol::message::{Message, property};
+use crate::protocol::message_id::decode_offset_msg_id;
+use crate::protocol::stored::StoredMessage;
+
+/// What a broker's transaction check tells the [`TransactionChecker`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransactionCheck {
+    /// The transaction's id: [`Transaction::transaction_id`] of the send that
+    /// stored the half message (its UNIQ_KEY).
+    pub transaction_id: String,
+    /// The half message as the broker stored it (topic, body, properties).
+    pub message: StoredMessage,
+}
+
+/// Answers the brokers' checks of transactions they hold a half message of
+/// (Java `TransactionListener.checkLocalTransaction`).
+///
+/// Runs on the producer's arbiter, one future per check: it must not block
+/// the thread (await the database, do not wait on it). A checker that panics
+/// answers [`TransactionResolution::Unknown`], so the broker asks again later.
+/// Any `Fn(TransactionCheck) -> impl Future<Output = TransactionResolution>`
+/// that is `Send + Sync` is one.
+pub trait TransactionChecker: Send + Sync + 'static {
+    /// The outcome of the local transaction `check` is about.
+    fn check(&self, check: TransactionCheck) -> LocalBoxFuture<'static, TransactionResolution>;
+}
+
+impl<F, Fut> TransactionChecker for F
+where
+    F: Fn(TransactionCheck) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = TransactionResolution> + 'static,
+{
+    fn check(&self, check: TransactionCheck) -> LocalBoxFuture<'static, TransactionResolution> {
+        Box::pin(self(check))
+    }
+}
+
+/// Stores `message` as the half message of a new transaction (Java
+/// `sendMessageInTransaction`); the reply is the [`Transaction`] to end.
+///
+/// The send goes as a [`SendMessage`](super::messages::SendMessage) does
+/// (validation, retries on another broker, the send timeout), marked
+/// transactional (`TRAN_MSG`, `PGROUP`, the prepared sysFlag); a `DELAY` level
+/// is dropped, as in Java. It fails with
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) when the producer has no
+/// [`TransactionChecker`]. A half message the broker stored without SEND_OK
+/// (flush or slave timeout) is rolled back at once and the reply is a
+/// [`ErrorKind::Broker`](crate::ErrorKind::Broker) error with that status's
+/// code: do not run the local transaction then.
+pub struct SendMessageInTransaction {
+    /// The message to send.
+    pub message: Message,
+    pub(crate) received: Instant,
+}
+
+impl SendMessageInTransaction {
+    /// A transactional send of `message`; its timeout counts from now.
+    pub fn new(message: Message) -> Self {
+        SendMessageInTransaction {
+            message,
+            received: Instant::now(),
+        }
+    }
+}
+
+impl ActixMessage for SendMessageInTransaction {
+    type Result = Result<Transaction, Error>;
+}
+
+/// A stored half message waiting for its outcome: end it with
+/// [`commit`](Transaction::commit) or [`rollback`](Transaction::rollback).
+/// Dropped without either, the broker asks the producer's
+/// [`TransactionChecker`] later.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    send_result: SendResult,
+    /// END_TRANSACTION as it will go, but for its resolution.
+    end: EndTransactionRequestHeader,
+    producer: Addr<ProducerActor>,
+}
+
+impl Transaction {
+    /// The half message's send result (its queue and offsets are the half
+    /// message's, in the broker's transaction topic).
+    pub fn send_result(&self) -> &SendResult {
+        &self.send_result
+    }
+
+    /// The transaction's id (the half message's UNIQ_KEY): what
+    /// [`TransactionCheck::transaction_id`] names later.
+    pub fn transaction_id(&self) -> &str {
+        self.end
+            .transaction_id
+            .as_deref()
+            .unwrap_or(&self.end.msg_id)
+    }
+
+    /// The name of the broker holding the half message.
+    pub fn broker_name(&self) -> &str {
+        self.end.broker_name.as_deref().unwrap_or_default()
+    }
+
+    /// Makes the message visible to consumers.
+    pub async fn commit(self) -> Result<(), Error> {
+        self.end(TransactionResolution::Commit).await
+    }
+
+    /// Drops the message.
+    pub async fn rollback(self) -> Result<(), Error> {
+        self.end(TransactionResolution::Rollback).await
+    }
+
+    /// Sends `resolution` to the broker; `Unknown` leaves the outcome to the
+    /// broker's later check. `Ok` once END_TRANSACTION is written (it is
+    /// one-way: the broker does not answer it).
+    pub async fn end(self, resolution: TransactionResolution) -> Result<(), Error> {
+        let producer = self.producer.clone();
+        producer
+            .send(EndTransaction::new(self, resolution))
+            .await
+            .map_err(|_| Error::shut_down())?
+    }
+}
+
+/// Ends a [`Transaction`] (what [`Transaction::end`] sends to its producer).
+pub struct EndTransaction {
+    /// The transaction to end.
+    pub transaction: Transaction,
+    /// Its outcome.
+    pub resolution: TransactionResolution,
+}
+
+impl EndTransaction {
+    /// Ends `transaction` with `resolution`.
+    pub fn new(transaction: Transaction, resolution: TransactionResolution) -> Self {
+        EndTransaction {
+            transaction,
+            resolution,
+        }
+    }
+
+    /// The END_TRANSACTION header, the broker name and the (namespaced) topic
+    /// whose route gives the broker's address.
+    pub(crate) fn into_parts(self) -> (EndTransactionRequestHeader, String, String) {
+        let mut end = self.transaction.end;
+        end.commit_or_rollback = self.resolution;
+        let broker = end.broker_name.clone().unwrap_or_default();
+        let topic = end.topic.clone().unwrap_or_default();
+        (end, broker, topic)
+    }
+}
+
+impl ActixMessage for EndTransaction {
+    type Result = Result<(), Error>;
+}
+
+/// Marks `message` as the half message of a transaction of `group`.
+pub(crate) fn mark_half_message(message: &mut Message, group: &str) {
+    message.remove_property(property::DELAY);
+    message.set_property(property::TRAN_MSG, "true");
+    message.set_property(property::PGROUP, group);
+}
+
+/// The [`Transaction`] of a half message the broker stored with SEND_OK.
+///
+/// `topic` is the namespaced topic it was sent to. `Err` when it cannot be
+/// ended from here: its offset message id is unreadable (the broker's check
+/// will settle it).
+pub(crate) fn transaction_of(
+    send_result: SendResult,
+    group: &str,
+    topic: &str,
+    producer: Addr<ProducerActor>,
+) -> Result<Transaction, Error> {
+    let (_, commit_log_offset) = decode_offset_msg_id(&send_result.offset_msg_id)?;
+    let end = EndTransactionRequestHeader {
+        producer_group: group.to_owned(),
+        tran_state_table_offset: send_result.queue_offset,
+        commit_log_offset,
+        commit_or_rollback: TransactionResolution::Unknown,
+        from_transaction_check: false,
+        msg_id: send_result.msg_id.clone(),
+        transaction_id: Some(
+            send_result
+                .transaction_id
+                .clone()
+                .unwrap_or_else(|| send_result.msg_id.clone()),
+        ),
+        topic: Some(topic.to_owned()),
+        broker_name: Some(send_result.message_queue.broker_name.clone()),
+    };
+    Ok(Transaction {
+        send_result,
+        end,
+        producer,
+    })
+}
+
+/// Runs `checker` on one check; a panic (when called or while polled) is
+/// `Unknown`, with the panic's text for END_TRANSACTION's remark.
+pub(crate) async fn run_checker(
+    checker: &dyn TransactionChecker,
+    check: TransactionCheck,
+) -> (TransactionResolution, Option<String>) {
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| checker.check(check))) {
+        Ok(fut) => fut,
+        Err(panic) => return (TransactionResolution::Unknown, Some(panic_text(&panic))),
+    };
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(resolution) => (resolution, None),
+        Err(panic) => (TransactionResolution::Unknown, Some(panic_text(&panic))),
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    format!("transaction checker panicked: {what}")
+}
+
+/// What the checker is told about a broker's check.
+pub(crate) fn check_of(
+    header: &CheckTransactionStateRequestHeader,
+    message: StoredMessage,
+) -> TransactionCheck {
+    let transaction_id = header
+        .transaction_id
+        .clone()
+        .or_else(|| message.uniq_key().map(str::to_owned))
+        .or_else(|| header.msg_id.clone())
+        .unwrap_or_default();
+    TransactionCheck {
+        transaction_id,
+        message,
+    }
+}
+
+/// The END_TRANSACTION that answers a check (Java
+/// `ClientRemotingProcessor.checkTransactionState` → `endTransactionOneway`).
+pub(crate) fn check_answer(
+    header: CheckTransactionStateRequestHeader,
+    uniq_key: Option<String>,
+    group: &str,
+    resolution: TransactionResolution,
+) -> EndTransactionRequestHeader {
+    EndTransactionRequestHeader {
+        producer_group: group.to_owned(),
+        tran_state_table_offset: header.tran_state_table_offset,
+        commit_log_offset: header.commit_log_offset,
+        commit_or_rollback: resolution,
+        from_transaction_check: true,
+        msg_id: uniq_key.or(header.msg_id).unwrap_or_default(),
+        transaction_id: header.transaction_id,
+        topic: header.topic,
+        broker_name: header.broker_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> CheckTransactionStateRequestHeader {
+        CheckTransactionStateRequestHeader {
+            tran_state_table_offset: 7,
+            commit_log_offset: 4096,
+            msg_id: Some("HEADER_MSG_ID".into()),
+            transaction_id: Some("TX".into()),
+            offset_msg_id: Some("7F00000100002A9F0000000000001000".into()),
+            topic: Some("T".into()),
+            broker_name: Some("broker-a".into()),
+        }
+    }
+
+    #[test]
+    fn a_check_is_answered_with_its_offsets_and_the_uniq_key() {
+        let end = check_answer(
+            header(),
+            Some("UNIQ".into()),
+            "g",
+            TransactionResolution::Commit,
+        );
+        assert_eq!(
+            end,
+            EndTransactionRequestHeader {
+                producer_group: "g".into(),
+                tran_state_table_offset: 7,
+                commit_log_offset: 4096,
+                commit_or_rollback: TransactionResolution::Commit,
+                from_transaction_check: true,
+                msg_id: "UNIQ".into(),
+                transaction_id: Some("TX".into()),
+                topic: Some("T".into()),
+                broker_name: Some("broker-a".into()),
+            }
+        );
+        // Without a UNIQ_KEY the header's msgId stands in (as in Java).
+        let end = check_answer(header(), None, "g", TransactionResolution::Rollback);
+        assert_eq!(end.msg_id, "HEADER_MSG_ID");
+    }
+
+    #[test]
+    fn a_half_message_is_marked_and_loses_its_delay() {
+        let mut m = Message::new("T", "b").with_delay_level(3);
+        mark_half_message(&mut m, "g");
+        assert!(m.is_transaction_prepared());
+        assert_eq!(m.property(property::PGROUP), Some("g"));
+        assert_eq!(m.property(property::DELAY), None);
+    }
+
+    #[actix_rt::test]
+    async fn a_panicking_checker_answers_unknown() {
+        let now = |_: TransactionCheck| -> std::future::Ready<TransactionResolution> {
+            panic!("no database")
+        };
+        let later = |_: TransactionCheck| async { panic!("lost the database") };
+        let ok = |_: TransactionCheck| async { TransactionResolution::Rollback };
+        let addr = "127.0.0.1:10911".parse().unwrap();
+        let stored = StoredMessage::from_message(&Message::new("T", "b"), addr, addr);
+        let check = || check_of(&header(), stored.clone());
+        let (r, remark) = run_checker(&now, check()).await;
+        assert_eq!(r, TransactionResolution::Unknown);
+        assert!(remark.unwrap().contains("no database"));
+        let (r, remark) = run_checker(&later, check()).await;
+        assert_eq!(r, TransactionResolution::Unknown);
+        assert!(remark.unwrap().contains("lost the database"));
+        assert_eq!(
+            run_checker(&ok, check()).await,
+            (TransactionResolution::Rollback, None)
+        );
+        assert_eq!(check().transaction_id, "TX");
+    }
+}
