@@ -26,10 +26,14 @@ use actix_rocketmq::protocol::SerializeType;
 use actix_rocketmq::protocol::message::property;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
-    SelectMessageQueueByHash, SendBatch, SendMessage, SendOneway, SendResult, SendStatus,
-    SendToQueue, SendWithSelector, Shutdown,
+    SelectMessageQueueByHash, SendBatch, SendMessage, SendMessageInTransaction, SendOneway,
+    SendResult, SendStatus, SendToQueue, SendWithSelector, Shutdown, Transaction, TransactionCheck,
+    TransactionResolution,
 };
-use readback::{ReadBack, assert_at_result, assert_same_message, is_compressed, unique};
+use readback::{
+    ReadBack, assert_at_result, assert_same_committed_message, assert_same_message, is_compressed,
+    unique,
+};
 use rig::Rig;
 
 /// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
@@ -969,4 +973,193 @@ async fn quickstart_example_against_the_real_broker() {
         (0..COUNT).collect::<Vec<_>>(),
         "messages the quickstart stored"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Transactions. `scripts/test.sh` starts the shared rig's brokers with a 1 s transaction
+// timeout and check interval, so an unresolved half message is checked ~1-2 s after it
+// is stored (the defaults are 6 s and 30 s).
+
+/// The committed messages of `topic` on every broker, by UNIQ_KEY.
+async fn committed(
+    rig: &Rig,
+    rb: &ReadBack,
+    topic: &str,
+) -> HashMap<String, readback::StoredMessage> {
+    let mut out = HashMap::new();
+    for (_, addr) in brokers(rig, rb).await {
+        for s in rb.pull_topic(&addr, topic, QUEUES).await {
+            out.insert(s.uniq_key().expect("UNIQ_KEY").to_owned(), s);
+        }
+    }
+    out
+}
+
+/// Polls the topic until `cond` holds for its committed messages (or `limit` passes).
+async fn wait_committed(
+    rig: &Rig,
+    rb: &ReadBack,
+    topic: &str,
+    limit: Duration,
+    cond: impl Fn(&HashMap<String, readback::StoredMessage>) -> bool,
+) -> HashMap<String, readback::StoredMessage> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = committed(rig, rb, topic).await;
+        if cond(&now) || Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A transactional producer whose checker records each check's transaction id and
+/// answers what `outcomes` holds for it (`Unknown` for an id it does not hold).
+fn tx_config(
+    rig: &Rig,
+    group: &str,
+    checks: Arc<std::sync::Mutex<Vec<String>>>,
+    outcomes: Arc<std::sync::Mutex<HashMap<String, TransactionResolution>>>,
+) -> ProducerConfig {
+    ProducerConfig::builder(group)
+        .namesrv_addr(rig.namesrv_addr())
+        .instance_name(unique("e2e"))
+        .transaction_checker(move |check: TransactionCheck| {
+            let answer = outcomes
+                .lock()
+                .unwrap()
+                .get(&check.transaction_id)
+                .copied()
+                .unwrap_or_default();
+            checks.lock().unwrap().push(check.transaction_id);
+            async move { answer }
+        })
+        .build()
+        .expect("valid producer config")
+}
+
+async fn half_send(p: &Addr<ProducerActor>, msg: Message) -> Transaction {
+    within(
+        STEP,
+        "half send",
+        p.send(SendMessageInTransaction::new(msg)),
+    )
+    .await
+    .expect("producer alive")
+    .unwrap_or_else(|e| panic!("half send failed: {e}"))
+}
+
+/// Commit makes the message readable in its topic, byte for byte; rollback leaves
+/// nothing there, even after the broker's check interval has passed several times.
+/// (The broker records ended transactions in batches, every `transactionOpBatchInterval`,
+/// so a check can still reach one that just ended; the checker answers with the real
+/// outcome, as an application's would, and the broker stores a commit answered by a
+/// check as another copy: at least once. Only such a check may add a copy.)
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn transaction_commit_is_stored_and_rollback_is_not() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_tx").await;
+    let checks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let outcomes = Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let group = unique("e2e_tx_group");
+    let p = start(tx_config(&rig, &group, checks.clone(), outcomes.clone())).await;
+
+    let kept = Message::new(topic.as_str(), text_body(300))
+        .with_tags("TX")
+        .with_keys("order-commit")
+        .with_property("origin", "e2e");
+    let tx = half_send(&p, kept.clone()).await;
+    assert_eq!(tx.send_result().status, SendStatus::SendOk);
+    let kept_id = tx.transaction_id().to_owned();
+    outcomes
+        .lock()
+        .unwrap()
+        .insert(kept_id.clone(), TransactionResolution::Commit);
+    within(STEP, "commit", tx.commit())
+        .await
+        .expect("commit written");
+
+    let dropped = Message::new(topic.as_str(), "never visible").with_keys("order-rollback");
+    let tx = half_send(&p, dropped).await;
+    let dropped_id = tx.transaction_id().to_owned();
+    outcomes
+        .lock()
+        .unwrap()
+        .insert(dropped_id.clone(), TransactionResolution::Rollback);
+    within(STEP, "rollback", tx.rollback())
+        .await
+        .expect("rollback written");
+
+    let seen = wait_committed(&rig, &rb, &topic, STEP, |m| m.contains_key(&kept_id)).await;
+    let stored = seen
+        .get(&kept_id)
+        .unwrap_or_else(|| panic!("the committed message is not in {topic}"));
+    assert_same_committed_message(stored, &kept, &kept_id, &group, "committed transaction");
+    // Several check intervals: neither a second copy nor the rolled-back message appears.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut stored_ids = Vec::new();
+    for (_, addr) in brokers(&rig, &rb).await {
+        for s in rb.pull_topic(&addr, &topic, QUEUES).await {
+            stored_ids.push(s.uniq_key().expect("UNIQ_KEY").to_owned());
+        }
+    }
+    let asked = checks.lock().unwrap().clone();
+    assert!(
+        asked.iter().all(|c| *c == kept_id || *c == dropped_id),
+        "checks of unknown transactions: {asked:?}"
+    );
+    let kept_checks = asked.iter().filter(|c| **c == kept_id).count();
+    assert!(
+        !stored_ids.is_empty()
+            && stored_ids.len() <= 1 + kept_checks
+            && stored_ids.iter().all(|id| *id == kept_id),
+        "stored in {topic}: {stored_ids:?}, after checks {asked:?}"
+    );
+    shutdown(&p).await;
+}
+
+/// RESEARCH theme 17 against the real broker: a transaction left unknown is checked by
+/// the broker on the producer group's connection, and the checker's commit makes it
+/// visible.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn transaction_left_unknown_is_settled_by_the_checker() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_txcheck").await;
+    let checks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let outcomes = Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let group = unique("e2e_txcheck_group");
+    let p = start(tx_config(&rig, &group, checks.clone(), outcomes.clone())).await;
+    let msg = Message::new(topic.as_str(), "settled by the check").with_keys("order-check");
+    let tx = half_send(&p, msg.clone()).await;
+    let id = tx.transaction_id().to_owned();
+    // Decided after the END_TRANSACTION said Unknown: only a check can tell the broker.
+    outcomes
+        .lock()
+        .unwrap()
+        .insert(id.clone(), TransactionResolution::Commit);
+    within(STEP, "end unknown", tx.end(TransactionResolution::Unknown))
+        .await
+        .expect("END_TRANSACTION written");
+
+    let seen = wait_committed(&rig, &rb, &topic, Duration::from_secs(30), |m| {
+        m.contains_key(&id)
+    })
+    .await;
+    let stored = seen.get(&id).unwrap_or_else(|| {
+        panic!(
+            "not committed after 30 s; checks so far: {:?}",
+            checks.lock().unwrap()
+        )
+    });
+    assert_same_committed_message(stored, &msg, &id, &group, "transaction settled by a check");
+    let asked = checks.lock().unwrap().clone();
+    assert!(
+        !asked.is_empty() && asked.iter().all(|c| *c == id),
+        "checks: {asked:?}"
+    );
+    shutdown(&p).await;
 }

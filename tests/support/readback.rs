@@ -430,6 +430,41 @@ const SYSTEM_ADDED: &[&str] = &[
 /// tags, keys and every property of `sent` (none of them missing or changed, and no
 /// user property added), and the producer's id (`UNIQ_KEY`).
 pub fn assert_same_message(stored: &StoredMessage, sent: &Message, uniq_key: &str, ctx: &str) {
+    assert_same_message_with(stored, sent, uniq_key, &[], ctx)
+}
+
+/// [`assert_same_message`] for a committed transactional message: sent with `PGROUP`
+/// (`group`); the broker adds the transaction id (the UNIQ_KEY) and, when it checked
+/// the transaction, the check count; the prepared mark (`TRAN_MSG`) is gone.
+pub fn assert_same_committed_message(
+    stored: &StoredMessage,
+    sent: &Message,
+    uniq_key: &str,
+    group: &str,
+    ctx: &str,
+) {
+    let mut expected = sent.clone();
+    expected.set_property(property::PGROUP, group);
+    assert_same_message_with(
+        stored,
+        &expected,
+        uniq_key,
+        &[property::TRANSACTION_ID, property::TRANSACTION_CHECK_TIMES],
+        ctx,
+    );
+    assert_eq!(stored.property(property::TRAN_MSG), None, "{ctx}: TRAN_MSG");
+    if let Some(id) = stored.property(property::TRANSACTION_ID) {
+        assert_eq!(id, uniq_key, "{ctx}: transaction id");
+    }
+}
+
+fn assert_same_message_with(
+    stored: &StoredMessage,
+    sent: &Message,
+    uniq_key: &str,
+    also_added: &[&str],
+    ctx: &str,
+) {
     assert_eq!(stored.topic, sent.topic, "{ctx}: topic");
     assert_eq!(stored.flag, sent.flag, "{ctx}: flag");
     assert!(
@@ -458,7 +493,9 @@ pub fn assert_same_message(stored: &StoredMessage, sent: &Message, uniq_key: &st
         );
     }
     for (k, _) in &stored.properties {
-        let known = sent.property(k).is_some() || SYSTEM_ADDED.contains(&k.as_str());
+        let known = sent.property(k).is_some()
+            || SYSTEM_ADDED.contains(&k.as_str())
+            || also_added.contains(&k.as_str());
         assert!(
             known,
             "{ctx}: stored message has a property {k:?} that was not sent (all: {:?})",
