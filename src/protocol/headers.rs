@@ -553,6 +553,87 @@ impl CommandHeader for UnregisterClientRequestHeader {
 }
 
 // ---------------------------------------------------------------------------
+// PUSH_REPLY_MESSAGE_TO_CLIENT (326)
+// ---------------------------------------------------------------------------
+
+/// Header of PUSH_REPLY_MESSAGE_TO_CLIENT: the broker hands a request–reply
+/// answer to the requester (Java `ReplyMessageRequestHeader`, long keys); the
+/// body is the reply's body (zlib when `sys_flag` says so).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplyMessageRequestHeader {
+    /// The replier's producer group (`producerGroup`).
+    pub producer_group: String,
+    /// The reply topic, `<cluster>_REPLY_TOPIC` (`topic`).
+    pub topic: String,
+    /// `defaultTopic`.
+    pub default_topic: String,
+    /// `defaultTopicQueueNums`.
+    pub default_topic_queue_nums: i32,
+    /// `queueId`.
+    pub queue_id: i32,
+    /// The reply's sysFlag (`sysFlag`; compression).
+    pub sys_flag: i32,
+    /// When the replier sent it (`bornTimestamp`, epoch ms).
+    pub born_timestamp: i64,
+    /// The reply's user flag (`flag`).
+    pub flag: i32,
+    /// The reply's properties, encoded (`properties`): CORRELATION_ID, ...
+    pub properties: Option<String>,
+    /// `reconsumeTimes`.
+    pub reconsume_times: Option<i32>,
+    /// `unitMode`.
+    pub unit_mode: bool,
+    /// The replier's address, `ip:port` (`bornHost`).
+    pub born_host: String,
+    /// The broker's address, `ip:port` (`storeHost`).
+    pub store_host: String,
+    /// When the broker took it (`storeTimestamp`, epoch ms).
+    pub store_timestamp: i64,
+}
+
+impl CommandHeader for ReplyMessageRequestHeader {
+    fn to_ext_fields(&self) -> ExtFields {
+        let mut f = ExtFields::with_capacity(14);
+        f.push("producerGroup", self.producer_group.as_str());
+        f.push("topic", self.topic.as_str());
+        f.push("defaultTopic", self.default_topic.as_str());
+        f.push(
+            "defaultTopicQueueNums",
+            self.default_topic_queue_nums.to_string(),
+        );
+        f.push("queueId", self.queue_id.to_string());
+        f.push("sysFlag", self.sys_flag.to_string());
+        f.push("bornTimestamp", self.born_timestamp.to_string());
+        f.push("flag", self.flag.to_string());
+        push_opt_str(&mut f, "properties", &self.properties);
+        push_opt_num(&mut f, "reconsumeTimes", self.reconsume_times);
+        f.push("unitMode", bool_str(self.unit_mode));
+        f.push("bornHost", self.born_host.as_str());
+        f.push("storeHost", self.store_host.as_str());
+        f.push("storeTimestamp", self.store_timestamp.to_string());
+        f
+    }
+    fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(ReplyMessageRequestHeader {
+            producer_group: req_str(f, "producerGroup")?,
+            topic: req_str(f, "topic")?,
+            default_topic: req_str(f, "defaultTopic")?,
+            default_topic_queue_nums: req_num(f, "defaultTopicQueueNums")?,
+            queue_id: req_num(f, "queueId")?,
+            sys_flag: req_num(f, "sysFlag")?,
+            born_timestamp: req_num(f, "bornTimestamp")?,
+            flag: req_num(f, "flag")?,
+            properties: opt_str(f, "properties"),
+            reconsume_times: opt_num(f, "reconsumeTimes")?,
+            unit_mode: opt_bool(f, "unitMode")?.unwrap_or(false),
+            born_host: req_str(f, "bornHost")?,
+            store_host: req_str(f, "storeHost")?,
+            store_timestamp: req_num(f, "storeTimestamp")?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
 // END_TRANSACTION (37) / CHECK_TRANSACTION_STATE (39)
 // ---------------------------------------------------------------------------
 
@@ -1187,6 +1268,31 @@ mod tests {
                 .ext("b")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn reply_push_header_round_trips() {
+        let h = ReplyMessageRequestHeader {
+            producer_group: "replier".into(),
+            topic: "DefaultCluster_REPLY_TOPIC".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 1,
+            sys_flag: 0,
+            born_timestamp: 1_795_307_821_617,
+            flag: 0,
+            properties: Some("CORRELATION_ID\u{1}c-1\u{2}".into()),
+            reconsume_times: Some(0),
+            unit_mode: false,
+            born_host: "127.0.0.1:50000".into(),
+            store_host: "127.0.0.1:10911".into(),
+            store_timestamp: 1_795_307_821_620,
+        };
+        let back = ReplyMessageRequestHeader::from_ext_fields(&h.to_ext_fields()).unwrap();
+        assert_eq!(back, h);
+        let mut f = h.to_ext_fields();
+        f.remove("storeHost");
+        assert!(ReplyMessageRequestHeader::from_ext_fields(&f).is_err());
     }
 
     #[test]

@@ -4,7 +4,14 @@ use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::compression::decompress;
 use super::error::ProtocolError;
+use super::headers::ReplyMessageRequestHeader;
+
+/// `MSG_TYPE` of a request–reply answer.
+pub const REPLY_MESSAGE_TYPE: &str = "reply";
+/// A cluster's reply topic is `<cluster>_REPLY_TOPIC` (Java `MixAll.getReplyTopic`).
+pub const REPLY_TOPIC_SUFFIX: &str = "REPLY_TOPIC";
 
 /// Separator between a property name and its value (Java `NAME_VALUE_SEPARATOR`).
 pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
@@ -574,6 +581,72 @@ impl Message {
             .unwrap_or_default()
     }
 
+    /// The reply to a request–reply request whose properties are `request`
+    /// (Java `MessageUtil.createReplyMessage`): to `<CLUSTER>_REPLY_TOPIC`,
+    /// marked `MSG_TYPE=reply`, with the request's `CORRELATION_ID`,
+    /// `REPLY_TO_CLIENT` and `TTL`. A producer sends it with
+    /// SEND_REPLY_MESSAGE_V2 and the broker pushes it to the requester. `None`
+    /// when `request` is not a stored request (no `CLUSTER`, which the broker
+    /// adds, or no correlation id or requester).
+    ///
+    /// ```
+    /// use actix_rocketmq::Message;
+    /// let request = [("CLUSTER", "DefaultCluster"), ("CORRELATION_ID", "c-1"),
+    ///                ("REPLY_TO_CLIENT", "10.0.0.9@4711"), ("TTL", "3000")];
+    /// let reply = Message::reply_to(request, "pong").unwrap();
+    /// assert_eq!(reply.topic, "DefaultCluster_REPLY_TOPIC");
+    /// assert!(reply.is_reply());
+    /// ```
+    pub fn reply_to<'a>(
+        request: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: impl Into<Bytes>,
+    ) -> Option<Message> {
+        let (mut cluster, mut correlation, mut client, mut ttl) = (None, None, None, None);
+        for (k, v) in request {
+            match k {
+                property::CLUSTER => cluster = Some(v),
+                property::CORRELATION_ID => correlation = Some(v),
+                property::REPLY_TO_CLIENT => client = Some(v),
+                property::TTL => ttl = Some(v),
+                _ => {}
+            }
+        }
+        let mut reply = Message::new(format!("{}_{REPLY_TOPIC_SUFFIX}", cluster?), body);
+        reply.set_property(property::MSG_TYPE, REPLY_MESSAGE_TYPE);
+        reply.set_property(property::CORRELATION_ID, correlation?);
+        reply.set_property(property::REPLY_TO_CLIENT, client?);
+        if let Some(ttl) = ttl {
+            reply.set_property(property::TTL, ttl);
+        }
+        Some(reply)
+    }
+
+    /// Whether this is a request–reply answer (`MSG_TYPE=reply`).
+    pub fn is_reply(&self) -> bool {
+        self.property(property::MSG_TYPE) == Some(REPLY_MESSAGE_TYPE)
+    }
+
+    /// The message a PUSH_REPLY_MESSAGE_TO_CLIENT carries: topic, flag and
+    /// properties from its header, the body inflated when `sysFlag` says so
+    /// (at most `max_body` bytes).
+    pub fn from_reply_push(
+        header: &ReplyMessageRequestHeader,
+        body: Bytes,
+        max_body: usize,
+    ) -> Result<Message, ProtocolError> {
+        let body = if header.sys_flag & sys_flag::COMPRESSED != 0 {
+            decompress(&body, header.sys_flag, max_body)?
+        } else {
+            body
+        };
+        let mut m = Message::new(header.topic.as_str(), body).with_flag(header.flag);
+        m.properties.clear();
+        for (k, v) in decode_properties(header.properties.as_deref().unwrap_or_default()) {
+            m.set_property(k, v);
+        }
+        Ok(m)
+    }
+
     /// Whether `TRAN_MSG` marks this as a transactional half message.
     pub fn is_transaction_prepared(&self) -> bool {
         self.property(property::TRAN_MSG)
@@ -712,6 +785,43 @@ pub fn decode_properties_bytes(raw: &[u8]) -> Result<Vec<(String, String)>, Prot
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_pushed_reply_becomes_a_message() {
+        let reply = Message::reply_to(
+            [
+                ("CLUSTER", "C"),
+                ("CORRELATION_ID", "c-1"),
+                ("REPLY_TO_CLIENT", "me"),
+                ("TTL", "3000"),
+                ("KEYS", "not copied"),
+            ],
+            "pong",
+        )
+        .unwrap();
+        assert_eq!(reply.topic, "C_REPLY_TOPIC");
+        assert_eq!(reply.property(property::CORRELATION_ID), Some("c-1"));
+        assert_eq!(reply.property(property::TTL), Some("3000"));
+        assert_eq!(reply.keys(), None);
+        assert!(Message::reply_to([("CORRELATION_ID", "c-1")], "x").is_none());
+
+        let mut header = ReplyMessageRequestHeader {
+            topic: reply.topic.clone(),
+            flag: 7,
+            properties: Some(reply.encode_properties()),
+            ..Default::default()
+        };
+        let back = Message::from_reply_push(&header, Bytes::from_static(b"pong"), 1 << 20).unwrap();
+        assert_eq!(back.topic, "C_REPLY_TOPIC");
+        assert_eq!(back.flag, 7);
+        assert_eq!(back.body, "pong");
+        assert!(back.is_reply());
+        assert_eq!(back.property(property::WAIT), reply.property(property::WAIT));
+        let packed = crate::protocol::compression::compress_zlib(b"pong pong pong", 5).unwrap();
+        header.sys_flag = sys_flag::COMPRESSED;
+        let back = Message::from_reply_push(&header, packed, 1 << 20).unwrap();
+        assert_eq!(back.body, "pong pong pong");
+    }
 
     #[test]
     fn encodes_spec_example_exactly() {
