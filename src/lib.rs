@@ -36,7 +36,7 @@ pub use producer::ProducerActor;
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
     FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
-    SendOutcome, SendToQueue, SendWithSelector, Shutdown,
+    SendOutcome, SendRequest, SendToQueue, SendWithSelector, Shutdown,
 };
 pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,

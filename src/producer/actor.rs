@@ -53,7 +53,7 @@ use crate::runtime::connection::{Reply, ReplyBatch, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
     CheckTransaction, ClientManager, GetBrokers, GetConnection, GetOrCreateInstance,
-    InstanceHandles, RegisterProducer, UnregisterProducer,
+    InstanceHandles, RegisterProducer, RequestReply, UnregisterProducer,
 };
 use crate::runtime::route_manager::RouteConfig;
 use crate::runtime::route_manager::{
@@ -86,6 +86,13 @@ struct InAttempt {
 /// ends and handed straight to actix's reply channel (see [`SendReply`]), so a
 /// send costs no task, future or timer of its own.
 struct ReplySlot<T>(Rc<RefCell<SlotState<T>>>);
+
+// Not derived: `T` need not be `Clone` to share the slot.
+impl<T> Clone for ReplySlot<T> {
+    fn clone(&self) -> Self {
+        ReplySlot(self.0.clone())
+    }
+}
 
 enum SlotState<T> {
     Empty,
@@ -144,6 +151,18 @@ enum ReplyTo {
     Oneway(ReplySlot<Result<(), Error>>),
     /// A transaction's half message: the reply is the [`Transaction`] to end.
     Half(Box<HalfReply>),
+    /// A request–reply request: a failed send answers it; a stored one waits
+    /// for its reply (see [`PendingRequest`]).
+    Request(ReplySlot<Result<Message, Error>>),
+}
+
+/// A request whose reply has not come yet.
+struct PendingRequest {
+    /// Shared with the request's job (which answers it if the send fails).
+    slot: ReplySlot<Result<Message, Error>>,
+    /// Answers it with a timeout at its deadline.
+    timer: SpawnHandle,
+    received: Instant,
 }
 
 /// Where a half message's outcome goes, with what its [`Transaction`] needs.
@@ -204,6 +223,11 @@ impl ReplyTo {
             }
             ReplyTo::Oneway(slot) => slot.complete(res.map(|_| ())),
             ReplyTo::Half(half) => half.deliver(res),
+            ReplyTo::Request(slot) => match res {
+                Ok(Some(_)) => {} // stored: the reply answers it
+                Ok(None) => slot.complete(Err(Error::shut_down())),
+                Err(e) => slot.complete(Err(e)),
+            },
         }
     }
 }
@@ -351,6 +375,8 @@ pub struct ProducerActor {
     #[allow(clippy::vec_box)]
     waiting_route: HashMap<String, Vec<Box<Job>>>,
     conns: HashMap<String, Connection>,
+    /// Request–reply requests waiting for their reply, by correlation id.
+    requests: HashMap<String, PendingRequest>,
     selection: HashMap<String, QueueSelection>,
     fault: LatencyFaultTolerance,
     ids: Arc<UniqIdGenerator>,
@@ -440,6 +466,7 @@ impl ProducerActor {
                 .send(RegisterProducer {
                     group: group.clone(),
                     transaction_checks: transaction_checks.clone(),
+                    replies: Some(ctx.address().recipient()),
                 })
                 .await
             {
@@ -474,6 +501,7 @@ impl ProducerActor {
             routes: HashMap::default(),
             waiting_route: HashMap::default(),
             conns: HashMap::default(),
+            requests: HashMap::default(),
             selection: HashMap::default(),
             fault: LatencyFaultTolerance::new(),
             ids,
@@ -560,9 +588,15 @@ impl ProducerActor {
             _ => 1,
         };
         let size = body.as_ref().unwrap_or(&message.body).len();
+        // A request–reply answer goes with its own code, for the broker to push it.
+        let code = if message.is_reply() {
+            request_code::SEND_REPLY_MESSAGE_V2
+        } else {
+            request_code::SEND_MESSAGE_V2
+        };
         Ok(Box::new(Job {
             route,
-            code: request_code::SEND_MESSAGE_V2,
+            code,
             fixed: static_fields,
             message_properties: true,
             wrapped_topic,
@@ -1416,6 +1450,9 @@ impl Actor for ProducerActor {
         for job in jobs {
             job.reply.deliver(Err(Error::shut_down()));
         }
+        for (_, request) in self.requests.drain() {
+            request.slot.complete(Err(Error::shut_down()));
+        }
         tracing::debug!(group = %self.group, "producer stopped");
     }
 }
@@ -1622,6 +1659,61 @@ impl Handler<CheckTransaction> for ProducerActor {
             }
             .into_actor(self),
         );
+    }
+}
+
+impl Handler<SendRequest> for ProducerActor {
+    type Result = SendReply<Result<Message, Error>>;
+    fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let timeout = msg.timeout.unwrap_or(self.cfg.send_timeout());
+        // Unique per client (and the broker pushes by client id).
+        let correlation_id = self.ids.next_at(now_ms()).as_str().to_owned();
+        let mut message = msg.message;
+        message.set_property(property::CORRELATION_ID, correlation_id.as_str());
+        message.set_property(property::REPLY_TO_CLIENT, self.handles.client_id.as_str());
+        message.set_property(property::TTL, timeout.as_millis().to_string());
+        let (slot, reply) = ReplySlot::pair();
+        // Waiting from now: a reply may overtake the send's own answer.
+        let id = correlation_id.clone();
+        let timer = ctx.run_later(
+            (received + timeout).saturating_duration_since(Instant::now()),
+            move |act, _| act.request_timed_out(&id),
+        );
+        self.requests.insert(
+            correlation_id,
+            PendingRequest {
+                slot: slot.clone(),
+                timer,
+                received,
+            },
+        );
+        let job = self.prepare(message, Route::Any, received, ReplyTo::Request(slot));
+        self.submit(job, ctx);
+        reply
+    }
+}
+
+impl Handler<RequestReply> for ProducerActor {
+    type Result = ();
+    fn handle(&mut self, msg: RequestReply, ctx: &mut Context<Self>) {
+        // Every producer of the client gets every reply: not ours, or too late.
+        let Some(request) = self.requests.remove(&msg.correlation_id) else {
+            return;
+        };
+        ctx.cancel_future(request.timer);
+        let mut message = msg.message;
+        message.set_property(property::ARRIVE_TIME, now_ms().to_string());
+        request.slot.complete(Ok(message));
+    }
+}
+
+impl ProducerActor {
+    fn request_timed_out(&mut self, correlation_id: &str) {
+        if let Some(request) = self.requests.remove(correlation_id) {
+            let err = Error::timeout(request.received.elapsed(), 1, Vec::new());
+            request.slot.complete(Err(err));
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The messages a service sends to a `ProducerActor`, each with a typed reply.
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::{Message as ActixMessage, Recipient};
 use tokio::time::Instant;
@@ -64,6 +65,45 @@ pub struct SendOutcome {
 
 impl ActixMessage for SendOutcome {
     type Result = ();
+}
+
+/// Sends a request and waits for its reply (the Java `request(msg, timeout)`,
+/// RocketMQ 4.6+ request–reply).
+///
+/// The message goes as a send does, with `CORRELATION_ID` (unique per
+/// request), `REPLY_TO_CLIENT` (this client's id) and `TTL` (the timeout in
+/// ms) added. A consumer that gets it answers with [`Message::reply_to`] sent
+/// by any producer; the broker pushes that reply to this client, and it is the
+/// reply here. The timeout (the producer's send timeout unless
+/// [`with_timeout`](SendRequest::with_timeout)) covers the send and the wait:
+/// no reply by then is a [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error.
+pub struct SendRequest {
+    /// The request.
+    pub message: Message,
+    /// The whole request's timeout; `None`: the producer's send timeout.
+    pub timeout: Option<Duration>,
+    pub(crate) received: Instant,
+}
+
+impl SendRequest {
+    /// A request of `message`; its timeout counts from now.
+    pub fn new(message: Message) -> Self {
+        SendRequest {
+            message,
+            timeout: None,
+            received: Instant::now(),
+        }
+    }
+
+    /// Sets the timeout of the send and the wait for the reply together.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl ActixMessage for SendRequest {
+    type Result = Result<Message, Error>;
 }
 
 /// Writes one message without waiting for the broker (the Java `sendOneway`):

@@ -816,7 +816,10 @@ mod tests {
         assert_eq!(back.flag, 7);
         assert_eq!(back.body, "pong");
         assert!(back.is_reply());
-        assert_eq!(back.property(property::WAIT), reply.property(property::WAIT));
+        assert_eq!(
+            back.property(property::WAIT),
+            reply.property(property::WAIT)
+        );
         let packed = crate::protocol::compression::compress_zlib(b"pong pong pong", 5).unwrap();
         header.sys_flag = sys_flag::COMPRESSED;
         let back = Message::from_reply_push(&header, packed, 1 << 20).unwrap();

@@ -21,11 +21,12 @@ use super::route_manager::{
 use crate::protocol::RemotingCommand;
 use crate::protocol::codes::{request_code, response_code};
 use crate::protocol::headers::{
-    CheckTransactionStateRequestHeader, CommandHeader, UnregisterClientRequestHeader,
+    CheckTransactionStateRequestHeader, CommandHeader, ReplyMessageRequestHeader,
+    UnregisterClientRequestHeader,
 };
-use crate::protocol::message::property;
+use crate::protocol::message::{Message as MqMessage, property};
 use crate::protocol::route::MASTER_ID;
-use crate::protocol::stored::{StoredMessage, decode_stored_messages};
+use crate::protocol::stored::{DEFAULT_MAX_INFLATED_BODY, StoredMessage, decode_stored_messages};
 
 /// Everything a `ClientInstance` needs; two producers share an instance when
 /// their client id and name servers are equal.
@@ -88,6 +89,21 @@ pub struct RegisterProducer {
     /// Where the brokers' CHECK_TRANSACTION_STATE requests for this group go
     /// (a transactional producer); `None`: they are logged and dropped.
     pub transaction_checks: Option<Recipient<CheckTransaction>>,
+    /// Where request–reply answers pushed to this client go (each registered
+    /// producer gets every one and keeps those it waits for).
+    pub replies: Option<Recipient<RequestReply>>,
+}
+
+/// A request–reply answer a broker pushed to this client
+/// (PUSH_REPLY_MESSAGE_TO_CLIENT).
+pub struct RequestReply {
+    /// Its `CORRELATION_ID`: the request it answers.
+    pub correlation_id: String,
+    /// The reply message.
+    pub message: MqMessage,
+}
+impl Message for RequestReply {
+    type Result = ();
 }
 
 /// A broker asks about a transaction it holds a half message of
@@ -109,6 +125,7 @@ impl RegisterProducer {
         RegisterProducer {
             group: group.into(),
             transaction_checks: None,
+            replies: None,
         }
     }
 }
@@ -203,6 +220,8 @@ pub struct ClientInstance {
     groups: BTreeSet<String>,
     /// Per transactional producer group, where its transaction checks go.
     checkers: HashMap<String, Recipient<CheckTransaction>>,
+    /// Per producer group, where request–reply answers go.
+    repliers: HashMap<String, Recipient<RequestReply>>,
     /// This instance, as the handler of broker-initiated requests on every
     /// broker connection; set while running (a self-reference: `shutdown` drops it).
     inbound: Option<Recipient<InboundRequest>>,
@@ -222,6 +241,7 @@ impl ClientInstance {
             conn_arbiter: None,
             groups: BTreeSet::new(),
             checkers: HashMap::new(),
+            repliers: HashMap::new(),
             inbound: None,
             brokers: BrokerTable::new(),
             conns: HashMap::new(),
@@ -243,6 +263,39 @@ impl ClientInstance {
         }
         self.conns.insert(addr.to_string(), conn.clone());
         conn
+    }
+
+    /// PUSH_REPLY_MESSAGE_TO_CLIENT: to every producer, answered SUCCESS
+    /// (SYSTEM_ERROR when unreadable), as the Java client does.
+    fn reply_pushed(&self, req: InboundRequest) {
+        let reply = ReplyMessageRequestHeader::from_command(&req.cmd).and_then(|h| {
+            MqMessage::from_reply_push(&h, req.cmd.body.clone(), DEFAULT_MAX_INFLATED_BODY)
+        });
+        let code = match reply {
+            Ok(message) => {
+                let correlation_id = message
+                    .property(property::CORRELATION_ID)
+                    .unwrap_or_default()
+                    .to_owned();
+                for producer in self.repliers.values() {
+                    // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
+                    producer.do_send(RequestReply {
+                        correlation_id: correlation_id.clone(),
+                        message: message.clone(),
+                    });
+                }
+                response_code::SUCCESS
+            }
+            Err(e) => {
+                tracing::warn!(broker = %req.remote, error = %e, "unreadable reply message");
+                response_code::SYSTEM_ERROR
+            }
+        };
+        if !req.cmd.is_oneway() {
+            let mut resp = RemotingCommand::response(code, req.cmd.opaque, None);
+            resp.serialize_type = req.cmd.serialize_type;
+            req.connection.respond(resp);
+        }
     }
 
     /// CHECK_TRANSACTION_STATE: to the producer of the half message's group.
@@ -334,6 +387,7 @@ impl ClientInstance {
         self.state = ServiceState::ShutdownAlready;
         self.inbound = None;
         self.checkers.clear();
+        self.repliers.clear();
         ClientManager::from_registry().do_send(RemoveInstance {
             key: self.cfg.key(),
             instance: ctx.address(),
@@ -425,6 +479,9 @@ impl Handler<RegisterProducer> for ClientInstance {
         if let Some(checks) = msg.transaction_checks {
             self.checkers.insert(msg.group.clone(), checks);
         }
+        if let Some(replies) = msg.replies {
+            self.repliers.insert(msg.group.clone(), replies);
+        }
         hb.do_send(SetGroups(self.groups.clone()));
         hb.do_send(BeatNow);
         Ok(InstanceHandles {
@@ -442,6 +499,7 @@ impl Handler<UnregisterProducer> for ClientInstance {
             return Box::pin(actix::fut::ready(()));
         }
         self.checkers.remove(&msg.group);
+        self.repliers.remove(&msg.group);
         if let Some(hb) = &self.heartbeat {
             hb.do_send(SetGroups(self.groups.clone()));
         }
@@ -459,6 +517,7 @@ impl Handler<InboundRequest> for ClientInstance {
     fn handle(&mut self, req: InboundRequest, _: &mut Context<Self>) {
         match req.cmd.code {
             request_code::CHECK_TRANSACTION_STATE => self.check_transaction(req),
+            request_code::PUSH_REPLY_MESSAGE_TO_CLIENT => self.reply_pushed(req),
             // A request this producer-only client does not serve (consumer notifications...).
             _ if !req.cmd.is_oneway() => req
                 .connection

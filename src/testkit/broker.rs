@@ -24,11 +24,11 @@ use crate::protocol::compression::decompress;
 use crate::protocol::headers::{
     CheckTransactionStateRequestHeader, CommandHeader, CreateTopicRequestHeader,
     EndTransactionRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
-    SendMessageRequestHeader, SendMessageResponseHeader, TransactionResolution,
-    UnregisterClientRequestHeader, ViewMessageRequestHeader,
+    ReplyMessageRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+    TransactionResolution, UnregisterClientRequestHeader, ViewMessageRequestHeader,
 };
 use crate::protocol::heartbeat::HeartbeatData;
-use crate::protocol::message::{decode_properties, property, sys_flag};
+use crate::protocol::message::{decode_properties, encode_properties, property, sys_flag};
 use crate::protocol::message_id::encode_offset_msg_id;
 use crate::protocol::route::perm;
 use crate::protocol::stored::{DEFAULT_MAX_INFLATED_BODY, encode_stored_message};
@@ -254,6 +254,8 @@ pub(crate) fn handle(
             if b.null_mode {
                 // Reached only while fault rules are active; otherwise null_reply answered.
                 null_response(core.addr, null_send_of(req))
+            } else if matches!(req.code, SEND_REPLY_MESSAGE | SEND_REPLY_MESSAGE_V2) {
+                reply(core, b, conn, peer, req)
             } else {
                 send(core, b, conn, peer, req)
             }
@@ -471,6 +473,65 @@ fn send(
         ..Default::default()
     };
     ok(req, Some(header.to_ext_fields()))
+}
+
+/// SEND_REPLY_MESSAGE(_V2), as the Java `ReplyMessageProcessor`: stores the
+/// reply, then pushes it (PUSH_REPLY_MESSAGE_TO_CLIENT) to the connection that
+/// heartbeated as its `REPLY_TO_CLIENT`; SYSTEM_ERROR when there is none.
+fn reply(
+    core: &ServerCore,
+    b: &BrokerCore,
+    conn: ConnectionId,
+    peer: SocketAddr,
+    req: &RemotingCommand,
+) -> RemotingCommand {
+    let stored = send(core, b, conn, peer, req);
+    if stored.code != response_code::SUCCESS {
+        return stored;
+    }
+    let Ok(h) = SendMessageRequestHeader::from_command(req) else {
+        return stored;
+    };
+    let mut properties = decode_properties(h.properties.as_deref().unwrap_or_default());
+    let client = properties
+        .iter()
+        .find(|(k, _)| k == property::REPLY_TO_CLIENT)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    properties.push((property::PUSH_REPLY_TIME.into(), now_ms().to_string()));
+    let push = ReplyMessageRequestHeader {
+        producer_group: h.producer_group,
+        topic: h.topic,
+        default_topic: h.default_topic,
+        default_topic_queue_nums: h.default_topic_queue_nums,
+        queue_id: h.queue_id,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        flag: h.flag,
+        properties: Some(encode_properties(
+            properties.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )),
+        reconsume_times: h.reconsume_times,
+        unit_mode: h.unit_mode,
+        born_host: peer.to_string(),
+        store_host: core.addr.to_string(),
+        store_timestamp: now_ms(),
+    };
+    let mut cmd = RemotingCommand::request(
+        request_code::PUSH_REPLY_MESSAGE_TO_CLIENT,
+        push.to_ext_fields(),
+    )
+    .with_body(req.body.clone());
+    cmd.version = SERVER_VERSION;
+    if core.request_client(&client, cmd) {
+        stored
+    } else {
+        error(
+            req,
+            response_code::SYSTEM_ERROR,
+            format!("push reply message fail, channel of <{client}> not found."),
+        )
+    }
 }
 
 fn heartbeat(

@@ -166,6 +166,40 @@ pub(crate) struct ServerCore {
     ctl: mpsc::UnboundedSender<Ctl>,
 }
 
+impl ServerCore {
+    fn push(&self, id: ConnectionId, out: Outgoing) -> Result<(), TestkitError> {
+        let tx = lock(&self.state)
+            .conns
+            .get(&id)
+            .map(|c| c.tx.clone())
+            .ok_or(TestkitError::NoSuchConnection(id))?;
+        tx.send(ConnCmd::Send(out))
+            .map_err(|_| TestkitError::NoSuchConnection(id))
+    }
+
+    fn next_opaque(&self) -> i32 {
+        self.next_opaque.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends a server-initiated request on the connection of client `client_id`
+    /// (the last one that heartbeated with it) without waiting for its answer,
+    /// which shows up in `received`; `false` when no connection has that client.
+    pub(crate) fn request_client(&self, client_id: &str, mut cmd: RemotingCommand) -> bool {
+        let conn = lock(&self.state)
+            .conns
+            .iter()
+            .filter(|(_, c)| c.client_id.as_deref() == Some(client_id))
+            .map(|(id, _)| *id)
+            .max();
+        let Some(conn) = conn else {
+            return false;
+        };
+        cmd.opaque = self.next_opaque();
+        cmd.flag = 0;
+        self.push(conn, Outgoing::Cmd(cmd)).is_ok()
+    }
+}
+
 /// Binds `addr` with SO_REUSEADDR so a restarted server gets its old port back.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
@@ -888,13 +922,11 @@ impl ServerHandle {
     }
 
     fn push(&self, id: ConnectionId, out: Outgoing) -> Result<(), TestkitError> {
-        let tx = self.conn_tx(id).ok_or(TestkitError::NoSuchConnection(id))?;
-        tx.send(ConnCmd::Send(out))
-            .map_err(|_| TestkitError::NoSuchConnection(id))
+        self.core.push(id, out)
     }
 
     fn next_opaque(&self) -> i32 {
-        self.core.next_opaque.fetch_add(1, Ordering::Relaxed)
+        self.core.next_opaque()
     }
 
     /// Sends a server-initiated oneway request (flag 2, the server's own
