@@ -27,8 +27,8 @@ use actix_rocketmq::protocol::message::property;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SelectMessageQueueByHash, SendBatch, SendMessage, SendMessageInTransaction, SendOneway,
-    SendResult, SendStatus, SendToQueue, SendWithSelector, Shutdown, Transaction, TransactionCheck,
-    TransactionResolution,
+    SendRequest, SendResult, SendStatus, SendToQueue, SendWithSelector, Shutdown, Transaction,
+    TransactionCheck, TransactionResolution,
 };
 use readback::{
     ReadBack, assert_at_result, assert_same_committed_message, assert_same_message, is_compressed,
@@ -1162,4 +1162,80 @@ async fn transaction_left_unknown_is_settled_by_the_checker() {
         "checks: {asked:?}"
     );
     shutdown(&p).await;
+}
+
+/// Request-reply through the real broker: the request is stored with the broker's
+/// `CLUSTER`, a reply built from it (as a consumer would) goes with
+/// SEND_REPLY_MESSAGE_V2, and the broker pushes it to the requester's connection.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn request_gets_the_reply_pushed_by_the_broker() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_request").await;
+    // The reply topic of the rig's cluster, on every broker (as auto-creation would).
+    let bs = brokers(&rig, &rb).await;
+    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
+    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
+    let reply_topic = "DefaultCluster_REPLY_TOPIC";
+    within(
+        STEP,
+        "create reply topic",
+        rb.create_topic(&addrs, reply_topic, 1),
+    )
+    .await;
+    rb.wait_route(rig.namesrv_addr(), reply_topic, &names, STEP)
+        .await;
+
+    let requester_cfg = config(&rig, &unique("e2e_requester"));
+    let requester_id = requester_cfg.client_id();
+    let requester = start(requester_cfg).await;
+    let replier = start(config(&rig, &unique("e2e_replier"))).await;
+
+    let request = Message::new(topic.as_str(), "ping").with_keys("request-1");
+    let pending = requester.send(SendRequest::new(request).with_timeout(Duration::from_secs(8)));
+    let replier_side = async {
+        let deadline = Instant::now() + STEP;
+        let stored = loop {
+            let mut found = None;
+            for (_, addr) in brokers(&rig, &rb).await {
+                found = found.or(rb
+                    .pull_topic(&addr, &topic, QUEUES)
+                    .await
+                    .into_iter()
+                    .next());
+            }
+            if let Some(s) = found {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the request was not stored");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            stored.property(property::REPLY_TO_CLIENT),
+            Some(requester_id.as_str())
+        );
+        let props = stored
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let reply = Message::reply_to(props, "pong").expect("the broker added CLUSTER");
+        assert_eq!(reply.topic, reply_topic);
+        send(&replier, reply).await;
+        stored
+    };
+    let (reply, stored) = within(STEP, "request and reply", async {
+        tokio::join!(pending, replier_side)
+    })
+    .await;
+    let reply = reply
+        .expect("producer alive")
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    assert_eq!(reply.body, "pong");
+    assert_eq!(
+        reply.property(property::CORRELATION_ID),
+        stored.property(property::CORRELATION_ID)
+    );
+    shutdown(&requester).await;
+    shutdown(&replier).await;
 }
