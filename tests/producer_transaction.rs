@@ -336,3 +336,41 @@ async fn an_invalid_half_message_is_refused_before_the_network() {
     assert!(matches!(err.kind(), ErrorKind::Validation(_)), "{err:?}");
     assert!(cluster.messages(TOPIC).is_empty());
 }
+
+/// A broker that lost our connection (here: it closed every connection, as a
+/// restart does) knows our group again at once after the reconnection, not at
+/// the next 30 s heartbeat: its transaction checks reach the producer.
+#[actix_rt::test]
+async fn a_reconnected_broker_is_beaten_at_once_and_its_checks_arrive() {
+    let cluster = one_broker().await;
+    let builder = checker(
+        config("tx_reconnect_group", &cluster),
+        TransactionResolution::Commit,
+        Arc::default(),
+    );
+    let producer = start(builder).await;
+    let tx = half_send(&producer, "order-7").await;
+    drop(tx);
+    let broker = cluster.broker("broker-a");
+    let beats = broker.heartbeats();
+    assert!(broker.close_connections() > 0);
+    assert!(
+        eventually(LIMIT, || broker
+            .connection_for_group("tx_reconnect_group")
+            .is_none())
+        .await
+    );
+    // The next send reconnects; the heartbeat follows it.
+    let ok = producer.send(SendMessage::new(msg("after"))).await.unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(
+        eventually(LIMIT, || broker.heartbeats() > beats).await,
+        "no heartbeat after the reconnection"
+    );
+    broker
+        .check_transaction(&stored(&cluster, "order-7"))
+        .expect("the group is known on the new connection");
+    let ends = end_transactions(&broker, 1).await;
+    assert_eq!(ends[0].commit_or_rollback, TransactionResolution::Commit);
+    assert!(ends[0].from_transaction_check);
+}

@@ -235,6 +235,24 @@ impl Message for SetInboundHandler {
     type Result = ();
 }
 
+/// The connection was made again after a break: what the remote knew of this
+/// client through the old one (heartbeats: producer groups, client id) is gone.
+pub struct Reconnected {
+    /// The remote's address.
+    pub remote: Arc<str>,
+}
+
+impl Message for Reconnected {
+    type Result = ();
+}
+
+/// Registers who hears of [`Reconnected`].
+pub struct SetReconnectListener(pub Recipient<Reconnected>);
+
+impl Message for SetReconnectListener {
+    type Result = ();
+}
+
 /// Writes a response frame to a request the remote initiated.
 pub struct Respond(pub RemotingCommand);
 
@@ -294,6 +312,7 @@ pub struct ConnectionActor {
     pending: HashMap<i32, Pending>,
     next_opaque: i32,
     inbound: Option<Recipient<InboundRequest>>,
+    reconnect_listener: Option<Recipient<Reconnected>>,
     /// Since when requests have waited with no frame read; basis of dead-peer detection.
     awaiting_since: Option<Instant>,
     /// A frame arrived since the last sweep (which then moves `awaiting_since`):
@@ -334,6 +353,7 @@ impl ConnectionActor {
             pending: HashMap::default(),
             next_opaque: 0,
             inbound: None,
+            reconnect_listener: None,
             awaiting_since: None,
             frame_seen: false,
             consecutive_failures: 0,
@@ -436,6 +456,11 @@ impl ConnectionActor {
         self.awaiting_since = None;
         self.frame_seen = false;
         tracing::debug!(remote = %self.remote, connects = self.connects, "connected");
+        if let (true, Some(listener)) = (self.connects > 1, &self.reconnect_listener) {
+            listener.do_send(Reconnected {
+                remote: self.remote.clone(),
+            });
+        }
     }
 
     fn on_connect_failed(&mut self, reason: String) {
@@ -816,6 +841,13 @@ impl Handler<SetInboundHandler> for ConnectionActor {
     }
 }
 
+impl Handler<SetReconnectListener> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetReconnectListener, _: &mut Context<Self>) {
+        self.reconnect_listener = Some(msg.0);
+    }
+}
+
 impl Handler<Respond> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, mut msg: Respond, _: &mut Context<Self>) {
@@ -1184,6 +1216,11 @@ impl Connection {
     /// Registers the handler of requests this remote initiates.
     pub fn set_inbound_handler(&self, handler: Recipient<InboundRequest>) {
         self.actor.do_send(SetInboundHandler(handler));
+    }
+
+    /// Registers who hears of each reconnection ([`Reconnected`]).
+    pub fn set_reconnect_listener(&self, listener: Recipient<Reconnected>) {
+        self.actor.do_send(SetReconnectListener(listener));
     }
 
     /// Answers a request the remote initiated.

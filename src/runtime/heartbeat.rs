@@ -167,6 +167,22 @@ impl Handler<BeatNow> for HeartbeatActor {
     }
 }
 
+/// Beats these brokers (by name) now, e.g. one that was just reconnected to.
+pub struct BeatBrokers(pub Vec<String>);
+
+impl Message for BeatBrokers {
+    type Result = ();
+}
+
+impl Handler<BeatBrokers> for HeartbeatActor {
+    type Result = ();
+    fn handle(&mut self, msg: BeatBrokers, ctx: &mut Context<Self>) {
+        if !self.groups.is_empty() {
+            ctx.spawn(self.beat(Some(msg.0)).map(|_, _, _| ()));
+        }
+    }
+}
+
 impl Handler<StopHeartbeat> for HeartbeatActor {
     type Result = ();
     fn handle(&mut self, _: StopHeartbeat, ctx: &mut Context<Self>) {

@@ -5,15 +5,20 @@
 //! address), and the `RouteManager` and `HeartbeatActor` it supervises.
 //! `ClientManager` is the process-wide table of instances (Java `MQClientManager`).
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use super::connection::{Close, Connection, ConnectionActor, ConnectionConfig, InboundRequest};
+use super::connection::{
+    Close, Connection, ConnectionActor, ConnectionConfig, InboundRequest, Reconnected,
+};
 use super::error::InstanceError;
-use super::heartbeat::{BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat};
+use super::heartbeat::{
+    BeatBrokers, BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat,
+};
 use super::live::{self, LiveGuard};
 use super::route_manager::{
     BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager,
@@ -222,9 +227,12 @@ pub struct ClientInstance {
     checkers: HashMap<String, Recipient<CheckTransaction>>,
     /// Per producer group, where request–reply answers go.
     repliers: HashMap<String, Recipient<RequestReply>>,
-    /// This instance, as the handler of broker-initiated requests on every
-    /// broker connection; set while running (a self-reference: `shutdown` drops it).
-    inbound: Option<Recipient<InboundRequest>>,
+    /// This instance, which handles broker-initiated requests and reconnections
+    /// on every broker connection; set while running (a self-reference:
+    /// `shutdown` drops it).
+    me: Option<Addr<ClientInstance>>,
+    /// When each broker address was last beaten for a reconnection.
+    rebeats: HashMap<Arc<str>, Instant>,
     brokers: BrokerTable,
     conns: HashMap<String, Connection>,
     _live: LiveGuard,
@@ -242,7 +250,8 @@ impl ClientInstance {
             groups: BTreeSet::new(),
             checkers: HashMap::new(),
             repliers: HashMap::new(),
-            inbound: None,
+            me: None,
+            rebeats: HashMap::new(),
             brokers: BrokerTable::new(),
             conns: HashMap::new(),
             _live: LiveGuard::new(&live::INSTANCES),
@@ -258,8 +267,9 @@ impl ClientInstance {
             Some(arb) => ConnectionActor::start_supervised_in(&arb.handle(), addr, cfg),
             None => ConnectionActor::start_supervised(addr, cfg),
         };
-        if let Some(inbound) = &self.inbound {
-            conn.set_inbound_handler(inbound.clone());
+        if let Some(me) = &self.me {
+            conn.set_inbound_handler(me.clone().recipient());
+            conn.set_reconnect_listener(me.clone().recipient());
         }
         self.conns.insert(addr.to_string(), conn.clone());
         conn
@@ -385,7 +395,7 @@ impl ClientInstance {
 
     fn shutdown(&mut self, ctx: &mut Context<Self>) {
         self.state = ServiceState::ShutdownAlready;
-        self.inbound = None;
+        self.me = None;
         self.checkers.clear();
         self.repliers.clear();
         ClientManager::from_registry().do_send(RemoveInstance {
@@ -446,7 +456,7 @@ impl Handler<StartInstance> for ClientInstance {
         if self.cfg.connection_arbiter {
             self.conn_arbiter = Some(Arbiter::new());
         }
-        self.inbound = Some(ctx.address().recipient());
+        self.me = Some(ctx.address());
         let route = RouteManager::new(self.cfg.route.clone()).start();
         route.do_send(SetBrokerListener(ctx.address().recipient()));
         self.route = Some(route);
@@ -523,6 +533,36 @@ impl Handler<InboundRequest> for ClientInstance {
                 .connection
                 .respond(RemotingCommand::not_supported(&req.cmd)),
             code => tracing::debug!(broker = %req.remote, code, "ignored a oneway request"),
+        }
+    }
+}
+
+/// At most one extra heartbeat per broker address this often: a broker that
+/// accepts connections and drops them must not make connect and beat loop.
+const REBEAT_MIN_GAP: Duration = Duration::from_secs(1);
+
+impl Handler<Reconnected> for ClientInstance {
+    type Result = ();
+    fn handle(&mut self, msg: Reconnected, _: &mut Context<Self>) {
+        // A restarted broker forgot our groups: until beaten again it can send
+        // neither transaction checks nor replies to this client.
+        let now = Instant::now();
+        if self
+            .rebeats
+            .get(&msg.remote)
+            .is_some_and(|at| now.duration_since(*at) < REBEAT_MIN_GAP)
+        {
+            return;
+        }
+        let names: Vec<String> = self
+            .brokers
+            .iter()
+            .filter(|(_, ids)| ids.get(&MASTER_ID).map(String::as_str) == Some(&*msg.remote))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if let (false, Some(hb)) = (names.is_empty(), &self.heartbeat) {
+            self.rebeats.insert(msg.remote, now);
+            hb.do_send(BeatBrokers(names));
         }
     }
 }
