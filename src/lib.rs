@@ -46,5 +46,6 @@ pub use producer::transaction::{
     EndTransaction, SendMessageInTransaction, Transaction, TransactionCheck, TransactionChecker,
     TransactionResolution,
 };
+pub use protocol::acl::AclCredentials;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;

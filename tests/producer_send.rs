@@ -653,3 +653,62 @@ async fn incompressible_body_is_sent_as_is() {
     assert_eq!(stored[0].sys_flag, 0, "not compressed");
     assert_eq!(&stored[0].body[..], &body[..]);
 }
+
+/// A signed request carries `AccessKey` and a `Signature` the receiver can
+/// recompute: HMAC-SHA1 over the other fields' values in key order, then the body.
+fn signature_is_valid(cmd: &actix_rocketmq::protocol::RemotingCommand, secret: &str) -> bool {
+    use actix_rocketmq::protocol::acl::{SIGNATURE, signature};
+    let Some(ext) = cmd.ext_fields.as_ref() else {
+        return false;
+    };
+    let mut fields: Vec<(&str, &str)> = ext.iter().filter(|(k, _)| *k != SIGNATURE).collect();
+    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let expected = signature(secret, fields.iter().map(|(_, v)| *v), &cmd.body);
+    ext.get(SIGNATURE) == Some(expected.as_str())
+}
+
+/// With ACL credentials every request is signed: sends (whose header fields are
+/// partly encoded ahead of time), heartbeats and route look-ups; without, none is.
+#[actix_rt::test]
+async fn acl_credentials_sign_every_request() {
+    use actix_rocketmq::AclCredentials;
+    let cluster = one_broker().await;
+    let producer = start(
+        config("acl_group", &cluster).acl_credentials(AclCredentials::new("rocketmq", "12345678")),
+    )
+    .await;
+    for i in 0..3 {
+        let res = producer
+            .send(SendMessage::new(msg(format!("signed {i}"))))
+            .await
+            .unwrap();
+        assert!(res.is_ok(), "{res:?}");
+    }
+    let broker = cluster.broker("broker-a");
+    let sends = broker.received_with_code(request_code::SEND_MESSAGE_V2);
+    let beats = broker.received_with_code(request_code::HEART_BEAT);
+    let routes = cluster
+        .namesrv()
+        .received_with_code(request_code::GET_ROUTEINFO_BY_TOPIC);
+    assert_eq!(sends.len(), 3);
+    assert!(!beats.is_empty() && !routes.is_empty());
+    for r in sends.iter().chain(&beats).chain(&routes) {
+        assert_eq!(r.command.ext("AccessKey"), Some("rocketmq"));
+        assert!(
+            signature_is_valid(&r.command, "12345678"),
+            "request {} badly signed",
+            r.command.code
+        );
+        assert!(!signature_is_valid(&r.command, "wrong"));
+    }
+
+    let plain = start(config("no_acl_group", &cluster)).await;
+    let before = broker
+        .received_with_code(request_code::SEND_MESSAGE_V2)
+        .len();
+    let res = plain.send(SendMessage::new(msg("unsigned"))).await.unwrap();
+    assert!(res.is_ok(), "{res:?}");
+    let last = &broker.received_with_code(request_code::SEND_MESSAGE_V2)[before];
+    assert_eq!(last.command.ext("AccessKey"), None);
+    assert_eq!(last.command.ext("Signature"), None);
+}

@@ -344,6 +344,7 @@ fn broker_addr(addr: &str, vip: bool) -> Cow<'_, str> {
 fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> InstanceConfig {
     let connection = ConnectionConfig {
         connect_timeout: cfg.connect_timeout(),
+        acl: cfg.acl_credentials().cloned(),
         ..ConnectionConfig::default()
     };
     InstanceConfig {

@@ -32,6 +32,7 @@ use crate::runtime::RouteError;
 
 use super::hooks::{CheckForbiddenHook, SendHook, SendHooks};
 use super::transaction::TransactionChecker;
+use crate::protocol::acl::AclCredentials;
 
 /// The Java default instance name, replaced by `pid#nanos` when a producer starts.
 pub const DEFAULT_INSTANCE_NAME: &str = "DEFAULT";
@@ -107,6 +108,7 @@ pub struct ProducerConfig {
     connection_arbiter: bool,
     hooks: SendHooks,
     transaction_checker: Option<Arc<dyn TransactionChecker>>,
+    acl_credentials: Option<AclCredentials>,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -153,6 +155,7 @@ impl fmt::Debug for ProducerConfig {
             .field("connection_arbiter", &self.connection_arbiter)
             .field("hooks", &self.hooks)
             .field("transaction_checker", &self.transaction_checker.is_some())
+            .field("acl_credentials", &self.acl_credentials)
             .finish()
     }
 }
@@ -568,6 +571,11 @@ impl ProducerConfig {
         &self.hooks
     }
 
+    /// The identity every request is signed with (ACL), if any.
+    pub fn acl_credentials(&self) -> Option<&AclCredentials> {
+        self.acl_credentials.as_ref()
+    }
+
     /// What answers the brokers' transaction checks; transactional sends need one.
     pub fn transaction_checker(&self) -> Option<&Arc<dyn TransactionChecker>> {
         self.transaction_checker.as_ref()
@@ -650,6 +658,7 @@ impl ProducerConfigBuilder {
                 connection_arbiter: false,
                 hooks: SendHooks::default(),
                 transaction_checker: None,
+                acl_credentials: None,
             },
             client_ip: None,
             errors: Vec::new(),
@@ -1044,6 +1053,23 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn transaction_checker(mut self, checker: impl TransactionChecker) -> Self {
         self.config.transaction_checker = Some(Arc::new(checker));
+        self
+    }
+
+    /// Signs every request with these credentials (Java `AclClientRPCHook`):
+    /// for brokers and name servers that require authentication. Producers with
+    /// different access keys never share a client instance.
+    ///
+    /// ```
+    /// use actix_rocketmq::AclCredentials;
+    /// let c = actix_rocketmq::ProducerConfig::builder("g")
+    ///     .acl_credentials(AclCredentials::new("rocketmq", "12345678"))
+    ///     .build()?;
+    /// assert_eq!(c.acl_credentials().unwrap().access_key(), "rocketmq");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn acl_credentials(mut self, credentials: AclCredentials) -> Self {
+        self.config.acl_credentials = Some(credentials);
         self
     }
 

@@ -2,6 +2,7 @@
 //! message encoding. Bytes in, typed values out; nothing here knows actors
 //! or sockets.
 
+pub mod acl;
 pub mod batch;
 pub mod codes;
 pub mod command;

@@ -207,6 +207,20 @@ impl FieldWriter {
     }
 }
 
+/// The fields of an encoded block, as plain fields (what a peer will read).
+pub fn decode_fields(enc: &EncodedFields) -> ExtFields {
+    match enc.ty {
+        SerializeType::RocketMq => decode_binary_entries(&enc.bytes),
+        SerializeType::Json => {
+            let mut obj = Vec::with_capacity(enc.bytes.len() + 2);
+            obj.push(b'{');
+            obj.extend_from_slice(&enc.bytes);
+            obj.push(b'}');
+            serde_json::from_slice(&obj).unwrap_or_default()
+        }
+    }
+}
+
 /// Encodes `fields` once, for [`ExtFields::with_encoded`].
 pub fn encode_fields(fields: &ExtFields, ty: SerializeType) -> EncodedFields {
     let mut buf = BytesMut::new();
@@ -624,15 +638,8 @@ fn put_binary_entries(ext: &ExtFields, dst: &mut BytesMut) {
     if let Some(enc) = ext.encoded() {
         match enc.ty {
             SerializeType::RocketMq => dst.put_slice(&enc.bytes),
-            SerializeType::Json => {
-                // Encoded for the other form (never by this crate's producer): re-encode.
-                let mut obj = Vec::with_capacity(enc.bytes.len() + 2);
-                obj.push(b'{');
-                obj.extend_from_slice(&enc.bytes);
-                obj.push(b'}');
-                let fields: ExtFields = serde_json::from_slice(&obj).unwrap_or_default();
-                put_binary_entries(&fields, dst);
-            }
+            // Encoded for the other form (never by this crate's producer): re-encode.
+            SerializeType::Json => put_binary_entries(&decode_fields(enc), dst),
         }
     }
     for (k, v) in ext.iter() {

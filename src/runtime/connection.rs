@@ -33,6 +33,7 @@ use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
 use super::live::{self, LiveGuard};
+use crate::protocol::acl::{AclCredentials, sign};
 use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::{ProtocolError, RemotingCodec, RemotingCommand};
@@ -69,6 +70,8 @@ pub struct ConnectionConfig {
     pub backoff_base: Duration,
     /// Upper bound of the reconnect delay.
     pub backoff_max: Duration,
+    /// Signs every request (ACL, `AccessKey` / `Signature`) when set.
+    pub acl: Option<AclCredentials>,
 }
 
 impl Default for ConnectionConfig {
@@ -79,6 +82,7 @@ impl Default for ConnectionConfig {
             dead_peer_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(3),
+            acl: None,
         }
     }
 }
@@ -482,6 +486,10 @@ impl ConnectionActor {
         if self.writer.is_none() {
             tx.send(Err(self.connect_error()));
             return;
+        }
+        if let Some(acl) = &self.cfg.acl {
+            // At the last moment: each attempt's fields differ, so does its signature.
+            sign(&mut req.cmd, acl);
         }
         if req.cmd.body.len() + HEADER_ALLOWANCE > self.cfg.max_frame_len {
             let err = ProtocolError::FrameTooLarge {

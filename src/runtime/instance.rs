@@ -53,7 +53,14 @@ pub struct InstanceConfig {
 
 impl InstanceConfig {
     fn key(&self) -> String {
-        format!("{}|{}", self.client_id, self.route.namesrv_addrs.join(";"))
+        // Producers signing as different users must not share connections.
+        let identity = self.connection.acl.as_ref().map(|a| a.access_key());
+        format!(
+            "{}|{}|{}",
+            self.client_id,
+            self.route.namesrv_addrs.join(";"),
+            identity.unwrap_or_default()
+        )
     }
 }
 

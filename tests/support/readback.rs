@@ -64,6 +64,7 @@ pub fn unique(prefix: &str) -> String {
 #[derive(Default)]
 pub struct ReadBack {
     conns: RefCell<HashMap<String, Connection>>,
+    config: ConnectionConfig,
 }
 
 impl ReadBack {
@@ -71,12 +72,23 @@ impl ReadBack {
         ReadBack::default()
     }
 
+    /// Admin requests signed with `creds` (for a broker that requires authentication).
+    pub fn with_acl(creds: actix_rocketmq::AclCredentials) -> Self {
+        ReadBack {
+            config: ConnectionConfig {
+                acl: Some(creds),
+                ..ConnectionConfig::default()
+            },
+            ..ReadBack::default()
+        }
+    }
+
     fn conn(&self, addr: &str) -> Connection {
         self.conns
             .borrow_mut()
             .entry(addr.to_owned())
             .or_insert_with(|| {
-                ConnectionActor::start_supervised(addr.to_owned(), ConnectionConfig::default())
+                ConnectionActor::start_supervised(addr.to_owned(), self.config.clone())
             })
             .clone()
     }
