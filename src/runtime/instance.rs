@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::WeakRecipient;
 use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
@@ -231,9 +232,10 @@ pub struct ClientInstance {
     conn_arbiter: Option<Arbiter>,
     groups: BTreeSet<String>,
     /// Per transactional producer group, where its transaction checks go.
-    checkers: HashMap<String, Recipient<CheckTransaction>>,
-    /// Per producer group, where request–reply answers go.
-    repliers: HashMap<String, Recipient<RequestReply>>,
+    /// Weak: the instance must not keep a producer its user dropped alive.
+    checkers: HashMap<String, WeakRecipient<CheckTransaction>>,
+    /// Per producer group, where request–reply answers go (weak, likewise).
+    repliers: HashMap<String, WeakRecipient<RequestReply>>,
     /// This instance, which handles broker-initiated requests and reconnections
     /// on every broker connection; set while running (a self-reference:
     /// `shutdown` drops it).
@@ -294,7 +296,7 @@ impl ClientInstance {
                     .property(property::CORRELATION_ID)
                     .unwrap_or_default()
                     .to_owned();
-                for producer in self.repliers.values() {
+                for producer in self.repliers.values().filter_map(WeakRecipient::upgrade) {
                     // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
                     producer.do_send(RequestReply {
                         correlation_id: correlation_id.clone(),
@@ -340,7 +342,7 @@ impl ClientInstance {
             .property(property::PGROUP)
             .unwrap_or_default()
             .to_owned();
-        match self.checkers.get(&group) {
+        match self.checkers.get(&group).and_then(WeakRecipient::upgrade) {
             // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
             Some(producer) => producer.do_send(CheckTransaction {
                 header,
@@ -494,10 +496,10 @@ impl Handler<RegisterProducer> for ClientInstance {
             return Err(InstanceError::DuplicateGroup(msg.group));
         }
         if let Some(checks) = msg.transaction_checks {
-            self.checkers.insert(msg.group.clone(), checks);
+            self.checkers.insert(msg.group.clone(), checks.downgrade());
         }
         if let Some(replies) = msg.replies {
-            self.repliers.insert(msg.group.clone(), replies);
+            self.repliers.insert(msg.group.clone(), replies.downgrade());
         }
         hb.do_send(SetGroups(self.groups.clone()));
         hb.do_send(BeatNow);
