@@ -49,3 +49,4 @@ pub use producer::transaction::{
 pub use protocol::acl::AclCredentials;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;
+pub use runtime::TlsConfig;

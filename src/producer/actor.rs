@@ -345,6 +345,7 @@ fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> Instance
     let connection = ConnectionConfig {
         connect_timeout: cfg.connect_timeout(),
         acl: cfg.acl_credentials().cloned(),
+        tls: cfg.tls().cloned(),
         ..ConnectionConfig::default()
     };
     InstanceConfig {

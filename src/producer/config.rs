@@ -33,6 +33,7 @@ use crate::runtime::RouteError;
 use super::hooks::{CheckForbiddenHook, SendHook, SendHooks};
 use super::transaction::TransactionChecker;
 use crate::protocol::acl::AclCredentials;
+use crate::runtime::TlsConfig;
 
 /// The Java default instance name, replaced by `pid#nanos` when a producer starts.
 pub const DEFAULT_INSTANCE_NAME: &str = "DEFAULT";
@@ -109,6 +110,7 @@ pub struct ProducerConfig {
     hooks: SendHooks,
     transaction_checker: Option<Arc<dyn TransactionChecker>>,
     acl_credentials: Option<AclCredentials>,
+    tls: Option<TlsConfig>,
 }
 
 impl fmt::Debug for ProducerConfig {
@@ -156,6 +158,7 @@ impl fmt::Debug for ProducerConfig {
             .field("hooks", &self.hooks)
             .field("transaction_checker", &self.transaction_checker.is_some())
             .field("acl_credentials", &self.acl_credentials)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -571,6 +574,11 @@ impl ProducerConfig {
         &self.hooks
     }
 
+    /// How connections speak TLS, if they do.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
+    }
+
     /// The identity every request is signed with (ACL), if any.
     pub fn acl_credentials(&self) -> Option<&AclCredentials> {
         self.acl_credentials.as_ref()
@@ -659,6 +667,7 @@ impl ProducerConfigBuilder {
                 hooks: SendHooks::default(),
                 transaction_checker: None,
                 acl_credentials: None,
+                tls: None,
             },
             client_ip: None,
             errors: Vec::new(),
@@ -1070,6 +1079,25 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn acl_credentials(mut self, credentials: AclCredentials) -> Self {
         self.config.acl_credentials = Some(credentials);
+        self
+    }
+
+    /// Speaks TLS on every connection, to name servers and brokers (Java
+    /// `useTLS`); see [`TlsConfig`] for how certificates are checked. Producers
+    /// with and without TLS never share a client instance.
+    ///
+    /// ```
+    /// use actix_rocketmq::TlsConfig;
+    /// use actix_rocketmq::runtime::tls::rustls::RootCertStore;
+    /// let roots = RootCertStore::empty(); // add your CA certificates
+    /// let c = actix_rocketmq::ProducerConfig::builder("g")
+    ///     .tls(TlsConfig::with_roots(roots).server_name("broker.example.com")?)
+    ///     .build()?;
+    /// assert!(c.tls().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = Some(tls);
         self
     }
 

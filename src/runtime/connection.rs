@@ -26,13 +26,13 @@ use bytes::{Buf, BytesMut};
 use std::collections::BinaryHeap;
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 use tokio_util::codec::Encoder;
 use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
 use super::live::{self, LiveGuard};
+use super::tls::{Stream, TlsConfig, Writer};
 use crate::protocol::acl::{AclCredentials, sign};
 use crate::protocol::command::FLAG_RESPONSE;
 use crate::protocol::frame::DEFAULT_MAX_FRAME_LEN;
@@ -72,6 +72,8 @@ pub struct ConnectionConfig {
     pub backoff_max: Duration,
     /// Signs every request (ACL, `AccessKey` / `Signature`) when set.
     pub acl: Option<AclCredentials>,
+    /// Speaks TLS when set.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ConnectionConfig {
@@ -83,6 +85,7 @@ impl Default for ConnectionConfig {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(3),
             acl: None,
+            tls: None,
         }
     }
 }
@@ -302,7 +305,7 @@ pub struct ConnectionActor {
     remote: Arc<str>,
     cfg: ConnectionConfig,
     /// The socket's write half; `Some` while connected.
-    writer: Option<OwnedWriteHalf>,
+    writer: Option<Writer>,
     /// Encoded frames not yet written: the flush item writes all of it at once.
     write_buf: BytesMut,
     codec: RemotingCodec,
@@ -422,9 +425,18 @@ impl ConnectionActor {
     fn connect_then(&mut self, req: Request, tx: ReplySink, ctx: &mut Context<Self>) {
         let remote = self.remote.clone();
         let timeout = self.cfg.connect_timeout;
+        let tls = self.cfg.tls.clone();
         let fut = async move {
-            match tokio::time::timeout(timeout, TcpStream::connect(&*remote)).await {
+            let connect = async {
+                let tcp = TcpStream::connect(&*remote).await?;
+                match &tls {
+                    None => Ok(Stream::Plain(tcp)),
+                    Some(tls) => tls.connect(&remote, tcp).await,
+                }
+            };
+            match tokio::time::timeout(timeout, connect).await {
                 Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) if tls.is_some() => Err(format!("TLS connect failed: {e}")),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("connect timed out after {timeout:?}")),
             }
@@ -438,9 +450,8 @@ impl ConnectionActor {
         }));
     }
 
-    fn on_connected(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
-        let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
+    fn on_connected(&mut self, stream: Stream, ctx: &mut Context<Self>) {
+        let (read, write) = stream.split();
         ctx.add_stream(FramedRead::with_capacity(
             read,
             RemotingCodec::new(self.cfg.max_frame_len),
@@ -667,7 +678,7 @@ impl ConnectionActor {
         if self.closed && self.idle() && ctx.state() == ActorState::Running {
             if let Some(w) = &self.writer {
                 // Best effort for what is still buffered (responses, one-way frames).
-                let _ = w.try_write(&self.write_buf);
+                w.try_write(&self.write_buf);
             }
             self.drop_writer();
             ctx.stop();
@@ -978,6 +989,16 @@ impl ActorFuture<ConnectionActor> for Flush {
                 return Poll::Ready(());
             }
             if act.write_buf.is_empty() {
+                // TLS keeps records written but not yet sent: push them out (a plain
+                // socket has nothing to flush).
+                match Pin::new(&mut *writer).poll_flush(task) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => {
+                        act.break_connection(format!("flush failed: {e}"), ctx);
+                        return Poll::Ready(());
+                    }
+                }
                 this.deferrals = 0;
                 if !act
                     .flush_waker

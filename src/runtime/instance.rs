@@ -56,8 +56,13 @@ impl InstanceConfig {
     fn key(&self) -> String {
         // Producers signing as different users must not share connections.
         let identity = self.connection.acl.as_ref().map(|a| a.access_key());
+        let tls = if self.connection.tls.is_some() {
+            "tls"
+        } else {
+            ""
+        };
         format!(
-            "{}|{}|{}",
+            "{}|{}|{}|{tls}",
             self.client_id,
             self.route.namesrv_addrs.join(";"),
             identity.unwrap_or_default()

@@ -8,6 +8,8 @@ pub mod heartbeat;
 pub mod instance;
 pub mod live;
 pub mod route_manager;
+pub mod tls;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};
 pub use error::{NetError, RouteError};
+pub use tls::TlsConfig;

@@ -65,6 +65,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 
 use crate::protocol::ProtocolError;
 use crate::protocol::route::{TopicRouteData, perm};
@@ -183,6 +185,7 @@ pub struct TestClusterBuilder {
     auto_create: bool,
     null_brokers: bool,
     idle_timeout: Option<Duration>,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl Default for TestClusterBuilder {
@@ -194,6 +197,7 @@ impl Default for TestClusterBuilder {
             auto_create: false,
             null_brokers: false,
             idle_timeout: None,
+            tls: None,
         }
     }
 }
@@ -256,6 +260,14 @@ impl TestClusterBuilder {
         self
     }
 
+    /// Every server (name server and brokers) speaks TLS only, with this
+    /// configuration (its certificate should name 127.0.0.1, or the name the
+    /// clients check).
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Binds every server on `127.0.0.1:0` and starts serving.
     ///
     /// Needs a tokio runtime (an actix `System` is one).
@@ -299,11 +311,13 @@ impl TestClusterBuilder {
         let cluster = Arc::new(Mutex::new(state));
 
         let mut tasks = Vec::with_capacity(names.len() + 1);
+        let tls = self.tls.map(TlsAcceptor::from);
         let (ns_core, task) = spawn_server(
             Role::NameServer,
             namesrv_listener,
             cluster.clone(),
             self.idle_timeout,
+            tls.clone(),
         )?;
         tasks.push(task);
         let mut brokers = Vec::with_capacity(names.len());
@@ -315,6 +329,7 @@ impl TestClusterBuilder {
                 listener,
                 cluster.clone(),
                 self.idle_timeout,
+                tls.clone(),
             )?;
             tasks.push(task);
             brokers.push(BrokerHandle {

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::broker::{self, BrokerCore};
@@ -164,6 +166,8 @@ pub(crate) struct ServerCore {
     next_opaque: AtomicI32,
     notify: Notify,
     ctl: mpsc::UnboundedSender<Ctl>,
+    /// Every connection speaks TLS (handshake first) when set.
+    tls: Option<TlsAcceptor>,
 }
 
 impl ServerCore {
@@ -218,6 +222,7 @@ pub(crate) fn spawn_server(
     listener: TcpListener,
     cluster: Arc<Mutex<ClusterState>>,
     idle_timeout: Option<Duration>,
+    tls: Option<TlsAcceptor>,
 ) -> io::Result<(Arc<ServerCore>, tokio::task::JoinHandle<()>)> {
     let addr = listener.local_addr()?;
     let (ctl, ctl_rx) = mpsc::unbounded_channel();
@@ -236,6 +241,7 @@ pub(crate) fn spawn_server(
         next_opaque: AtomicI32::new(0),
         notify: Notify::new(),
         ctl,
+        tls,
     });
     let task = tokio::spawn(supervise(core.clone(), listener, ctl_rx));
     Ok((core, task))
@@ -351,7 +357,21 @@ fn start_connection(
         peer,
         delayed: FuturesUnordered::new(),
     };
-    conns.spawn(conn.run(stream, rx));
+    let _ = stream.set_nodelay(true);
+    match core.tls.clone() {
+        None => {
+            conns.spawn(conn.run(stream, rx));
+        }
+        Some(acceptor) => {
+            conns.spawn(async move {
+                match acceptor.accept(stream).await {
+                    Ok(tls) => conn.run(tls, rx).await,
+                    // A client without TLS, or one that refused our certificate.
+                    Err(e) => tracing::debug!(error = %e, "test server TLS handshake failed"),
+                }
+            });
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -462,12 +482,15 @@ struct Conn {
 const DRAIN_BUDGET: usize = 64;
 
 impl Conn {
-    async fn run(mut self, stream: TcpStream, mut rx: mpsc::UnboundedReceiver<ConnCmd>) {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        mut self,
+        stream: S,
+        mut rx: mpsc::UnboundedReceiver<ConnCmd>,
+    ) {
         let _guard = ConnGuard {
             core: self.core.clone(),
             id: self.id,
         };
-        let _ = stream.set_nodelay(true);
         let (null, fast) = match &self.core.role {
             Role::Broker(b) if b.null_mode => (b.null.clone(), Some(self.core.clone())),
             _ => (None, None),
@@ -524,7 +547,7 @@ impl Conn {
     async fn on_read(
         &mut self,
         first: Option<Result<Incoming, ProtocolError>>,
-        framed: &mut Framed<TcpStream, WireCodec>,
+        framed: &mut Framed<impl AsyncRead + AsyncWrite + Unpin, WireCodec>,
         mode_rx: &watch::Receiver<Mode>,
     ) -> Flow {
         let mut next = Some(first);
@@ -692,7 +715,10 @@ async fn idle(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn send_now(framed: &mut Framed<TcpStream, WireCodec>, out: Outgoing) -> Flow {
+async fn send_now(
+    framed: &mut Framed<impl AsyncRead + AsyncWrite + Unpin, WireCodec>,
+    out: Outgoing,
+) -> Flow {
     match framed.send(out).await {
         Ok(()) => Flow::Continue,
         Err(_) => Flow::Close,
