@@ -47,6 +47,9 @@
 #   RMQ_RIG_KEEP_TARGET=1 install: keep the ~1.3 GB build dir (ROOT/build-target)
 #   RMQ_RIG_LOG_FILTER   RUST_LOG-style filter for the servers (default info minus chatty targets)
 #   RMQ_RIG_AUTO_CREATE  autoCreateTopicEnable (default true)
+#   RMQ_RIG_BROKER_BIND  start: the loopback address brokers listen on (default 127.0.0.1);
+#                        they still advertise 127.0.0.1, e.g. for a TLS proxy on 127.0.0.1
+#                        in front of a broker on 127.0.0.2
 #   RMQ_RIG_BROKER_EXTRA, RMQ_RIG_STORE_EXTRA, RMQ_RIG_NAMESRV_EXTRA
 #                        extra TOML lines for broker.toml's [broker] / [store] tables and for
 #                        namesrv.toml, e.g. RMQ_RIG_BROKER_EXTRA='transactionCheckInterval = 1000'
@@ -170,9 +173,10 @@ require_rig() {
     read_layout
 }
 
-# layout file: "NAMESRV_PORT BROKER_PORT BROKERS"; bins file: the two binaries' paths
+# layout file: "NAMESRV_PORT BROKER_PORT BROKERS BROKER_BIND"; bins file: the two binaries' paths
 read_layout() {
-    read -r NS_PORT BK_PORT NBROKERS <"$DIR/layout"
+    read -r NS_PORT BK_PORT NBROKERS BROKER_BIND <"$DIR/layout"
+    BROKER_BIND=${BROKER_BIND:-127.0.0.1}
 }
 read_bins() { # restarts use the binaries the rig was started with
     { read -r NS_BIN && read -r BK_BIN; } <"$DIR/bins" || die "$DIR/bins is missing"
@@ -226,7 +230,7 @@ is_ours() { # component: its recorded pid is alive and runs the binary it was st
     fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 strip_ansi() { sed 's/\x1b\[[0-9;]*m//g'; }
 
@@ -270,8 +274,8 @@ spawn() { # component exe args...
 spawn_namesrv() { spawn namesrv "$NS_BIN" -c "$DIR/namesrv.toml"; }
 spawn_broker() { spawn "$1" "$BK_BIN" -c "$DIR/$1.toml" -n "127.0.0.1:$NS_PORT"; }
 
-wait_listen() { # component port deadline; on failure WAIT_ERR says why
-    while ! port_open "$2"; do
+wait_listen() { # component port deadline [host]; on failure WAIT_ERR says why
+    while ! port_open "$2" "${4:-127.0.0.1}"; do
         is_alive "$(comp_pid "$1")" || { WAIT_ERR="it exited"; return 1; }
         [ "$(date +%s)" -lt "$3" ] || { WAIT_ERR="timeout after ${TIMEOUT}s"; return 1; }
         sleep 0.1
@@ -460,7 +464,7 @@ registerNameServerPeriod = 10000
 ${RMQ_RIG_BROKER_EXTRA:-}
 
 [broker.brokerServerConfig]
-bindAddress = "127.0.0.1"
+bindAddress = "$BROKER_BIND"
 
 [broker.brokerIdentity]
 brokerName = "$b"
@@ -556,7 +560,12 @@ cmd_start() {
         flock -w 120 9 || die "could not take the port lock $lock"
     fi
     choose_ports
-    echo "$NS_PORT $BK_PORT $NBROKERS" >"$DIR/layout"
+    BROKER_BIND=${RMQ_RIG_BROKER_BIND:-127.0.0.1}
+    case "$BROKER_BIND" in
+    127.*) ;;
+    *) die "RMQ_RIG_BROKER_BIND=$BROKER_BIND: only loopback (127.x.y.z) addresses" ;;
+    esac
+    echo "$NS_PORT $BK_PORT $NBROKERS $BROKER_BIND" >"$DIR/layout"
     printf '%s\n' "$NS_BIN" "$BK_BIN" >"$DIR/bins"
     write_configs
 
@@ -570,7 +579,7 @@ cmd_start() {
     done
     for ((k = 0; k < NBROKERS; k++)); do
         b=$(broker_name "$k")
-        wait_listen "$b" "$(broker_port "$k")" "$deadline" ||
+        wait_listen "$b" "$(broker_port "$k")" "$deadline" "$BROKER_BIND" ||
             start_failed "$b did not start listening on 127.0.0.1:$(broker_port "$k") ($WAIT_ERR)" "$b"
     done
     exec 9>&- # ports are bound: release the lock
@@ -681,7 +690,7 @@ cmd_start_broker() {
     t0=$(date +%s)
     deadline=$((t0 + TIMEOUT))
     spawn_broker "$b" || die "could not launch $b"
-    if ! wait_listen "$b" "$p" "$deadline"; then
+    if ! wait_listen "$b" "$p" "$deadline" "$BROKER_BIND"; then
         echo "rig: error: $b did not start listening on 127.0.0.1:$p ($WAIT_ERR)" >&2
         show_logs "$b"
         exit 1

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use actix_rocketmq::protocol::response_code;
+use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::{
     AclCredentials, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown,
 };
@@ -50,17 +51,21 @@ async fn producer(rig: &Rig, creds: Option<AclCredentials>) -> actix::Addr<Produ
 async fn signed_sends_are_stored_and_unsigned_ones_refused() {
     let rig = tokio::task::spawn_blocking(|| {
         Rig::start_private_with(1, |dir| {
-            format!(
+            let extra = format!(
                 "authenticationEnabled = true\nauthConfigPath = \"{}/auth\"\n\
                  initAuthenticationUser = \"{USER}:{PASSWORD}\"",
                 dir.display()
-            )
+            );
+            vec![("RMQ_RIG_BROKER_EXTRA", extra)]
         })
     })
     .await
     .expect("rig start task");
     let creds = AclCredentials::new(USER, PASSWORD);
-    let rb = ReadBack::with_acl(creds.clone());
+    let rb = ReadBack::with_config(ConnectionConfig {
+        acl: Some(creds.clone()),
+        ..ConnectionConfig::default()
+    });
     let topic = unique("E2E_acl");
     within(
         STEP,

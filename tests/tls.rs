@@ -5,41 +5,19 @@
 
 #[path = "support/producer.rs"]
 mod support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_rocketmq::runtime::tls::rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
-use actix_rocketmq::runtime::tls::rustls::{RootCertStore, ServerConfig, crypto};
+use actix_rocketmq::runtime::tls::rustls::ServerConfig;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{ErrorKind, SendMessage, TlsConfig};
 use support::*;
+use tls::{server, trusting};
 
 const LIMIT: Duration = Duration::from_secs(5);
-
-/// A self-signed certificate for `names` and the server config that presents it.
-fn server(names: &[&str]) -> (CertificateDer<'static>, Arc<ServerConfig>) {
-    let certified =
-        rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("certificate");
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .expect("server config");
-    (cert, Arc::new(config))
-}
-
-fn trusting(cert: &CertificateDer<'static>) -> TlsConfig {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert.clone()).unwrap();
-    TlsConfig::with_roots(roots)
-}
 
 async fn tls_cluster(config: Arc<ServerConfig>) -> TestCluster {
     TestCluster::builder()

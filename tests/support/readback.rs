@@ -72,13 +72,10 @@ impl ReadBack {
         ReadBack::default()
     }
 
-    /// Admin requests signed with `creds` (for a broker that requires authentication).
-    pub fn with_acl(creds: actix_rocketmq::AclCredentials) -> Self {
+    /// Admin connections made with `config` (ACL credentials, TLS).
+    pub fn with_config(config: ConnectionConfig) -> Self {
         ReadBack {
-            config: ConnectionConfig {
-                acl: Some(creds),
-                ..ConnectionConfig::default()
-            },
+            config,
             ..ReadBack::default()
         }
     }

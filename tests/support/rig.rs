@@ -73,12 +73,15 @@ impl Rig {
     /// Starts a private rig with `brokers` brokers (`broker-a`, `broker-b`, ...) in a new
     /// temporary run dir on free ports, and waits until every broker is registered.
     pub fn start_private(brokers: usize) -> Rig {
-        Rig::start_private_with(brokers, |_| String::new())
+        Rig::start_private_with(brokers, |_| Vec::new())
     }
 
-    /// [`Rig::start_private`] with extra lines for each broker's `[broker]` table,
-    /// made from the run dir (`RMQ_RIG_BROKER_EXTRA` of `scripts/rig.sh`).
-    pub fn start_private_with(brokers: usize, broker_extra: impl FnOnce(&Path) -> String) -> Rig {
+    /// [`Rig::start_private`] with settings of `scripts/rig.sh start` made from the run
+    /// dir (e.g. `RMQ_RIG_BROKER_EXTRA`, `RMQ_RIG_BROKER_BIND`).
+    pub fn start_private_with(
+        brokers: usize,
+        settings: impl FnOnce(&Path) -> Vec<(&'static str, String)>,
+    ) -> Rig {
         require_e2e();
         assert!((1..=26).contains(&brokers), "brokers must be 1..=26");
         let dir = fresh_dir();
@@ -87,7 +90,7 @@ impl Rig {
             .arg("start")
             .env("RMQ_RIG_DIR", &dir)
             .env("RMQ_BROKERS", brokers.to_string())
-            .env("RMQ_RIG_BROKER_EXTRA", broker_extra(&dir))
+            .envs(settings(&dir))
             // the script stops the rig by itself if this test process dies
             .env("RMQ_RIG_OWNER_PID", std::process::id().to_string())
             .env_remove("RMQ_NAMESRV_PORT")
