@@ -374,3 +374,34 @@ async fn a_reconnected_broker_is_beaten_at_once_and_its_checks_arrive() {
     assert_eq!(ends[0].commit_or_rollback, TransactionResolution::Commit);
     assert!(ends[0].from_transaction_check);
 }
+
+/// Neither the route manager nor the client instance owns a producer: one whose
+/// every address was dropped stops and unregisters, as if shut down.
+#[actix_rt::test]
+async fn a_dropped_producer_stops_and_unregisters() {
+    let cluster = one_broker().await;
+    let builder = checker(
+        config("tx_dropped_group", &cluster),
+        TransactionResolution::Commit,
+        Arc::default(),
+    );
+    let producer = start(builder).await;
+    let ok = producer.send(SendMessage::new(msg("plain"))).await.unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+    let weak = producer.downgrade();
+    drop(producer);
+    assert!(
+        eventually(LIMIT, || weak.upgrade().is_none_or(|a| !a.connected())).await,
+        "the producer outlived its last address"
+    );
+    // Its group was unregistered from the broker, as a Shutdown does.
+    let broker = cluster.broker("broker-a");
+    assert!(
+        eventually(LIMIT, || !broker.unregisters().is_empty()).await,
+        "no UNREGISTER_CLIENT"
+    );
+    assert_eq!(
+        broker.unregisters()[0].producer_group.as_deref(),
+        Some("tx_dropped_group")
+    );
+}

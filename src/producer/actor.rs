@@ -412,15 +412,57 @@ const SHRINK_ABOVE: usize = 1024;
 const STATIC_FIELDS_TOPICS: usize = 1024;
 
 /// The reply channel as a `Stream`, for `add_stream`.
-struct Replies(mpsc::UnboundedReceiver<ReplyBatch>);
+/// Hands the connections' reply batches to the actor. The actor's one
+/// perpetual item, so it also ends the actor's life: once no address is left
+/// and no send is in flight it finishes, and the actor stops (and unregisters,
+/// see `stopped`) as after a `Shutdown`.
+struct ReplyPump(mpsc::UnboundedReceiver<ReplyBatch>);
 
-impl futures::Stream for Replies {
-    type Item = ReplyBatch;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+/// Batches handled per pass before the pump lets the actor's other work run
+/// (a stream handler takes 16 items per pass too).
+const BATCHES_PER_PASS: usize = 16;
+
+impl ActorFuture<ProducerActor> for ReplyPump {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        act: &mut ProducerActor,
+        ctx: &mut Context<ProducerActor>,
+        task: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        for _ in 0..BATCHES_PER_PASS {
+            match this.0.poll_recv(task) {
+                Poll::Ready(Some(batch)) => {
+                    for (token, reply) in batch {
+                        act.on_reply(token, reply, ctx);
+                    }
+                }
+                // The actor holds a sender: never, but nothing is left to pump then.
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => {
+                    let abandoned = !ctx.connected()
+                        && act.stats.in_flight == 0
+                        && act.blocked.is_empty()
+                        && !act.shutting_down;
+                    if !abandoned {
+                        return Poll::Pending;
+                    }
+                    // Nothing they guard is left: they would only delay the stop.
+                    for (_, timer) in [act.attempt_timer.take(), act.expiry.take()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        ctx.cancel_future(timer);
+                    }
+                    return Poll::Ready(());
+                }
+            }
+        }
+        task.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -1436,7 +1478,7 @@ impl Actor for ProducerActor {
         // Sends return at once, so a deep mailbox only saves callers from parking.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         if let Some(rx) = self.done_rx.take() {
-            ctx.add_stream(Replies(rx));
+            ctx.spawn(ReplyPump(rx));
         }
     }
 
@@ -1454,6 +1496,14 @@ impl Actor for ProducerActor {
         }
         for (_, request) in self.requests.drain() {
             request.slot.complete(Err(Error::shut_down()));
+        }
+        if !self.shutting_down {
+            // Every address dropped without a Shutdown: leave as Shutdown would
+            // (the last producer out shuts the client instance down).
+            self.handles.route_manager.do_send(Unsubscribe(self.sub_id));
+            self.handles.instance.do_send(UnregisterProducer {
+                group: self.group.clone(),
+            });
         }
         tracing::debug!(group = %self.group, "producer stopped");
     }
@@ -1717,17 +1767,6 @@ impl ProducerActor {
             request.slot.complete(Err(err));
         }
     }
-}
-
-impl StreamHandler<ReplyBatch> for ProducerActor {
-    fn handle(&mut self, batch: ReplyBatch, ctx: &mut Context<Self>) {
-        for (token, reply) in batch {
-            self.on_reply(token, reply, ctx);
-        }
-    }
-
-    /// Never ends while the actor holds a sender; do not stop the actor if it does.
-    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 impl ProducerActor {

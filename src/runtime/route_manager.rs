@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::WeakRecipient;
 use actix::prelude::*;
 use futures::channel::oneshot;
 use rand::Rng;
@@ -173,7 +174,8 @@ pub struct RouteManager {
     routes: HashMap<String, TopicRouteData>,
     publish: HashMap<String, PublishInfo>,
     inflight: HashMap<String, Vec<oneshot::Sender<RouteReply>>>,
-    subscribers: HashMap<String, HashMap<u64, Recipient<RouteChanged>>>,
+    /// Weak: a producer its user dropped must be able to stop.
+    subscribers: HashMap<String, HashMap<u64, WeakRecipient<RouteChanged>>>,
     broker_listener: Option<Recipient<BrokersChanged>>,
     brokers: BrokerTable,
     requests: u64,
@@ -305,13 +307,17 @@ impl RouteManager {
         self.publish.insert(topic.to_string(), info.clone());
         if changed {
             tracing::info!(%topic, queues = info.queues.len(), "topic route changed");
-            if let Some(subs) = self.subscribers.get(topic) {
-                for r in subs.values() {
-                    let _ = r.try_send(RouteChanged {
-                        topic: topic.to_string(),
-                        info: info.clone(),
-                    });
-                }
+            if let Some(subs) = self.subscribers.get_mut(topic) {
+                subs.retain(|_, r| match r.upgrade() {
+                    Some(r) => {
+                        let _ = r.try_send(RouteChanged {
+                            topic: topic.to_string(),
+                            info: info.clone(),
+                        });
+                        true
+                    }
+                    None => false,
+                });
             }
         }
         self.update_brokers();
@@ -414,7 +420,7 @@ impl Handler<FindRoute> for RouteManager {
             self.subscribers
                 .entry(msg.topic.clone())
                 .or_default()
-                .insert(sub.id, sub.recipient);
+                .insert(sub.id, sub.recipient.downgrade());
         }
         if let Some(info) = self.publish.get(&msg.topic).filter(|i| i.ok()) {
             let _ = tx.send(Ok(info.clone()));
