@@ -867,18 +867,19 @@ fn set_prop(m: &mut actix_rocketmq::protocol::stored::StoredMessage, k: &str, v:
 // ---------------------------------------------------------------------------------------
 // quickstart example against the real broker
 
-/// Builds the quickstart example (a no-op when it is up to date: `cargo test` builds
-/// examples only in test mode, so the plain binary may be missing or stale) and returns
-/// its path (`target/<profile>/examples/quickstart`).
-async fn build_quickstart() -> PathBuf {
+/// Builds an example (a no-op when it is up to date: `cargo test` builds examples
+/// only in test mode, so the plain binary may be missing or stale) and returns its
+/// path (`target/<profile>/examples/<name>`).
+async fn build_example(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let what = format!("cargo build --example {name}");
     let out = within(
         Duration::from_secs(300),
-        "cargo build --example quickstart",
+        &what,
         tokio::process::Command::new(cargo)
             .current_dir(root)
-            .args(["build", "--all-features", "--example", "quickstart"])
+            .args(["build", "--all-features", "--example", name])
             .args(["--message-format", "json-render-diagnostics"])
             .kill_on_drop(true)
             .output(),
@@ -887,16 +888,16 @@ async fn build_quickstart() -> PathBuf {
     .expect("cargo runs");
     assert!(
         out.status.success(),
-        "cargo build --example quickstart failed:\n{}",
+        "{what} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // The executable path from cargo's JSON artifact messages.
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "quickstart")
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == name)
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported the quickstart executable")
+        .unwrap_or_else(|| panic!("cargo reported no {name} executable"))
 }
 
 /// `quickstart --namesrv .. --topic T --count N` sends N messages to the real broker;
@@ -909,7 +910,7 @@ async fn quickstart_example_against_the_real_broker() {
     let rig = Rig::from_env();
     let rb = ReadBack::new();
     let topic = topic_on_all_brokers(&rig, &rb, "E2E_quickstart").await;
-    let bin = build_quickstart().await;
+    let bin = build_example("quickstart").await;
 
     const COUNT: usize = 7;
     let group = unique("e2e_quickstart_group");
@@ -1238,4 +1239,76 @@ async fn request_gets_the_reply_pushed_by_the_broker() {
     );
     shutdown(&requester).await;
     shutdown(&replier).await;
+}
+
+/// `transaction --namesrv ..` against the real broker: order 1 committed and order 3
+/// (left Unknown, settled by the broker's check and the example's checker) are in
+/// the topic; order 2, rolled back, is not.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn transaction_example_against_the_real_broker() {
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_txexample").await;
+    let exe = build_example("transaction").await;
+    let out = within(
+        Duration::from_secs(120),
+        "transaction example",
+        tokio::process::Command::new(&exe)
+            .args(["--namesrv", rig.namesrv_addr(), "--topic", topic.as_str()])
+            .args(["--check-wait", "60"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "transaction example failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON summary line");
+    let id = |k: &str| summary[k][0].as_str().expect("an id").to_owned();
+    let (committed, rolled_back, checked) = (id("committed"), id("rolled_back"), id("checked"));
+    let seen = wait_committed(&rig, &rb, &topic, STEP, |m| {
+        m.contains_key(&committed) && m.contains_key(&checked)
+    })
+    .await;
+    assert!(seen.contains_key(&committed), "order 1 not in {topic}");
+    assert!(seen.contains_key(&checked), "order 3 not in {topic}");
+    assert!(!seen.contains_key(&rolled_back), "order 2 was rolled back");
+    assert_eq!(
+        seen[&committed].keys(),
+        Some("order-1"),
+        "order 1 stored with its keys"
+    );
+}
+
+/// With no arguments the examples run against the in-process test broker and
+/// succeed: a new user sees them work before installing anything.
+#[actix_rt::test]
+#[ignore = "builds the examples: run scripts/test.sh"]
+async fn examples_run_with_no_setup() {
+    for name in ["quickstart", "transaction"] {
+        let exe = build_example(name).await;
+        let out = within(
+            Duration::from_secs(60),
+            name,
+            tokio::process::Command::new(&exe)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("the example runs");
+        assert!(
+            out.status.success(),
+            "{name} with no arguments failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
