@@ -131,8 +131,8 @@ impl ActixMessage for SendMessageInTransaction {
 /// A stored half message waiting for its outcome: end it with
 /// [`commit`](Transaction::commit) or [`rollback`](Transaction::rollback).
 /// Dropped without either, the broker asks the producer's
-/// [`TransactionChecker`] later.
-#[derive(Debug, Clone)]
+/// [`TransactionChecker`] later. Not `Clone`: a transaction is ended once.
+#[derive(Debug)]
 pub struct Transaction {
     send_result: SendResult,
     /// END_TRANSACTION as it will go, but for its resolution.
