@@ -66,7 +66,8 @@ use actix_rocketmq::protocol::{RemotingCodec, SerializeType, response_code};
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
 use actix_rocketmq::{
-    Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway, Shutdown,
+    AclCredentials, Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway,
+    Shutdown,
 };
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -92,6 +93,7 @@ usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
   --send-timeout MS      send timeout (default 3000)
   --serialize json|rocketmq  request header serialization (default rocketmq, as the client)
   --connection-arbiter   broker connections on a thread (arbiter) of their own
+  --acl ACCESS_KEY:SECRET_KEY  sign every request (ACL), to measure what signing costs
   --group G              producer group (default benchmark_producer)
   --baseline             no producer: the same load from a minimal pipelined client
                          (pre-encoded frames, one connection, no actors) to the master
@@ -136,6 +138,8 @@ struct Opts {
     group: String,
     broker_fault: Option<(BrokerFault, Duration)>,
     connection_arbiter: bool,
+    /// Sign every request with these credentials.
+    acl: Option<AclCredentials>,
     /// The testkit's baseline client instead of a producer.
     baseline: bool,
 }
@@ -169,6 +173,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
         serialize: SerializeType::RocketMq,
         broker_fault: None,
         connection_arbiter: false,
+        acl: None,
         group: "benchmark_producer".to_owned(),
         baseline: false,
     };
@@ -241,6 +246,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
             }
             "--group" => o.group = value()?,
             "--connection-arbiter" => o.connection_arbiter = true,
+            "--acl" => {
+                let v = value()?;
+                let (ak, sk) = v
+                    .split_once(':')
+                    .ok_or_else(|| format!("--acl {v}: expected ACCESS_KEY:SECRET_KEY"))?;
+                o.acl = Some(AclCredentials::new(ak, sk));
+            }
             "--baseline" => o.baseline = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -278,6 +290,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
             (o.keys, "--keys"),
             (o.compress_over.is_some(), "--compress-over"),
             (o.connection_arbiter, "--connection-arbiter"),
+            (o.acl.is_some(), "--acl"),
         ];
         if let Some((_, flag)) = producer_only.iter().find(|(set, _)| *set) {
             return Err(format!(
@@ -725,6 +738,9 @@ async fn run(
         .connection_arbiter(opts.connection_arbiter);
     if let Some(bytes) = opts.compress_over {
         builder = builder.compress_msg_body_over(bytes);
+    }
+    if let Some(acl) = &opts.acl {
+        builder = builder.acl_credentials(acl.clone());
     }
     let config = builder.build().map_err(|e| (2, e.to_string()))?;
     let producer = ProducerActor::start(config)

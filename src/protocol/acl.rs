@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
 use super::command::{ExtFields, RemotingCommand};
-use super::serialize::decode_fields;
+use super::serialize::{binary_entries, decode_fields};
 
 /// extFields key of the access key.
 pub const ACCESS_KEY: &str = "AccessKey";
@@ -68,15 +68,15 @@ impl fmt::Debug for AclCredentials {
 }
 
 /// The signature of `values` (already in key order) followed by `body`.
-pub fn signature<'a>(
+pub fn signature<V: AsRef<[u8]>>(
     secret_key: &str,
-    values: impl IntoIterator<Item = &'a str>,
+    values: impl IntoIterator<Item = V>,
     body: &[u8],
 ) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(secret_key.as_bytes())
         .expect("HMAC takes a key of any length");
     for v in values {
-        mac.update(v.as_bytes());
+        mac.update(v.as_ref());
     }
     mac.update(body);
     STANDARD.encode(mac.finalize().into_bytes())
@@ -91,8 +91,19 @@ pub fn sign(cmd: &mut RemotingCommand, creds: &AclCredentials) {
     if let Some(token) = &creds.security_token {
         ext.insert(SECURITY_TOKEN, token.as_str());
     }
-    let encoded = ext.encoded().map(decode_fields).unwrap_or_default();
-    let mut fields: Vec<(&str, &str)> = encoded.iter().chain(ext.iter()).collect();
+    // The producer's fields encoded ahead are read in place (bytes: what is signed).
+    let decoded;
+    let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(24);
+    if let Some(enc) = ext.encoded() {
+        match binary_entries(enc) {
+            Some(entries) => fields.extend(entries),
+            None => {
+                decoded = decode_fields(enc);
+                fields.extend(decoded.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+            }
+        }
+    }
+    fields.extend(ext.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
     fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let sig = signature(&creds.secret_key, fields.iter().map(|(_, v)| *v), &cmd.body);
     drop(fields);

@@ -678,19 +678,38 @@ fn put_binary_field_head(dst: &mut BytesMut, key: &str, value_len: usize) {
 }
 
 /// The fields of an encoded binary extFields block (malformed entries end it).
-fn decode_binary_entries(mut ext: &[u8]) -> ExtFields {
+fn decode_binary_entries(ext: &[u8]) -> ExtFields {
     let mut fields = ExtFields::with_capacity(16);
-    let mut next = || -> Result<(String, String), ProtocolError> {
-        let klen = take(&mut ext, 2, "key length")?.get_u16() as usize;
-        let k = utf8(take(&mut ext, klen, "key")?, "key")?;
-        let vlen = take(&mut ext, 4, "value length")?.get_u32() as usize;
-        let v = utf8(take(&mut ext, vlen, "value")?, "value")?;
-        Ok((k, v))
-    };
-    while let Ok((k, v)) = next() {
-        fields.push(k, v);
+    for (k, v) in BinaryEntries(ext) {
+        match (std::str::from_utf8(k), std::str::from_utf8(v)) {
+            (Ok(k), Ok(v)) => fields.push(k.to_owned(), v),
+            _ => break,
+        }
     }
     fields
+}
+
+/// The key and value bytes of an encoded ROCKETMQ-form block, in order and
+/// borrowed from it, without decoding (malformed entries end it); `None` for a
+/// JSON block, which [`decode_fields`] reads.
+pub fn binary_entries(enc: &EncodedFields) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
+    (enc.ty == SerializeType::RocketMq).then(|| BinaryEntries(&enc.bytes))
+}
+
+/// Key (2-byte length) and value (4-byte length) entries of a binary block.
+struct BinaryEntries<'a>(&'a [u8]);
+
+impl<'a> Iterator for BinaryEntries<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut rest = self.0;
+        let klen = take(&mut rest, 2, "key length").ok()?.get_u16() as usize;
+        let k = take(&mut rest, klen, "key").ok()?;
+        let vlen = take(&mut rest, 4, "value length").ok()?.get_u32() as usize;
+        let v = take(&mut rest, vlen, "value").ok()?;
+        self.0 = rest;
+        Some((k, v))
+    }
 }
 
 fn malformed(reason: impl Into<String>) -> ProtocolError {
