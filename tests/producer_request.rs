@@ -163,3 +163,38 @@ async fn a_reply_for_a_requester_that_is_gone_is_refused() {
         .expect_err("no channel for that client");
     assert_eq!(err.response_code(), Some(response_code::SYSTEM_ERROR));
 }
+
+/// The request's timeout bounds its send, not the producer's send timeout: a
+/// broker slower than the send timeout still stores a request whose own timeout
+/// allows it (Java `request(msg, timeout)` sends within that timeout).
+#[actix_rt::test]
+async fn a_request_sends_within_its_own_timeout() {
+    use actix_rocketmq::testkit::Fault;
+    let cluster = cluster().await;
+    cluster.broker("broker-a").inject(
+        Fault::delay(Duration::from_millis(500))
+            .on_sends()
+            .forever(),
+    );
+    let requester = start(
+        config("slow_broker_request_group", &cluster).send_timeout(Duration::from_millis(200)),
+    )
+    .await;
+    let started = Instant::now();
+    let err = within(
+        LIMIT,
+        "request",
+        requester.send(SendRequest::new(msg("slow")).with_timeout(Duration::from_millis(1500))),
+    )
+    .await
+    .unwrap()
+    .expect_err("nobody replies");
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err:?}");
+    // Stored after 500 ms, then waited for a reply until its own deadline.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(cluster.messages(TOPIC).len(), 1);
+}

@@ -1740,7 +1740,13 @@ impl Handler<SendRequest> for ProducerActor {
                 received,
             },
         );
-        let job = self.prepare(message, Route::Any, received, ReplyTo::Request(slot));
+        // The request's timeout bounds its send too (Java `request(msg, timeout)`).
+        let job = self
+            .prepare(message, Route::Any, received, ReplyTo::Request(slot))
+            .map(|mut job| {
+                job.deadline = received + timeout;
+                job
+            });
         self.submit(job, ctx);
         reply
     }
