@@ -34,6 +34,20 @@ fn checker(
     })
 }
 
+/// A started producer of `group` whose checker answers `resolution`.
+async fn tx_producer(
+    cluster: &TestCluster,
+    group: &str,
+    resolution: TransactionResolution,
+) -> actix::Addr<actix_rocketmq::ProducerActor> {
+    start(checker(config(group, cluster), resolution, Arc::default())).await
+}
+
+/// Waits until the message stored with `body` is in `state`.
+async fn settles(cluster: &TestCluster, body: &str, state: TransactionState) -> bool {
+    eventually(LIMIT, || stored(cluster, body).transaction == state).await
+}
+
 async fn half_send(
     producer: &actix::Addr<actix_rocketmq::ProducerActor>,
     body: &str,
@@ -114,34 +128,21 @@ async fn a_committed_transaction_stores_a_half_message_then_commits_it() {
     // END_TRANSACTION is one-way, as in Java.
     let raw = broker.received_with_code(request_code::END_TRANSACTION);
     assert!(raw[0].command.is_oneway());
-    assert!(
-        eventually(LIMIT, || stored(&cluster, "order-1").transaction
-            == TransactionState::Committed)
-        .await
-    );
+    assert!(settles(&cluster, "order-1", TransactionState::Committed).await);
     assert_eq!(calls.load(Ordering::SeqCst), 0, "no check was asked for");
 }
 
 #[actix_rt::test]
 async fn a_rolled_back_transaction_is_dropped_by_the_broker() {
     let cluster = one_broker().await;
-    let builder = checker(
-        config("tx_rollback_group", &cluster),
-        TransactionResolution::Commit,
-        Arc::default(),
-    );
-    let producer = start(builder).await;
+    let producer = tx_producer(&cluster, "tx_rollback_group", TransactionResolution::Commit).await;
     let tx = half_send(&producer, "order-2").await;
     within(LIMIT, "rollback", tx.rollback())
         .await
         .expect("rollback written");
     let ends = end_transactions(&cluster.broker("broker-a"), 1).await;
     assert_eq!(ends[0].commit_or_rollback, TransactionResolution::Rollback);
-    assert!(
-        eventually(LIMIT, || stored(&cluster, "order-2").transaction
-            == TransactionState::RolledBack)
-        .await
-    );
+    assert!(settles(&cluster, "order-2", TransactionState::RolledBack).await);
     // Ordinary sends are unaffected.
     let ok = producer.send(SendMessage::new(msg("plain"))).await.unwrap();
     assert!(ok.is_ok(), "{ok:?}");
@@ -190,11 +191,7 @@ async fn a_broker_check_is_answered_with_the_checker_state() {
     assert_eq!(answer.msg_id, id);
     assert_eq!(answer.producer_group, "tx_check_group");
     assert_eq!(answer.broker_name.as_deref(), Some("broker-a"));
-    assert!(
-        eventually(LIMIT, || stored(&cluster, "order-3").transaction
-            == TransactionState::Committed)
-        .await
-    );
+    assert!(settles(&cluster, "order-3", TransactionState::Committed).await);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let check = seen.lock().unwrap()[0].clone();
     assert_eq!(check.transaction_id, id);
@@ -240,12 +237,7 @@ async fn a_half_message_stored_without_send_ok_is_rolled_back() {
             .on_sends()
             .times(1),
     );
-    let builder = checker(
-        config("tx_flush_group", &cluster),
-        TransactionResolution::Commit,
-        Arc::default(),
-    );
-    let producer = start(builder).await;
+    let producer = tx_producer(&cluster, "tx_flush_group", TransactionResolution::Commit).await;
     let err = within(
         LIMIT,
         "half send",
@@ -257,11 +249,7 @@ async fn a_half_message_stored_without_send_ok_is_rolled_back() {
     assert_eq!(err.response_code(), Some(response_code::FLUSH_DISK_TIMEOUT));
     let ends = end_transactions(&broker, 1).await;
     assert_eq!(ends[0].commit_or_rollback, TransactionResolution::Rollback);
-    assert!(
-        eventually(LIMIT, || stored(&cluster, "order-5").transaction
-            == TransactionState::RolledBack)
-        .await
-    );
+    assert!(settles(&cluster, "order-5", TransactionState::RolledBack).await);
 }
 
 #[actix_rt::test]
@@ -319,12 +307,7 @@ async fn a_broker_request_the_producer_does_not_serve_is_answered_code_3() {
 #[actix_rt::test]
 async fn an_invalid_half_message_is_refused_before_the_network() {
     let cluster = one_broker().await;
-    let builder = checker(
-        config("tx_invalid_group", &cluster),
-        TransactionResolution::Commit,
-        Arc::default(),
-    );
-    let producer = start(builder).await;
+    let producer = tx_producer(&cluster, "tx_invalid_group", TransactionResolution::Commit).await;
     let err = within(
         LIMIT,
         "half send",
@@ -343,12 +326,12 @@ async fn an_invalid_half_message_is_refused_before_the_network() {
 #[actix_rt::test]
 async fn a_reconnected_broker_is_beaten_at_once_and_its_checks_arrive() {
     let cluster = one_broker().await;
-    let builder = checker(
-        config("tx_reconnect_group", &cluster),
+    let producer = tx_producer(
+        &cluster,
+        "tx_reconnect_group",
         TransactionResolution::Commit,
-        Arc::default(),
-    );
-    let producer = start(builder).await;
+    )
+    .await;
     let tx = half_send(&producer, "order-7").await;
     drop(tx);
     let broker = cluster.broker("broker-a");
@@ -380,12 +363,7 @@ async fn a_reconnected_broker_is_beaten_at_once_and_its_checks_arrive() {
 #[actix_rt::test]
 async fn a_dropped_producer_stops_and_unregisters() {
     let cluster = one_broker().await;
-    let builder = checker(
-        config("tx_dropped_group", &cluster),
-        TransactionResolution::Commit,
-        Arc::default(),
-    );
-    let producer = start(builder).await;
+    let producer = tx_producer(&cluster, "tx_dropped_group", TransactionResolution::Commit).await;
     let ok = producer.send(SendMessage::new(msg("plain"))).await.unwrap();
     assert!(ok.is_ok(), "{ok:?}");
     let weak = producer.downgrade();
