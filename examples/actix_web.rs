@@ -62,7 +62,7 @@ fn status_of(err: &Error) -> StatusCode {
         }
         ErrorKind::Broker { .. }
         | ErrorKind::Connection(_)
-        | ErrorKind::Protocol(_)
+        | ErrorKind::Protocol { .. }
         | ErrorKind::Route(_) => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -76,7 +76,7 @@ fn kind_name(err: &Error) -> &'static str {
         ErrorKind::Broker { .. } => "broker",
         ErrorKind::Connection(_) if err.is_timeout() => "timeout",
         ErrorKind::Connection(_) => "connection",
-        ErrorKind::Protocol(_) => "protocol",
+        ErrorKind::Protocol { .. } => "protocol",
         ErrorKind::Backpressure { .. } => "backpressure",
         ErrorKind::Forbidden { .. } => "forbidden",
         ErrorKind::NoQueueSelected { .. } => "no_queue_selected",

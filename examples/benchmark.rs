@@ -436,7 +436,7 @@ fn error_kind(err: &Error) -> String {
         ErrorKind::Broker { code, .. } => format!("broker_{code}"),
         ErrorKind::Connection(_) if err.is_timeout() => "connection_timeout".into(),
         ErrorKind::Connection(_) => "connection".into(),
-        ErrorKind::Protocol(_) => "protocol".into(),
+        ErrorKind::Protocol { .. } => "protocol".into(),
         ErrorKind::Backpressure { .. } => "backpressure".into(),
         ErrorKind::Forbidden { .. } => "forbidden".into(),
         ErrorKind::NoQueueSelected { .. } => "no_queue_selected".into(),

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::producer::config::DEFAULT_RETRY_RESPONSE_CODES;
 use crate::protocol::ProtocolError;
+use crate::protocol::peer_text::bounded_owned;
 use crate::protocol::response_code as rc;
 use crate::protocol::validation::ValidationError;
 use crate::runtime::error::InstanceError;
@@ -71,6 +72,8 @@ pub enum ErrorKind {
     Route(RouteError),
     /// The send's whole budget (`send_timeout`) ran out.
     Timeout {
+        /// What the send was waiting for when its time ran out.
+        waiting_for: WaitingFor,
         /// Time spent from receiving the send to giving up.
         elapsed: Duration,
         /// Attempts made (0 when the budget ran out before the first one).
@@ -89,8 +92,15 @@ pub enum ErrorKind {
     },
     /// A request could not be delivered or got no answer on the connection.
     Connection(NetError),
-    /// A broker's response was malformed.
-    Protocol(ProtocolError),
+    /// A peer sent something this client cannot decode (a frame, or a success
+    /// reply's fields): it is not speaking RocketMQ remoting correctly. A frame
+    /// that does not decode also closes the connection.
+    Protocol {
+        /// The peer's address, when known.
+        peer: Option<String>,
+        /// What could not be decoded.
+        error: ProtocolError,
+    },
     /// Too many sends (or bytes) in flight, and no room freed in time.
     Backpressure {
         /// Sends in flight when this one was refused.
@@ -122,6 +132,36 @@ pub enum ErrorKind {
     NotStarted,
     /// The configuration is invalid.
     Config(String),
+}
+
+/// What a send was waiting for when its time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitingFor {
+    /// The topic's route from the name servers.
+    Route,
+    /// A connection to the broker (connecting, or backing off after failed connects).
+    Connection,
+    /// The broker's reply to a request written to it.
+    Reply,
+}
+
+impl WaitingFor {
+    fn describe(self) -> &'static str {
+        match self {
+            WaitingFor::Route => "the topic's route from the name servers",
+            WaitingFor::Connection => "a connection to the broker",
+            WaitingFor::Reply => "the broker's reply",
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            WaitingFor::Route => "check that the name servers are up and answer for this topic",
+            WaitingFor::Connection => "check that the brokers are up and reachable",
+            WaitingFor::Reply => "raise send_timeout or check the brokers' health",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,12 +219,13 @@ impl Error {
     pub fn broker(code: i32, remark: impl Into<String>, broker: impl Into<String>) -> Self {
         Error::new(ErrorKind::Broker {
             code,
-            remark: remark.into(),
+            remark: bounded_owned(remark.into()),
             broker: broker.into(),
         })
     }
 
-    /// The send's budget ran out after `attempts` attempts on `brokers_tried`.
+    /// The send's budget ran out after `attempts` attempts on `brokers_tried`,
+    /// waiting for the broker's reply (see [`Error::waiting_for`] for the rest).
     ///
     /// ```
     /// use std::time::Duration;
@@ -193,10 +234,25 @@ impl Error {
     /// ```
     pub fn timeout(elapsed: Duration, attempts: u32, brokers_tried: Vec<String>) -> Self {
         Error::new(ErrorKind::Timeout {
+            waiting_for: WaitingFor::Reply,
             elapsed,
             attempts,
             brokers_tried,
         })
+    }
+
+    /// A timeout that ran out waiting for `what` (other errors are unchanged).
+    ///
+    /// ```
+    /// use actix_rocketmq::error::{Error, WaitingFor};
+    /// let e = Error::timeout(Default::default(), 0, vec![]).waiting_for(WaitingFor::Route);
+    /// assert!(e.to_string().contains("waiting for the topic's route"));
+    /// ```
+    pub fn waiting_for(mut self, what: WaitingFor) -> Self {
+        if let ErrorKind::Timeout { waiting_for, .. } = &mut self.inner.kind {
+            *waiting_for = what;
+        }
+        self
     }
 
     /// Too much in flight.
@@ -349,7 +405,7 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self.kind() {
             ErrorKind::Timeout { .. } | ErrorKind::Backpressure { .. } => true,
-            ErrorKind::Protocol(_) => true,
+            ErrorKind::Protocol { .. } => true,
             ErrorKind::Connection(e) => matches!(
                 e,
                 NetError::Connect { .. } | NetError::Closed { .. } | NetError::Timeout { .. }
@@ -425,7 +481,7 @@ impl Error {
             ErrorKind::Route(RouteError::NoNameServer) => Some(NO_NAME_SERVER_EXCEPTION),
             ErrorKind::Route(RouteError::Shutdown) => None,
             ErrorKind::Route(_) => Some(NOT_FOUND_TOPIC_EXCEPTION),
-            ErrorKind::Protocol(_)
+            ErrorKind::Protocol { .. }
             | ErrorKind::Backpressure { .. }
             | ErrorKind::Forbidden { .. }
             | ErrorKind::NoQueueSelected { .. } => Some(BROKER_NOT_EXIST_EXCEPTION),
@@ -451,6 +507,11 @@ impl From<NetError> for Error {
         match e {
             // A stopped connection means a stopped client: one kind for the user to match.
             NetError::Shutdown => Error::shut_down(),
+            // The peer's bytes, not the connection, are at fault: one kind for both ways to find out.
+            NetError::Protocol { addr, source } => Error::new(ErrorKind::Protocol {
+                peer: Some(addr),
+                error: source,
+            }),
             e => Error::new(ErrorKind::Connection(e)),
         }
     }
@@ -476,7 +537,10 @@ impl From<InstanceError> for Error {
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
-        Error::new(ErrorKind::Protocol(e))
+        Error::new(ErrorKind::Protocol {
+            peer: None,
+            error: e,
+        })
     }
 }
 
@@ -533,14 +597,17 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Validation(e) => write!(f, "message refused before sending: {e}"),
             ErrorKind::Route(e) => write!(f, "{e}"),
             ErrorKind::Timeout {
+                waiting_for,
                 elapsed,
                 attempts,
                 brokers_tried,
             } => write!(
                 f,
-                "send timed out after {elapsed:?} ({attempts} attempt(s), brokers tried: [{}]); \
-                 raise send_timeout or check the brokers' health",
-                brokers_tried.join(", ")
+                "send timed out after {elapsed:?} waiting for {} ({attempts} attempt(s), brokers \
+                 tried: [{}]); {}",
+                waiting_for.describe(),
+                brokers_tried.join(", "),
+                waiting_for.advice()
             ),
             ErrorKind::Broker {
                 code,
@@ -555,9 +622,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Connection(e) => {
                 write!(f, "{e}; check that the broker is up and reachable")
             }
-            ErrorKind::Protocol(e) => write!(
+            ErrorKind::Protocol { peer, error } => write!(
                 f,
-                "malformed response: {e}; check that the peer is a RocketMQ broker of a supported version"
+                "{} sent something this client cannot decode: {error}; it is not speaking \
+                 RocketMQ remoting correctly (check that the address is a RocketMQ broker or \
+                 name server of a supported version)",
+                peer.as_deref().unwrap_or("the broker")
             ),
             ErrorKind::Backpressure {
                 in_flight,
@@ -593,8 +663,46 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The most bytes an error's text takes: peer texts inside are cut already,
+/// this bounds the rest (a long list of brokers tried, nested texts).
+pub const ERROR_TEXT_MAX: usize = 4096;
+
+/// Writes through to `out` until [`ERROR_TEXT_MAX`] bytes, then marks the cut.
+struct Bounded<'a, 'b> {
+    out: &'a mut fmt::Formatter<'b>,
+    written: usize,
+    cut: bool,
+}
+
+impl fmt::Write for Bounded<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.cut {
+            return Ok(());
+        }
+        let room = ERROR_TEXT_MAX - self.written;
+        if s.len() <= room {
+            self.written += s.len();
+            return self.out.write_str(s);
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.cut = true;
+        self.written = ERROR_TEXT_MAX;
+        self.out.write_str(&s[..end])?;
+        self.out.write_str("… (cut)")
+    }
+}
+
 impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        let f = &mut Bounded {
+            out,
+            written: 0,
+            cut: false,
+        };
         write!(f, "{}", self.inner.kind)?;
         // A timeout already names its attempts; others get them appended when there were retries.
         if !matches!(self.inner.kind, ErrorKind::Timeout { .. }) && self.inner.attempts > 0 {
@@ -731,9 +839,15 @@ mod tests {
         assert_eq!(t.brokers_tried(), ["a", "b", "a"]);
         assert_eq!(
             t.to_string(),
-            "send timed out after 3s (3 attempt(s), brokers tried: [a, b, a]); raise send_timeout \
-             or check the brokers' health"
+            "send timed out after 3s waiting for the broker's reply (3 attempt(s), brokers tried: \
+             [a, b, a]); raise send_timeout or check the brokers' health"
         );
+        let r = Error::timeout(Duration::from_secs(1), 0, vec![]).waiting_for(WaitingFor::Route);
+        assert!(
+            r.to_string()
+                .contains("waiting for the topic's route from the name servers")
+        );
+        assert!(r.to_string().contains("name servers are up"));
     }
 
     #[test]
@@ -741,12 +855,40 @@ mod tests {
         assert_eq!(Error::broker(215, "", "b").response_code(), Some(215));
         let rejected: Error = RouteError::Rejected {
             topic: "T".into(),
+            namesrv: "n:9876".into(),
             code: 1,
             remark: "x".into(),
         }
         .into();
         assert_eq!(rejected.response_code(), Some(1));
         assert_eq!(Error::not_started().response_code(), None);
+    }
+
+    #[test]
+    fn error_texts_are_bounded() {
+        let e = Error::broker(1, "r".repeat(10_000_000), "b");
+        let ErrorKind::Broker { remark, .. } = e.kind() else {
+            unreachable!()
+        };
+        assert!(remark.len() < 600, "{}", remark.len());
+        let many = (0..10_000).map(|i| format!("broker-{i}")).collect();
+        let t = Error::timeout(Duration::from_secs(1), 10_000, many);
+        let text = t.to_string();
+        assert!(
+            text.len() <= ERROR_TEXT_MAX + 16 && text.ends_with("… (cut)"),
+            "{}",
+            text.len()
+        );
+        let p: Error = NetError::Protocol {
+            addr: "1.2.3.4:10911".into(),
+            source: ProtocolError::MalformedFrame("x".into()),
+        }
+        .into();
+        assert!(
+            matches!(p.kind(), ErrorKind::Protocol { peer: Some(a), .. } if a == "1.2.3.4:10911")
+        );
+        assert!(p.to_string().contains("not speaking RocketMQ remoting"));
+        assert!(p.is_retriable());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, WaitingFor};
 pub use producer::ProducerActor;
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{

@@ -24,7 +24,9 @@ use actix_rocketmq::protocol::route::TopicRouteData;
 use actix_rocketmq::runtime::connection::{
     InboundRequest, Reply, ReplyBatch, ReplySink, Request, Submit,
 };
-use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
+use actix_rocketmq::runtime::{
+    Connection, ConnectionActor, ConnectionConfig, NetError, ReconnectPolicy,
+};
 use actix_rocketmq::testkit::{Fault, ServerHandle, TestCluster, garbage};
 
 use support::{route_request, wait_until, wait_until_async};
@@ -78,6 +80,14 @@ fn assert_closed(res: &Result<RemotingCommand, NetError>, what: &str) {
     }
 }
 
+/// Bytes that are not RocketMQ remoting are the peer's fault, not the connection's.
+fn assert_undecodable(res: &Result<RemotingCommand, NetError>, what: &str) {
+    match res {
+        Err(NetError::Protocol { .. }) => {}
+        other => panic!("{what}: expected a Protocol error, got {other:?}"),
+    }
+}
+
 /// A port bound but not listening: connecting is refused, and no other test can take it.
 fn refusing_port() -> (TcpSocket, String) {
     let socket = TcpSocket::new_v4().unwrap();
@@ -108,7 +118,7 @@ fn answer_everything(socket: TcpSocket) {
 async fn connect_refused_fails_at_once_and_the_next_request_reconnects() {
     let (socket, addr) = refusing_port();
     let cfg = ConnectionConfig {
-        backoff_base: Duration::from_millis(50),
+        reconnect: ReconnectPolicy::new(Duration::from_millis(50), Duration::from_secs(3)),
         ..cfg()
     };
     let conn = ConnectionActor::start_supervised(addr.clone(), cfg);
@@ -179,8 +189,7 @@ async fn connect_timeout_bounds_a_black_holed_connect() {
 async fn failed_connects_back_off_exponentially_with_jitter() {
     let (socket, addr) = refusing_port();
     let cfg = ConnectionConfig {
-        backoff_base: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(400),
+        reconnect: ReconnectPolicy::new(Duration::from_millis(100), Duration::from_millis(400)),
         ..cfg()
     };
     let conn = ConnectionActor::start_supervised(addr.clone(), cfg.clone());
@@ -196,7 +205,7 @@ async fn failed_connects_back_off_exponentially_with_jitter() {
         let s = stats(&conn).await;
         assert_eq!(s.consecutive_failures, k);
         let window = s.retry_in.expect("a backoff window after a failed connect");
-        let nominal = (cfg.backoff_base * 2u32.pow(k - 1)).min(cfg.backoff_max);
+        let nominal = (cfg.reconnect.base * 2u32.pow(k - 1)).min(cfg.reconnect.max);
         assert!(
             window + slack >= nominal.mul_f64(0.8) && window <= nominal.mul_f64(1.2),
             "failure {k}: window {window:?}, nominal {nominal:?} ±20 %"
@@ -395,6 +404,10 @@ async fn deadlines_stay_exact_across_a_restart() {
     // Default dead_peer_timeout: the coarse sweep runs only every second.
     let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
     for round in 0..3 {
+        // An answered request first: the break below then ends a healthy
+        // connection, so no backoff window stands between it and the next one.
+        let ok = actor_request(&conn, "B", Duration::from_secs(2)).await;
+        assert!(ok.is_ok(), "round {round}: {ok:?}");
         // A request waits with an early deadline when the connection breaks.
         let c = conn.clone();
         let early =
@@ -463,6 +476,16 @@ async fn request_times_out_at_its_deadline_and_leaves_the_table() {
 /// Three requests wait (their replies are withheld) when `breaker` breaks the
 /// connection; every one must fail with `Closed` at once, not at its 10 s deadline.
 async fn check_break(ns: &ServerHandle, what: &str, trigger: Option<&str>, breaker: impl FnOnce()) {
+    check_break_with(ns, what, trigger, breaker, assert_closed).await
+}
+
+async fn check_break_with(
+    ns: &ServerHandle,
+    what: &str,
+    trigger: Option<&str>,
+    breaker: impl FnOnce(),
+    expect: fn(&Result<RemotingCommand, NetError>, &str),
+) {
     let hold = ns.inject(Fault::drop_reply().on_topic("hang").forever());
     let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
     let dl = deadline(Duration::from_secs(10));
@@ -488,7 +511,7 @@ async fn check_break(ns: &ServerHandle, what: &str, trigger: Option<&str>, break
     }
     let took = t0.elapsed();
     for r in &results {
-        assert_closed(r, what);
+        expect(r, what);
     }
     assert!(
         took < Duration::from_secs(2),
@@ -498,7 +521,23 @@ async fn check_break(ns: &ServerHandle, what: &str, trigger: Option<&str>, break
     let s = stats(&conn).await;
     assert_eq!(s.pending, 0, "{what}: waiting table emptied");
     assert!(s.restarts >= 1, "{what}: supervised restart");
-    // The next request reconnects.
+    // It died young (no answer): a failed connect, so a backoff window is open
+    // and requests fail fast in it; the first one after it reconnects.
+    let window = s
+        .retry_in
+        .expect("a connection that died young opens a backoff window");
+    assert!(
+        window <= Duration::from_millis(120),
+        "{what}: first step, {window:?}"
+    );
+    let fast = conn
+        .request(route_request("B"), deadline(Duration::from_secs(3)))
+        .await;
+    assert!(
+        matches!(fast, Err(NetError::Connect { .. })),
+        "{what}: {fast:?}"
+    );
+    tokio::time::sleep(window + Duration::from_millis(10)).await;
     let resp = conn
         .request(route_request("B"), deadline(Duration::from_secs(3)))
         .await;
@@ -522,13 +561,25 @@ async fn a_broken_connection_fails_every_waiter_at_once() {
         ns.inject(Fault::process_then_close().on_topic("cut2"));
     })
     .await;
-    check_break(&ns, "unreadable frame", Some("junk"), || {
-        ns.inject(Fault::garbage(garbage::bad_json_header()).on_topic("junk"));
-    })
+    check_break_with(
+        &ns,
+        "unreadable frame",
+        Some("junk"),
+        || {
+            ns.inject(Fault::garbage(garbage::bad_json_header()).on_topic("junk"));
+        },
+        assert_undecodable,
+    )
     .await;
-    check_break(&ns, "oversized frame", Some("huge"), || {
-        ns.inject(Fault::garbage(garbage::oversized()).on_topic("huge"));
-    })
+    check_break_with(
+        &ns,
+        "oversized frame",
+        Some("huge"),
+        || {
+            ns.inject(Fault::garbage(garbage::oversized()).on_topic("huge"));
+        },
+        assert_undecodable,
+    )
     .await;
 }
 
@@ -554,6 +605,11 @@ async fn a_crashed_server_fails_waiters_at_once_and_a_restarted_one_is_reconnect
     assert!(t0.elapsed() < Duration::from_secs(2));
     ns.start().await.unwrap();
     ns.clear_faults();
+    // The connection died before any answer: one backoff step (≤ 120 ms), then it reconnects.
+    if let Some(window) = stats(&conn).await.retry_in {
+        assert!(window <= Duration::from_millis(120), "{window:?}");
+        tokio::time::sleep(window + Duration::from_millis(10)).await;
+    }
     let resp = conn
         .request(route_request("C"), deadline(Duration::from_secs(3)))
         .await
@@ -1012,6 +1068,8 @@ async fn mailbox_messages_survive_supervised_restarts() {
                     );
                     closed += 1;
                 }
+                // A break before any answer opens a backoff window: failed fast, not lost.
+                Err(NetError::Connect { .. }) => closed += 1,
                 Err(e) => panic!("round {round}: a request was lost or timed out: {e:?}"),
             }
         }
@@ -1030,7 +1088,13 @@ async fn mailbox_messages_survive_supervised_restarts() {
         .request(route_request("C"), deadline(Duration::from_secs(3)))
         .await;
     if let Err(e) = last {
-        assert!(matches!(e, NetError::Closed { .. }), "{e:?}");
+        assert!(
+            matches!(e, NetError::Closed { .. } | NetError::Connect { .. }),
+            "{e:?}"
+        );
+        if let Some(window) = stats(&conn).await.retry_in {
+            tokio::time::sleep(window + Duration::from_millis(10)).await;
+        }
         conn.request(route_request("C"), deadline(Duration::from_secs(3)))
             .await
             .unwrap();

@@ -15,7 +15,7 @@ use actix_rocketmq::runtime::route_manager::{
     FindRoute, GetRouteStats, PublishInfo, RefreshAll, RouteConfig, RouteManager, RouteStats,
     SetBrokerListener, Subscriber, Unsubscribe,
 };
-use actix_rocketmq::runtime::{ConnectionConfig, NetError, RouteError};
+use actix_rocketmq::runtime::{ConnectionConfig, NetError, ReconnectPolicy, RouteError};
 use actix_rocketmq::testkit::{Fault, RouteOverride, ServerHandle, TestCluster, TopicConfig};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
@@ -30,7 +30,7 @@ fn route_cfg(namesrvs: &[String]) -> RouteConfig {
         default_topic_queue_nums: 4,
         connection: ConnectionConfig {
             connect_timeout: Duration::from_secs(1),
-            backoff_base: Duration::from_millis(20),
+            reconnect: ReconnectPolicy::new(Duration::from_millis(20), Duration::from_secs(3)),
             ..ConnectionConfig::default()
         },
     }
@@ -152,7 +152,8 @@ async fn route_is_fetched_once_cached_and_turned_into_publish_info() {
         RouteStats {
             requests: 1,
             topics: 1,
-            inflight: 0
+            inflight: 0,
+            failed: 0,
         }
     );
 

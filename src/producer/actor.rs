@@ -36,19 +36,17 @@ use super::transaction::{
     EndTransaction, SendMessageInTransaction, Transaction, check_answer, check_of,
     mark_half_message, run_checker, transaction_of,
 };
-use crate::error::{Error, ErrorKind};
-use crate::protocol::RemotingCommand;
+use crate::error::{Error, ErrorKind, WaitingFor};
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress_zlib;
-use crate::protocol::headers::{
-    CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use crate::protocol::headers::{SendMessageRequestHeader, SendMessageResponseHeader};
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::route::{MASTER_ID, MessageQueue};
 use crate::protocol::validation::{validate_message, validate_message_content, validate_topic};
+use crate::protocol::{ProtocolError, RemotingCommand};
 use crate::runtime::connection::{Reply, ReplyBatch, ReplySink, Submit};
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::instance::{
@@ -905,7 +903,8 @@ impl ProducerActor {
             Err(None) => {
                 let now = Instant::now();
                 for job in jobs {
-                    let err = Error::timeout(now - job.received, 0, Vec::new());
+                    let err = Error::timeout(now - job.received, 0, Vec::new())
+                        .waiting_for(WaitingFor::Route);
                     self.finish(job, Err(err), ctx);
                 }
             }
@@ -1061,7 +1060,14 @@ impl ProducerActor {
     #[cold]
     #[inline(never)]
     fn attempt_too_late(&mut self, job: Box<Job>, now: Instant, ctx: &mut Context<Self>) {
-        let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone());
+        // No attempt yet: the time went on the mailbox, the in-flight bound or the route.
+        let waited = if job.attempts == 0 {
+            WaitingFor::Route
+        } else {
+            WaitingFor::Reply
+        };
+        let err = Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone())
+            .waiting_for(waited);
         self.finish(job, Err(err), ctx)
     }
 
@@ -1170,10 +1176,11 @@ impl ProducerActor {
         match SendStatus::from_response_code(resp.code) {
             Some(status) => {
                 self.update_fault(&queue.broker_name, started, false, true);
-                let header = match SendMessageResponseHeader::from_command(&resp) {
-                    Ok(h) => h,
-                    Err(e) => return self.unreadable_reply(job, queue, hook_addr, e.into(), ctx),
-                };
+                // Stored, says the code: an odd reply must not turn into a
+                // retry (a duplicate) or an error (a lost acknowledgement).
+                let (header, defect) =
+                    SendMessageResponseHeader::from_stored_reply(&resp, queue.queue_id);
+                let reply_defect = defect.map(|e| stored_reply_defect(&queue.broker_name, e));
                 let retry = status != SendStatus::SendOk
                     && self.cfg.retry_another_broker_when_not_store_ok()
                     && job.attempts < job.max_attempts;
@@ -1194,6 +1201,7 @@ impl ProducerActor {
                     transaction_id: header.transaction_id,
                     region_id: header.region,
                     trace_on: header.trace_on.unwrap_or(true),
+                    reply_defect,
                 };
                 if let Some(addr) = &hook_addr {
                     let hook_queue = MessageQueue {
@@ -1245,23 +1253,6 @@ impl ProducerActor {
         }
     }
 
-    /// A reply with a success code but a send header that does not parse.
-    #[cold]
-    #[inline(never)]
-    fn unreadable_reply(
-        &mut self,
-        job: Box<Job>,
-        queue: MessageQueue,
-        hook_addr: Option<String>,
-        err: Error,
-        ctx: &mut Context<Self>,
-    ) {
-        if let Some(addr) = &hook_addr {
-            self.run_after_hooks(&job, &queue, addr, &Err(err.clone()));
-        }
-        self.finish(job, Err(err), ctx)
-    }
-
     /// A broker's error code: retried on another broker when Java retries it.
     #[cold]
     #[inline(never)]
@@ -1301,7 +1292,12 @@ impl ProducerActor {
             return self.attempt(job, ctx);
         }
         let err = if now >= job.deadline && job.attempts < job.max_attempts {
+            let waited = match err.kind() {
+                ErrorKind::Connection(NetError::Connect { .. }) => WaitingFor::Connection,
+                _ => WaitingFor::Reply,
+            };
             Error::timeout(now - job.received, job.attempts, job.brokers_tried.clone())
+                .waiting_for(waited)
         } else {
             err.after_attempts(job.attempts, job.brokers_tried.clone())
         };
@@ -1397,17 +1393,33 @@ impl ProducerActor {
             self.attempt_deadlines.pop();
             if let Some(mut a) = self.in_attempt.remove(&token) {
                 a.job.tried(&a.queue.broker_name);
+                let waited = if self.broker_connected(&a.queue) {
+                    WaitingFor::Reply
+                } else {
+                    WaitingFor::Connection
+                };
                 let err = Error::timeout(
                     now - a.job.received,
                     a.job.attempts,
                     a.job.brokers_tried.clone(),
-                );
+                )
+                .waiting_for(waited);
                 self.finish(a.job, Err(err), ctx);
             }
         }
         if self.in_attempt.is_empty() {
             self.attempt_deadlines.clear();
         }
+    }
+
+    /// Whether the connection to `queue`'s master is open (a cold look-up, for timeouts).
+    fn broker_connected(&self, queue: &MessageQueue) -> bool {
+        self.routes
+            .get(&queue.topic)
+            .and_then(|info| info.route.master_addr(&queue.broker_name))
+            .map(|a| broker_addr(a, self.cfg.vip_channel_enabled()))
+            .and_then(|a| self.conns.get(&*a))
+            .is_some_and(Connection::is_connected)
     }
 
     /// Makes sure a parked job fails with back-pressure right at its deadline
@@ -1815,7 +1827,9 @@ impl Handler<FetchPublishQueues> for ProducerActor {
             match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(res)) => res.map_err(Error::from),
                 Ok(Err(_)) => Err(Error::shut_down()),
-                Err(_) => Err(Error::timeout(timeout, 0, Vec::new())),
+                Err(_) => {
+                    Err(Error::timeout(timeout, 0, Vec::new()).waiting_for(WaitingFor::Route))
+                }
             }
         };
         Box::pin(fut.into_actor(self).map(move |res, act, _| {
@@ -1909,4 +1923,11 @@ mod tests {
         }
         assert!(cache.len() <= QUEUE_FIELDS, "bounded: {}", cache.len());
     }
+}
+
+/// What was wrong with a reply that says the message is stored (bounded, as any peer text).
+#[cold]
+fn stored_reply_defect(broker: &str, e: ProtocolError) -> String {
+    tracing::warn!(%broker, error = %e, "message stored, but the broker's reply did not decode");
+    crate::protocol::peer_text::bounded_owned(e.to_string())
 }

@@ -395,6 +395,7 @@ mod tests {
             transaction_id: None,
             region_id: None,
             trace_on: false,
+            reply_defect: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //!     transaction_id: None,
 //!     region_id: Some("DefaultRegion".into()),
 //!     trace_on: true,
+//!     reply_defect: None,
 //! };
 //! println!("{}", serde_json::to_string(&r).unwrap());
 //! ```
@@ -128,6 +129,7 @@ impl fmt::Display for SendStatus {
 ///     transaction_id: None,
 ///     region_id: None,
 ///     trace_on: false,
+///     reply_defect: None,
 /// };
 /// let json = serde_json::to_value(&r).unwrap();
 /// assert_eq!(json["sendStatus"], "SEND_OK");
@@ -156,6 +158,12 @@ pub struct SendResult {
     /// Whether the broker has tracing on (`TRACE_ON`).
     #[serde(default)]
     pub trace_on: bool,
+    /// Set when the broker answered that it stored the message but its reply's
+    /// fields did not decode (no `msgId`, a `queueOffset` that is not a number):
+    /// what was wrong. The message *is* stored; `offset_msg_id` is then empty
+    /// when absent and `queue_offset` is -1 when unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_defect: Option<String>,
 }
 
 impl fmt::Display for SendResult {
@@ -175,6 +183,9 @@ impl fmt::Display for SendResult {
         if let Some(id) = &self.transaction_id {
             write!(f, ", transactionId={id}")?;
         }
+        if let Some(defect) = &self.reply_defect {
+            write!(f, ", replyDefect={defect}")?;
+        }
         f.write_str("]")
     }
 }
@@ -193,6 +204,7 @@ mod tests {
             transaction_id: Some("tx".into()),
             region_id: Some("R".into()),
             trace_on: true,
+            reply_defect: None,
         }
     }
 

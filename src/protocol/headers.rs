@@ -485,6 +485,35 @@ impl CommandHeader for SendMessageResponseHeader {
     }
 }
 
+impl SendMessageResponseHeader {
+    /// The header of a reply whose code says the message is stored, decoded as
+    /// far as it goes: a missing `msgId` is empty, an unreadable `queueId` is
+    /// `queue_id` (the queue it was sent to) and an unreadable `queueOffset` -1.
+    /// The error says what did not decode (`None` when everything did).
+    pub fn from_stored_reply(
+        cmd: &RemotingCommand,
+        queue_id: i32,
+    ) -> (Self, Option<ProtocolError>) {
+        match Self::from_command(cmd) {
+            Ok(h) => (h, None),
+            Err(e) => {
+                let num = |k| cmd.ext(k).and_then(|v: &str| v.trim().parse().ok());
+                let header = SendMessageResponseHeader {
+                    msg_id: cmd.ext("msgId").unwrap_or_default().to_owned(),
+                    queue_id: num("queueId").map_or(queue_id, |v: i64| v as i32),
+                    queue_offset: num("queueOffset").unwrap_or(-1),
+                    transaction_id: cmd.ext("transactionId").map(str::to_owned),
+                    batch_uniq_id: cmd.ext("batchUniqId").map(str::to_owned),
+                    recall_handle: cmd.ext("recallHandle").map(str::to_owned),
+                    region: cmd.ext("MSG_REGION").map(str::to_owned),
+                    trace_on: cmd.ext("TRACE_ON").map(|v| v.eq_ignore_ascii_case("true")),
+                };
+                (header, Some(e))
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // HEART_BEAT (34) / UNREGISTER_CLIENT (35)
 // ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ pub mod headers;
 pub mod heartbeat;
 pub mod message;
 pub mod message_id;
+pub mod peer_text;
 pub mod route;
 pub mod serialize;
 pub mod stored;

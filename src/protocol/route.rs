@@ -440,6 +440,43 @@ impl TopicPublishInfo {
     pub fn ok(&self) -> bool {
         !self.queues.is_empty()
     }
+
+    /// Why the route has no queue to send to (`None` when it has one): what a
+    /// user must fix on the cluster, said once per broker.
+    pub fn unusable_reason(&self) -> Option<String> {
+        if self.ok() {
+            return None;
+        }
+        let route = &self.route;
+        if route.queue_datas.is_empty() && route.broker_datas.is_empty() {
+            return Some("the route has no queue data and no broker data".into());
+        }
+        if self.order_topic {
+            let conf = route.order_topic_conf.as_deref().unwrap_or_default();
+            return Some(format!(
+                "orderTopicConf `{}` names no queue",
+                super::peer_text::bounded(conf)
+            ));
+        }
+        if route.queue_datas.is_empty() {
+            return Some("the route has no queue data".into());
+        }
+        let mut why: Vec<String> = Vec::new();
+        for qd in route.queue_datas.iter().take(8) {
+            let name = super::peer_text::bounded(&qd.broker_name);
+            why.push(match route.broker_data(&qd.broker_name) {
+                None => format!("queue data of broker `{name}` matches no broker data"),
+                Some(b) if b.master_addr().is_none() => {
+                    format!("broker `{name}` has no master (id 0)")
+                }
+                Some(_) if !perm::is_writeable(qd.perm) => {
+                    format!("broker `{name}` is not writable (perm {})", qd.perm)
+                }
+                Some(_) => format!("broker `{name}` has {} write queues", qd.write_queue_nums),
+            });
+        }
+        Some(why.join("; "))
+    }
 }
 
 #[cfg(test)]

@@ -4,18 +4,19 @@
 //! response, a timeout, or an error the moment the connection breaks. The actor
 //! runs under an actix `Supervisor`: a broken connection stops it, the
 //! supervisor restarts it (mailbox intact) and the next request reconnects,
-//! after an exponential backoff with jitter when connecting itself failed.
+//! after an exponential backoff with jitter when connecting failed or the
+//! connection died before it proved healthy ([`ReconnectPolicy`]).
 //! Frames go through the actor's own write buffer, flushed by a context item
 //! that never blocks the actor: while a peer stops reading, deadlines, the
 //! dead-peer check and the mailbox keep running.
 // The pending table is keyed by our own opaques: Fx, not SipHash.
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
-use rand::Rng;
 use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -32,6 +33,7 @@ use tokio_util::codec::FramedRead;
 
 use super::error::NetError;
 use super::live::{self, LiveGuard};
+use super::reconnect::{ConnectionHealth, ReconnectPolicy};
 use super::tls::{Stream, TlsConfig, Writer};
 use crate::protocol::acl::{AclCredentials, sign};
 use crate::protocol::command::FLAG_RESPONSE;
@@ -66,10 +68,9 @@ pub struct ConnectionConfig {
     /// A connection that answers nothing for this long while requests wait is
     /// taken as dead (a frozen or black-holed peer sends no FIN/RST).
     pub dead_peer_timeout: Duration,
-    /// First reconnect delay after a failed connect; doubles per failure.
-    pub backoff_base: Duration,
-    /// Upper bound of the reconnect delay.
-    pub backoff_max: Duration,
+    /// When to connect again after a failed connect, or a connection that died
+    /// before any answer or on undecodable bytes (100 ms doubling to 3 s, ±20 %).
+    pub reconnect: ReconnectPolicy,
     /// Signs every request (ACL, `AccessKey` / `Signature`) when set.
     pub acl: Option<AclCredentials>,
     /// Speaks TLS when set.
@@ -82,8 +83,7 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(3),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             dead_peer_timeout: Duration::from_secs(5),
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(3),
+            reconnect: ReconnectPolicy::default(),
             acl: None,
             tls: None,
         }
@@ -163,6 +163,36 @@ impl Outbox {
     fn deliver(&mut self) {
         for (tx, batch) in self.batches.drain(..) {
             let _ = tx.send(batch);
+        }
+    }
+}
+
+/// Why a connection broke: it went away, or the peer sent what is not RocketMQ remoting.
+enum Break {
+    Closed(String),
+    Protocol(ProtocolError),
+}
+
+impl Break {
+    fn error(&self, remote: &str) -> NetError {
+        match self {
+            Break::Closed(reason) => NetError::Closed {
+                addr: remote.to_string(),
+                reason: reason.clone(),
+            },
+            Break::Protocol(source) => NetError::Protocol {
+                addr: remote.to_string(),
+                source: source.clone(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Break::Closed(reason) => f.write_str(reason),
+            Break::Protocol(e) => write!(f, "undecodable frame: {e}"),
         }
     }
 }
@@ -325,8 +355,8 @@ pub struct ConnectionActor {
     /// A frame arrived since the last sweep (which then moves `awaiting_since`):
     /// cheaper than reading the clock per frame.
     frame_seen: bool,
-    consecutive_failures: u32,
-    retry_at: Option<Instant>,
+    /// The backoff window and the current connection's health.
+    health: ConnectionHealth,
     last_connect_error: String,
     connects: u64,
     restarts: u64,
@@ -344,12 +374,15 @@ pub struct ConnectionActor {
     /// For the `Connection` handles the actor makes itself (weak: the channel
     /// must close once every outside handle is gone, or the actor would never end).
     submit_tx: Option<mpsc::WeakUnboundedSender<Submit>>,
+    /// Shared with every [`Connection`] handle: whether a socket is open.
+    connected: Arc<AtomicBool>,
     _live: LiveGuard,
 }
 
 impl ConnectionActor {
     /// An actor for `remote` (`host:port`); it connects on the first request.
     pub fn new(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Self {
+        let health = ConnectionHealth::new(cfg.reconnect.clone());
         ConnectionActor {
             remote: remote.into(),
             codec: RemotingCodec::new(cfg.max_frame_len),
@@ -363,8 +396,7 @@ impl ConnectionActor {
             reconnect_listener: None,
             awaiting_since: None,
             frame_seen: false,
-            consecutive_failures: 0,
-            retry_at: None,
+            health,
             last_connect_error: String::new(),
             connects: 0,
             restarts: 0,
@@ -378,6 +410,7 @@ impl ConnectionActor {
             outbox: Outbox::default(),
             submissions: None,
             submit_tx: None,
+            connected: Arc::new(AtomicBool::new(false)),
             _live: LiveGuard::new(&live::CONNECTIONS),
         }
     }
@@ -391,16 +424,20 @@ impl ConnectionActor {
         let (tx, rx) = mpsc::unbounded_channel();
         let weak = tx.downgrade();
         let r = remote.clone();
+        let connected = Arc::new(AtomicBool::new(false));
+        let flag = connected.clone();
         let actor = start(Box::new(move |_| {
             let mut act = ConnectionActor::new(r, cfg);
             act.submissions = Some(rx);
             act.submit_tx = Some(weak);
+            act.connected = flag;
             act
         }));
         Connection {
             actor,
             remote,
             submit: Some(tx),
+            connected,
         }
     }
 
@@ -458,6 +495,7 @@ impl ConnectionActor {
             READ_BUFFER_CAPACITY,
         ));
         self.writer = Some(write);
+        self.connected.store(true, Ordering::Relaxed);
         self.write_buf.clear();
         self.flush_waker = None;
         self.connects += 1;
@@ -466,8 +504,7 @@ impl ConnectionActor {
             deferrals: 0,
             len_at_deferral: 0,
         });
-        self.consecutive_failures = 0;
-        self.retry_at = None;
+        self.health.connected(Instant::now());
         self.awaiting_since = None;
         self.frame_seen = false;
         tracing::debug!(remote = %self.remote, connects = self.connects, "connected");
@@ -479,9 +516,7 @@ impl ConnectionActor {
     }
 
     fn on_connect_failed(&mut self, reason: String) {
-        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-        let delay = backoff(&self.cfg, self.consecutive_failures);
-        self.retry_at = Some(Instant::now() + delay);
+        let delay = self.health.connect_failed(Instant::now());
         tracing::warn!(remote = %self.remote, %reason, retry_in = ?delay, "connect failed");
         self.last_connect_error = reason;
     }
@@ -627,38 +662,43 @@ impl ConnectionActor {
     /// Drops the socket's write half and whatever was not written yet.
     fn drop_writer(&mut self) {
         self.writer = None;
+        self.connected.store(false, Ordering::Relaxed);
         self.write_buf = BytesMut::new();
         self.flush_waker = None;
     }
 
     /// Fails every waiting request at once and stops; the supervisor restarts us.
-    fn break_connection(&mut self, reason: String, ctx: &mut Context<Self>) {
+    fn break_connection(&mut self, cause: Break, ctx: &mut Context<Self>) {
         if self.writer.is_none() && self.idle() {
             ctx.stop();
             return;
         }
-        tracing::warn!(remote = %self.remote, %reason, pending = self.pending.len(), parked = self.backlog.len(), "disconnected");
-        self.fail_all(&reason);
+        let now = Instant::now();
+        if self.writer.is_some() {
+            let undecodable = matches!(cause, Break::Protocol(_));
+            if let Some(window) = self.health.disconnected(now, undecodable) {
+                // Died before it proved healthy: a failed connect, to the cluster.
+                self.last_connect_error = format!(
+                    "the last connection died before a healthy exchange ({cause}); retrying in {window:?}"
+                );
+            }
+        }
+        tracing::warn!(remote = %self.remote, %cause, pending = self.pending.len(), parked = self.backlog.len(), "disconnected");
+        self.fail_all(&cause);
         self.drop_writer();
         ctx.stop();
     }
 
-    fn fail_all(&mut self, reason: &str) {
+    fn fail_all(&mut self, cause: &Break) {
         // What was read before the break is answered as read, and before the actor ends.
         self.outbox.deliver();
         self.deadlines.clear();
         self.backlog_head += self.backlog.len() as u64;
         for (_, tx) in self.backlog.drain(..).flatten() {
-            tx.send(Err(NetError::Closed {
-                addr: self.remote.to_string(),
-                reason: reason.to_string(),
-            }));
+            tx.send(Err(cause.error(&self.remote)));
         }
         for (_, p) in self.pending.drain() {
-            p.tx.send(Err(NetError::Closed {
-                addr: self.remote.to_string(),
-                reason: reason.to_string(),
-            }));
+            p.tx.send(Err(cause.error(&self.remote)));
         }
         self.awaiting_since = None;
         self.notify_drained();
@@ -765,20 +805,10 @@ impl ConnectionActor {
                     "no frame received for at least {:?} while requests waited",
                     now - since
                 );
-                self.break_connection(reason, ctx);
+                self.break_connection(Break::Closed(reason), ctx);
             }
         }
     }
-}
-
-/// Exponential backoff with ±20 % jitter so many clients do not reconnect in step.
-fn backoff(cfg: &ConnectionConfig, failures: u32) -> Duration {
-    let exp = cfg
-        .backoff_base
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    let capped = exp.min(cfg.backoff_max);
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    capped.mul_f64(jitter)
 }
 
 impl Actor for ConnectionActor {
@@ -800,7 +830,7 @@ impl Actor for ConnectionActor {
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
-        self.fail_all("connection actor stopping");
+        self.fail_all(&Break::Closed("connection actor stopping".into()));
         Running::Stop
     }
 }
@@ -814,7 +844,7 @@ impl Supervised for ConnectionActor {
         self.drop_writer();
         // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
         self.deadline_timer = None;
-        self.fail_all("connection restarting");
+        self.fail_all(&Break::Closed("connection restarting".into()));
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
 }
@@ -844,7 +874,7 @@ impl ConnectionActor {
                 // Bounds the write buffer; bodies are shared, not copied, while parked.
                 self.park(req, tx, ctx);
             }
-        } else if self.retry_at.is_some_and(|t| Instant::now() < t) {
+        } else if self.health.backing_off(Instant::now()) {
             // Fail fast while backing off: the producer can try another broker now.
             tx.send(Err(self.connect_error()));
         } else {
@@ -896,10 +926,8 @@ impl Handler<GetStats> for ConnectionActor {
             connects: self.connects,
             writes: self.writes,
             restarts: self.restarts,
-            consecutive_failures: self.consecutive_failures,
-            retry_in: self
-                .retry_at
-                .and_then(|t| t.checked_duration_since(Instant::now())),
+            consecutive_failures: self.health.failures(),
+            retry_in: self.health.retry_in(Instant::now()),
         })
     }
 }
@@ -908,10 +936,16 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
     fn handle(&mut self, item: Result<RemotingCommand, ProtocolError>, ctx: &mut Context<Self>) {
         let cmd = match item {
             Ok(cmd) => cmd,
-            Err(e) => return self.break_connection(format!("unreadable frame: {e}"), ctx),
+            // A socket error is the connection's fault; anything else, the peer's bytes.
+            Err(ProtocolError::Io { message, .. }) => {
+                return self
+                    .break_connection(Break::Closed(format!("read failed: {message}")), ctx);
+            }
+            Err(e) => return self.break_connection(Break::Protocol(e), ctx),
         };
         if cmd.is_response() {
             if let Some(p) = self.pending.remove(&cmd.opaque) {
+                self.health.answered();
                 self.outbox.push(p.tx, Ok(Some(cmd)));
             } else {
                 tracing::debug!(remote = %self.remote, opaque = cmd.opaque, "response for no waiting request (timed out?)");
@@ -937,6 +971,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
             actor: ctx.address(),
             remote: self.remote.clone(),
             submit: self.submit_tx.as_ref().and_then(|w| w.upgrade()),
+            connected: self.connected.clone(),
         };
         match &self.inbound {
             Some(handler) => {
@@ -955,7 +990,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.break_connection("closed by peer".into(), ctx);
+        self.break_connection(Break::Closed("closed by peer".into()), ctx);
     }
 }
 
@@ -995,7 +1030,7 @@ impl ActorFuture<ConnectionActor> for Flush {
                     Poll::Ready(Ok(())) => {}
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(e)) => {
-                        act.break_connection(format!("flush failed: {e}"), ctx);
+                        act.break_connection(Break::Closed(format!("flush failed: {e}")), ctx);
                         return Poll::Ready(());
                     }
                 }
@@ -1040,7 +1075,7 @@ impl ActorFuture<ConnectionActor> for Flush {
                 }
                 Poll::Ready(Err(e)) => format!("write failed: {e}"),
             };
-            act.break_connection(reason, ctx);
+            act.break_connection(Break::Closed(reason), ctx);
             return Poll::Ready(());
         }
     }
@@ -1144,6 +1179,8 @@ pub struct Connection {
     remote: Arc<str>,
     /// The actor's submission channel (`None` only for handles made while it ends).
     submit: Option<mpsc::UnboundedSender<Submit>>,
+    /// Whether a TCP connection is open now, as the actor last set it.
+    connected: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -1158,6 +1195,12 @@ impl Connection {
     /// The remote address, `host:port`.
     pub fn remote(&self) -> &str {
         &self.remote
+    }
+
+    /// Whether the actor holds an open connection now (a timed-out send was
+    /// then waiting for the reply, else for a connection).
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 
     /// The actor behind this handle.

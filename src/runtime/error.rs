@@ -29,6 +29,15 @@ pub enum NetError {
         /// The remote `ip:port`.
         addr: String,
     },
+    /// The peer sent bytes that are not RocketMQ remoting (an undecodable frame,
+    /// an oversized length, a broken header); the connection was closed.
+    #[error("{addr} sent a frame this client cannot decode: {source}")]
+    Protocol {
+        /// The remote `ip:port`.
+        addr: String,
+        /// What could not be decoded.
+        source: ProtocolError,
+    },
     /// A frame could not be encoded.
     #[error("cannot encode the request for {addr}: {source}")]
     Encode {
@@ -49,6 +58,7 @@ impl NetError {
             NetError::Connect { addr, .. }
             | NetError::Closed { addr, .. }
             | NetError::Timeout { addr }
+            | NetError::Protocol { addr, .. }
             | NetError::Encode { addr, .. } => Some(addr),
             NetError::Shutdown => None,
         }
@@ -70,7 +80,7 @@ pub enum RouteError {
         /// The topic.
         topic: String,
     },
-    /// No name server could be reached.
+    /// No name server could be reached (none answered at all).
     #[error("no name server reachable for topic `{topic}`: {last}")]
     NameServerUnreachable {
         /// The topic.
@@ -78,23 +88,41 @@ pub enum RouteError {
         /// The error from the last name server tried.
         last: NetError,
     },
-    /// A name server answered with something unexpected.
-    #[error("name server answered code {code} for topic `{topic}`: {remark}")]
+    /// A name server answered the look-up with an error code.
+    #[error("name server {namesrv} answered code {code} for topic `{topic}`: {remark}")]
     Rejected {
         /// The topic.
         topic: String,
+        /// The name server that answered.
+        namesrv: String,
         /// The name server's response code.
         code: i32,
-        /// The name server's remark.
+        /// The name server's remark (cut to 512 bytes).
         remark: String,
     },
-    /// The route body did not parse.
-    #[error("malformed route for topic `{topic}`: {source}")]
+    /// A name server answered with a body that is not a route.
+    #[error(
+        "name server {namesrv} answered a body for topic `{topic}` that is not a route: {source}"
+    )]
     Malformed {
         /// The topic.
         topic: String,
+        /// The name server that answered.
+        namesrv: String,
         /// The parse error.
         source: ProtocolError,
+    },
+    /// A name server answered a route with nothing to send to.
+    #[error(
+        "name server {namesrv} answered an unusable route for topic `{topic}`: {reason}; check the topic's queues and permissions, and that its brokers are registered"
+    )]
+    Unusable {
+        /// The topic.
+        topic: String,
+        /// The name server that answered.
+        namesrv: String,
+        /// Why no queue can be written (no master, no writable queue, ...).
+        reason: String,
     },
     /// The client instance has been shut down.
     #[error("the client has been shut down")]

@@ -4,12 +4,15 @@
 
 pub mod connection;
 pub mod error;
+mod failed_lookups;
 pub mod heartbeat;
 pub mod instance;
 pub mod live;
+pub mod reconnect;
 pub mod route_manager;
 pub mod tls;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};
 pub use error::{NetError, RouteError};
+pub use reconnect::ReconnectPolicy;
 pub use tls::TlsConfig;

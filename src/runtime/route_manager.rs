@@ -3,7 +3,9 @@
 //! Look-ups of one topic are coalesced into one request; a name server that is
 //! down (or that forgot a topic after a restart) leaves the last good route in
 //! use; routes are re-fetched every poll interval and changes are pushed to the
-//! producers that use the topic and to the `ClientInstance` (broker table).
+//! producers that use the topic and to the `ClientInstance` (broker table). A
+//! failed or unusable look-up is remembered for a short, growing interval
+//! ([`failed_lookups`](super::failed_lookups)): sends meanwhile fail at once.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +18,11 @@ use tokio::time::Instant;
 
 use super::connection::{Connection, ConnectionActor, ConnectionConfig};
 use super::error::{NetError, RouteError};
+use super::failed_lookups::FailedLookups;
 use super::live::{self, LiveGuard};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::GetRouteInfoRequestHeader;
+use crate::protocol::peer_text::bounded_owned;
 use crate::protocol::route::{TopicPublishInfo, TopicRouteData, clamp_default_route};
 
 /// Settings of the route manager.
@@ -124,6 +128,8 @@ pub struct RouteStats {
     pub topics: usize,
     /// Topics whose route is being fetched now.
     pub inflight: usize,
+    /// Topics whose last look-up failed and is remembered now.
+    pub failed: usize,
 }
 
 /// Asks a [`RouteManager`] for its [`RouteStats`].
@@ -135,9 +141,18 @@ impl Message for GetRouteStats {
 
 /// How one fetch ended.
 enum Fetched {
-    Route(TopicRouteData),
+    /// A route, from the name server at this address.
+    Route(TopicRouteData, String),
     /// The topic is unknown and so is the TBW102 template (or the fetch was a refresh).
     NotFound,
+}
+
+/// Why a look-up found no route.
+enum LookupFailure {
+    /// No name server answered.
+    Unreachable(NetError),
+    /// A name server answered, and what it said is not a route.
+    Answered(RouteError),
 }
 
 /// Fetches and caches topic routes (Java `MQClientInstance.updateTopicRouteInfoFromNameServer`).
@@ -174,6 +189,7 @@ pub struct RouteManager {
     routes: HashMap<String, TopicRouteData>,
     publish: HashMap<String, PublishInfo>,
     inflight: HashMap<String, Vec<oneshot::Sender<RouteReply>>>,
+    failed: FailedLookups,
     /// Weak: a producer its user dropped must be able to stop.
     subscribers: HashMap<String, HashMap<u64, WeakRecipient<RouteChanged>>>,
     broker_listener: Option<Recipient<BrokersChanged>>,
@@ -193,18 +209,19 @@ impl RouteManager {
             rand::thread_rng().gen_range(0..cfg.namesrv_addrs.len())
         };
         RouteManager {
-            cfg,
             ns_index,
             ns_conns: HashMap::new(),
             routes: HashMap::new(),
             publish: HashMap::new(),
             inflight: HashMap::new(),
+            failed: FailedLookups::new(cfg.poll_interval),
             subscribers: HashMap::new(),
             broker_listener: None,
             brokers: BrokerTable::new(),
             requests: 0,
             stopped: false,
             _live: LiveGuard::new(&live::ROUTE_MANAGERS),
+            cfg,
         }
     }
 
@@ -234,15 +251,17 @@ impl RouteManager {
         let queue_nums = self.cfg.default_topic_queue_nums;
         let t = topic.clone();
         let fut = async move {
-            let (i, first) = query_any(&order, &t, timeout).await?;
+            let (i, first) = query_any(&order, &t, &t, timeout).await?;
             match first {
-                Some(route) => Ok((i, Fetched::Route(route), 1)),
+                Some((route, ns)) => Ok((i, Fetched::Route(route, ns), 1)),
                 None if allow_default && t != default_topic => {
                     // Java falls back to the TBW102 template so the broker can auto-create the topic.
-                    match query_any(&order, &default_topic, timeout).await? {
-                        (j, Some(route)) => {
-                            Ok((j, Fetched::Route(clamp_default_route(route, queue_nums)), 2))
-                        }
+                    match query_any(&order, &default_topic, &t, timeout).await? {
+                        (j, Some((route, ns))) => Ok((
+                            j,
+                            Fetched::Route(clamp_default_route(route, queue_nums), ns),
+                            2,
+                        )),
                         (j, None) => Ok((j, Fetched::NotFound, 2)),
                     }
                 }
@@ -258,7 +277,7 @@ impl RouteManager {
     fn complete(
         &mut self,
         topic: String,
-        res: Result<(usize, Fetched, u64), (usize, NetError)>,
+        res: Result<(usize, Fetched, u64), (usize, LookupFailure)>,
         _ctx: &mut Context<Self>,
     ) {
         let reply: RouteReply = match res {
@@ -266,7 +285,17 @@ impl RouteManager {
                 self.ns_index = i;
                 self.requests += requests - 1;
                 match fetched {
-                    Fetched::Route(route) => Ok(self.install(&topic, route)),
+                    Fetched::Route(route, namesrv) => {
+                        let info = self.install(&topic, route);
+                        match info.unusable_reason() {
+                            None => Ok(info),
+                            Some(reason) => Err(RouteError::Unusable {
+                                topic: topic.clone(),
+                                namesrv,
+                                reason,
+                            }),
+                        }
+                    }
                     // A name server restarted before brokers re-registered: keep the old route.
                     Fetched::NotFound => match self.publish.get(&topic) {
                         Some(info) => Ok(info.clone()),
@@ -276,20 +305,31 @@ impl RouteManager {
                     },
                 }
             }
-            Err((i, last)) => {
+            Err((i, failure)) => {
                 self.ns_index = (i + 1) % self.cfg.namesrv_addrs.len().max(1);
-                match self.publish.get(&topic) {
-                    Some(info) => {
-                        tracing::warn!(%topic, error = %last, "name servers unreachable; keeping the cached route");
-                        Ok(info.clone())
-                    }
-                    None => Err(RouteError::NameServerUnreachable {
+                let err = match failure {
+                    LookupFailure::Unreachable(last) => RouteError::NameServerUnreachable {
                         topic: topic.clone(),
                         last,
-                    }),
+                    },
+                    LookupFailure::Answered(e) => e,
+                };
+                match self.publish.get(&topic).filter(|i| i.ok()) {
+                    Some(info) => {
+                        tracing::warn!(%topic, error = %err, "route look-up failed; keeping the cached route");
+                        Ok(info.clone())
+                    }
+                    None => Err(err),
                 }
             }
         };
+        match &reply {
+            Ok(_) => self.failed.succeeded(&topic),
+            Err(e) => {
+                let interval = self.failed.failed(&topic, e.clone(), Instant::now());
+                tracing::debug!(%topic, error = %e, ?interval, "route look-up failed; sends for the topic fail at once meanwhile");
+            }
+        }
         for tx in self.inflight.remove(&topic).unwrap_or_default() {
             let _ = tx.send(reply.clone());
         }
@@ -341,49 +381,53 @@ impl RouteManager {
     }
 }
 
-/// Asks each name server in turn; `Ok(None)` means TOPIC_NOT_EXIST.
+/// A route and the name server that answered it.
+type Answer = (TopicRouteData, String);
+
+/// Asks each name server in turn; `Ok(None)` means TOPIC_NOT_EXIST. On failure
+/// what a name server answered wins over one that did not answer at all.
 async fn query_any(
     order: &[(usize, Connection)],
     topic: &str,
+    for_topic: &str,
     timeout: Duration,
-) -> Result<(usize, Option<TopicRouteData>), (usize, NetError)> {
-    let mut last = (0, NetError::Shutdown);
+) -> Result<(usize, Option<Answer>), (usize, LookupFailure)> {
+    let mut answered: Option<(usize, RouteError)> = None;
+    let mut unreachable = (0, NetError::Shutdown);
     for (i, conn) in order {
         let req = GetRouteInfoRequestHeader::new(topic).into_request();
-        match conn.request(req, Instant::now() + timeout).await {
+        let namesrv = conn.remote().to_string();
+        let err = match conn.request(req, Instant::now() + timeout).await {
             Ok(resp) if resp.code == response_code::SUCCESS => {
                 match TopicRouteData::decode(&resp.body) {
-                    Ok(route) => return Ok((*i, Some(route))),
-                    Err(e) => {
-                        last = (
-                            *i,
-                            NetError::Closed {
-                                addr: conn.remote().to_string(),
-                                reason: e.to_string(),
-                            },
-                        )
-                    }
+                    Ok(route) => return Ok((*i, Some((route, namesrv)))),
+                    Err(source) => RouteError::Malformed {
+                        topic: for_topic.to_string(),
+                        namesrv,
+                        source,
+                    },
                 }
             }
             Ok(resp) if resp.code == response_code::TOPIC_NOT_EXIST => return Ok((*i, None)),
-            Ok(resp) => {
-                last = (
-                    *i,
-                    NetError::Closed {
-                        addr: conn.remote().to_string(),
-                        reason: format!(
-                            "name server answered code {}: {}",
-                            resp.code,
-                            resp.remark.unwrap_or_default()
-                        ),
-                    },
-                )
+            Ok(resp) => RouteError::Rejected {
+                topic: for_topic.to_string(),
+                namesrv,
+                code: resp.code,
+                remark: bounded_owned(resp.remark.unwrap_or_default()),
+            },
+            Err(e) => {
+                tracing::debug!(namesrv = conn.remote(), %topic, error = %e, "name server unreachable; trying the next one");
+                unreachable = (*i, e);
+                continue;
             }
-            Err(e) => last = (*i, e),
-        }
-        tracing::debug!(namesrv = conn.remote(), %topic, error = %last.1, "route look-up failed; trying the next name server");
+        };
+        tracing::debug!(namesrv = conn.remote(), %topic, error = %err, "route look-up failed; trying the next name server");
+        answered = Some((*i, err));
     }
-    Err(last)
+    Err(match answered {
+        Some((i, e)) => (i, LookupFailure::Answered(e)),
+        None => (unreachable.0, LookupFailure::Unreachable(unreachable.1)),
+    })
 }
 
 impl Actor for RouteManager {
@@ -428,6 +472,8 @@ impl Handler<FindRoute> for RouteManager {
             let _ = tx.send(Err(RouteError::NoNameServer));
         } else if let Some(waiters) = self.inflight.get_mut(&msg.topic) {
             waiters.push(tx);
+        } else if let Some(err) = self.failed.check(&msg.topic, Instant::now()) {
+            let _ = tx.send(Err(err.clone()));
         } else {
             self.inflight.insert(msg.topic.clone(), vec![tx]);
             self.start_fetch(msg.topic, true, ctx);
@@ -488,6 +534,7 @@ impl Handler<GetRouteStats> for RouteManager {
             requests: self.requests,
             topics: self.publish.len(),
             inflight: self.inflight.len(),
+            failed: self.failed.len(),
         })
     }
 }
