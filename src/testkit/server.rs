@@ -121,6 +121,11 @@ pub enum AcceptMode {
     /// replying; unread bytes make the close a reset. Nothing is decoded or
     /// captured. Counted in [`ServerHandle::connections_accepted`].
     CloseAfterRead(usize),
+    /// Accept, read one whole frame (its length prefix, then that many bytes;
+    /// or until EOF), then close without replying: [`CloseAfterRead`](Self::CloseAfterRead)
+    /// with n = the first request's size, whatever that request is. Counted
+    /// in [`ServerHandle::connections_accepted`].
+    CloseAfterFirstFrame,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -346,17 +351,31 @@ fn admit(
         }
         AcceptMode::CloseAfterRead(n) => {
             lock(&core.state).accepted += 1;
-            conns.spawn(read_then_close(stream, n));
+            conns.spawn(read_then_close(stream, Some(n)));
+        }
+        AcceptMode::CloseAfterFirstFrame => {
+            lock(&core.state).accepted += 1;
+            conns.spawn(read_then_close(stream, None));
         }
         // Refuse only reaches here for clients already in the backlog, which are served.
         AcceptMode::Accept | AcceptMode::Refuse => start_connection(core, stream, peer, conns),
     }
 }
 
-/// [`AcceptMode::CloseAfterRead`]: swallow `n` bytes (or until EOF or an error), then drop.
-async fn read_then_close(mut stream: TcpStream, n: usize) {
+/// [`AcceptMode::CloseAfterRead`] (`Some(n)`) and [`AcceptMode::CloseAfterFirstFrame`]
+/// (`None`): swallow that many bytes (or until EOF or an error), then drop.
+async fn read_then_close(mut stream: TcpStream, n: Option<usize>) {
     use tokio::io::AsyncReadExt;
-    let mut left = n;
+    let mut left = match n {
+        Some(n) => n,
+        None => {
+            let mut len = [0u8; 4];
+            if stream.read_exact(&mut len).await.is_err() {
+                return;
+            }
+            u32::from_be_bytes(len) as usize
+        }
+    };
     let mut buf = [0u8; 4096];
     while left > 0 {
         let want = left.min(buf.len());
@@ -1216,6 +1235,28 @@ mod tests {
         assert_eq!(ns.connections_total(), 3);
         assert_eq!(ns.connections_rejected(), 0);
         assert!(ns.received().is_empty());
+    }
+
+    #[tokio::test]
+    async fn close_after_first_frame_reads_exactly_one_request() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.set_accept_mode(AcceptMode::CloseAfterFirstFrame)
+            .await
+            .unwrap();
+        let first = route_request(1);
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&first[..first.len() - 1]).await.unwrap();
+        let mut buf = [0u8; 16];
+        assert!(
+            tokio::time::timeout(QUIET, s.read(&mut buf)).await.is_err(),
+            "one byte short of the frame: still open"
+        );
+        s.write_all(&first[first.len() - 1..]).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        assert!(got.is_empty(), "no reply, just a close");
+        assert!(ns.received().is_empty(), "nothing is decoded");
+        assert_eq!((ns.connections_accepted(), ns.connections_total()), (1, 1));
     }
 
     #[tokio::test]
