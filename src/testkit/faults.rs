@@ -41,7 +41,28 @@ pub enum FaultAction {
     /// Freeze the whole server (a black hole, see
     /// [`ServerHandle::freeze`](super::ServerHandle::freeze)); this request is not processed.
     Freeze,
+    /// Process the request, write the first half of its encoded reply frame,
+    /// then close the connection (a oneway request is processed, then closed).
+    HalfReply,
+    /// Push this many unsolicited server requests to the client on the
+    /// connection, then process and answer the request normally. They
+    /// alternate: even ones are code [`FLOOD_CODE`] (unknown, expecting an
+    /// answer), odd ones NOTIFY_CONSUMER_IDS_CHANGED oneway. The client's
+    /// answers show up in [`ServerHandle::received`](super::ServerHandle::received).
+    Flood(usize),
+    /// Answer with this response code and this raw body (no remark); the
+    /// request is not processed. Oneway requests get no answer. For bodies a
+    /// client must survive: not JSON, wrong types, not UTF-8, empty.
+    RespondBody {
+        /// The response code.
+        code: i32,
+        /// The body, verbatim.
+        body: Bytes,
+    },
 }
+
+/// The request code of the non-oneway requests of [`FaultAction::Flood`]: no RocketMQ code.
+pub const FLOOD_CODE: i32 = 9999;
 
 /// One fault-injection rule. Build it from an action, then narrow it.
 ///
@@ -60,7 +81,11 @@ pub enum FaultAction {
 ///     .forever();
 /// // Three requests of any kind pass, then the connection is closed mid-request.
 /// let cut = Fault::close().after(3);
-/// # let _ = (busy, slow, cut);
+/// // Route look-ups get a body that is not a route.
+/// let junk = Fault::respond_body(response_code::SUCCESS, &b"not json"[..])
+///     .on(request_code::GET_ROUTEINFO_BY_TOPIC)
+///     .forever();
+/// # let _ = (busy, slow, cut, junk);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -121,6 +146,21 @@ impl Fault {
     /// Freeze the server when the request arrives.
     pub fn freeze() -> Self {
         Fault::new(FaultAction::Freeze)
+    }
+    /// Process the request, write half of its reply frame, then close the connection.
+    pub fn half_reply() -> Self {
+        Fault::new(FaultAction::HalfReply)
+    }
+    /// Push `n` unsolicited requests to the client, then answer normally (see [`FaultAction::Flood`]).
+    pub fn flood(n: usize) -> Self {
+        Fault::new(FaultAction::Flood(n))
+    }
+    /// Answer with `code` and the raw `body` instead of processing the request.
+    pub fn respond_body(code: i32, body: impl Into<Bytes>) -> Self {
+        Fault::new(FaultAction::RespondBody {
+            code,
+            body: body.into(),
+        })
     }
 
     /// Only requests with this code (call again to add codes; none = any code).

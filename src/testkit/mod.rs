@@ -79,7 +79,7 @@ mod null;
 mod server;
 
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};
-pub use faults::{Fault, FaultAction, FaultId, SEND_CODES, garbage};
+pub use faults::{FLOOD_CODE, Fault, FaultAction, FaultId, SEND_CODES, garbage};
 pub use nameserver::RouteOverride;
 pub use server::{
     AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, SERVER_VERSION, ServerHandle,

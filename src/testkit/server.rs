@@ -21,11 +21,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::broker::{self, BrokerCore};
-use super::faults::{Fault, FaultAction, FaultId, FaultTable, SEND_CODES};
+use super::faults::{FLOOD_CODE, Fault, FaultAction, FaultId, FaultTable, SEND_CODES};
 use super::nameserver;
 use super::null::{NullReply, NullSend, null_send_of, peek_send};
 use super::{ClusterState, TestkitError};
-use crate::protocol::command::{FLAG_ONEWAY, RemotingCommand};
+use crate::protocol::codes::request_code;
+use crate::protocol::command::{ExtFields, FLAG_ONEWAY, RemotingCommand};
+use crate::protocol::frame::encode_frame;
 use crate::protocol::{ProtocolError, RemotingCodec, response_code};
 
 /// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
@@ -111,6 +113,19 @@ pub enum AcceptMode {
     AcceptAndClose,
     /// Close the listener: connecting fails with "connection refused".
     Refuse,
+    /// Accept, then reset at once (zero linger, so the close sends RST, not
+    /// FIN): the client's first read or write fails with "connection reset".
+    /// Counted in [`ServerHandle::connections_rejected`] and [`ServerHandle::connections_reset`].
+    Reset,
+    /// Accept, read this many bytes (or until EOF), then close without
+    /// replying; unread bytes make the close a reset. Nothing is decoded or
+    /// captured. Counted in [`ServerHandle::connections_accepted`].
+    CloseAfterRead(usize),
+    /// Accept, read one whole frame (its length prefix, then that many bytes;
+    /// or until EOF), then close without replying: [`CloseAfterRead`](Self::CloseAfterRead)
+    /// with n = the first request's size, whatever that request is. Counted
+    /// in [`ServerHandle::connections_accepted`].
+    CloseAfterFirstFrame,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,8 +157,11 @@ pub(crate) struct ServerState {
     pub(crate) received: Vec<ReceivedRequest>,
     faults: FaultTable,
     pub(crate) conns: BTreeMap<ConnectionId, ConnEntry>,
+    /// Every TCP accept, whatever the mode did with it.
+    total: usize,
     accepted: usize,
     rejected: usize,
+    reset: usize,
     malformed: usize,
     pending: HashMap<i32, (ConnectionId, oneshot::Sender<RemotingCommand>)>,
 }
@@ -315,11 +333,56 @@ fn admit(
     peer: SocketAddr,
     conns: &mut JoinSet<()>,
 ) {
-    if mode == AcceptMode::AcceptAndClose {
-        lock(&core.state).rejected += 1;
-        drop(stream);
-    } else {
-        start_connection(core, stream, peer, conns);
+    lock(&core.state).total += 1;
+    match mode {
+        AcceptMode::AcceptAndClose => {
+            lock(&core.state).rejected += 1;
+            drop(stream);
+        }
+        AcceptMode::Reset => {
+            {
+                let mut st = lock(&core.state);
+                st.rejected += 1;
+                st.reset += 1;
+            }
+            // Zero linger: dropping the socket sends RST instead of FIN (and does not block).
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+        AcceptMode::CloseAfterRead(n) => {
+            lock(&core.state).accepted += 1;
+            conns.spawn(read_then_close(stream, Some(n)));
+        }
+        AcceptMode::CloseAfterFirstFrame => {
+            lock(&core.state).accepted += 1;
+            conns.spawn(read_then_close(stream, None));
+        }
+        // Refuse only reaches here for clients already in the backlog, which are served.
+        AcceptMode::Accept | AcceptMode::Refuse => start_connection(core, stream, peer, conns),
+    }
+}
+
+/// [`AcceptMode::CloseAfterRead`] (`Some(n)`) and [`AcceptMode::CloseAfterFirstFrame`]
+/// (`None`): swallow that many bytes (or until EOF or an error), then drop.
+async fn read_then_close(mut stream: TcpStream, n: Option<usize>) {
+    use tokio::io::AsyncReadExt;
+    let mut left = match n {
+        Some(n) => n,
+        None => {
+            let mut len = [0u8; 4];
+            if stream.read_exact(&mut len).await.is_err() {
+                return;
+            }
+            u32::from_be_bytes(len) as usize
+        }
+    };
+    let mut buf = [0u8; 4096];
+    while left > 0 {
+        let want = left.min(buf.len());
+        match stream.read(&mut buf[..want]).await {
+            Ok(0) | Err(_) => break,
+            Ok(got) => left -= got,
+        }
     }
 }
 
@@ -454,6 +517,10 @@ enum Next {
     Nothing,
     Reply(Outgoing),
     Close,
+    /// Write this, then close (a torn reply).
+    ReplyThenClose(Outgoing),
+    /// Push this many unsolicited requests, then the reply if any.
+    Flood(usize, Option<Outgoing>),
 }
 
 /// Removes the connection from the server state however its task ends (also on abort).
@@ -567,6 +634,11 @@ impl Conn {
                         Ok(()) => Flow::Continue,
                         Err(_) => Flow::Close,
                     },
+                    Next::ReplyThenClose(out) => {
+                        let _ = framed.feed(out).await;
+                        Flow::Close
+                    }
+                    Next::Flood(n, reply) => self.flood(n, reply, framed).await,
                 },
             };
             if flow == Flow::Close {
@@ -582,6 +654,40 @@ impl Conn {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Close,
         }
+    }
+
+    /// [`FaultAction::Flood`]: `n` server requests, then the reply; fed in
+    /// order, so the write buffer flushes as the client reads.
+    async fn flood(
+        &mut self,
+        n: usize,
+        reply: Option<Outgoing>,
+        framed: &mut Framed<impl AsyncRead + AsyncWrite + Unpin, WireCodec>,
+    ) -> Flow {
+        for i in 0..n {
+            let mut ext = ExtFields::new();
+            let mut cmd = if i % 2 == 0 {
+                ext.push("flood", itoa::Buffer::new().format(i));
+                RemotingCommand::request(FLOOD_CODE, ext)
+            } else {
+                ext.push("consumerGroup", "flood_group");
+                let mut c =
+                    RemotingCommand::request(request_code::NOTIFY_CONSUMER_IDS_CHANGED, ext);
+                c.flag = FLAG_ONEWAY;
+                c
+            };
+            cmd.opaque = self.core.next_opaque();
+            cmd.version = SERVER_VERSION;
+            if framed.feed(Outgoing::Cmd(cmd)).await.is_err() {
+                return Flow::Close;
+            }
+        }
+        if let Some(out) = reply {
+            if framed.feed(out).await.is_err() {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
     }
 
     /// Decides what one frame gets: capture, faults, then the role's handler.
@@ -658,6 +764,13 @@ impl Conn {
                     Next::Reply(Outgoing::Cmd(response(&cmd, code, remark)))
                 }
             }
+            Some(FaultAction::RespondBody { code, body }) => {
+                if cmd.is_oneway() {
+                    Next::Nothing
+                } else {
+                    Next::Reply(Outgoing::Cmd(response(&cmd, code, None).with_body(body)))
+                }
+            }
             Some(FaultAction::Close) => Next::Close,
             Some(FaultAction::Freeze) => {
                 core.mode.send_modify(|m| m.frozen = true);
@@ -679,9 +792,20 @@ impl Conn {
                     Some(FaultAction::DropReply) => Next::Nothing,
                     Some(FaultAction::ProcessThenClose) => Next::Close,
                     Some(FaultAction::Garbage(bytes)) => Next::Reply(Outgoing::Raw(bytes)),
+                    Some(FaultAction::HalfReply) => match reply.map(|r| encode_frame(&r)) {
+                        Some(Ok(frame)) => {
+                            Next::ReplyThenClose(Outgoing::Raw(frame.slice(..frame.len() / 2)))
+                        }
+                        // Oneway (nothing to tear) or unencodable: just close.
+                        _ => Next::Close,
+                    },
+                    Some(FaultAction::Flood(n)) => Next::Flood(n, reply.map(Outgoing::Cmd)),
                     // Matched by the outer arms; listed only because the match must be exhaustive.
                     Some(
-                        FaultAction::Respond { .. } | FaultAction::Close | FaultAction::Freeze,
+                        FaultAction::Respond { .. }
+                        | FaultAction::RespondBody { .. }
+                        | FaultAction::Close
+                        | FaultAction::Freeze,
                     ) => Next::Nothing,
                 }
             }
@@ -805,14 +929,30 @@ impl ServerHandle {
             .await
     }
 
-    /// Connections served since the start (not counting accept-and-close ones).
+    /// Connections served since the start, [`AcceptMode::CloseAfterRead`] ones
+    /// included (not counting accept-and-close or reset ones).
     pub fn connections_accepted(&self) -> usize {
         lock(&self.core.state).accepted
     }
 
-    /// Connections accepted and closed at once under [`AcceptMode::AcceptAndClose`].
+    /// Connections accepted and dropped at once, under [`AcceptMode::AcceptAndClose`]
+    /// or [`AcceptMode::Reset`].
     pub fn connections_rejected(&self) -> usize {
         lock(&self.core.state).rejected
+    }
+
+    /// Connections reset at once under [`AcceptMode::Reset`] (also in
+    /// [`connections_rejected`](Self::connections_rejected)).
+    pub fn connections_reset(&self) -> usize {
+        lock(&self.core.state).reset
+    }
+
+    /// Every TCP connection accepted since the start, whatever the [`AcceptMode`]
+    /// did with it: [`connections_accepted`](Self::connections_accepted) +
+    /// [`connections_rejected`](Self::connections_rejected). The number of
+    /// connects a client made to this server.
+    pub fn connections_total(&self) -> usize {
+        lock(&self.core.state).total
     }
 
     /// Connections open now.
@@ -1004,5 +1144,284 @@ impl ServerHandle {
         bytes: impl Into<Bytes>,
     ) -> Result<(), TestkitError> {
         self.push(conn, Outgoing::Raw(bytes.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::protocol::frame::decode_frame;
+    use crate::protocol::headers::GetRouteInfoRequestHeader;
+    use crate::testkit::TestCluster;
+
+    const WAIT: Duration = Duration::from_secs(5);
+    const QUIET: Duration = Duration::from_millis(200);
+
+    async fn cluster() -> TestCluster {
+        TestCluster::builder()
+            .topic("T", 4)
+            .start()
+            .await
+            .expect("cluster starts")
+    }
+
+    /// A GET_ROUTEINFO_BY_TOPIC request for `T` with `opaque`, encoded.
+    fn route_request(opaque: i32) -> Bytes {
+        let mut req = GetRouteInfoRequestHeader::new("T").into_request();
+        req.opaque = opaque;
+        encode_frame(&req).expect("encodes")
+    }
+
+    /// Everything the server writes until it closes (or resets) the connection.
+    async fn read_to_close(stream: &mut TcpStream) -> (Vec<u8>, io::Result<()>) {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
+                Err(_) => panic!("the server neither wrote nor closed within {WAIT:?}"),
+                Ok(Ok(0)) => return (got, Ok(())),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Ok(Err(e)) => return (got, Err(e)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_mode_sends_rst_and_counts_as_rejected() {
+        let cluster = cluster().await;
+        let broker = cluster.broker("broker-a");
+        broker.set_accept_mode(AcceptMode::Reset).await.unwrap();
+        let mut s = TcpStream::connect(broker.socket_addr()).await.unwrap();
+        let (got, end) = read_to_close(&mut s).await;
+        assert!(got.is_empty());
+        let e = end.expect_err("a reset, not a clean EOF");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        assert_eq!(broker.connections_reset(), 1);
+        assert_eq!(broker.connections_rejected(), 1);
+        assert_eq!(broker.connections_accepted(), 0);
+        assert_eq!(broker.connections_total(), 1);
+    }
+
+    #[tokio::test]
+    async fn close_after_read_swallows_n_bytes_then_closes() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.set_accept_mode(AcceptMode::CloseAfterRead(10))
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&[0; 6]).await.unwrap();
+        let mut buf = [0u8; 16];
+        assert!(
+            tokio::time::timeout(QUIET, s.read(&mut buf)).await.is_err(),
+            "6 of 10 bytes: still open"
+        );
+        s.write_all(&[0; 4]).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        assert!(got.is_empty(), "no reply, just a close");
+        assert!(ns.received().is_empty(), "nothing is decoded");
+
+        // A whole request gets no answer either; EOF before n bytes closes too.
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&route_request(1)).await.unwrap();
+        assert!(read_to_close(&mut s).await.0.is_empty());
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.shutdown().await.unwrap();
+        assert!(read_to_close(&mut s).await.0.is_empty());
+
+        assert_eq!(ns.connections_accepted(), 3);
+        assert_eq!(ns.connections_total(), 3);
+        assert_eq!(ns.connections_rejected(), 0);
+        assert!(ns.received().is_empty());
+    }
+
+    #[tokio::test]
+    async fn close_after_first_frame_reads_exactly_one_request() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.set_accept_mode(AcceptMode::CloseAfterFirstFrame)
+            .await
+            .unwrap();
+        let first = route_request(1);
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&first[..first.len() - 1]).await.unwrap();
+        let mut buf = [0u8; 16];
+        assert!(
+            tokio::time::timeout(QUIET, s.read(&mut buf)).await.is_err(),
+            "one byte short of the frame: still open"
+        );
+        s.write_all(&first[first.len() - 1..]).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        assert!(got.is_empty(), "no reply, just a close");
+        assert!(ns.received().is_empty(), "nothing is decoded");
+        assert_eq!((ns.connections_accepted(), ns.connections_total()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn accept_and_close_counts_in_total() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.set_accept_mode(AcceptMode::AcceptAndClose)
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        assert!(got.is_empty());
+        ns.set_accept_mode(AcceptMode::Accept).await.unwrap();
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&route_request(1)).await.unwrap();
+        ns.wait_for_code(request_code::GET_ROUTEINFO_BY_TOPIC, WAIT)
+            .await
+            .expect("served");
+        assert_eq!(
+            (
+                ns.connections_rejected(),
+                ns.connections_accepted(),
+                ns.connections_total()
+            ),
+            (1, 1, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn half_reply_tears_the_frame_then_closes() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.inject(Fault::half_reply().on(request_code::GET_ROUTEINFO_BY_TOPIC));
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        s.write_all(&route_request(7)).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        let full = {
+            let mut r = GetRouteInfoRequestHeader::new("T").into_request();
+            r.opaque = 7;
+            let reply = nameserver::handle(&ns.core, &r).expect("a reply");
+            encode_frame(&reply).unwrap()
+        };
+        assert_eq!(got.len(), full.len() / 2);
+        assert_eq!(&got[..], &full[..got.len()], "the reply's first half");
+        assert_eq!(
+            ns.received_with_code(request_code::GET_ROUTEINFO_BY_TOPIC)
+                .len(),
+            1,
+            "the request was processed"
+        );
+    }
+
+    #[tokio::test]
+    async fn half_reply_stores_the_send() {
+        let cluster = cluster().await;
+        let broker = cluster.broker("broker-a");
+        broker.inject(Fault::half_reply().on_sends());
+        let mut req = crate::protocol::headers::SendMessageRequestHeader {
+            producer_group: "G".into(),
+            topic: "T".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 0,
+            sys_flag: 0,
+            born_timestamp: 1_700_000_000_000,
+            flag: 0,
+            properties: None,
+            reconsume_times: Some(0),
+            unit_mode: false,
+            max_reconsume_times: None,
+            batch: false,
+            broker_name: Some("broker-a".into()),
+        }
+        .to_request(request_code::SEND_MESSAGE_V2)
+        .with_body(&b"x"[..]);
+        req.opaque = 1;
+        let mut s = TcpStream::connect(broker.socket_addr()).await.unwrap();
+        s.write_all(&encode_frame(&req).unwrap()).await.unwrap();
+        let (got, _) = read_to_close(&mut s).await;
+        assert!(got.len() > 4, "half a frame arrived");
+        let declared = u32::from_be_bytes(got[..4].try_into().unwrap()) as usize;
+        assert!(got.len() < declared + 4, "and not the whole frame");
+        assert_eq!(broker.messages("T").len(), 1, "processed: stored");
+    }
+
+    #[tokio::test]
+    async fn flood_pushes_requests_then_answers() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        ns.inject(Fault::flood(6).on(request_code::GET_ROUTEINFO_BY_TOPIC));
+        let stream = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        let mut framed = Framed::new(stream, RemotingCodec::default());
+        let mut req = GetRouteInfoRequestHeader::new("T").into_request();
+        req.opaque = 42;
+        framed.send(req).await.unwrap();
+        let mut pushed = Vec::new();
+        let reply = loop {
+            let f = tokio::time::timeout(WAIT, framed.next())
+                .await
+                .expect("a frame in time")
+                .expect("open")
+                .expect("decodes");
+            if f.is_response() {
+                break f;
+            }
+            pushed.push(f);
+        };
+        assert_eq!(reply.opaque, 42);
+        assert_eq!(reply.code, response_code::SUCCESS, "answered normally");
+        let shape: Vec<(i32, bool)> = pushed.iter().map(|c| (c.code, c.is_oneway())).collect();
+        assert_eq!(
+            shape,
+            [
+                (FLOOD_CODE, false),
+                (request_code::NOTIFY_CONSUMER_IDS_CHANGED, true)
+            ]
+            .repeat(3)
+        );
+        let opaques: BTreeSet<i32> = pushed.iter().map(|c| c.opaque).collect();
+        assert_eq!(opaques.len(), 6, "each with its own opaque");
+
+        // The client's answers to the flood are captured as responses.
+        let mut answer = RemotingCommand::response(3, pushed[0].opaque, None);
+        answer.version = SERVER_VERSION;
+        framed.send(answer).await.unwrap();
+        ns.wait_for(WAIT, |r| {
+            r.is_response() && r.command.opaque == pushed[0].opaque
+        })
+        .await
+        .expect("captured");
+    }
+
+    #[tokio::test]
+    async fn respond_body_answers_raw_bytes() {
+        let cluster = cluster().await;
+        let ns = cluster.namesrv();
+        let body = Bytes::from_static(&[0xff, 0xfe, b'{']);
+        ns.inject(
+            Fault::respond_body(response_code::SUCCESS, body.clone())
+                .on(request_code::GET_ROUTEINFO_BY_TOPIC)
+                .times(2),
+        );
+        let mut s = TcpStream::connect(ns.socket_addr()).await.unwrap();
+        for opaque in [1, 2, 3] {
+            s.write_all(&route_request(opaque)).await.unwrap();
+        }
+        let mut buf = BytesMut::new();
+        let mut replies = Vec::new();
+        while replies.len() < 3 {
+            let n = tokio::time::timeout(WAIT, s.read_buf(&mut buf))
+                .await
+                .expect("replies in time")
+                .unwrap();
+            assert!(n > 0, "closed early");
+            while let Some(cmd) = RemotingCodec::default().decode(&mut buf).unwrap() {
+                replies.push(cmd);
+            }
+        }
+        assert_eq!((replies[0].code, &replies[0].body), (0, &body));
+        assert_eq!(replies[0].remark, None);
+        assert_eq!((replies[1].opaque, &replies[1].body), (2, &body));
+        let route = decode_frame(encode_frame(&replies[2]).unwrap()).unwrap();
+        assert!(
+            crate::protocol::route::TopicRouteData::decode(&route.body).is_ok(),
+            "the third is the real route"
+        );
     }
 }
