@@ -43,7 +43,7 @@ const MAX_LOOKUPS: usize = 12;
 
 /// The one place that knows the shape of `ErrorKind::Protocol` (about to become a struct variant).
 fn is_protocol(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Protocol(..))
+    matches!(e.kind(), ErrorKind::Protocol { .. })
 }
 
 /// The name server answered, but nothing usable: any route error but "could not ask".

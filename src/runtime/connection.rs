@@ -358,6 +358,9 @@ pub struct ConnectionActor {
     /// The backoff window and the current connection's health.
     health: ConnectionHealth,
     last_connect_error: String,
+    /// Set while the backoff window was opened by undecodable bytes: requests
+    /// failing fast then name that fault, not a connect failure.
+    window_cause: Option<ProtocolError>,
     connects: u64,
     restarts: u64,
     writes: u64,
@@ -398,6 +401,7 @@ impl ConnectionActor {
             frame_seen: false,
             health,
             last_connect_error: String::new(),
+            window_cause: None,
             connects: 0,
             restarts: 0,
             writes: 0,
@@ -505,6 +509,7 @@ impl ConnectionActor {
             len_at_deferral: 0,
         });
         self.health.connected(Instant::now());
+        self.window_cause = None;
         self.awaiting_since = None;
         self.frame_seen = false;
         tracing::debug!(remote = %self.remote, connects = self.connects, "connected");
@@ -517,11 +522,18 @@ impl ConnectionActor {
 
     fn on_connect_failed(&mut self, reason: String) {
         let delay = self.health.connect_failed(Instant::now());
+        self.window_cause = None;
         tracing::warn!(remote = %self.remote, %reason, retry_in = ?delay, "connect failed");
         self.last_connect_error = reason;
     }
 
     fn connect_error(&self) -> NetError {
+        if let Some(source) = &self.window_cause {
+            return NetError::Protocol {
+                addr: self.remote.to_string(),
+                source: source.clone(),
+            };
+        }
         NetError::Connect {
             addr: self.remote.to_string(),
             reason: self.last_connect_error.clone(),
@@ -675,8 +687,12 @@ impl ConnectionActor {
         }
         let now = Instant::now();
         if self.writer.is_some() {
-            let undecodable = matches!(cause, Break::Protocol(_));
-            if let Some(window) = self.health.disconnected(now, undecodable) {
+            let undecodable = match &cause {
+                Break::Protocol(e) => Some(e.clone()),
+                Break::Closed(_) => None,
+            };
+            if let Some(window) = self.health.disconnected(now, undecodable.is_some()) {
+                self.window_cause = undecodable;
                 // Died before it proved healthy: a failed connect, to the cluster.
                 self.last_connect_error = format!(
                     "the last connection died before a healthy exchange ({cause}); retrying in {window:?}"
