@@ -76,6 +76,7 @@ pub enum RouteError {
         /// The topic.
         topic: String,
         /// The error from the last name server tried.
+        #[source]
         last: NetError,
     },
     /// A name server answered with something unexpected.
