@@ -31,8 +31,14 @@ pub mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// The actix this crate is built on, so a service can name actix types
+/// (`actix_rocketmq::actix::Addr`, `Actor`, `Handler`) with no actix
+/// dependency of its own that could drift. A service that does depend on
+/// another actix minor version gets a compile error where its types meet this
+/// crate's (rustc: "two different versions of crate `actix` are being used"),
+/// not a second, separate actix at run time: use this re-export, or the same version.
+pub use actix;
 pub use error::{Error, ErrorKind};
-pub use producer::ProducerActor;
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
     FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
@@ -46,6 +52,7 @@ pub use producer::transaction::{
     EndTransaction, SendMessageInTransaction, Transaction, TransactionCheck, TransactionChecker,
     TransactionResolution,
 };
+pub use producer::{ProducerActor, ProducerExt};
 pub use protocol::acl::AclCredentials;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod config;
+pub mod ext;
 pub mod fault;
 pub mod hooks;
 pub mod messages;
@@ -11,3 +12,4 @@ pub mod send_result;
 pub mod transaction;
 
 pub use actor::ProducerActor;
+pub use ext::ProducerExt;

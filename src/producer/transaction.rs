@@ -128,6 +128,13 @@ impl ActixMessage for SendMessageInTransaction {
     type Result = Result<Transaction, Error>;
 }
 
+/// A transactional send of the message, as [`SendMessageInTransaction::new`].
+impl From<Message> for SendMessageInTransaction {
+    fn from(message: Message) -> Self {
+        SendMessageInTransaction::new(message)
+    }
+}
+
 /// A stored half message waiting for its outcome: end it with
 /// [`commit`](Transaction::commit) or [`rollback`](Transaction::rollback).
 /// Dropped without either, the broker asks the producer's
