@@ -730,6 +730,27 @@ impl ProducerConfigBuilder {
         self
     }
 
+    /// Replaces the producer group (for Java properties naming one).
+    #[cfg(feature = "serde")]
+    pub(crate) fn producer_group(mut self, group: String) -> Self {
+        self.config.producer_group = group;
+        self
+    }
+
+    /// Forgets the name servers added so far (Java's `setNamesrvAddr` replaces the list).
+    #[cfg(feature = "serde")]
+    pub(crate) fn clear_namesrv_addrs(mut self) -> Self {
+        self.config.namesrv_addrs.clear();
+        self
+    }
+
+    /// Sets or removes the per-attempt cap (Java's −1 removes it).
+    #[cfg(feature = "serde")]
+    pub(crate) fn send_msg_max_timeout_per_request_opt(mut self, cap: Option<Duration>) -> Self {
+        self.config.send_msg_max_timeout_per_request = cap;
+        self
+    }
+
     /// Sets the client IP, part of the client id brokers list this client by.
     ///
     /// Default: `ROCKETMQ_CLIENT_IP`, else this host's outgoing address as

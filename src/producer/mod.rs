@@ -6,6 +6,8 @@ pub mod config;
 pub mod ext;
 pub mod fault;
 pub mod hooks;
+#[cfg(feature = "serde")]
+pub mod java_properties;
 pub mod messages;
 pub mod selector;
 pub mod send_result;
