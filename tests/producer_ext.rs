@@ -256,3 +256,20 @@ async fn after_shutdown_every_method_reports_shut_down() -> Result<(), actix_roc
     assert_eq!(stored_bodies(&cluster), ["before"]);
     Ok(())
 }
+
+/// A plain tokio runtime has no actix System: start says so instead of panicking.
+#[tokio::test]
+async fn start_outside_an_actix_system_is_a_config_error() {
+    assert!(actix_rt::System::try_current().is_none());
+    let config = actix_rocketmq::ProducerConfig::builder("ext_no_system_group")
+        .namesrv_addr("127.0.0.1:9876")
+        .build()
+        .unwrap();
+    let err = actix_rocketmq::ProducerActor::start(config)
+        .await
+        .expect_err("no actix System runs here");
+    assert!(
+        matches!(err.kind(), ErrorKind::Config(m) if m.contains("actix System")),
+        "{err:?}"
+    );
+}
