@@ -175,9 +175,12 @@ struct Inner {
 /// The error of every fallible call of this crate.
 ///
 /// Cheap to move (one pointer) and `Clone`, so one failure can be reported to
-/// several waiters. `Display` says what failed and what to do about it; the
-/// wrapped error's text is part of that message, so [`std::error::Error::source`]
-/// returns `None` (match on [`Error::kind`] to reach it).
+/// several waiters. `Display` says what failed and what to do about it, the
+/// wrapped error's text included. [`std::error::Error::source`] returns the
+/// wrapped error of the kinds that have one (`Connection`, `Route`,
+/// `Protocol`, `Validation`, `Instance`), and that error its own cause, so an
+/// `anyhow`/`eyre` report walks the whole chain; match on [`Error::kind`] to
+/// handle a case.
 ///
 /// ```
 /// use actix_rocketmq::error::Error;
@@ -729,7 +732,41 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.kind() {
+            ErrorKind::Connection(e) => Some(e),
+            ErrorKind::Route(e) => Some(e),
+            ErrorKind::Protocol { error, .. } => Some(error),
+            ErrorKind::Validation(e) => Some(e),
+            ErrorKind::Instance(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A send whose producer has stopped: its mailbox is closed, or the producer
+/// stopped before replying. So `addr.send(msg).await??` (and
+/// [`ProducerExt`](crate::ProducerExt)) report one [`ErrorKind::ShutDown`].
+///
+/// `MailboxError::Timeout` only comes from `addr.send(msg).timeout(d)`: it
+/// becomes an [`ErrorKind::Timeout`] with zero attempts (its `elapsed` is
+/// unknown and reported as zero), not a shutdown, since the producer lives on.
+///
+/// ```
+/// use actix_rocketmq::{Error, ErrorKind};
+/// let e = Error::from(actix::MailboxError::Closed);
+/// assert_eq!(e.kind(), &ErrorKind::ShutDown);
+/// assert!(Error::from(actix::MailboxError::Timeout).is_timeout());
+/// ```
+impl From<actix::MailboxError> for Error {
+    fn from(e: actix::MailboxError) -> Self {
+        match e {
+            actix::MailboxError::Closed => Error::shut_down(),
+            actix::MailboxError::Timeout => Error::timeout(Duration::ZERO, 0, Vec::new()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -889,6 +926,79 @@ mod tests {
         );
         assert!(p.to_string().contains("not speaking RocketMQ remoting"));
         assert!(p.is_retriable());
+    }
+
+    #[test]
+    fn error_source_chain_reaches_the_root_cause() {
+        use std::error::Error as _;
+        // Error -> RouteError -> NetError -> ProtocolError: every link is reachable.
+        let e: Error = RouteError::NameServerUnreachable {
+            topic: "T".into(),
+            last: NetError::Encode {
+                addr: "n:9876".into(),
+                source: ProtocolError::MissingField("topic"),
+            },
+        }
+        .into();
+        let mut chain = Vec::new();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(link) = cur {
+            chain.push(link.to_string());
+            cur = link.source();
+        }
+        assert_eq!(chain.len(), 4, "{chain:#?}");
+        assert!(chain[1].starts_with("no name server reachable for topic `T`"));
+        assert!(chain[2].starts_with("cannot encode the request for n:9876"));
+        assert_eq!(chain[3], "header field `topic` is required but missing");
+        let root = e.source().unwrap().source().unwrap().source().unwrap();
+        assert_eq!(
+            root.downcast_ref::<ProtocolError>(),
+            Some(&ProtocolError::MissingField("topic"))
+        );
+
+        let malformed: Error = RouteError::Malformed {
+            topic: "T".into(),
+            namesrv: "n:9876".into(),
+            source: ProtocolError::Compression("x".into()),
+        }
+        .into();
+        let inner = malformed.source().and_then(|r| r.source()).unwrap();
+        assert!(inner.downcast_ref::<ProtocolError>().is_some());
+
+        let v: Error = ValidationError::BodyEmpty.into();
+        assert!(
+            v.source()
+                .unwrap()
+                .downcast_ref::<ValidationError>()
+                .is_some()
+        );
+        let i: Error = InstanceError::DuplicateGroup("g".into()).into();
+        assert!(
+            i.source()
+                .unwrap()
+                .downcast_ref::<InstanceError>()
+                .is_some()
+        );
+        let p: Error = ProtocolError::MissingField("msgId").into();
+        assert!(
+            p.source()
+                .unwrap()
+                .downcast_ref::<ProtocolError>()
+                .is_some()
+        );
+        let c: Error = NetError::Timeout { addr: "a:1".into() }.into();
+        assert!(c.source().unwrap().downcast_ref::<NetError>().is_some());
+        // Kinds with no wrapped error end the chain at once.
+        assert!(Error::shut_down().source().is_none());
+        assert!(Error::broker(1, "x", "b").source().is_none());
+    }
+
+    #[test]
+    fn mailbox_errors_convert() {
+        let closed = Error::from(actix::MailboxError::Closed);
+        assert_eq!(closed.kind(), &ErrorKind::ShutDown);
+        let timeout = Error::from(actix::MailboxError::Timeout);
+        assert!(timeout.is_timeout() && timeout.attempts() == 0);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! actix-rocketmq: a RocketMQ producer client for actix services.
 //!
+//! It speaks the RocketMQ *remoting* protocol (RocketMQ 4.x / 5.x name servers
+//! and brokers) and behaves like the Java `DefaultMQProducer`: it finds routes,
+//! keeps connections and heartbeats, retries and steers around failing brokers.
+//!
 //! Start a producer, then send it messages:
 //!
 //! ```no_run
-//! use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage};
+//! use actix_rocketmq::{Message, ProducerActor, ProducerConfig, ProducerExt, SendMessage};
 //!
 //! #[actix_rt::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,12 +16,95 @@
 //!         .build()?;
 //!     let producer = ProducerActor::start(config).await?;
 //!     let msg = Message::new("TopicTest", "Hello RocketMQ").with_tags("TagA").with_keys("order-1");
+//!     // The actix way: the mailbox's Result, then the send's.
 //!     let result = producer.send(SendMessage::new(msg)).await??;
 //!     println!("{} stored at queue {} offset {}", result.msg_id, result.message_queue.queue_id, result.queue_offset);
-//!     producer.send(actix_rocketmq::Shutdown).await?;
+//!     // Or through ProducerExt, one Result per call:
+//!     let result = producer.send_message(Message::new("TopicTest", "again")).await?;
+//!     println!("{result}");
+//!     producer.shutdown().await?; // same as producer.send(actix_rocketmq::Shutdown).await
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Every send form (one-way, to a queue, by selector, batch, transactional,
+//! request–reply, publish queues) is a message of [`producer::messages`] (and
+//! [`producer::transaction`]) and a method of [`ProducerExt`].
+//!
+//! # Runtime
+//!
+//! The producer is an actix actor: [`ProducerActor::start`] must run inside an
+//! actix System (`#[actix_rt::main]`, `#[actix_web::main]`,
+//! `actix_rt::System::new().block_on(..)`, an actix-web worker or an
+//! `Arbiter`) and runs the producer on that thread. On a plain tokio runtime
+//! (`#[tokio::main]`) it returns an [`ErrorKind::Config`] error saying so. The
+//! `Addr<ProducerActor>` it returns is `Send + Sync`, and its replies are
+//! plain futures: code on any thread and any executor, a plain tokio runtime
+//! included, can send through it as long as the System that started it runs
+//! (see `examples/plain_system.rs`). [`actix`] is re-exported, so a service
+//! can name the same actix version as this crate.
+//!
+//! # Cargo features
+//!
+//! * `testkit`: `actix_rocketmq::testkit`, an in-process fake name server and broker
+//!   (`TestCluster`) for tests, yours and ours; no RocketMQ needed.
+//! * `serde`: `producer::java_properties`, producer settings from a serde
+//!   map under their Java property names (`sendMsgTimeout`, `namesrvAddr`, ..),
+//!   with `ProducerConfig::from_java_properties` and
+//!   `ProducerConfigBuilder::apply`.
+//!
+//! # Errors
+//!
+//! Every fallible call returns the one [`Error`] type. [`Error::kind`] says
+//! what failed ([`ErrorKind`]: validation, route, timeout, broker code,
+//! connection, back-pressure, shut down, configuration, ..), and the accessors
+//! answer the usual questions: [`Error::is_retriable`] (would sending again
+//! later likely work), [`Error::is_timeout`], [`Error::response_code`] (the
+//! broker's code), [`Error::client_error_code`] (the Java `ClientErrorCode`),
+//! [`Error::attempts`] and [`Error::brokers_tried`]. `Display` says what to do
+//! about it; [`std::error::Error::source`] walks to the wrapped cause
+//! (connection, route, protocol, validation, instance errors), so `anyhow`
+//! and `eyre` reports show the chain. A stopped producer's closed mailbox
+//! ([`actix::MailboxError`]) converts into [`ErrorKind::ShutDown`].
+//!
+//! # Guarantees
+//!
+//! * **Exactly one reply** to every send, within its timeout. The send timeout
+//!   (3 s by default) starts when the send message (e.g. [`SendMessage`]) is
+//!   created: mailbox wait, route look-up and every retry count.
+//! * **Acknowledged means stored**: `Ok(SendResult)` only after the broker
+//!   answered SUCCESS (or FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT /
+//!   SLAVE_NOT_AVAILABLE, reported in [`SendResult::status`]).
+//! * **Retries like Java**: sync sends make up to 1 + `retry_times_when_send_failed`
+//!   attempts on another broker, on connection errors, timeouts and the
+//!   retriable broker codes (incl. SYSTEM_BUSY and GO_AWAY); each attempt gets
+//!   only the time left. A retried message keeps its `UNIQ_KEY` (at-least-once:
+//!   consumers should be idempotent) and its already-compressed body.
+//! * **No head-of-line blocking**: the producer never awaits a round trip in
+//!   its handler; requests are pipelined on one connection per broker.
+//! * **Bounded memory**: `max_in_flight` and `max_in_flight_bytes`; beyond
+//!   them a send waits within its timeout; a message that could never fit
+//!   fails at once.
+//! * **Survives broker failure**: a broken connection fails its waiting
+//!   requests at once, the connection actor is restarted by its supervisor
+//!   with backoff, and the next request reconnects. A name server that is
+//!   down leaves cached routes in use.
+//! * **Bad input is a typed error** ([`Error::kind`]), never a panic or a hang.
+//!
+//! # Examples
+//!
+//! Each runs with no setup (an in-process test broker starts inside it), or
+//! against a cluster with `-- --namesrv HOST:PORT`:
+//!
+//! * `examples/quickstart.rs` (`cargo run --example quickstart`): start, send, print.
+//! * `examples/plain_system.rs` (`cargo run --example plain_system`): the
+//!   producer from a plain `fn main` with an `actix_rt::System`, and from a
+//!   thread on a plain tokio runtime.
+//! * `examples/actix_web.rs` (`cargo run --example actix_web`): an HTTP
+//!   service that publishes request bodies, errors mapped to statuses.
+//! * `examples/transaction.rs` (`cargo run --example transaction`): commit,
+//!   rollback, and a transaction settled by the broker's check.
+//! * `examples/benchmark.rs` (`cargo run --release --example benchmark -- --null-broker`): load tool.
 //!
 //! Layers, from the bottom: [`protocol`] (the wire format, no actors),
 //! [`runtime`] (connections, routes, heartbeats, the client instance) and
@@ -31,8 +118,14 @@ pub mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// The actix this crate is built on, so a service can name actix types
+/// (`actix_rocketmq::actix::Addr`, `Actor`, `Handler`) with no actix
+/// dependency of its own that could drift. A service that does depend on
+/// another actix minor version gets a compile error where its types meet this
+/// crate's (rustc: "two different versions of crate `actix` are being used"),
+/// not a second, separate actix at run time: use this re-export, or the same version.
+pub use actix;
 pub use error::{Error, ErrorKind, WaitingFor};
-pub use producer::ProducerActor;
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
     FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
@@ -46,6 +139,7 @@ pub use producer::transaction::{
     EndTransaction, SendMessageInTransaction, Transaction, TransactionCheck, TransactionChecker,
     TransactionResolution,
 };
+pub use producer::{ProducerActor, ProducerExt};
 pub use protocol::acl::AclCredentials;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;

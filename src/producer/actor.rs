@@ -363,7 +363,44 @@ fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> Instance
     }
 }
 
-/// Starts producers; see [`ProducerActor::start`].
+/// A RocketMQ producer: an actor that sends messages to brokers.
+///
+/// **Start** it with [`ProducerActor::start`] inside an actix System
+/// (`#[actix_rt::main]`, `#[actix_web::main]`, `actix_rt::System::new().block_on(..)`,
+/// an actix-web worker or an `Arbiter`); it runs on the current thread's
+/// arbiter. On a plain tokio runtime `start` fails with
+/// [`ErrorKind::Config`](crate::ErrorKind::Config). The returned `Addr` is
+/// `Send + Sync` and cheap to clone: any thread or executor can send through it.
+///
+/// **Send** either with `Addr::send` and a message of
+/// [`messages`](crate::producer::messages) (two `?`: the mailbox, then the
+/// send), or with the [`ProducerExt`](crate::ProducerExt) methods (one `?`; a
+/// stopped producer is [`ErrorKind::ShutDown`](crate::ErrorKind::ShutDown)).
+///
+/// **Shut it down** with [`Shutdown`](crate::Shutdown) (or
+/// [`ProducerExt::shutdown`](crate::ProducerExt::shutdown)): new sends are
+/// refused, those in flight are answered, the group is unregistered from the
+/// brokers. Dropping every `Addr` does the same once the sends in flight end.
+///
+/// ```no_run
+/// use actix_rocketmq::{Message, ProducerActor, ProducerConfig, ProducerExt, SendMessage, Shutdown};
+///
+/// #[actix_rt::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let config = ProducerConfig::builder("my_group").namesrv_addr("127.0.0.1:9876").build()?;
+///     let producer = ProducerActor::start(config).await?;
+///
+///     // The actix way: the mailbox's Result, then the send's.
+///     let result = producer.send(SendMessage::new(Message::new("TopicTest", "one"))).await??;
+///     println!("{result}");
+///     // The same send through ProducerExt: one Result.
+///     let result = producer.send_message(Message::new("TopicTest", "two")).await?;
+///     println!("{result}");
+///
+///     producer.send(Shutdown).await?; // or producer.shutdown().await?
+///     Ok(())
+/// }
+/// ```
 pub struct ProducerActor {
     cfg: Arc<ProducerConfig>,
     group: String,
@@ -467,6 +504,11 @@ impl ActorFuture<ProducerActor> for ReplyPump {
 /// Slack after a send's deadline before the producer answers for a connection that did not.
 const DEADLINE_GRACE: Duration = Duration::from_millis(20);
 
+/// Why [`ProducerActor::start`] fails outside an actix System.
+const NO_SYSTEM: &str = "ProducerActor::start needs a running actix System: call it inside \
+     #[actix_rt::main], #[actix_web::main], actix_rt::System::new().block_on(..) or an actix \
+     Arbiter, not on a plain tokio runtime";
+
 /// Sends return at once, so a deep mailbox only keeps callers from parking.
 const MAILBOX_CAPACITY: usize = 1024;
 
@@ -476,6 +518,11 @@ impl ProducerActor {
     /// Checks the config, gets or creates the client instance, registers the
     /// group and starts the producer on the current arbiter.
     ///
+    /// Fails with [`ErrorKind::Config`] when no actix System runs on this
+    /// thread (e.g. on a plain `#[tokio::main]` runtime), with
+    /// [`ErrorKind::Instance`] when the group is already registered in this
+    /// client instance.
+    ///
     /// ```no_run
     /// # async fn demo() -> Result<(), actix_rocketmq::Error> {
     /// use actix_rocketmq::{ProducerActor, ProducerConfig};
@@ -484,6 +531,10 @@ impl ProducerActor {
     /// # Ok(()) }
     /// ```
     pub async fn start(cfg: ProducerConfig) -> Result<Addr<ProducerActor>, Error> {
+        // Outside a System the registry lookup and spawn_local below panic; an error says why instead.
+        if actix_rt::System::try_current().is_none() {
+            return Err(Error::config(NO_SYSTEM));
+        }
         // An empty list means NAMESRV_ADDR; none at all fails each send with "no name server", as in Java.
         let namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
         let group = cfg.wrapped_group().into_owned();

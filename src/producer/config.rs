@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,7 +39,7 @@ use crate::runtime::TlsConfig;
 pub const DEFAULT_INSTANCE_NAME: &str = "DEFAULT";
 /// Environment variable holding the name server list when none is configured.
 pub const NAMESRV_ADDR_ENV: &str = "NAMESRV_ADDR";
-/// Environment variable overriding the client IP (default 127.0.0.1).
+/// Environment variable overriding the client IP (default: this host's outgoing address).
 pub const CLIENT_IP_ENV: &str = "ROCKETMQ_CLIENT_IP";
 /// The topic whose route is used for auto-created topics.
 pub const DEFAULT_CREATE_TOPIC_KEY: &str = "TBW102";
@@ -75,7 +75,7 @@ pub const DEFAULT_RETRY_RESPONSE_CODES: &[i32] = &[
 /// use actix_rocketmq::producer::config::ProducerConfig;
 /// let c = ProducerConfig::builder("orders").namesrv_addr("10.0.0.1:9876;10.0.0.2:9876").build()?;
 /// assert_eq!(c.namesrv_addrs(), ["10.0.0.1:9876", "10.0.0.2:9876"]);
-/// assert!(c.client_id().starts_with("127.0.0.1@") || std::env::var("ROCKETMQ_CLIENT_IP").is_ok());
+/// assert!(c.client_id().starts_with(&format!("{}@", c.client_ip())));
 /// # Ok::<(), actix_rocketmq::error::Error>(())
 /// ```
 #[derive(Clone)]
@@ -257,9 +257,8 @@ impl ProducerConfig {
         self.namespace.as_deref()
     }
 
-    /// The client IP: set on the builder, else `ROCKETMQ_CLIENT_IP`, else 127.0.0.1.
-    ///
-    /// No interface is probed and no packet is sent to find it.
+    /// The client IP: set on the builder, else `ROCKETMQ_CLIENT_IP`, else this
+    /// host's outgoing address (see [`local_address`]), else 127.0.0.1.
     ///
     /// ```
     /// use std::net::{IpAddr, Ipv4Addr};
@@ -435,11 +434,12 @@ impl ProducerConfig {
         self.max_in_flight
     }
 
-    /// Most body bytes in flight at once (256 MiB).
+    /// Most body bytes in flight at once (100 MiB, the Java
+    /// `backPressureForAsyncSendSize` default).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
-    /// assert_eq!(c.max_in_flight_bytes(), 256 * 1024 * 1024);
+    /// assert_eq!(c.max_in_flight_bytes(), 100 * 1024 * 1024);
     /// # Ok::<(), actix_rocketmq::error::Error>(())
     /// ```
     pub fn max_in_flight_bytes(&self) -> usize {
@@ -655,7 +655,7 @@ impl ProducerConfigBuilder {
                 send_latency_fault_enable: false,
                 vip_channel_enabled: false,
                 max_in_flight: 10_000,
-                max_in_flight_bytes: 256 * 1024 * 1024,
+                max_in_flight_bytes: 100 * 1024 * 1024,
                 send_msg_max_timeout_per_request: None,
                 retry_response_codes: DEFAULT_RETRY_RESPONSE_CODES.iter().copied().collect(),
                 serialize_type: SerializeType::RocketMq,
@@ -730,7 +730,37 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the client IP (default: `ROCKETMQ_CLIENT_IP`, else 127.0.0.1).
+    /// Replaces the producer group (for Java properties naming one).
+    #[cfg(feature = "serde")]
+    pub(crate) fn producer_group(mut self, group: String) -> Self {
+        self.config.producer_group = group;
+        self
+    }
+
+    /// Forgets the name servers added so far (Java's `setNamesrvAddr` replaces the list).
+    #[cfg(feature = "serde")]
+    pub(crate) fn clear_namesrv_addrs(mut self) -> Self {
+        self.config.namesrv_addrs.clear();
+        self
+    }
+
+    /// Sets or removes the per-attempt cap (Java's −1 removes it).
+    #[cfg(feature = "serde")]
+    pub(crate) fn send_msg_max_timeout_per_request_opt(mut self, cap: Option<Duration>) -> Self {
+        self.config.send_msg_max_timeout_per_request = cap;
+        self
+    }
+
+    /// Sets the client IP, part of the client id brokers list this client by.
+    ///
+    /// Default: `ROCKETMQ_CLIENT_IP`, else this host's outgoing address as
+    /// [`local_address`] finds it, else 127.0.0.1. The Java client
+    /// (`NetworkUtil.getLocalAddress`) walks the network interfaces for the
+    /// first non-loopback IPv4 address not in 192.168/16 (else the last IPv4,
+    /// else the first IPv6, else localhost). The standard library cannot list
+    /// interfaces, so this asks the routing table instead: on a host with one
+    /// network interface both give the same address; on a multi-homed host
+    /// set it here.
     ///
     /// ```
     /// use std::net::{IpAddr, Ipv6Addr};
@@ -1178,9 +1208,9 @@ impl ProducerConfigBuilder {
                 c.create_topic_key
             )));
         }
-        c.client_ip = self
-            .client_ip
-            .unwrap_or_else(|| resolve_client_ip(std::env::var(CLIENT_IP_ENV).ok().as_deref()));
+        c.client_ip = self.client_ip.unwrap_or_else(|| {
+            resolve_client_ip(std::env::var(CLIENT_IP_ENV).ok().as_deref(), local_address)
+        });
         c.instance_name = instance_name_for_start(&c.instance_name, &c.producer_group);
         Ok(c)
     }
@@ -1226,10 +1256,44 @@ fn resolve_namesrv_addrs(configured: &[String], env: Option<&str>) -> Result<Vec
     Ok(list)
 }
 
-/// The client IP from the `ROCKETMQ_CLIENT_IP` value, else 127.0.0.1.
-fn resolve_client_ip(env: Option<&str>) -> IpAddr {
+/// The client IP from the `ROCKETMQ_CLIENT_IP` value, else `probe()`, else 127.0.0.1.
+fn resolve_client_ip(env: Option<&str>, probe: impl FnOnce() -> Option<IpAddr>) -> IpAddr {
     env.and_then(|v| v.trim().parse().ok())
+        .or_else(probe)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// This host's outgoing address: the source address the routing table picks
+/// for a packet to a documentation address (IPv4 `192.0.2.1`, else IPv6
+/// `2001:db8::1`), or `None` when there is no route (no network, a sandbox).
+///
+/// A UDP socket is connected and its local address read; connecting a UDP
+/// socket only chooses the route, so nothing is sent and no DNS is asked.
+/// Loopback and unspecified addresses count as none.
+///
+/// ```
+/// use actix_rocketmq::producer::config::local_address;
+/// if let Some(ip) = local_address() {
+///     assert!(!ip.is_loopback() && !ip.is_unspecified());
+/// }
+/// ```
+pub fn local_address() -> Option<IpAddr> {
+    let probes: [(SocketAddr, SocketAddr); 2] = [
+        (
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (Ipv4Addr::new(192, 0, 2, 1), 9).into(),
+        ),
+        (
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+            (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into(),
+        ),
+    ];
+    probes.into_iter().find_map(|(bind, target)| {
+        let socket = UdpSocket::bind(bind).ok()?;
+        socket.connect(target).ok()?;
+        let ip = socket.local_addr().ok()?.ip();
+        (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+    })
 }
 
 /// Java `changeInstanceNameToPID` (4.9+): `DEFAULT` becomes `pid#nanos` unless the group is
@@ -1385,6 +1449,9 @@ mod tests {
         assert!(!c.send_latency_fault_enable());
         assert!(!c.vip_channel_enabled());
         assert_eq!(c.send_msg_max_timeout_per_request(), None);
+        // Java backPressureForAsyncSendNum / backPressureForAsyncSendSize.
+        assert_eq!(c.max_in_flight(), 10_000);
+        assert_eq!(c.max_in_flight_bytes(), 100 * 1024 * 1024);
         assert_eq!(
             c.retry_response_codes().iter().copied().collect::<Vec<_>>(),
             vec![1, 2, 14, 16, 17, 204, 205, 1500]
@@ -1484,15 +1551,36 @@ mod tests {
 
     #[test]
     fn config_client_ip_and_id() {
-        assert_eq!(resolve_client_ip(None), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let probed = IpAddr::V4(Ipv4Addr::new(172, 16, 0, 5));
+        let no_route = || None;
         assert_eq!(
-            resolve_client_ip(Some(" 10.1.2.3 ")),
+            resolve_client_ip(None, no_route),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(resolve_client_ip(None, || Some(probed)), probed);
+        // The environment wins over the probe; a bad value falls through to it.
+        assert_eq!(
+            resolve_client_ip(Some(" 10.1.2.3 "), || Some(probed)),
             IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))
         );
         assert_eq!(
-            resolve_client_ip(Some("not-an-ip")),
+            resolve_client_ip(Some("not-an-ip"), || Some(probed)),
+            probed
+        );
+        assert_eq!(
+            resolve_client_ip(Some("not-an-ip"), no_route),
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         );
+        // Whatever this machine's network, building never fails and the probe
+        // never yields a loopback or unspecified address.
+        if let Some(ip) = local_address() {
+            assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+        }
+        if std::env::var(CLIENT_IP_ENV).is_err() {
+            let c = ProducerConfig::builder("g").build().unwrap();
+            let expected = local_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            assert_eq!(c.client_ip(), expected);
+        }
         let c = ProducerConfig::builder("g")
             .client_ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)))
             .build()

@@ -55,6 +55,13 @@ impl ActixMessage for SendMessage {
     type Result = Result<SendResult, Error>;
 }
 
+/// A sync send of the message, as [`SendMessage::new`].
+impl From<Message> for SendMessage {
+    fn from(message: Message) -> Self {
+        SendMessage::new(message)
+    }
+}
+
 /// The result of a `SendMessage` delivered to a recipient (see [`SendMessage::notify`]).
 pub struct SendOutcome {
     /// The `correlation` given to [`SendMessage::notify`].
@@ -106,6 +113,13 @@ impl ActixMessage for SendRequest {
     type Result = Result<Message, Error>;
 }
 
+/// A request with the producer's send timeout, as [`SendRequest::new`].
+impl From<Message> for SendRequest {
+    fn from(message: Message) -> Self {
+        SendRequest::new(message)
+    }
+}
+
 /// Writes one message without waiting for the broker (the Java `sendOneway`):
 /// the reply comes once the frame is handed to the connection.
 pub struct SendOneway {
@@ -141,6 +155,13 @@ impl SendOneway {
 
 impl ActixMessage for SendOneway {
     type Result = Result<(), Error>;
+}
+
+/// A oneway send of the message, as [`SendOneway::new`].
+impl From<Message> for SendOneway {
+    fn from(message: Message) -> Self {
+        SendOneway::new(message)
+    }
 }
 
 /// Sends one message to the given queue; no retry on another broker.
@@ -274,6 +295,13 @@ impl SendBatch {
 
 impl ActixMessage for SendBatch {
     type Result = Result<SendResult, Error>;
+}
+
+/// A batch send of the messages, as [`SendBatch::new`].
+impl From<Vec<Message>> for SendBatch {
+    fn from(messages: Vec<Message>) -> Self {
+        SendBatch::new(messages)
+    }
 }
 
 /// The writable queues of a topic (Java `fetchPublishMessageQueues`).

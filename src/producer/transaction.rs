@@ -35,10 +35,8 @@
 //! let producer = ProducerActor::start(config).await?;
 //!
 //! let msg = Message::new("OrderCreated", "order 42");
-//! let tx = producer
-//!     .send(SendMessageInTransaction::new(msg))
-//!     .await
-//!     .map_err(|_| actix_rocketmq::Error::shut_down())??;
+//! let tx = producer.send(SendMessageInTransaction::new(msg)).await??;
+//! // or, with ProducerExt: producer.send_in_transaction(msg).await?
 //! // The local transaction, keyed by tx.transaction_id() ...
 //! let local_ok = true;
 //! if local_ok { tx.commit().await? } else { tx.rollback().await? }
@@ -128,6 +126,13 @@ impl ActixMessage for SendMessageInTransaction {
     type Result = Result<Transaction, Error>;
 }
 
+/// A transactional send of the message, as [`SendMessageInTransaction::new`].
+impl From<Message> for SendMessageInTransaction {
+    fn from(message: Message) -> Self {
+        SendMessageInTransaction::new(message)
+    }
+}
+
 /// A stored half message waiting for its outcome: end it with
 /// [`commit`](Transaction::commit) or [`rollback`](Transaction::rollback).
 /// Dropped without either, the broker asks the producer's
@@ -176,10 +181,7 @@ impl Transaction {
     /// one-way: the broker does not answer it).
     pub async fn end(self, resolution: TransactionResolution) -> Result<(), Error> {
         let producer = self.producer.clone();
-        producer
-            .send(EndTransaction::new(self, resolution))
-            .await
-            .map_err(|_| Error::shut_down())?
+        producer.send(EndTransaction::new(self, resolution)).await?
     }
 }
 

@@ -86,6 +86,7 @@ pub enum RouteError {
         /// The topic.
         topic: String,
         /// The error from the last name server tried.
+        #[source]
         last: NetError,
     },
     /// A name server answered the look-up with an error code.
