@@ -277,9 +277,23 @@ async fn a_topic_that_never_existed_is_a_quick_no_route_error() {
         t0.elapsed()
     );
     assert_eq!(asked(&ns), ["Ghost", "TBW102"]);
-    // Not cached: the topic may be created meanwhile.
+    // Remembered for 100 ms: a send meanwhile fails at once, without a look-up.
     cl.set_topic("Ghost", "broker-a", 2).unwrap();
+    let cached = find(&rm, "Ghost").await;
+    assert!(
+        matches!(cached, Err(RouteError::NoRoute { .. })),
+        "{cached:?}"
+    );
+    assert_eq!(
+        asked(&ns),
+        ["Ghost", "TBW102"],
+        "no look-up inside the interval"
+    );
+    assert_eq!(stats(&rm).await.failed, 1);
+    // A topic created meanwhile is picked up once the interval is over.
+    tokio::time::sleep(Duration::from_millis(110)).await;
     assert_eq!(find(&rm, "Ghost").await.unwrap().queues.len(), 2);
+    assert_eq!(stats(&rm).await.failed, 0);
 }
 
 #[actix_rt::test]

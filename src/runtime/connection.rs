@@ -17,20 +17,19 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
-use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 use tokio::sync::mpsc;
 
 use bytes::{Buf, BytesMut};
-use std::collections::BinaryHeap;
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Encoder;
 use tokio_util::codec::FramedRead;
 
+use super::deadline_queue::{DeadlineQueue, SHRINK_ABOVE};
 use super::error::NetError;
 use super::live::{self, LiveGuard};
 use super::reconnect::{ConnectionHealth, ReconnectPolicy};
@@ -48,9 +47,6 @@ const CONNECTION_MAILBOX_CAPACITY: usize = 1024;
 /// Encoded bytes waiting for the socket beyond which requests are parked
 /// (unencoded) until the writer catches up: bounds the write buffer.
 const WRITE_BUFFER_LIMIT: usize = 256 * 1024;
-
-/// Tables grown past this many entries are shrunk once they empty again.
-const SHRINK_ABOVE: usize = 1024;
 
 /// Read buffer: one read takes a few hundred pipelined responses (8 KiB took ~30).
 const READ_BUFFER_CAPACITY: usize = 64 * 1024;
@@ -367,9 +363,9 @@ pub struct ConnectionActor {
     closed: bool,
     drain_waiters: Vec<oneshot::Sender<()>>,
     /// Request deadlines, earliest first; entries of answered requests are skipped.
-    deadlines: BinaryHeap<Reverse<(Instant, Waiter)>>,
+    deadlines: DeadlineQueue<Waiter>,
     /// The armed deadline timer, if any.
-    deadline_timer: Option<(Instant, SpawnHandle)>,
+    deadline_timer: Option<SpawnHandle>,
     /// Responses read this pass, delivered per channel by [`DeliverReplies`].
     outbox: Outbox,
     /// Where [`Connection::submit`] frames arrive; kept across restarts.
@@ -407,7 +403,7 @@ impl ConnectionActor {
             writes: 0,
             closed: false,
             drain_waiters: Vec::new(),
-            deadlines: BinaryHeap::new(),
+            deadlines: DeadlineQueue::default(),
             deadline_timer: None,
             backlog: VecDeque::new(),
             backlog_head: 0,
@@ -650,19 +646,17 @@ impl ConnectionActor {
     }
 
     fn push_deadline(&mut self, deadline: Instant, waiter: Waiter, ctx: &mut Context<Self>) {
-        self.deadlines.push(Reverse((deadline, waiter)));
-        // Answered requests stay in the heap until their deadline: compact it
-        // now and then so it stays proportional to what waits.
-        if self.deadlines.len() > 2 * (self.pending.len() + self.backlog.len()) + 1024 {
-            let (pending, backlog, head) = (&self.pending, &self.backlog, self.backlog_head);
-            self.deadlines.retain(|Reverse((d, w))| match *w {
-                Waiter::Sent(o) => pending.get(&o).is_some_and(|p| p.deadline == *d),
-                Waiter::Parked(seq) => seq
-                    .checked_sub(head)
-                    .and_then(|i| backlog.get(usize::try_from(i).ok()?))
-                    .is_some_and(Option::is_some),
-            });
-        }
+        // Answered requests stay queued until their deadline; the queue compacts
+        // them away now and then so it stays proportional to what waits.
+        let (pending, backlog, head) = (&self.pending, &self.backlog, self.backlog_head);
+        let live = pending.len() + backlog.len();
+        self.deadlines.push(deadline, waiter, live, |d, w| match w {
+            Waiter::Sent(o) => pending.get(&o).is_some_and(|p| p.deadline == d),
+            Waiter::Parked(seq) => seq
+                .checked_sub(head)
+                .and_then(|i| backlog.get(usize::try_from(i).ok()?))
+                .is_some_and(Option::is_some),
+        });
         self.arm_deadline_timer(ctx);
     }
 
@@ -745,11 +739,7 @@ impl ConnectionActor {
 
     /// Answers every request (written or parked) whose deadline has passed with a timeout.
     fn expire_due(&mut self, now: Instant) {
-        while let Some(Reverse((deadline, waiter))) = self.deadlines.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
+        while let Some((deadline, waiter)) = self.deadlines.pop_due(now) {
             let tx = match waiter {
                 // The opaque may have been answered (and even reused) since: match the deadline too.
                 Waiter::Sent(opaque) => {
@@ -786,22 +776,20 @@ impl ConnectionActor {
 
     /// Keeps one timer armed for the earliest deadline, so timeouts are exact.
     fn arm_deadline_timer(&mut self, ctx: &mut Context<Self>) {
-        let Some(Reverse((next, _))) = self.deadlines.peek().copied() else {
+        let Some(at) = self.deadlines.rearm(Duration::ZERO) else {
             return;
         };
-        if let Some((at, handle)) = self.deadline_timer {
-            if at <= next {
-                return;
-            }
+        if let Some(handle) = self.deadline_timer.take() {
             ctx.cancel_future(handle);
         }
-        let delay = next.saturating_duration_since(Instant::now());
+        let delay = at.saturating_duration_since(Instant::now());
         let handle = ctx.run_later(delay, move |act, ctx| {
             act.deadline_timer = None;
+            act.deadlines.disarmed();
             act.expire_due(Instant::now());
             act.arm_deadline_timer(ctx);
         });
-        self.deadline_timer = Some((next, handle));
+        self.deadline_timer = Some(handle);
     }
 
     /// Drops expired requests (their callers already gave up) and detects a dead peer.
@@ -860,6 +848,7 @@ impl Supervised for ConnectionActor {
         self.drop_writer();
         // The restart dropped the timer, and handle ids restart too: a stale handle would block re-arming or cancel a new item.
         self.deadline_timer = None;
+        self.deadlines.disarmed();
         self.fail_all(&Break::Closed("connection restarting".into()));
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
@@ -972,8 +961,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
                     // A burst is over: give back what its peak needed.
                     self.pending.shrink_to(0);
                     if self.backlog.is_empty() {
-                        self.deadlines.clear();
-                        self.deadlines.shrink_to(0);
+                        self.deadlines.clear_and_shrink();
                     }
                 }
             } else {

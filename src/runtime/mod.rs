@@ -3,6 +3,7 @@
 //! byte layouts.
 
 pub mod connection;
+pub(crate) mod deadline_queue;
 pub mod error;
 mod failed_lookups;
 pub mod heartbeat;
