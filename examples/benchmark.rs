@@ -38,9 +38,11 @@
 //! flight; its latency counts from when it was due, so a stalled reply shows
 //! in the latency of every send behind it (no coordinated omission). A send
 //! due while `--concurrency` are in flight waits for a slot (`late` in the
-//! JSON); those still waiting at the deadline are `unissued`. Sends are
-//! started on tokio's timer, whose resolution is 1 ms: a due send may start up
-//! to ~1 ms after its time, and that is in its latency.
+//! JSON); those still waiting at the deadline are `unissued`. The schedule is
+//! kept by a thread of its own (tokio's timers round up to the millisecond);
+//! `start_lag_p50_us` and `start_lag_p99_us` say how late sends started after
+//! their time (that thread's wake-up, the hop to the client's thread, and
+//! slot waits), all of it in their latency.
 //!
 //! Latency percentiles come from HdrHistograms over nanoseconds (3
 //! significant digits).
@@ -454,6 +456,8 @@ struct Stats {
     late: u64,
     /// --rate: sends scheduled before the deadline that never started (no free slot).
     unissued: u64,
+    /// --rate: how long after its scheduled time each send started (timer and slot waits).
+    start_lag: Histogram,
     /// A --rate run: the per-second lines say how many sends were late.
     open_loop: bool,
     /// The live progress bar of a `--count` run on a terminal; lines print above it.
@@ -470,6 +474,7 @@ impl Stats {
             interval_latency: Histogram::new(),
             late: 0,
             unissued: 0,
+            start_lag: Histogram::new(),
             open_loop: false,
             progress: None,
         }
@@ -813,6 +818,39 @@ fn sends_due(start: Instant, rate: f64, deadline: Instant, count: Option<u64>) -
     n
 }
 
+/// The --rate schedule's clock, on a thread of its own: it publishes how many sends are
+/// due, each as its time comes. Its sleeps are precise to tens of µs; tokio's timers round
+/// up to the next millisecond, and that would be in every send's latency.
+fn schedule(
+    start: Instant,
+    rate: f64,
+    total: u64,
+    due: tokio::sync::watch::Sender<u64>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("rate-schedule".into())
+        .spawn(move || {
+            let mut released = 0;
+            while released < total {
+                let now = Instant::now();
+                let before = released;
+                while released < total && due_at(start, rate, released) <= now {
+                    released += 1;
+                }
+                // The run stopped listening (the deadline passed while it waited for a slot).
+                if released > before && due.send(released).is_err() {
+                    return;
+                }
+                if released < total {
+                    std::thread::sleep(
+                        due_at(start, rate, released).saturating_duration_since(Instant::now()),
+                    );
+                }
+            }
+        })
+        .map(drop)
+}
+
 /// Open loop (--rate): send `seq` starts when it is due whatever the replies, so a
 /// slow reply cannot hold back the sends behind it (no coordinated omission); its
 /// latency counts from when it was due. At most --concurrency are in flight: a send
@@ -828,32 +866,38 @@ async fn open_loop(
     deadline: Instant,
     stats: Rc<RefCell<Stats>>,
 ) -> usize {
+    let total = sends_due(start, rate, deadline, opts.count);
+    let (due_tx, mut released) = tokio::sync::watch::channel(0u64);
+    if let Err(e) = schedule(start, rate, total, due_tx) {
+        eprintln!("error: cannot start the --rate schedule thread: {e}");
+        stats.borrow_mut().unissued = total;
+        return 0;
+    }
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(opts.concurrency));
     let mut seq = 0u64;
-    while opts.count.is_none_or(|c| seq < c) {
+    'schedule: while seq < total {
+        while *released.borrow_and_update() <= seq {
+            if released.changed().await.is_err() {
+                break 'schedule;
+            }
+        }
         let due = due_at(start, rate, seq);
-        if due >= deadline {
-            break;
-        }
-        // Only sleep when ahead: a send already due starts at once.
-        if due > Instant::now() {
-            tokio::time::sleep_until(due.into()).await;
-        }
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
+            // --concurrency sends in flight: wait for a slot, the wait in this send's latency.
             Err(_) => {
-                stats.borrow_mut().late += 1;
                 match tokio::time::timeout_at(deadline.into(), slots.clone().acquire_owned()).await
                 {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        // This one was counted late but never started: it is unissued.
-                        stats.borrow_mut().late -= 1;
-                        break;
+                    Ok(Ok(slot)) => {
+                        stats.borrow_mut().late += 1;
+                        slot
                     }
+                    // Still none at the deadline: this send and the rest due are unissued.
+                    _ => break,
                 }
             }
         };
+        stats.borrow_mut().start_lag.record(due.elapsed());
         let (producer, opts, body, stats) =
             (producer.clone(), opts.clone(), body.clone(), stats.clone());
         actix_rt::spawn(async move {
@@ -863,7 +907,9 @@ async fn open_loop(
         });
         seq += 1;
     }
-    stats.borrow_mut().unissued = sends_due(start, rate, deadline, opts.count) - seq;
+    // Dropping the receiver stops the schedule thread at its next release.
+    drop(released);
+    stats.borrow_mut().unissued = total - seq;
     // Every send ends by deadline + send timeout + watchdog; this is only a backstop.
     let backstop = deadline + opts.send_timeout + WATCHDOG_GRACE + Duration::from_secs(1);
     let all = u32::try_from(opts.concurrency).unwrap_or(u32::MAX);
@@ -1328,6 +1374,8 @@ fn main() -> ExitCode {
         "rate": opts.rate,
         "late": s.late,
         "unissued": s.unissued,
+        "start_lag_p50_us": r1(s.start_lag.quantile_us(0.50)),
+        "start_lag_p99_us": r1(s.start_lag.quantile_us(0.99)),
     });
     println!("{summary}");
     let _ = std::io::stdout().flush();

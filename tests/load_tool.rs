@@ -344,6 +344,14 @@ fn rate_mode_sends_on_a_schedule() {
     assert_eq!(num(&j, "rate"), 2000.0, "{j}");
     assert_eq!(num(&j, "sent") + num(&j, "unissued"), 4000.0, "{j}");
     assert!(num(&j, "late") >= 0.0, "{j}");
+    // Each send's latency includes how late it started, so each quantile does too.
+    assert_eq!(num(&j, "failed"), 0.0, "{j}");
+    assert!(
+        num(&j, "start_lag_p50_us") <= num(&j, "start_lag_p99_us"),
+        "{j}"
+    );
+    assert!(num(&j, "start_lag_p50_us") <= num(&j, "p50_us"), "{j}");
+    assert!(num(&j, "start_lag_p99_us") <= num(&j, "p99_us"), "{j}");
     // A null broker keeps up with 2000/s on any machine this runs on.
     assert!(num(&j, "ok") >= 2000.0, "{j}");
     assert!(
