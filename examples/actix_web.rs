@@ -33,13 +33,8 @@ use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Error, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpResponseBuilder, HttpServer, post, web};
+use clap::Parser;
 use serde::Deserialize;
-
-const USAGE: &str = "\
-usage: actix_web [--namesrv HOST:PORT[;HOST:PORT]] [--bind ADDR:PORT] [--group GROUP]
-
-The name server comes from --namesrv, else NAMESRV_ADDR, else an in-process test broker
-is started. Defaults: --bind 127.0.0.1:8080 --group actix_web_producer_group";
 
 #[derive(Debug, Deserialize)]
 struct SendParams {
@@ -125,55 +120,33 @@ async fn send(
     }
 }
 
+/// An actix-web service that publishes HTTP request bodies to RocketMQ.
+///
+/// Without a name server (neither --namesrv nor NAMESRV_ADDR) an in-process
+/// test broker is started.
+#[derive(Debug, Parser)]
+#[command(name = "actix_web")]
 struct Args {
+    /// Name servers of a cluster
+    #[arg(
+        short = 'n',
+        long,
+        env = "NAMESRV_ADDR",
+        value_name = "HOST:PORT[;HOST:PORT]"
+    )]
     namesrv: Option<String>,
+    /// Address the HTTP server listens on
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Producer group
+    #[arg(long, default_value = "actix_web_producer_group")]
     group: String,
-}
-
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        namesrv: None,
-        bind: "127.0.0.1:8080".to_owned(),
-        group: "actix_web_producer_group".to_owned(),
-    };
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let mut value = || {
-            it.next()
-                .filter(|v| !v.starts_with("--"))
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--namesrv" => args.namesrv = Some(value()?),
-            "--bind" => args.bind = value()?,
-            "--group" => args.group = value()?,
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(args)
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    let namesrv = args.namesrv.clone().or_else(|| {
-        std::env::var(actix_rocketmq::producer::config::NAMESRV_ADDR_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-    });
+    let args = Args::parse();
+    let namesrv = args.namesrv.clone().filter(|v| !v.trim().is_empty());
     // Kept alive (and its tasks running) until the server stops.
     let mut cluster = None;
     let namesrv = match namesrv {

@@ -4,6 +4,8 @@
 //! cargo run --release --example benchmark -- --null-broker --duration 5
 //! cargo run --release --example benchmark -- --namesrv 127.0.0.1:9876 --topic BenchmarkTest \
 //!     --size 1024 --concurrency 64 --mode sync --count 1000000
+//! cargo run --release --example benchmark -- -n 127.0.0.1:9876 -t BenchmarkTest -s 1024 -w 64 -q 1000000
+//! cargo run --release --example benchmark -- --null-broker --rate 20000 --duration 10
 //! ```
 //!
 //! `--concurrency N` tasks each loop `addr.send(SendMessage::new(..)).await`
@@ -31,15 +33,31 @@
 //! with its own tokio runtime, so the client (the actix system on the main
 //! thread) and the broker each get a core, as with a broker process.
 //!
+//! `--rate N` runs an open loop instead: send `i` is due at `i / N` seconds
+//! and starts then whatever the replies, with at most `--concurrency` in
+//! flight; its latency counts from when it was due, so a stalled reply shows
+//! in the latency of every send behind it (no coordinated omission). A send
+//! due while `--concurrency` are in flight waits for a slot (`late` in the
+//! JSON); those still waiting at the deadline are `unissued`. The schedule is
+//! kept by a thread of its own (tokio's timers round up to the millisecond);
+//! `start_lag_p50_us` and `start_lag_p99_us` say how late sends started after
+//! their time (that thread's wake-up, the hop to the client's thread, and
+//! slot waits), all of it in their latency.
+//!
+//! Latency percentiles come from HdrHistograms over nanoseconds (3
+//! significant digits).
+//!
 //! CPU: `cpu_user_s`/`cpu_sys_s` are the whole process's user/system time
-//! during the send phase, from `utime`/`stime` of `/proc/self/stat`, converted
-//! with `getconf CLK_TCK` (100 Hz assumed if that fails). With
+//! during the send phase, from `getrusage(RUSAGE_SELF)` (microseconds). With
 //! `--null-broker` they include the broker thread; `broker_cpu_s` is that
-//! thread's own time (`/proc/thread-self/stat`) and `client_cpu_us_per_msg`
+//! thread's own time (`getrusage(RUSAGE_THREAD)`, Linux) and `client_cpu_us_per_msg`
 //! excludes it. `max_rss_kb` is `VmHWM` of `/proc/self/status`; `rss_start_kb` and
 //! `rss_end_kb` are `VmRSS` when sending began and when it ended (every send
 //! answered), `rss_end_trimmed_kb` the same once glibc gave its free memory back
 //! (`malloc_trim`), and every per-second line ends with the RSS at that moment.
+//!
+//! A `--count` run whose stdout is a terminal shows a live progress bar below
+//! the per-second lines; otherwise the output is plain lines.
 //!
 //! The run always ends by itself: no send starts after the deadline
 //! (`--duration`, or a 600 s cap with `--count`), each send is bounded by the
@@ -49,10 +67,12 @@
 //! connect are bounded by the send timeout, and the run stops waiting when no
 //! response came for the send timeout or the connection is lost. Exit code 0 whenever the run reached its
 //! end, whatever the failures; 2 for a usage error, 1 if the producer or the
-//! test cluster could not start.
+//! test cluster could not start. `--help` lists the flags; the short ones are
+//! the Java tool's (`-n -t -w -s -k -q -y -a`, and `--ak`/`--sk` for its
+//! `-ak`/`-sk`), and `--namesrv` falls back to `NAMESRV_ADDR`.
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
@@ -70,52 +90,191 @@ use actix_rocketmq::{
     Shutdown,
 };
 use bytes::Bytes;
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use futures::{SinkExt, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-const USAGE: &str = "\
-usage: benchmark (--namesrv HOST:PORT[;HOST:PORT] | --null-broker) [OPTIONS]
-
-  --namesrv ADDRS        name servers of a real cluster (else NAMESRV_ADDR)
-  --null-broker          in-process test cluster answering every send SUCCESS at once
-  --serve-null-broker SECS  only run the null broker for SECS and print its NAMESRV_ADDR,
-                         so a client in another process can be measured alone
-  --topic T              topic (default BenchmarkTest)
-  --size BYTES           body size (default 128)
-  --concurrency N        sends in flight: N tasks looping on send (default 64)
-  --mode sync|oneway     SendMessage (default) or SendOneway
-  --count N              stop after N sends (a 600 s cap still applies unless --duration)
-  --duration SECS        stop starting sends after SECS seconds (default 10)
-  --tag TAG              tag of every message
-  --keys                 a unique key per message
-  --compress-over BYTES  compress bodies of at least BYTES (default 4096)
-  --send-timeout MS      send timeout (default 3000)
-  --serialize json|rocketmq  request header serialization (default rocketmq, as the client)
-  --connection-arbiter   broker connections on a thread (arbiter) of their own
-  --acl ACCESS_KEY:SECRET_KEY  sign every request (ACL), to measure what signing costs
-  --group G              producer group (default benchmark_producer)
-  --baseline             no producer: the same load from a minimal pipelined client
-                         (pre-encoded frames, one connection, no actors) to the master
-                         of the topic's first writable broker; the floor of CPU per
-                         message on this machine. Takes --topic --size --concurrency
-                         --count --duration --serialize --group, and --send-timeout as
-                         its response timeout; not --mode oneway, --tag, --keys,
-                         --compress-over or --connection-arbiter
-
-testing aid, with --null-broker only:
-  --broker-fault stop|freeze --broker-fault-after SECS
-                         after SECS the broker crashes (stop) or stops answering (freeze)";
+/// Java benchmark's defaults for `-a` without `--ak`/`--sk`.
+const JAVA_DEFAULT_AK: &str = "12345678";
+const JAVA_DEFAULT_SK: &str = "rocketmq2";
 
 /// Longest run of a `--count` run without `--duration`.
 const COUNT_MODE_CAP: Duration = Duration::from_secs(600);
 /// Extra wait for a reply past the send timeout before the send counts as lost.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     Sync,
     Oneway,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BrokerFault {
+    Stop,
+    Freeze,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Serialize {
+    Json,
+    Rocketmq,
+}
+
+/// Load tool for the producer (RocketMQ's benchmark `Producer`, for this crate).
+///
+/// One line per second, then a one-line JSON summary. Short flags follow the
+/// Java tool's where they map (`-n -t -w -s -k -q -y -a`); its two-letter
+/// `-ak`/`-sk` are `--ak`/`--sk` here.
+#[derive(Debug, Parser)]
+#[command(name = "benchmark", after_help = AFTER_HELP)]
+struct Cli {
+    /// Name servers of a real cluster
+    #[arg(
+        short = 'n',
+        long,
+        env = "NAMESRV_ADDR",
+        value_name = "HOST:PORT[;HOST:PORT]"
+    )]
+    namesrv: Option<String>,
+    /// In-process test cluster answering every send SUCCESS at once
+    #[arg(long)]
+    null_broker: bool,
+    /// Only run the null broker for SECS and print its NAMESRV_ADDR, so a client
+    /// in another process can be measured alone
+    #[arg(long, value_name = "SECS", value_parser = non_negative_secs)]
+    serve_null_broker: Option<f64>,
+    /// Topic
+    #[arg(short = 't', long, default_value = "BenchmarkTest")]
+    topic: String,
+    /// Body size in bytes (RocketMQ refuses empty bodies)
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = 128, value_parser = at_least_one)]
+    size: usize,
+    /// Sends in flight: N tasks looping on send (Java: threads); with --rate, the
+    /// most sends in flight
+    #[arg(short = 'w', long, value_name = "N", default_value_t = 64, value_parser = at_least_one)]
+    concurrency: usize,
+    /// SendMessage or SendOneway
+    #[arg(long, value_enum, default_value_t = Mode::Sync)]
+    mode: Mode,
+    /// Java's async send: --mode sync is that already (--concurrency sends in
+    /// flight, each answered to its task), so this only rules out --mode oneway
+    #[arg(short = 'y', long = "async", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    async_send: bool,
+    /// Stop after N sends (a 600 s cap still applies unless --duration)
+    #[arg(short = 'q', long, value_name = "N")]
+    count: Option<u64>,
+    /// Stop starting sends after SECS seconds [default: 10, unless --count]
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    duration: Option<f64>,
+    /// Open loop: start N sends per second on a fixed schedule whatever the
+    /// replies; latency counts from each send's scheduled time
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// Tag of every message
+    #[arg(long)]
+    tag: Option<String>,
+    /// A unique key per message
+    #[arg(short = 'k', long, value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    keys: bool,
+    /// Compress bodies of at least BYTES [default: 4096]
+    #[arg(long, value_name = "BYTES")]
+    compress_over: Option<usize>,
+    /// Send timeout in ms
+    #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    send_timeout: u64,
+    /// Request header serialization (rocketmq, as the client)
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Serialize::Rocketmq)]
+    serialize: Serialize,
+    /// Broker connections on a thread (arbiter) of their own
+    #[arg(long)]
+    connection_arbiter: bool,
+    /// Sign every request (ACL), to measure what signing costs
+    #[arg(long, value_name = "ACCESS_KEY:SECRET_KEY", value_parser = acl_pair,
+          conflicts_with = "acl_enable")]
+    acl: Option<(String, String)>,
+    /// Java's ACL switch: sign with --ak/--sk (Java's defaults without them)
+    #[arg(short = 'a', long, value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    acl_enable: bool,
+    /// Access key for -a (Java's -ak)
+    #[arg(
+        long = "ak",
+        visible_alias = "access-key",
+        value_name = "KEY",
+        requires = "acl_enable"
+    )]
+    access_key: Option<String>,
+    /// Secret key for -a (Java's -sk)
+    #[arg(
+        long = "sk",
+        visible_alias = "secret-key",
+        value_name = "KEY",
+        requires = "acl_enable"
+    )]
+    secret_key: Option<String>,
+    /// Producer group
+    #[arg(long, default_value = "benchmark_producer")]
+    group: String,
+    /// No producer: the same load from a minimal pipelined client
+    #[arg(long)]
+    baseline: bool,
+    /// Testing aid, --null-broker only: after --broker-fault-after the broker
+    /// crashes (stop) or stops answering (freeze)
+    #[arg(long, value_enum, requires = "broker_fault_after")]
+    broker_fault: Option<BrokerFault>,
+    /// Seconds into the run of --broker-fault
+    #[arg(long, value_name = "SECS", value_parser = non_negative_secs, requires = "broker_fault")]
+    broker_fault_after: Option<f64>,
+}
+
+const AFTER_HELP: &str = "\
+--baseline: no producer, the same load from a minimal pipelined client (pre-encoded
+frames, one connection, no actors) to the master of the topic's first writable broker;
+the floor of CPU per message on this machine. Takes --topic --size --concurrency --count
+--duration --serialize --group, and --send-timeout as its response timeout; not --mode
+oneway, --tag, --keys, --compress-over, --connection-arbiter, --acl or --rate.
+
+Not from the Java tool: -d/-e (delay), -m (trace), -l (tag count).";
+
+fn at_least_one(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected an integer of at least 1".into()),
+    }
+}
+
+fn positive_secs(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Ok(s),
+        _ => Err("expected seconds > 0".into()),
+    }
+}
+
+fn non_negative_secs(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s >= 0.0 && s.is_finite() => Ok(s),
+        _ => Err("expected seconds >= 0".into()),
+    }
+}
+
+fn positive_rate(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        // Below one per hour the schedule is no load.
+        Ok(r) if r.is_finite() && r >= 1.0 / 3600.0 => Ok(r),
+        _ => Err("expected sends per second > 0".into()),
+    }
+}
+
+fn acl_pair(v: &str) -> Result<(String, String), String> {
+    v.split_once(':')
+        .map(|(ak, sk)| (ak.to_owned(), sk.to_owned()))
+        .ok_or_else(|| "expected ACCESS_KEY:SECRET_KEY".into())
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +289,8 @@ struct Opts {
     mode: Mode,
     count: Option<u64>,
     duration: Option<Duration>,
+    /// Open-loop sends per second.
+    rate: Option<f64>,
     tag: Option<String>,
     keys: bool,
     compress_over: Option<usize>,
@@ -144,145 +305,71 @@ struct Opts {
     baseline: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BrokerFault {
-    Stop,
-    Freeze,
-}
-
-fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{flag} {v}: not a valid non-negative number"))
-}
-
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
-    let mut o = Opts {
-        namesrv: None,
-        null_broker: false,
-        serve_secs: None,
-        topic: "BenchmarkTest".to_owned(),
-        size: 128,
-        concurrency: 64,
-        mode: Mode::Sync,
-        count: None,
-        duration: None,
-        tag: None,
-        keys: false,
-        compress_over: None,
-        send_timeout: Duration::from_secs(3),
-        serialize: SerializeType::RocketMq,
-        broker_fault: None,
-        connection_arbiter: false,
-        acl: None,
-        group: "benchmark_producer".to_owned(),
-        baseline: false,
+/// The options from the command line; a usage error exits with status 2 (clap's).
+fn parse_args() -> Opts {
+    let matches = Cli::command().get_matches();
+    let from_env = matches.value_source("namesrv") == Some(ValueSource::EnvVariable);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let usage = |msg: String| -> ! {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit()
     };
-    let mut fault = None;
-    let mut fault_after = None;
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .filter(|v| !v.starts_with("--"))
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--broker-fault" => {
-                fault = Some(match value()?.as_str() {
-                    "stop" => BrokerFault::Stop,
-                    "freeze" => BrokerFault::Freeze,
-                    v => return Err(format!("--broker-fault {v}: expected stop or freeze")),
-                })
-            }
-            "--broker-fault-after" => {
-                let v = value()?;
-                let secs: f64 = parse_num(&flag, &v)?;
-                if !(secs >= 0.0 && secs.is_finite()) {
-                    return Err(format!("--broker-fault-after {v}: must be >= 0"));
-                }
-                fault_after = Some(Duration::from_secs_f64(secs));
-            }
-            "--namesrv" => o.namesrv = Some(value()?),
-            "--null-broker" => o.null_broker = true,
-            "--serve-null-broker" => {
-                o.serve_secs = Some(parse_num(&flag, &value()?)?);
-                o.null_broker = true;
-            }
-            "--topic" => o.topic = value()?,
-            "--size" => o.size = parse_num(&flag, &value()?)?,
-            "--concurrency" => o.concurrency = parse_num(&flag, &value()?)?,
-            "--mode" => {
-                o.mode = match value()?.as_str() {
-                    "sync" => Mode::Sync,
-                    "oneway" => Mode::Oneway,
-                    m => return Err(format!("--mode {m}: expected sync or oneway")),
-                }
-            }
-            "--count" => o.count = Some(parse_num(&flag, &value()?)?),
-            "--duration" => {
-                let v = value()?;
-                let secs: f64 = parse_num(&flag, &v)?;
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err(format!("--duration {v}: must be > 0"));
-                }
-                o.duration = Some(Duration::from_secs_f64(secs));
-            }
-            "--tag" => o.tag = Some(value()?),
-            "--keys" => o.keys = true,
-            "--compress-over" => o.compress_over = Some(parse_num(&flag, &value()?)?),
-            "--send-timeout" => {
-                let ms: u64 = parse_num(&flag, &value()?)?;
-                if ms == 0 {
-                    return Err("--send-timeout must be > 0".into());
-                }
-                o.send_timeout = Duration::from_millis(ms);
-            }
-            "--serialize" => {
-                o.serialize = match value()?.to_ascii_lowercase().as_str() {
-                    "json" => SerializeType::Json,
-                    "rocketmq" => SerializeType::RocketMq,
-                    v => return Err(format!("--serialize {v}: expected json or rocketmq")),
-                }
-            }
-            "--group" => o.group = value()?,
-            "--connection-arbiter" => o.connection_arbiter = true,
-            "--acl" => {
-                let v = value()?;
-                let (ak, sk) = v
-                    .split_once(':')
-                    .ok_or_else(|| format!("--acl {v}: expected ACCESS_KEY:SECRET_KEY"))?;
-                o.acl = Some(AclCredentials::new(ak, sk));
-            }
-            "--baseline" => o.baseline = true,
-            other => return Err(format!("unknown argument `{other}`")),
-        }
+    let null_broker = cli.null_broker || cli.serve_null_broker.is_some();
+    // NAMESRV_ADDR is only a fallback: --null-broker wins over it.
+    let namesrv = match cli.namesrv.filter(|v| !v.trim().is_empty()) {
+        Some(_) if null_broker && from_env => None,
+        Some(_) if null_broker => usage("give either --namesrv or --null-broker, not both".into()),
+        n => n,
+    };
+    if !null_broker && namesrv.is_none() {
+        usage("give --namesrv HOST:PORT (or set NAMESRV_ADDR) or --null-broker".into());
     }
-    match (fault, fault_after) {
-        (Some(f), Some(after)) if o.null_broker => o.broker_fault = Some((f, after)),
-        (None, None) => {}
-        (Some(_), Some(_)) => return Err("--broker-fault needs --null-broker".into()),
-        _ => return Err("--broker-fault and --broker-fault-after go together".into()),
+    let broker_fault = match (cli.broker_fault, cli.broker_fault_after) {
+        (Some(f), Some(after)) if null_broker => Some((f, Duration::from_secs_f64(after))),
+        (Some(_), Some(_)) => usage("--broker-fault needs --null-broker".into()),
+        _ => None,
+    };
+    if cli.async_send && cli.mode == Mode::Oneway {
+        usage("--async (-y) is a sync send with a reply; not with --mode oneway".into());
     }
-    if o.null_broker && o.namesrv.is_some() {
-        return Err("give either --namesrv or --null-broker, not both".into());
-    }
-    if !o.null_broker && o.namesrv.is_none() {
-        o.namesrv = std::env::var("NAMESRV_ADDR")
-            .ok()
-            .filter(|v| !v.trim().is_empty());
-        if o.namesrv.is_none() {
-            return Err("give --namesrv HOST:PORT (or set NAMESRV_ADDR) or --null-broker".into());
-        }
-    }
-    if o.size == 0 {
-        return Err("--size must be at least 1 (RocketMQ refuses empty bodies)".into());
-    }
-    if o.concurrency == 0 {
-        return Err("--concurrency must be at least 1".into());
-    }
-    if o.count.is_none() && o.duration.is_none() {
-        o.duration = Some(Duration::from_secs(10));
-    }
+    let acl = match (&cli.acl, cli.acl_enable) {
+        (Some((ak, sk)), _) => Some(AclCredentials::new(ak.as_str(), sk.as_str())),
+        (None, true) => Some(AclCredentials::new(
+            cli.access_key.as_deref().unwrap_or(JAVA_DEFAULT_AK),
+            cli.secret_key.as_deref().unwrap_or(JAVA_DEFAULT_SK),
+        )),
+        (None, false) => None,
+    };
+    let o = Opts {
+        namesrv,
+        null_broker,
+        serve_secs: cli.serve_null_broker,
+        topic: cli.topic,
+        size: cli.size,
+        concurrency: cli.concurrency,
+        mode: cli.mode,
+        count: cli.count,
+        duration: match (cli.duration, cli.count) {
+            (Some(secs), _) => Some(Duration::from_secs_f64(secs)),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_secs(10)),
+        },
+        rate: cli.rate,
+        tag: cli.tag,
+        keys: cli.keys,
+        compress_over: cli.compress_over,
+        send_timeout: Duration::from_millis(cli.send_timeout),
+        serialize: match cli.serialize {
+            Serialize::Json => SerializeType::Json,
+            Serialize::Rocketmq => SerializeType::RocketMq,
+        },
+        group: cli.group,
+        broker_fault,
+        connection_arbiter: cli.connection_arbiter,
+        acl,
+        baseline: cli.baseline,
+    };
     if o.baseline {
         let producer_only = [
             (o.mode == Mode::Oneway, "--mode oneway"),
@@ -291,105 +378,60 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
             (o.compress_over.is_some(), "--compress-over"),
             (o.connection_arbiter, "--connection-arbiter"),
             (o.acl.is_some(), "--acl"),
+            (o.rate.is_some(), "--rate"),
         ];
         if let Some((_, flag)) = producer_only.iter().find(|(set, _)| *set) {
-            return Err(format!(
+            usage(format!(
                 "{flag} applies to the producer only, not to --baseline (its frames are \
                  pre-encoded sync sends without tag or keys)"
             ));
         }
     }
-    Ok(o)
+    o
 }
 
 // ---------------------------------------------------------------------------
-// Latency histogram: log-linear buckets over nanoseconds, exact below 1024 ns,
-// then 512 sub-buckets per power of two (relative error < 0.2 %).
+// Latency histograms (HdrHistogram over nanoseconds, 3 significant digits)
 // ---------------------------------------------------------------------------
 
-const SUB_BITS: u32 = 10;
-const HALF: usize = 1 << (SUB_BITS - 1);
-const BUCKETS: usize = (64 - SUB_BITS as usize + 2) * HALF;
-
-struct Histogram {
-    counts: Vec<u64>,
-    n: u64,
-    sum_ns: u128,
-    max_ns: u64,
-}
+struct Histogram(hdrhistogram::Histogram<u64>);
 
 impl Histogram {
     fn new() -> Self {
-        Histogram {
-            counts: vec![0; BUCKETS],
-            n: 0,
-            sum_ns: 0,
-            max_ns: 0,
-        }
-    }
-
-    fn index(v: u64) -> usize {
-        if v < (1 << SUB_BITS) {
-            v as usize
-        } else {
-            let msb = 63 - v.leading_zeros();
-            let shift = msb + 1 - SUB_BITS;
-            ((shift as usize) * HALF) + (v >> shift) as usize
-        }
-    }
-
-    /// The middle of bucket `idx`.
-    fn value_of(idx: usize) -> u64 {
-        if idx < (1 << SUB_BITS) {
-            idx as u64
-        } else {
-            let shift = idx / HALF - 1;
-            let sub = (idx - shift * HALF) as u64;
-            (sub << shift) + (1u64 << shift) / 2
-        }
+        // 1 ns to 1 h at 3 significant digits; larger values are clamped to 1 h.
+        Histogram(
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("valid histogram bounds"),
+        )
     }
 
     fn record(&mut self, d: Duration) {
-        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[Self::index(ns)] += 1;
-        self.n += 1;
-        self.sum_ns += u128::from(ns);
-        self.max_ns = self.max_ns.max(ns);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.0.saturating_record(ns);
     }
 
     fn reset(&mut self) {
-        self.counts.iter_mut().for_each(|c| *c = 0);
-        self.n = 0;
-        self.sum_ns = 0;
-        self.max_ns = 0;
+        self.0.reset();
     }
 
     /// The `q` quantile in µs (0 when empty).
     fn quantile_us(&self, q: f64) -> f64 {
-        if self.n == 0 {
+        if self.0.is_empty() {
             return 0.0;
         }
-        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
-        let mut seen = 0;
-        for (idx, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Self::value_of(idx).min(self.max_ns) as f64 / 1000.0;
-            }
-        }
-        self.max_ns as f64 / 1000.0
+        self.0.value_at_quantile(q).min(self.0.max()) as f64 / 1000.0
     }
 
     fn avg_us(&self) -> f64 {
-        if self.n == 0 {
+        if self.0.is_empty() {
             0.0
         } else {
-            self.sum_ns as f64 / self.n as f64 / 1000.0
+            self.0.mean() / 1000.0
         }
     }
 
     fn max_us(&self) -> f64 {
-        self.max_ns as f64 / 1000.0
+        self.0.max() as f64 / 1000.0
     }
 }
 
@@ -410,9 +452,34 @@ struct Stats {
     errors: BTreeMap<String, u64>,
     latency: Histogram,
     interval_latency: Histogram,
+    /// --rate: sends started after their scheduled time because --concurrency were in flight.
+    late: u64,
+    /// --rate: sends scheduled before the deadline that never started (no free slot).
+    unissued: u64,
+    /// --rate: how long after its scheduled time each send started (timer and slot waits).
+    start_lag: Histogram,
+    /// A --rate run: the per-second lines say how many sends were late.
+    open_loop: bool,
+    /// The live progress bar of a `--count` run on a terminal; lines print above it.
+    progress: Option<ProgressBar>,
 }
 
 impl Stats {
+    fn new() -> Self {
+        Stats {
+            total: Counters::default(),
+            interval: Counters::default(),
+            errors: BTreeMap::new(),
+            latency: Histogram::new(),
+            interval_latency: Histogram::new(),
+            late: 0,
+            unissued: 0,
+            start_lag: Histogram::new(),
+            open_loop: false,
+            progress: None,
+        }
+    }
+
     fn ok(&mut self, latency: Duration) {
         self.total.ok += 1;
         self.interval.ok += 1;
@@ -424,6 +491,21 @@ impl Stats {
         self.total.failed += 1;
         self.interval.failed += 1;
         *self.errors.entry(kind).or_default() += 1;
+    }
+
+    fn record(&mut self, outcome: Result<(), String>, latency: Duration) {
+        match outcome {
+            Ok(()) => self.ok(latency),
+            Err(kind) => self.failed(kind),
+        }
+    }
+
+    /// Prints a line, above the progress bar when there is one.
+    fn println(&self, line: &str) {
+        match &self.progress {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
     }
 }
 
@@ -452,34 +534,53 @@ fn error_kind(err: &Error) -> String {
 // /proc readings
 // ---------------------------------------------------------------------------
 
+/// User and system CPU time.
 #[derive(Debug, Clone, Copy, Default)]
-struct CpuTicks {
-    user: u64,
-    sys: u64,
+struct CpuTime {
+    user: Duration,
+    sys: Duration,
 }
 
-/// `utime` and `stime` (fields 14 and 15) of a `/proc/.../stat` file.
-fn read_cpu(path: &str) -> Option<CpuTicks> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The command name may hold spaces and parens: count fields after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state), so field 14 is fields[11].
-    Some(CpuTicks {
-        user: fields.get(11)?.parse().ok()?,
-        sys: fields.get(12)?.parse().ok()?,
+impl CpuTime {
+    /// The time spent from `earlier` to `self`.
+    fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            sys: self.sys.saturating_sub(earlier.sys),
+        }
+    }
+}
+
+/// `getrusage(who)`'s user and system time (microsecond resolution).
+fn rusage(who: libc::c_int) -> Option<CpuTime> {
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    // SAFETY: getrusage only writes the struct it is given, which is zeroed plain data.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return None;
+    }
+    Some(CpuTime {
+        user: tv(ru.ru_utime),
+        sys: tv(ru.ru_stime),
     })
 }
 
-fn clock_ticks_per_sec() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
+/// The whole process's CPU time.
+fn process_cpu() -> Option<CpuTime> {
+    rusage(libc::RUSAGE_SELF)
+}
+
+/// The calling thread's CPU time (Linux only).
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Option<CpuTime> {
+    rusage(libc::RUSAGE_THREAD)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Option<CpuTime> {
+    None
 }
 
 /// A `kB` field of `/proc/self/status`: `VmHWM` (peak RSS) or `VmRSS` (RSS now).
@@ -521,8 +622,8 @@ fn trimmed_rss_kb() -> Option<u64> {
 
 struct NullBroker {
     namesrv: String,
-    /// Each request is answered with the broker thread's CPU ticks; dropping it stops the cluster.
-    cpu_requests: Option<tokio::sync::mpsc::UnboundedSender<std_mpsc::Sender<Option<CpuTicks>>>>,
+    /// Each request is answered with the broker thread's CPU time; dropping it stops the cluster.
+    cpu_requests: Option<tokio::sync::mpsc::UnboundedSender<std_mpsc::Sender<Option<CpuTime>>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -530,7 +631,7 @@ impl NullBroker {
     fn start(topic: &str, fault: Option<(BrokerFault, Duration)>) -> Result<NullBroker, String> {
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<String, String>>();
         let (cpu_tx, mut cpu_rx) =
-            tokio::sync::mpsc::unbounded_channel::<std_mpsc::Sender<Option<CpuTicks>>>();
+            tokio::sync::mpsc::unbounded_channel::<std_mpsc::Sender<Option<CpuTime>>>();
         let topic = topic.to_owned();
         let thread = std::thread::Builder::new()
             .name("null-broker".into())
@@ -567,7 +668,7 @@ impl NullBroker {
                         tokio::select! {
                             req = cpu_rx.recv() => match req {
                                 Some(reply) => {
-                                    let _ = reply.send(read_cpu("/proc/thread-self/stat"));
+                                    let _ = reply.send(thread_cpu());
                                 }
                                 None => break,
                             },
@@ -600,8 +701,8 @@ impl NullBroker {
         })
     }
 
-    /// The broker thread's CPU ticks so far.
-    fn cpu(&self) -> Option<CpuTicks> {
+    /// The broker thread's CPU time so far.
+    fn cpu(&self) -> Option<CpuTime> {
         let (tx, rx) = std_mpsc::channel();
         self.cpu_requests.as_ref()?.send(tx).ok()?;
         rx.recv_timeout(Duration::from_secs(1)).ok().flatten()
@@ -630,8 +731,8 @@ struct RunResult {
     /// RSS at the end once freed memory went back to the OS (glibc only).
     rss_end_trimmed_kb: Option<u64>,
     elapsed: Duration,
-    cpu: CpuTicks,
-    broker_cpu: Option<CpuTicks>,
+    cpu: CpuTime,
+    broker_cpu: Option<CpuTime>,
     unfinished_workers: usize,
 }
 
@@ -642,6 +743,37 @@ fn body_of(size: usize) -> Bytes {
         .into()
 }
 
+/// Builds message `seq` of the run and sends it: the failure's kind if it fails.
+async fn send_one(
+    producer: &Addr<ProducerActor>,
+    opts: &Opts,
+    body: &Bytes,
+    seq: u64,
+) -> Result<(), String> {
+    let mut msg = Message::new(opts.topic.as_str(), body.clone());
+    if let Some(tag) = &opts.tag {
+        msg = msg.with_tags(tag.as_str());
+    }
+    if opts.keys {
+        msg = msg.with_keys(format!("BK{seq:012}"));
+    }
+    // No timer per send (it would be part of what is measured): a reply the
+    // client never gives leaves its worker unfinished at the run's backstop.
+    match opts.mode {
+        Mode::Sync => match producer.send(SendMessage::new(msg)).await {
+            Ok(Ok(_result)) => Ok(()),
+            Ok(Err(e)) => Err(error_kind(&e)),
+            Err(_mailbox) => Err("mailbox".into()),
+        },
+        Mode::Oneway => match producer.send(SendOneway::new(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(error_kind(&e)),
+            Err(_mailbox) => Err("mailbox".into()),
+        },
+    }
+}
+
+/// Closed loop: one of --concurrency tasks, each starting its next send when the last one ends.
 async fn worker(
     producer: Addr<ProducerActor>,
     opts: Rc<Opts>,
@@ -661,33 +793,129 @@ async fn worker(
             break;
         }
         next_seq.set(seq + 1);
-        let mut msg = Message::new(opts.topic.as_str(), body.clone());
-        if let Some(tag) = &opts.tag {
-            msg = msg.with_tags(tag.as_str());
+        let outcome = send_one(&producer, &opts, &body, seq).await;
+        stats.borrow_mut().record(outcome, start.elapsed());
+    }
+}
+
+/// When send `seq` of a --rate run is due.
+fn due_at(start: Instant, rate: f64, seq: u64) -> Instant {
+    start + Duration::from_secs_f64(seq as f64 / rate)
+}
+
+/// How many sends of a --rate run are due before `deadline` (at most `count`).
+fn sends_due(start: Instant, rate: f64, deadline: Instant, count: Option<u64>) -> u64 {
+    let cap = count.unwrap_or(u64::MAX);
+    // The closed form, then nudged to agree with `due_at` whatever the rounding.
+    let window = deadline.saturating_duration_since(start).as_secs_f64();
+    let mut n = ((window * rate).ceil() as u64).min(cap);
+    while n > 0 && due_at(start, rate, n - 1) >= deadline {
+        n -= 1;
+    }
+    while n < cap && due_at(start, rate, n) < deadline {
+        n += 1;
+    }
+    n
+}
+
+/// The --rate schedule's clock, on a thread of its own: it publishes how many sends are
+/// due, each as its time comes. Its sleeps are precise to tens of µs; tokio's timers round
+/// up to the next millisecond, and that would be in every send's latency.
+fn schedule(
+    start: Instant,
+    rate: f64,
+    total: u64,
+    due: tokio::sync::watch::Sender<u64>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("rate-schedule".into())
+        .spawn(move || {
+            let mut released = 0;
+            while released < total {
+                let now = Instant::now();
+                let before = released;
+                while released < total && due_at(start, rate, released) <= now {
+                    released += 1;
+                }
+                // The run stopped listening (the deadline passed while it waited for a slot).
+                if released > before && due.send(released).is_err() {
+                    return;
+                }
+                if released < total {
+                    std::thread::sleep(
+                        due_at(start, rate, released).saturating_duration_since(Instant::now()),
+                    );
+                }
+            }
+        })
+        .map(drop)
+}
+
+/// Open loop (--rate): send `seq` starts when it is due whatever the replies, so a
+/// slow reply cannot hold back the sends behind it (no coordinated omission); its
+/// latency counts from when it was due. At most --concurrency are in flight: a send
+/// due while they are waits for a slot (counted `late`, the wait in its latency), and
+/// the sends still due when the deadline passes are counted `unissued`. Returns the
+/// sends unanswered at the backstop.
+async fn open_loop(
+    producer: Addr<ProducerActor>,
+    opts: Rc<Opts>,
+    body: Bytes,
+    rate: f64,
+    start: Instant,
+    deadline: Instant,
+    stats: Rc<RefCell<Stats>>,
+) -> usize {
+    let total = sends_due(start, rate, deadline, opts.count);
+    let (due_tx, mut released) = tokio::sync::watch::channel(0u64);
+    if let Err(e) = schedule(start, rate, total, due_tx) {
+        eprintln!("error: cannot start the --rate schedule thread: {e}");
+        stats.borrow_mut().unissued = total;
+        return 0;
+    }
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(opts.concurrency));
+    let mut seq = 0u64;
+    'schedule: while seq < total {
+        while *released.borrow_and_update() <= seq {
+            if released.changed().await.is_err() {
+                break 'schedule;
+            }
         }
-        if opts.keys {
-            msg = msg.with_keys(format!("BK{seq:012}"));
-        }
-        // No timer per send (it would be part of what is measured): a reply the
-        // client never gives leaves its worker unfinished at the run's backstop.
-        let outcome: Result<(), String> = match opts.mode {
-            Mode::Sync => match producer.send(SendMessage::new(msg)).await {
-                Ok(Ok(_result)) => Ok(()),
-                Ok(Err(e)) => Err(error_kind(&e)),
-                Err(_mailbox) => Err("mailbox".into()),
-            },
-            Mode::Oneway => match producer.send(SendOneway::new(msg)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(error_kind(&e)),
-                Err(_mailbox) => Err("mailbox".into()),
-            },
+        let due = due_at(start, rate, seq);
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            // --concurrency sends in flight: wait for a slot, the wait in this send's latency.
+            Err(_) => {
+                match tokio::time::timeout_at(deadline.into(), slots.clone().acquire_owned()).await
+                {
+                    Ok(Ok(slot)) => {
+                        stats.borrow_mut().late += 1;
+                        slot
+                    }
+                    // Still none at the deadline: this send and the rest due are unissued.
+                    _ => break,
+                }
+            }
         };
-        let latency = start.elapsed();
-        let mut s = stats.borrow_mut();
-        match outcome {
-            Ok(()) => s.ok(latency),
-            Err(kind) => s.failed(kind),
-        }
+        stats.borrow_mut().start_lag.record(due.elapsed());
+        let (producer, opts, body, stats) =
+            (producer.clone(), opts.clone(), body.clone(), stats.clone());
+        actix_rt::spawn(async move {
+            let outcome = send_one(&producer, &opts, &body, seq).await;
+            stats.borrow_mut().record(outcome, due.elapsed());
+            drop(slot);
+        });
+        seq += 1;
+    }
+    // Dropping the receiver stops the schedule thread at its next release.
+    drop(released);
+    stats.borrow_mut().unissued = total - seq;
+    // Every send ends by deadline + send timeout + watchdog; this is only a backstop.
+    let backstop = deadline + opts.send_timeout + WATCHDOG_GRACE + Duration::from_secs(1);
+    let all = u32::try_from(opts.concurrency).unwrap_or(u32::MAX);
+    match tokio::time::timeout_at(backstop.into(), slots.acquire_many(all)).await {
+        Ok(_) => 0,
+        Err(_) => opts.concurrency - slots.available_permits(),
     }
 }
 
@@ -706,10 +934,14 @@ fn report_interval(stats: &RefCell<Stats>, label: &str, secs: f64) {
         s.total.failed,
         status_kb("VmRSS").unwrap_or(0) as f64 / 1024.0,
     );
+    let line = if s.open_loop {
+        format!("{line} | late: {}", s.late)
+    } else {
+        line
+    };
     s.interval = Counters::default();
     s.interval_latency.reset();
-    drop(s);
-    println!("{line}");
+    s.println(&line);
 }
 
 /// One line per second; `last_tick` keeps the end of the last reported interval.
@@ -751,28 +983,45 @@ async fn run(
     let next_seq = Rc::new(Cell::new(0u64));
     let cap = opts.duration.unwrap_or(COUNT_MODE_CAP);
 
-    let phase = Phase::begin(broker, stats.clone());
+    let phase = Phase::begin(broker, stats.clone(), opts.count);
     let deadline = phase.start + cap;
-    let workers: Vec<_> = (0..opts.concurrency)
-        .map(|_| {
-            actix_rt::spawn(worker(
+    let unfinished_workers = match opts.rate {
+        Some(rate) => {
+            open_loop(
                 producer.clone(),
                 opts.clone(),
-                body.clone(),
-                next_seq.clone(),
+                body,
+                rate,
+                phase.start,
                 deadline,
                 stats.clone(),
-            ))
-        })
-        .collect();
-    // Every worker ends by deadline + send timeout + watchdog; this is only a backstop.
-    let backstop = deadline + opts.send_timeout + WATCHDOG_GRACE + Duration::from_secs(1);
-    let mut unfinished_workers = 0;
-    for w in workers {
-        if tokio::time::timeout_at(backstop.into(), w).await.is_err() {
-            unfinished_workers += 1;
+            )
+            .await
         }
-    }
+        None => {
+            let workers: Vec<_> = (0..opts.concurrency)
+                .map(|_| {
+                    actix_rt::spawn(worker(
+                        producer.clone(),
+                        opts.clone(),
+                        body.clone(),
+                        next_seq.clone(),
+                        deadline,
+                        stats.clone(),
+                    ))
+                })
+                .collect();
+            // Every worker ends by deadline + send timeout + watchdog; this is only a backstop.
+            let backstop = deadline + opts.send_timeout + WATCHDOG_GRACE + Duration::from_secs(1);
+            let mut unfinished_workers = 0;
+            for w in workers {
+                if tokio::time::timeout_at(backstop.into(), w).await.is_err() {
+                    unfinished_workers += 1;
+                }
+            }
+            unfinished_workers
+        }
+    };
     let result = phase.end(unfinished_workers);
 
     let _ = tokio::time::timeout(Duration::from_secs(1), producer.send(Shutdown)).await;
@@ -783,17 +1032,51 @@ async fn run(
 struct Phase<'a> {
     broker: Option<&'a NullBroker>,
     stats: Rc<RefCell<Stats>>,
-    cpu0: CpuTicks,
-    broker_cpu0: Option<CpuTicks>,
+    cpu0: CpuTime,
+    broker_cpu0: Option<CpuTime>,
     start: Instant,
     last_tick: Rc<Cell<Instant>>,
     reporter: actix_rt::task::JoinHandle<()>,
+    /// Moves the progress bar, when there is one.
+    progress: Option<actix_rt::task::JoinHandle<()>>,
     rss_start_kb: Option<u64>,
 }
 
+/// A `--count` run's progress bar, on stdout when it is a terminal (else none:
+/// the per-second lines are the progress, and they are what a script reads).
+fn progress_bar(count: Option<u64>) -> Option<ProgressBar> {
+    let count = count.filter(|_| std::io::stdout().is_terminal())?;
+    let bar = ProgressBar::with_draw_target(Some(count), ProgressDrawTarget::stdout());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} sends, {elapsed_precise} (eta {eta})")
+            .expect("valid progress template"),
+    );
+    Some(bar)
+}
+
+/// Moves the bar to the sends done ten times a second (never from the send path).
+async fn progress(stats: Rc<RefCell<Stats>>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let s = stats.borrow();
+        if let Some(bar) = &s.progress {
+            bar.set_position(s.total.ok + s.total.failed);
+        }
+    }
+}
+
 impl<'a> Phase<'a> {
-    fn begin(broker: Option<&'a NullBroker>, stats: Rc<RefCell<Stats>>) -> Self {
-        let cpu0 = read_cpu("/proc/self/stat").unwrap_or_default();
+    fn begin(
+        broker: Option<&'a NullBroker>,
+        stats: Rc<RefCell<Stats>>,
+        count: Option<u64>,
+    ) -> Self {
+        let bar = progress_bar(count);
+        let progress = bar
+            .is_some()
+            .then(|| actix_rt::spawn(progress(stats.clone())));
+        stats.borrow_mut().progress = bar;
+        let cpu0 = process_cpu().unwrap_or_default();
         let broker_cpu0 = broker.and_then(NullBroker::cpu);
         let rss_start_kb = status_kb("VmRSS");
         let start = Instant::now();
@@ -807,6 +1090,7 @@ impl<'a> Phase<'a> {
             start,
             last_tick,
             reporter,
+            progress,
             rss_start_kb,
         }
     }
@@ -814,9 +1098,15 @@ impl<'a> Phase<'a> {
     /// Stops the clock and the reporter, prints the last, partial second.
     fn end(self, unfinished_workers: usize) -> RunResult {
         let elapsed = self.start.elapsed();
-        let cpu1 = read_cpu("/proc/self/stat").unwrap_or_default();
+        let cpu1 = process_cpu().unwrap_or_default();
         let broker_cpu1 = self.broker.and_then(NullBroker::cpu);
         self.reporter.abort();
+        if let Some(p) = self.progress {
+            p.abort();
+        }
+        if let Some(bar) = self.stats.borrow_mut().progress.take() {
+            bar.finish_and_clear();
+        }
         let tail = elapsed.saturating_sub(self.last_tick.get().duration_since(self.start));
         if tail > Duration::from_millis(50) {
             report_interval(
@@ -830,14 +1120,8 @@ impl<'a> Phase<'a> {
             rss_end_kb: status_kb("VmRSS"),
             rss_end_trimmed_kb: trimmed_rss_kb(),
             elapsed,
-            cpu: CpuTicks {
-                user: cpu1.user.saturating_sub(self.cpu0.user),
-                sys: cpu1.sys.saturating_sub(self.cpu0.sys),
-            },
-            broker_cpu: self.broker_cpu0.zip(broker_cpu1).map(|(a, b)| CpuTicks {
-                user: b.user.saturating_sub(a.user),
-                sys: b.sys.saturating_sub(a.sys),
-            }),
+            cpu: cpu1.since(self.cpu0),
+            broker_cpu: self.broker_cpu0.zip(broker_cpu1).map(|(a, b)| b.since(a)),
             unfinished_workers,
         }
     }
@@ -942,7 +1226,7 @@ async fn run_baseline(
     // The histograms have them; a vector of every latency would only add to max_rss_kb.
     cfg.keep_latencies = false;
 
-    let phase = Phase::begin(broker, stats.clone());
+    let phase = Phase::begin(broker, stats.clone(), opts.count);
     let report = baseline::run(&cfg, |outcome| {
         let mut s = stats.borrow_mut();
         match outcome {
@@ -967,17 +1251,7 @@ async fn run_baseline(
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let opts = parse_args();
     let broker = if opts.null_broker {
         match NullBroker::start(&opts.topic, opts.broker_fault) {
             Ok(b) => Some(b),
@@ -1000,7 +1274,7 @@ fn main() -> ExitCode {
         (None, None) => unreachable!("parse_args requires one"),
     };
     println!(
-        "benchmark: {}{} topic={} size={} concurrency={} mode={:?} {} namesrv={}",
+        "benchmark: {}{} topic={} size={} concurrency={} mode={:?} {}{} namesrv={}",
         if opts.null_broker {
             "null-broker"
         } else {
@@ -1017,16 +1291,15 @@ fn main() -> ExitCode {
             (None, Some(d)) => format!("duration={}s", d.as_secs_f64()),
             (None, None) => String::new(),
         },
+        opts.rate
+            .map(|r| format!(" rate={r}/s"))
+            .unwrap_or_default(),
         namesrv
     );
 
-    let stats = Rc::new(RefCell::new(Stats {
-        total: Counters::default(),
-        interval: Counters::default(),
-        errors: BTreeMap::new(),
-        latency: Histogram::new(),
-        interval_latency: Histogram::new(),
-    }));
+    let mut stats = Stats::new();
+    stats.open_loop = opts.rate.is_some();
+    let stats = Rc::new(RefCell::new(stats));
     let opts = Rc::new(opts);
     let system = actix_rt::System::new();
     let result = if opts.baseline {
@@ -1053,12 +1326,11 @@ fn main() -> ExitCode {
         b.stop();
     }
 
-    let tck = clock_ticks_per_sec() as f64;
     let s = stats.borrow();
     let sent = s.total.ok + s.total.failed;
     let elapsed = result.elapsed.as_secs_f64();
-    let cpu_user = result.cpu.user as f64 / tck;
-    let cpu_sys = result.cpu.sys as f64 / tck;
+    let cpu_user = result.cpu.user.as_secs_f64();
+    let cpu_sys = result.cpu.sys.as_secs_f64();
     let per_msg = |cpu_s: f64| {
         if sent == 0 {
             0.0
@@ -1066,7 +1338,7 @@ fn main() -> ExitCode {
             r1(cpu_s * 1e6 / sent as f64)
         }
     };
-    let broker_cpu = result.broker_cpu.map(|c| (c.user + c.sys) as f64 / tck);
+    let broker_cpu = result.broker_cpu.map(|c| (c.user + c.sys).as_secs_f64());
     let summary = serde_json::json!({
         "client": if opts.baseline { "baseline" } else { "producer" },
         "mode": match opts.mode { Mode::Sync => "sync", Mode::Oneway => "oneway" },
@@ -1076,6 +1348,7 @@ fn main() -> ExitCode {
         "serialize": opts.serialize.name(),
         "connection_arbiter": opts.connection_arbiter,
         "concurrency": opts.concurrency,
+        "acl": opts.acl.is_some(),
         "sent": sent,
         "ok": s.total.ok,
         "failed": s.total.failed,
@@ -1093,12 +1366,16 @@ fn main() -> ExitCode {
         "cpu_us_per_msg": per_msg(cpu_user + cpu_sys),
         "broker_cpu_s": broker_cpu,
         "client_cpu_us_per_msg": per_msg(cpu_user + cpu_sys - broker_cpu.unwrap_or(0.0)),
-        "clk_tck": tck,
         "max_rss_kb": max_rss_kb(),
         "rss_start_kb": result.rss_start_kb,
         "rss_end_kb": result.rss_end_kb,
         "rss_end_trimmed_kb": result.rss_end_trimmed_kb,
         "unfinished_workers": result.unfinished_workers,
+        "rate": opts.rate,
+        "late": s.late,
+        "unissued": s.unissued,
+        "start_lag_p50_us": r1(s.start_lag.quantile_us(0.50)),
+        "start_lag_p99_us": r1(s.start_lag.quantile_us(0.99)),
     });
     println!("{summary}");
     let _ = std::io::stdout().flush();

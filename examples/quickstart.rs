@@ -8,7 +8,10 @@
 //! cargo run --example quickstart
 //! cargo run --example quickstart -- --namesrv 127.0.0.1:9876 --topic TopicTest --count 10 \
 //!     [--tag TagA] [--body-size 1024] [--property K=V]... [--group G]
+//! NAMESRV_ADDR=127.0.0.1:9876 cargo run --example quickstart
 //! ```
+//!
+//! `--namesrv` (`-n`) falls back to `NAMESRV_ADDR`; `--help` lists the flags.
 //!
 //! Message `i` (from 0) has tag `TagA` (or `--tag`), keys `KEY{i}`, the given
 //! user properties and body `Hello RocketMQ {i}`; with `--body-size B` that
@@ -20,106 +23,65 @@ use std::process::ExitCode;
 
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use clap::Parser;
 
-const USAGE: &str = "\
-usage: quickstart [--namesrv HOST:PORT[;HOST:PORT]] [--topic TOPIC] [--count N]
-                  [--tag TAG] [--body-size BYTES] [--property KEY=VALUE]... [--group GROUP]
-
-Without --namesrv an in-process test broker is started and used.
-Defaults: --topic TopicTest --count 10 --tag TagA --group quickstart_producer_group";
-
+/// Quickstart: start a producer, send a few messages, print each result.
+///
+/// Without a name server (neither --namesrv nor NAMESRV_ADDR) an in-process
+/// test broker is started and used.
+#[derive(Debug, Parser)]
+#[command(name = "quickstart")]
 struct Args {
+    /// Name servers of a cluster
+    #[arg(
+        short = 'n',
+        long,
+        env = "NAMESRV_ADDR",
+        value_name = "HOST:PORT[;HOST:PORT]"
+    )]
     namesrv: Option<String>,
+    /// Topic
+    #[arg(short = 't', long, default_value = "TopicTest")]
     topic: String,
+    /// Messages to send
+    #[arg(long, value_name = "N", default_value_t = 10)]
     count: u64,
+    /// Tag of every message
+    #[arg(long, default_value = "TagA")]
     tag: String,
-    body_size: Option<usize>,
+    /// Body of exactly BYTES bytes (the text repeated) [default: the text]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    body_size: Option<u64>,
+    /// A user property of every message (repeatable)
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = property)]
     properties: Vec<(String, String)>,
+    /// Producer group
+    #[arg(long, default_value = "quickstart_producer_group")]
     group: String,
 }
 
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        namesrv: None,
-        topic: "TopicTest".to_owned(),
-        count: 10,
-        tag: "TagA".to_owned(),
-        body_size: None,
-        properties: Vec::new(),
-        group: "quickstart_producer_group".to_owned(),
-    };
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let mut value = || {
-            it.next()
-                .filter(|v| !v.starts_with("--"))
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--namesrv" => args.namesrv = Some(value()?),
-            "--topic" => args.topic = value()?,
-            "--count" => {
-                let v = value()?;
-                args.count = v
-                    .parse()
-                    .map_err(|_| format!("--count {v}: not a non-negative integer"))?;
-            }
-            "--tag" => args.tag = value()?,
-            "--body-size" => {
-                let v = value()?;
-                let n: usize = v
-                    .parse()
-                    .map_err(|_| format!("--body-size {v}: not a non-negative integer"))?;
-                if n == 0 {
-                    return Err(
-                        "--body-size must be at least 1 (RocketMQ refuses empty bodies)".into(),
-                    );
-                }
-                args.body_size = Some(n);
-            }
-            "--property" => {
-                let v = value()?;
-                match v.split_once('=') {
-                    Some((k, val)) if !k.is_empty() => {
-                        args.properties.push((k.to_owned(), val.to_owned()))
-                    }
-                    _ => return Err(format!("--property {v}: expected KEY=VALUE")),
-                }
-            }
-            "--group" => args.group = value()?,
-            other => return Err(format!("unknown argument `{other}`")),
-        }
+fn property(v: &str) -> Result<(String, String), String> {
+    match v.split_once('=') {
+        Some((k, val)) if !k.is_empty() => Ok((k.to_owned(), val.to_owned())),
+        _ => Err("expected KEY=VALUE".into()),
     }
-    Ok(args)
 }
 
 /// `Hello RocketMQ {i}`, or that text repeated and cut to exactly `size` bytes.
-fn body(i: u64, size: Option<usize>) -> Vec<u8> {
+fn body(i: u64, size: Option<u64>) -> Vec<u8> {
     let text = format!("Hello RocketMQ {i}");
     match size {
         None => text.into_bytes(),
-        Some(n) => text.bytes().cycle().take(n).collect(),
+        Some(n) => text.bytes().cycle().take(n as usize).collect(),
     }
 }
 
 #[actix_rt::main]
 async fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
 
     // No name server given: serve the topic from an in-process test broker.
-    let (cluster, namesrv) = match &args.namesrv {
+    let (cluster, namesrv) = match args.namesrv.as_ref().filter(|v| !v.trim().is_empty()) {
         Some(addr) => (None, addr.clone()),
         None => {
             let cluster = match TestCluster::builder()

@@ -12,6 +12,8 @@
 //! cargo run --example transaction -- --namesrv 127.0.0.1:9876 [--topic TopicTest] [--check-wait 90]
 //! ```
 //!
+//! `--namesrv` (`-n`) falls back to `NAMESRV_ADDR`; `--help` lists the flags.
+//!
 //! It places three orders. Order 1's local transaction succeeds: committed.
 //! Order 2's fails: rolled back. Order 3's outcome is not known when the
 //! example ends the transaction (`Unknown`); the checker finds it in the
@@ -28,43 +30,32 @@ use actix_rocketmq::{
     Message, ProducerActor, ProducerConfig, SendMessageInTransaction, Shutdown, Transaction,
     TransactionCheck, TransactionResolution,
 };
-
-const USAGE: &str = "\
-usage: transaction [--namesrv HOST:PORT[;HOST:PORT]] [--topic TOPIC] [--check-wait SECS]
-
-Without --namesrv an in-process test broker is started and used.";
+use clap::Parser;
 
 /// The application's own record of its local transactions, by transaction id.
 type Orders = Arc<Mutex<HashMap<String, TransactionResolution>>>;
 
+/// Transactional sends: commit, rollback, and a transaction settled by the broker's check.
+///
+/// Without a name server (neither --namesrv nor NAMESRV_ADDR) an in-process
+/// test broker is started and used.
+#[derive(Debug, Parser)]
+#[command(name = "transaction")]
 struct Args {
+    /// Name servers of a cluster
+    #[arg(
+        short = 'n',
+        long,
+        env = "NAMESRV_ADDR",
+        value_name = "HOST:PORT[;HOST:PORT]"
+    )]
     namesrv: Option<String>,
+    /// Topic
+    #[arg(short = 't', long, default_value = "TopicTest")]
     topic: String,
-    check_wait: Duration,
-}
-
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        namesrv: None,
-        topic: "TopicTest".to_owned(),
-        check_wait: Duration::from_secs(90),
-    };
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--namesrv" => args.namesrv = Some(value()?),
-            "--topic" => args.topic = value()?,
-            "--check-wait" => {
-                let secs = value()?;
-                args.check_wait = Duration::from_secs(
-                    secs.parse()
-                        .map_err(|_| format!("--check-wait {secs}: not a number"))?,
-                );
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(args)
+    /// Longest wait for the broker's check of the open transaction
+    #[arg(long, value_name = "SECS", default_value_t = 90)]
+    check_wait: u64,
 }
 
 async fn half(producer: &actix::Addr<ProducerActor>, topic: &str, order: u32) -> Transaction {
@@ -85,14 +76,10 @@ async fn half(producer: &actix::Addr<ProducerActor>, topic: &str, order: u32) ->
 
 #[actix_rt::main]
 async fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let cluster = match &args.namesrv {
+    let args = Args::parse();
+    let check_wait = Duration::from_secs(args.check_wait);
+    let namesrv_arg = args.namesrv.clone().filter(|v| !v.trim().is_empty());
+    let cluster = match &namesrv_arg {
         Some(_) => None,
         None => Some(
             TestCluster::builder()
@@ -102,7 +89,7 @@ async fn main() -> ExitCode {
                 .expect("the in-process test broker starts"),
         ),
     };
-    let namesrv = match (&args.namesrv, &cluster) {
+    let namesrv = match (&namesrv_arg, &cluster) {
         (Some(n), _) => n.clone(),
         (None, Some(c)) => c.namesrv_addr(),
         (None, None) => unreachable!("a cluster is started without --namesrv"),
@@ -173,7 +160,7 @@ async fn main() -> ExitCode {
             .check_transaction(&stored)
             .expect("the producer is connected");
     }
-    let deadline = Instant::now() + args.check_wait;
+    let deadline = Instant::now() + check_wait;
     while !checked.lock().unwrap().contains(&id3) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -196,7 +183,7 @@ async fn main() -> ExitCode {
     if settled {
         ExitCode::SUCCESS
     } else {
-        eprintln!("order 3 was not checked within {:?}", args.check_wait);
+        eprintln!("order 3 was not checked within {:?}", check_wait);
         ExitCode::FAILURE
     }
 }

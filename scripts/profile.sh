@@ -103,7 +103,7 @@ if [[ "$top" -gt 0 ]]; then
     echo "producer, top $top functions (this crate's, the load tool's worker, malloc and copies)"
     echo "by inclusive instructions per message:"
     callgrind_annotate --inclusive=yes "$out/producer.callgrind" 2> /dev/null |
-        grep -E '^ *[0-9,]+ \(' | grep -E 'actix_rocketmq|benchmark::worker|malloc|free|memcpy|memmove' |
+        grep -E '^ *[0-9,]+ \(' | grep -E 'actix_rocketmq|benchmark::(worker|send_one|open_loop)|malloc|free|memcpy|memmove' |
         head -n "$top" |
         sed -E 's/^ *([0-9,]+) \([ 0-9.]+%\) +/\1 /; s/ \[[^]]*\]$//; s/^([0-9,]+) (\?\?\?|[^ ]*\.[cS]):/\1 /' |
         awk -v n="$count" '{v=$1; gsub(",", "", v); $1=""; printf "%9.0f %s\n", v / n, $0}'

@@ -12,7 +12,9 @@
 #    `cargo test --doc --all-features`, with NAMESRV_ADDR, BROKER_A_ADDR, BROKER_B_ADDR,
 #    RMQ_RIG_DIR, RMQ_RIG_SCRIPT and RMQ_E2E=1 exported. (Bench targets are run in test
 #    mode separately, without --include-ignored: Criterion's harness rejects that flag.)
-# 5. always stops the rig (also when tests fail or on Ctrl-C).
+# 5. checks the packaging: `cargo package --list` and `cargo publish --dry-run` (needs
+#    crates.io; fails, never skips, without it; `--allow-dirty` only outside CI),
+# 6. always stops the rig (also when tests fail or on Ctrl-C).
 #
 # Fails (non-zero) if the servers cannot be built or started: it never skips the
 # real-broker tests. Extra arguments are passed to the test binaries as name filters.
@@ -113,3 +115,14 @@ fi
 
 phase doctests
 cargo test --doc --all-features -- "$@"
+
+phase package
+# What crates.io would get, built alone (its dev-dependency on this crate by path is dropped).
+# CI's clone is clean, so there the check is strict; a developer's tree may hold uncommitted work.
+PACKAGE_FLAGS=()
+if [ "${CI:-}" != true ]; then PACKAGE_FLAGS+=(--allow-dirty); fi
+cargo package --list ${PACKAGE_FLAGS[@]+"${PACKAGE_FLAGS[@]}"} >/dev/null
+if ! cargo publish --dry-run ${PACKAGE_FLAGS[@]+"${PACKAGE_FLAGS[@]}"}; then
+    echo "test.sh: error: cargo publish --dry-run failed (it needs crates.io; see above)" >&2
+    exit 1
+fi

@@ -1298,6 +1298,8 @@ async fn examples_run_with_no_setup() {
             Duration::from_secs(60),
             name,
             tokio::process::Command::new(&exe)
+                // The examples fall back to NAMESRV_ADDR (scripts/test.sh sets it): no setup means none.
+                .env_remove("NAMESRV_ADDR")
                 .kill_on_drop(true)
                 .output(),
         )

@@ -43,11 +43,20 @@ impl Run {
 
 /// Runs the tool with `args`; fails the test if it does not end within `limit`.
 fn run(args: &[&str], limit: Duration) -> Run {
+    run_env(args, None, limit)
+}
+
+/// `run` with NAMESRV_ADDR set to `namesrv` (else unset).
+fn run_env(args: &[&str], namesrv: Option<&str>, limit: Duration) -> Run {
     let t0 = Instant::now();
-    let mut child = Command::new(tool())
+    let mut cmd = Command::new(tool());
+    // Only an explicit --namesrv picks a cluster here (the tool falls back to NAMESRV_ADDR).
+    match namesrv {
+        Some(addr) => cmd.env("NAMESRV_ADDR", addr),
+        None => cmd.env_remove("NAMESRV_ADDR"),
+    };
+    let mut child = cmd
         .args(args)
-        // Only an explicit --namesrv picks a cluster here (the tool falls back to NAMESRV_ADDR).
-        .env_remove("NAMESRV_ADDR")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -99,8 +108,13 @@ fn check_summary(j: &Value, client: &str) {
     assert!(j["errors"].is_object(), "errors per kind: {j}");
     assert_eq!(j["client"], client, "{j}");
     assert_eq!(num(j, "sent"), num(j, "ok") + num(j, "failed"), "{j}");
-    assert!(num(j, "p50_us") <= num(j, "p99_us"), "{j}");
-    assert!(num(j, "p99_us") <= num(j, "max_us"), "{j}");
+    assert!(num(j, "p50_us") <= num(j, "p90_us"), "{j}");
+    assert!(num(j, "p90_us") <= num(j, "p99_us"), "{j}");
+    assert!(num(j, "p99_us") <= num(j, "p999_us"), "{j}");
+    assert!(num(j, "p999_us") <= num(j, "max_us"), "{j}");
+    if num(j, "ok") > 0.0 {
+        assert!(num(j, "p50_us") > 0.0, "latencies were recorded: {j}");
+    }
 }
 
 /// Runs the tool with `args` expecting exit status 0 and a full summary from `client`.
@@ -220,6 +234,179 @@ fn a_bad_flag_is_a_usage_error() {
         "neither --namesrv nor --null-broker: {}",
         r.stdout
     );
+}
+
+/// The Java tool's short flags: -t topic, -w concurrency, -s size, -k keys (bare or
+/// `-k true`), -q count, -y async, -a with --ak/--sk; the summary echoes them.
+#[test]
+fn java_short_flags_are_accepted() {
+    let (_, j) = run_ok(
+        &[
+            "--null-broker",
+            "-t",
+            "ShortFlagTopic",
+            "-w",
+            "4",
+            "-s",
+            "300",
+            "-k",
+            "-q",
+            "200",
+            "-y",
+        ],
+        "producer",
+    );
+    assert_eq!(j["topic"], "ShortFlagTopic", "{j}");
+    assert_eq!(num(&j, "concurrency"), 4.0, "{j}");
+    assert_eq!(num(&j, "size"), 300.0, "{j}");
+    assert_eq!(num(&j, "sent"), 200.0, "{j}");
+    assert_eq!(j["acl"], false, "{j}");
+    let (_, j) = run_ok(
+        &[
+            "--null-broker",
+            "-k",
+            "true",
+            "-q",
+            "50",
+            "-a",
+            "--ak",
+            "AK",
+            "--sk",
+            "SK",
+        ],
+        "producer",
+    );
+    assert_eq!(num(&j, "sent"), 50.0, "{j}");
+    assert_eq!(j["acl"], true, "-a signs: {j}");
+    // -y is a send with a reply: not with oneway; --ak needs -a.
+    for bad in [
+        &["--null-broker", "-q", "1", "-y", "--mode", "oneway"][..],
+        &["--null-broker", "-q", "1", "--ak", "AK"][..],
+        &["--null-broker", "-q", "1", "-w", "0"][..],
+    ] {
+        let r = run(bad, Duration::from_secs(30));
+        assert_eq!(r.status, 2, "{bad:?}: {}", r.stdout);
+    }
+}
+
+/// `-n` is --namesrv and NAMESRV_ADDR its fallback: with an address the run tries that
+/// cluster (a dead one: exit 1, not the usage error 2); --null-broker wins over the variable.
+#[test]
+fn namesrv_short_flag_and_env_fallback() {
+    let r = run(
+        &["--null-broker", "-n", "127.0.0.1:1", "-q", "1"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 2, "-n and --null-broker together: {}", r.stdout);
+    let dead = ["--baseline", "-q", "1", "--send-timeout", "500"];
+    let r = run(&dead, Duration::from_secs(30));
+    assert_eq!(r.status, 2, "no cluster named: {}", r.stdout);
+    let r = run_env(&dead, Some("127.0.0.1:1"), Duration::from_secs(30));
+    assert_eq!(r.status, 1, "NAMESRV_ADDR's dead cluster: {}", r.stdout);
+    let r = run(
+        &[
+            "-n",
+            "127.0.0.1:1",
+            "--baseline",
+            "-q",
+            "1",
+            "--send-timeout",
+            "500",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status, 1, "-n's dead cluster: {}", r.stdout);
+    let r = run_env(
+        &["--null-broker", "-q", "20"],
+        Some("127.0.0.1:1"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status, 0, "{}", r.stdout);
+    assert_eq!(num(&r.json(), "ok"), 20.0, "{}", r.stdout);
+}
+
+/// --rate: the open-loop schedule is rate x duration sends, each either started
+/// (`sent`) or still waiting for a slot at the deadline (`unissued`).
+#[test]
+fn rate_mode_sends_on_a_schedule() {
+    let (r, j) = run_ok(
+        &[
+            "--null-broker",
+            "--rate",
+            "2000",
+            "--duration",
+            "2",
+            "--concurrency",
+            "32",
+        ],
+        "producer",
+    );
+    assert_eq!(num(&j, "rate"), 2000.0, "{j}");
+    assert_eq!(num(&j, "sent") + num(&j, "unissued"), 4000.0, "{j}");
+    assert!(num(&j, "late") >= 0.0, "{j}");
+    // Each send's latency includes how late it started, so each quantile does too.
+    assert_eq!(num(&j, "failed"), 0.0, "{j}");
+    assert!(
+        num(&j, "start_lag_p50_us") <= num(&j, "start_lag_p99_us"),
+        "{j}"
+    );
+    assert!(num(&j, "start_lag_p50_us") <= num(&j, "p50_us"), "{j}");
+    assert!(num(&j, "start_lag_p99_us") <= num(&j, "p99_us"), "{j}");
+    // A null broker keeps up with 2000/s on any machine this runs on.
+    assert!(num(&j, "ok") >= 2000.0, "{j}");
+    assert!(
+        num(&j, "tps") <= 2000.0 * 1.1,
+        "no faster than the schedule: {j}"
+    );
+    assert!(
+        r.stdout.lines().filter(|l| l.contains("| late: ")).count() >= 2,
+        "{}",
+        r.stdout
+    );
+    let (_, j) = run_ok(
+        &[
+            "--null-broker",
+            "--rate",
+            "1000",
+            "--count",
+            "300",
+            "-w",
+            "8",
+        ],
+        "producer",
+    );
+    assert_eq!(num(&j, "sent"), 300.0, "{j}");
+    // 300 sends due over 0.3 s: the run cannot be much shorter.
+    assert!(num(&j, "elapsed_s") >= 0.29, "{j}");
+}
+
+/// A frozen broker under --rate: the slots fill with sends that time out, the sends
+/// due meanwhile are late or unissued, and the schedule still accounts for each.
+#[test]
+fn rate_mode_counts_sends_that_could_not_start_on_time() {
+    let (_, j) = run_ok(
+        &[
+            "--null-broker",
+            "--rate",
+            "500",
+            "--duration",
+            "3",
+            "--concurrency",
+            "4",
+            "--send-timeout",
+            "1000",
+            "--broker-fault",
+            "freeze",
+            "--broker-fault-after",
+            "1",
+        ],
+        "producer",
+    );
+    assert_eq!(num(&j, "sent") + num(&j, "unissued"), 1500.0, "{j}");
+    assert!(num(&j, "failed") > 0.0, "{j}");
+    assert!(num(&j, "late") > 0.0, "{j}");
+    assert!(num(&j, "unissued") > 0.0, "{j}");
+    assert_eq!(num(&j, "unfinished_workers"), 0.0, "{j}");
 }
 
 #[test]
