@@ -46,7 +46,7 @@ fi
 
 cd "$(dirname "$0")/.."
 cargo build --release --example benchmark >&2
-bin=target/release/examples/benchmark
+bin=${CARGO_TARGET_DIR:-target}/release/examples/benchmark
 
 out=$(mktemp -d)
 broker_pid=""
