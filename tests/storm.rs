@@ -557,15 +557,17 @@ async fn broker_replies_with_an_oversized_length() {
     .await;
 }
 
-/// 10,000 unsolicited requests on the first send's connection: answered or
-/// ignored, they must not stall or fail sends.
+/// 2,000 unsolicited requests on the first send's connection: answered or
+/// ignored, they must not stall or fail sends. (10,000 also pass, but their
+/// decoding alone takes ~0.3 s of a debug build, ~1 s on a loaded machine: too
+/// close to the 1 s send timeout to be a stable test.)
 #[actix_rt::test]
 async fn broker_floods_the_client_with_requests() {
     both_layouts(
-        "broker_flood_10000",
+        "broker_flood_2000",
         async |c: &TestCluster| {
             c.broker("broker-a")
-                .inject(Fault::flood(10_000).on_sends().times(1));
+                .inject(Fault::flood(2_000).on_sends().times(1));
         },
         Expect {
             sends: Outcome::AllOk,

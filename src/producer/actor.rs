@@ -1936,6 +1936,13 @@ impl Handler<GetProducerStats> for ProducerActor {
     }
 }
 
+/// What was wrong with a reply that says the message is stored (bounded, as any peer text).
+#[cold]
+fn stored_reply_defect(broker: &str, e: ProtocolError) -> String {
+    tracing::warn!(%broker, error = %e, "message stored, but the broker's reply did not decode");
+    crate::protocol::peer_text::bounded_owned(e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1974,11 +1981,4 @@ mod tests {
         }
         assert!(cache.len() <= QUEUE_FIELDS, "bounded: {}", cache.len());
     }
-}
-
-/// What was wrong with a reply that says the message is stored (bounded, as any peer text).
-#[cold]
-fn stored_reply_defect(broker: &str, e: ProtocolError) -> String {
-    tracing::warn!(%broker, error = %e, "message stored, but the broker's reply did not decode");
-    crate::protocol::peer_text::bounded_owned(e.to_string())
 }
