@@ -169,7 +169,7 @@ impl ProducerConfigBuilder {
     /// Sets the client IP, part of the client id brokers list this client by.
     ///
     /// Default: `ROCKETMQ_CLIENT_IP`, else this host's outgoing address as
-    /// [`local_address`] finds it, else 127.0.0.1. The Java client
+    /// [`local_address`](super::local_address) finds it, else 127.0.0.1. The Java client
     /// (`NetworkUtil.getLocalAddress`) walks the network interfaces for the
     /// first non-loopback IPv4 address not in 192.168/16 (else the last IPv4,
     /// else the first IPv6, else localhost). The standard library cannot list
@@ -631,45 +631,9 @@ impl ProducerConfigBuilder {
         if c.instance_name.trim().is_empty() {
             return Err(Error::config("instance_name must not be blank"));
         }
-        let timers = c.timers();
-        for (name, d) in [
-            ("send_timeout", timers.send_timeout),
-            (
-                "poll_name_server_interval",
-                timers.poll_name_server_interval,
-            ),
-            (
-                "heartbeat_broker_interval",
-                timers.heartbeat_broker_interval,
-            ),
-            ("mq_client_api_timeout", timers.mq_client_api_timeout),
-            ("connect_timeout", timers.connect_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(Error::config(format!("{name} must be greater than zero")));
-            }
-        }
-        if c.retry.send_msg_max_timeout_per_request == Some(Duration::ZERO) {
-            return Err(Error::config(
-                "send_msg_max_timeout_per_request must be greater than zero",
-            ));
-        }
-        let limits = c.limits;
-        if limits.compress_level > 9 {
-            return Err(Error::config(format!(
-                "compress_level {} is out of range; use 0 to 9",
-                limits.compress_level
-            )));
-        }
-        for (name, v) in [
-            ("max_message_size", limits.max_message_size),
-            ("max_in_flight", limits.max_in_flight),
-            ("max_in_flight_bytes", limits.max_in_flight_bytes),
-        ] {
-            if v == 0 {
-                return Err(Error::config(format!("{name} must be greater than zero")));
-            }
-        }
+        c.timers().check()?;
+        c.retry.check()?;
+        c.limits.check()?;
         let route = &mut c.instance.route;
         if route.default_topic_queue_nums <= 0 {
             return Err(Error::config(

@@ -22,6 +22,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
 use crate::protocol::validation::DEFAULT_MAX_MESSAGE_SIZE;
 
@@ -70,6 +71,18 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The range checks of [`ProducerConfigBuilder::build`](super::ProducerConfigBuilder::build).
+    pub(super) fn check(&self) -> Result<(), Error> {
+        if self.send_msg_max_timeout_per_request == Some(Duration::ZERO) {
+            return Err(Error::config(
+                "send_msg_max_timeout_per_request must be greater than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How much a producer accepts and holds at once, and when bodies are compressed.
 ///
 /// | field | Java name | default |
@@ -112,6 +125,28 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The range checks of [`ProducerConfigBuilder::build`](super::ProducerConfigBuilder::build).
+    pub(super) fn check(&self) -> Result<(), Error> {
+        if self.compress_level > 9 {
+            return Err(Error::config(format!(
+                "compress_level {} is out of range; use 0 to 9",
+                self.compress_level
+            )));
+        }
+        for (name, v) in [
+            ("max_message_size", self.max_message_size),
+            ("max_in_flight", self.max_in_flight),
+            ("max_in_flight_bytes", self.max_in_flight_bytes),
+        ] {
+            if v == 0 {
+                return Err(Error::config(format!("{name} must be greater than zero")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How long things may take and how often they recur; each must be > 0.
 ///
 /// | field | Java name | default |
@@ -150,5 +185,23 @@ impl Default for Timers {
             mq_client_api_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
         }
+    }
+}
+
+impl Timers {
+    /// The range checks of [`ProducerConfigBuilder::build`](super::ProducerConfigBuilder::build).
+    pub(super) fn check(&self) -> Result<(), Error> {
+        for (name, d) in [
+            ("send_timeout", self.send_timeout),
+            ("poll_name_server_interval", self.poll_name_server_interval),
+            ("heartbeat_broker_interval", self.heartbeat_broker_interval),
+            ("mq_client_api_timeout", self.mq_client_api_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(format!("{name} must be greater than zero")));
+            }
+        }
+        Ok(())
     }
 }

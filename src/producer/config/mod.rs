@@ -163,7 +163,7 @@ impl ProducerConfig {
 
     /// The name servers to use at start: the configured ones, else those of
     /// the `NAMESRV_ADDR` environment variable; none at all is
-    /// [`RouteError::NoNameServer`] (Java client error 10004).
+    /// [`RouteError::NoNameServer`](crate::runtime::RouteError::NoNameServer) (Java client error 10004).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namesrv_addr("a:1").build()?;
