@@ -18,8 +18,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::producer::config::DEFAULT_RETRY_RESPONSE_CODES;
 use crate::protocol::ProtocolError;
+use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
 use crate::protocol::peer_text::bounded_owned;
 use crate::protocol::response_code as rc;
 use crate::protocol::validation::ValidationError;

@@ -53,11 +53,10 @@ use crate::runtime::instance::{
     CheckTransaction, ClientManager, GetBrokers, GetConnection, GetOrCreateInstance,
     InstanceHandles, RegisterProducer, RequestReply, UnregisterProducer,
 };
-use crate::runtime::route_manager::RouteConfig;
 use crate::runtime::route_manager::{
     FindRoute, PublishInfo, RouteChanged, Subscriber, Unsubscribe,
 };
-use crate::runtime::{Connection, ConnectionConfig, NetError, RouteError};
+use crate::runtime::{Connection, NetError, RouteError};
 
 /// How a job picks its queue and whether it may retry.
 enum Route {
@@ -338,29 +337,11 @@ fn broker_addr(addr: &str, vip: bool) -> Cow<'_, str> {
     Cow::Borrowed(addr)
 }
 
-/// The client-instance settings a producer config implies.
+/// The client-instance settings a producer config holds, with the name servers resolved at start.
 fn instance_config(cfg: &ProducerConfig, namesrv_addrs: Vec<String>) -> InstanceConfig {
-    let connection = ConnectionConfig {
-        connect_timeout: cfg.connect_timeout(),
-        acl: cfg.acl_credentials().cloned(),
-        tls: cfg.tls().cloned(),
-        ..ConnectionConfig::default()
-    };
-    InstanceConfig {
-        client_id: cfg.client_id(),
-        route: RouteConfig {
-            namesrv_addrs,
-            api_timeout: cfg.mq_client_api_timeout(),
-            poll_interval: cfg.poll_name_server_interval(),
-            default_topic: cfg.create_topic_key().to_string(),
-            default_topic_queue_nums: cfg.default_topic_queue_nums(),
-            connection: connection.clone(),
-        },
-        heartbeat_interval: cfg.heartbeat_broker_interval(),
-        api_timeout: cfg.mq_client_api_timeout(),
-        connection,
-        connection_arbiter: cfg.connection_arbiter(),
-    }
+    let mut instance = cfg.instance().clone();
+    instance.route.namesrv_addrs = namesrv_addrs;
+    instance
 }
 
 /// A RocketMQ producer: an actor that sends messages to brokers.

@@ -19,7 +19,7 @@
 //! ];
 //! let config = ProducerConfig::from_java_properties(props)?.build()?;
 //! assert_eq!(config.send_timeout().as_millis(), 5000);
-//! assert_eq!(config.sync_attempts(), 5);
+//! assert_eq!(config.retry_times_when_send_failed(), 4);
 //!
 //! // Or as a section of your own serde config (here JSON; TOML or YAML alike):
 //! let props: JavaProducerProperties = serde_json::from_str(r#"{"sendMsgTimeout": 800}"#)?;

@@ -100,6 +100,24 @@ pub mod response_code {
     pub const GO_AWAY: i32 = 1500;
 }
 
+/// Broker codes the Java sync producer (5.3.1+) retries on another broker:
+/// the default of the producer's retry set, and what `Error::is_retriable` calls retriable.
+///
+/// ```
+/// use actix_rocketmq::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
+/// assert!(DEFAULT_RETRY_RESPONSE_CODES.contains(&17)); // TOPIC_NOT_EXIST
+/// ```
+pub const DEFAULT_RETRY_RESPONSE_CODES: &[i32] = &[
+    response_code::TOPIC_NOT_EXIST,
+    response_code::SERVICE_NOT_AVAILABLE,
+    response_code::SYSTEM_ERROR,
+    response_code::NO_PERMISSION,
+    response_code::NO_BUYER_ID,
+    response_code::NOT_IN_CURRENT_UNIT,
+    response_code::SYSTEM_BUSY,
+    response_code::GO_AWAY,
+];
+
 /// The sender's language, a byte in binary headers and an enum name in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LanguageCode {

@@ -1,0 +1,671 @@
+//! Producer configuration with the Java `DefaultMQProducer`/`ClientConfig`
+//! defaults: [`ProducerConfig`] and what it holds.
+//!
+//! The config holds the client instance's settings as the runtime takes them
+//! (an `InstanceConfig` with its route and connection settings), so a
+//! starting producer hands them over instead of copying setting by setting.
+//!
+//! | module | idea |
+//! | --- | --- |
+//! | `builder` | [`ProducerConfigBuilder`]: the Java names and defaults, `build()` |
+//! | `groups` | [`RetryPolicy`], [`Limits`], [`Timers`]: settings set together |
+//! | `namespace` | [`wrap_namespace`], [`strip_namespace`] (Java `NamespaceUtil`) |
+//! | `client_id` | the client id, instance name and client IP ([`build_client_id`]) |
+//! | `namesrv_addr` | name-server lists and `NAMESRV_ADDR` ([`parse_namesrv_addrs`]) |
+//!
+//! ```
+//! use std::time::Duration;
+//! use actix_rocketmq::producer::config::ProducerConfig;
+//!
+//! let config = ProducerConfig::builder("my_group")
+//!     .namesrv_addr("127.0.0.1:9876")
+//!     .send_timeout(Duration::from_secs(5))
+//!     .build()?;
+//! assert_eq!(config.send_timeout(), Duration::from_secs(5));
+//! assert_eq!(config.retry_times_when_send_failed(), 2);
+//! # Ok::<(), actix_rocketmq::error::Error>(())
+//! ```
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::producer::hooks::SendHooks;
+use crate::producer::transaction::TransactionChecker;
+use crate::protocol::SerializeType;
+use crate::protocol::acl::AclCredentials;
+use crate::runtime::TlsConfig;
+use crate::runtime::instance::InstanceConfig;
+
+mod builder;
+mod client_id;
+mod groups;
+mod namespace;
+mod namesrv_addr;
+
+/// Moved to [`protocol::codes`](crate::protocol::codes), next to the codes it lists; kept here for old paths.
+pub use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
+pub use builder::ProducerConfigBuilder;
+pub use client_id::{
+    CLIENT_IP_ENV, DEFAULT_INSTANCE_NAME, build_client_id, instance_name_for_start, local_address,
+};
+pub use groups::{Limits, RetryPolicy, Timers};
+pub use namespace::{NAMESPACE_SEPARATOR, SYSTEM_GROUP_PREFIX, strip_namespace, wrap_namespace};
+pub use namesrv_addr::{NAMESRV_ADDR_ENV, parse_namesrv_addrs};
+
+use namesrv_addr::resolve_namesrv_addrs;
+
+/// The topic whose route is used for auto-created topics.
+pub const DEFAULT_CREATE_TOPIC_KEY: &str = "TBW102";
+
+/// A validated producer configuration. Build it with [`ProducerConfig::builder`].
+///
+/// Defaults follow the Java client: 3 s send timeout, 2 retries, compression
+/// above 4 KiB at level 5, 4 MiB messages, fault tolerance off, VIP channel off,
+/// 30 s route polling and heartbeats.
+///
+/// ```
+/// use actix_rocketmq::producer::config::ProducerConfig;
+/// let c = ProducerConfig::builder("orders").namesrv_addr("10.0.0.1:9876;10.0.0.2:9876").build()?;
+/// assert_eq!(c.namesrv_addrs(), ["10.0.0.1:9876", "10.0.0.2:9876"]);
+/// assert!(c.client_id().starts_with(&format!("{}@", c.client_ip())));
+/// # Ok::<(), actix_rocketmq::error::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ProducerConfig {
+    producer_group: String,
+    instance_name: String,
+    unit_name: Option<String>,
+    namespace: Option<String>,
+    client_ip: IpAddr,
+    send_timeout: Duration,
+    retry: RetryPolicy,
+    limits: Limits,
+    send_latency_fault_enable: bool,
+    vip_channel_enabled: bool,
+    serialize_type: SerializeType,
+    hooks: SendHooks,
+    transaction_checker: Option<Arc<dyn TransactionChecker>>,
+    // The client instance's part, ready to hand over: client id, name servers
+    // (as configured), route polling, default topic, heartbeats, API timeout,
+    // connections (connect timeout, ACL, TLS), connection arbiter.
+    instance: InstanceConfig,
+}
+
+impl fmt::Debug for ProducerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProducerConfig")
+            .field("producer_group", &self.producer_group)
+            .field("instance_name", &self.instance_name)
+            .field("unit_name", &self.unit_name)
+            .field("namespace", &self.namespace)
+            .field("client_ip", &self.client_ip)
+            .field("send_timeout", &self.send_timeout)
+            .field("retry", &self.retry)
+            .field("limits", &self.limits)
+            .field("send_latency_fault_enable", &self.send_latency_fault_enable)
+            .field("vip_channel_enabled", &self.vip_channel_enabled)
+            .field("serialize_type", &self.serialize_type)
+            .field("hooks", &self.hooks)
+            .field("transaction_checker", &self.transaction_checker.is_some())
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+impl ProducerConfig {
+    /// Starts a builder for producer group `group`, with every other setting at its default.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.producer_group(), "g");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn builder(group: impl Into<String>) -> ProducerConfigBuilder {
+        ProducerConfigBuilder::new(group.into())
+    }
+
+    /// The producer group as configured (without namespace).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namespace("ns").build()?;
+    /// assert_eq!(c.producer_group(), "g");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn producer_group(&self) -> &str {
+        &self.producer_group
+    }
+
+    /// The producer group as sent to brokers: `namespace%group` when a namespace is set.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namespace("ns").build()?;
+    /// assert_eq!(c.wrapped_group(), "ns%g");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn wrapped_group(&self) -> Cow<'_, str> {
+        self.wrap(&self.producer_group)
+    }
+
+    /// Name server addresses as configured (`host:port` each); may be empty.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namesrv_addr("a:1;b:2").build()?;
+    /// assert_eq!(c.namesrv_addrs().len(), 2);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn namesrv_addrs(&self) -> &[String] {
+        &self.instance.route.namesrv_addrs
+    }
+
+    /// The name servers to use at start: the configured ones, else those of
+    /// the `NAMESRV_ADDR` environment variable; none at all is
+    /// [`RouteError::NoNameServer`](crate::runtime::RouteError::NoNameServer) (Java client error 10004).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namesrv_addr("a:1").build()?;
+    /// assert_eq!(c.resolved_namesrv_addrs()?, ["a:1"]);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn resolved_namesrv_addrs(&self) -> Result<Vec<String>, Error> {
+        resolve_namesrv_addrs(
+            &self.instance.route.namesrv_addrs,
+            std::env::var(NAMESRV_ADDR_ENV).ok().as_deref(),
+        )
+    }
+
+    /// The instance name; `DEFAULT` was replaced by `pid#nanos` when the config was built.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(c.instance_name().contains('#'));
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn instance_name(&self) -> &str {
+        &self.instance_name
+    }
+
+    /// The unit name appended to the client id, if any.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").unit_name("u1").build()?;
+    /// assert_eq!(c.unit_name(), Some("u1"));
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn unit_name(&self) -> Option<&str> {
+        self.unit_name.as_deref()
+    }
+
+    /// The namespace prefixed to topics and the group, if any.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.namespace(), None);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The client IP: set on the builder, else `ROCKETMQ_CLIENT_IP`, else this
+    /// host's outgoing address (see [`local_address`]), else 127.0.0.1.
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").client_ip(ip).build()?;
+    /// assert_eq!(c.client_ip(), ip);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn client_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+
+    /// The client id, `ip@instanceName[@unitName]`, that keys the client instance and heartbeats.
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .client_ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)))
+    ///     .instance_name("app1")
+    ///     .unit_name("u1")
+    ///     .build()?;
+    /// assert_eq!(c.client_id(), "10.0.0.7@app1@u1");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn client_id(&self) -> String {
+        self.instance.client_id.clone()
+    }
+
+    /// The whole time budget of one send, retries included (Java `sendMsgTimeout`, 3 s).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.send_timeout(), std::time::Duration::from_secs(3));
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// Bodies of at least this many bytes are compressed (4096); `usize::MAX` disables it.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.compress_msg_body_over(), 4096);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn compress_msg_body_over(&self) -> usize {
+        self.limits.compress_msg_body_over
+    }
+
+    /// Zlib level 0..=9 (5).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.compress_level(), 5);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn compress_level(&self) -> u32 {
+        self.limits.compress_level
+    }
+
+    /// Extra attempts of a sync send (2, so 3 attempts in all).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.retry_times_when_send_failed(), 2);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn retry_times_when_send_failed(&self) -> u32 {
+        self.retry.retry_times_when_send_failed
+    }
+
+    /// Re-sends of an async send after a network failure or timeout (2): the
+    /// Java setting, kept so configs carry over. Here an async send is the same
+    /// `SendMessage` awaited later (or delivered with `notify`), so it follows
+    /// the sync rules of [`Self::retry_times_when_send_failed`], which retry on
+    /// more failures and on another broker; this value is not consulted.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.retry_times_when_send_async_failed(), 2);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn retry_times_when_send_async_failed(&self) -> u32 {
+        self.retry.retry_times_when_send_async_failed
+    }
+
+    /// Whether a sync send that was stored with a warning (codes 10/11/12) is retried (false).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(!c.retry_another_broker_when_not_store_ok());
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn retry_another_broker_when_not_store_ok(&self) -> bool {
+        self.retry.retry_another_broker_when_not_store_ok
+    }
+
+    /// Largest body accepted, in bytes (4 MiB).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.max_message_size(), 4 * 1024 * 1024);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn max_message_size(&self) -> usize {
+        self.limits.max_message_size
+    }
+
+    /// Queues of an auto-created topic (4).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.default_topic_queue_nums(), 4);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn default_topic_queue_nums(&self) -> i32 {
+        self.instance.route.default_topic_queue_nums
+    }
+
+    /// The topic whose route serves auto-created topics (`TBW102`).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.create_topic_key(), "TBW102");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn create_topic_key(&self) -> &str {
+        &self.instance.route.default_topic
+    }
+
+    /// Whether the latency fault-tolerance table steers queue selection (false).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(!c.send_latency_fault_enable());
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn send_latency_fault_enable(&self) -> bool {
+        self.send_latency_fault_enable
+    }
+
+    /// Whether sends go to the broker's VIP port (port − 2) (false).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(!c.vip_channel_enabled());
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn vip_channel_enabled(&self) -> bool {
+        self.vip_channel_enabled
+    }
+
+    /// Most sends in flight at once (10 000).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.max_in_flight(), 10_000);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn max_in_flight(&self) -> usize {
+        self.limits.max_in_flight
+    }
+
+    /// Most body bytes in flight at once (100 MiB, the Java
+    /// `backPressureForAsyncSendSize` default).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.max_in_flight_bytes(), 100 * 1024 * 1024);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn max_in_flight_bytes(&self) -> usize {
+        self.limits.max_in_flight_bytes
+    }
+
+    /// Cap on one attempt's timeout while retries remain (Java 5.3.3
+    /// `sendMsgMaxTimeoutPerRequest`); `None` (the Java default −1) means no
+    /// cap: each attempt may use all the time left.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.send_msg_max_timeout_per_request(), None);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn send_msg_max_timeout_per_request(&self) -> Option<Duration> {
+        self.retry.send_msg_max_timeout_per_request
+    }
+
+    /// Broker codes on which a sync send is retried on another broker.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.retry_response_codes().len(), 8);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn retry_response_codes(&self) -> &BTreeSet<i32> {
+        &self.retry.retry_response_codes
+    }
+
+    /// Whether broker code `code` is retried by sync sends.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(c.is_retry_response_code(14) && !c.is_retry_response_code(13));
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn is_retry_response_code(&self, code: i32) -> bool {
+        self.retry.retry_response_codes.contains(&code)
+    }
+
+    /// Header serialization of requests: the compact ROCKETMQ binary form by
+    /// default (`benches/codec.rs`: about 3x cheaper to encode than JSON; Java
+    /// and RocketMQ-Rust servers accept both, and replies are decoded in either).
+    ///
+    /// ```
+    /// use actix_rocketmq::protocol::SerializeType;
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.serialize_type(), SerializeType::RocketMq);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn serialize_type(&self) -> SerializeType {
+        self.serialize_type
+    }
+
+    /// How often routes are re-fetched (30 s).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.poll_name_server_interval().as_secs(), 30);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn poll_name_server_interval(&self) -> Duration {
+        self.instance.route.poll_interval
+    }
+
+    /// How often brokers get a heartbeat (30 s).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.heartbeat_broker_interval().as_secs(), 30);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn heartbeat_broker_interval(&self) -> Duration {
+        self.instance.heartbeat_interval
+    }
+
+    /// Timeout of route, heartbeat and unregister requests (3 s).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.mq_client_api_timeout().as_secs(), 3);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn mq_client_api_timeout(&self) -> Duration {
+        self.instance.api_timeout
+    }
+
+    /// Timeout of opening a TCP connection (3 s).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.connect_timeout().as_secs(), 3);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn connect_timeout(&self) -> Duration {
+        self.instance.connection.connect_timeout
+    }
+
+    /// Whether broker connections run on an arbiter (thread) of their own (default false).
+    pub fn connection_arbiter(&self) -> bool {
+        self.instance.connection_arbiter
+    }
+
+    /// The send and forbidden-check hooks, in registration order.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert!(c.hooks().is_empty());
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn hooks(&self) -> &SendHooks {
+        &self.hooks
+    }
+
+    /// How connections speak TLS, if they do.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        self.instance.connection.tls.as_ref()
+    }
+
+    /// The identity every request is signed with (ACL), if any.
+    pub fn acl_credentials(&self) -> Option<&AclCredentials> {
+        self.instance.connection.acl.as_ref()
+    }
+
+    /// What answers the brokers' transaction checks; transactional sends need one.
+    pub fn transaction_checker(&self) -> Option<&Arc<dyn TransactionChecker>> {
+        self.transaction_checker.as_ref()
+    }
+
+    /// `resource` with this config's namespace, by [`wrap_namespace`].
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namespace("ns").build()?;
+    /// assert_eq!(c.wrap("T"), "ns%T");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn wrap<'a>(&self, resource: &'a str) -> Cow<'a, str> {
+        wrap_namespace(self.namespace().unwrap_or(""), resource)
+    }
+
+    /// `resource` without this config's namespace, by [`strip_namespace`].
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").namespace("ns").build()?;
+    /// assert_eq!(c.strip("ns%T"), "T");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn strip<'a>(&self, resource: &'a str) -> Cow<'a, str> {
+        strip_namespace(self.namespace().unwrap_or(""), resource)
+    }
+
+    /// The retry settings (see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.retry().retry_times_when_send_failed, 2);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The size limits (see [`Limits`]).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.limits().compress_level, 5);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The timeouts and intervals (see [`Timers`]).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.timers().heartbeat_broker_interval.as_secs(), 30);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn timers(&self) -> Timers {
+        // Assembled: all but the send timeout live in the runtime's settings.
+        Timers {
+            send_timeout: self.send_timeout,
+            poll_name_server_interval: self.instance.route.poll_interval,
+            heartbeat_broker_interval: self.instance.heartbeat_interval,
+            mq_client_api_timeout: self.instance.api_timeout,
+            connect_timeout: self.instance.connection.connect_timeout,
+        }
+    }
+
+    /// The client instance's settings, name servers as configured (the
+    /// producer puts the resolved ones in at start).
+    pub(crate) fn instance(&self) -> &InstanceConfig {
+        &self.instance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_match_java() {
+        let c = ProducerConfig::builder("g").build().unwrap();
+        assert_eq!(c.producer_group(), "g");
+        assert!(c.namesrv_addrs().is_empty());
+        assert_eq!(c.send_timeout(), Duration::from_millis(3000));
+        assert_eq!(c.compress_msg_body_over(), 4096);
+        assert_eq!(c.compress_level(), 5);
+        assert_eq!(c.retry_times_when_send_failed(), 2);
+        assert_eq!(c.retry_times_when_send_async_failed(), 2);
+        assert!(!c.retry_another_broker_when_not_store_ok());
+        assert_eq!(c.max_message_size(), 4_194_304);
+        assert_eq!(c.default_topic_queue_nums(), 4);
+        assert_eq!(c.create_topic_key(), "TBW102");
+        assert!(!c.send_latency_fault_enable());
+        assert!(!c.vip_channel_enabled());
+        assert_eq!(c.send_msg_max_timeout_per_request(), None);
+        // Java backPressureForAsyncSendNum / backPressureForAsyncSendSize.
+        assert_eq!(c.max_in_flight(), 10_000);
+        assert_eq!(c.max_in_flight_bytes(), 100 * 1024 * 1024);
+        assert_eq!(
+            c.retry_response_codes().iter().copied().collect::<Vec<_>>(),
+            vec![1, 2, 14, 16, 17, 204, 205, 1500]
+        );
+        assert_eq!(c.serialize_type(), SerializeType::RocketMq);
+        assert_eq!(c.poll_name_server_interval(), Duration::from_secs(30));
+        assert_eq!(c.heartbeat_broker_interval(), Duration::from_secs(30));
+        assert_eq!(c.mq_client_api_timeout(), Duration::from_secs(3));
+        assert_eq!(c.connect_timeout(), Duration::from_secs(3));
+        assert_eq!(c.namespace(), None);
+        assert_eq!(c.unit_name(), None);
+        assert!(format!("{c:?}").contains("producer_group: \"g\""));
+    }
+
+    #[test]
+    fn groups_and_runtime_parts_carry_the_settings() {
+        let timers = Timers {
+            send_timeout: Duration::from_millis(1100),
+            poll_name_server_interval: Duration::from_secs(11),
+            heartbeat_broker_interval: Duration::from_secs(12),
+            mq_client_api_timeout: Duration::from_millis(1300),
+            connect_timeout: Duration::from_millis(1400),
+        };
+        let c = ProducerConfig::builder("g")
+            .namesrv_addr("a:1")
+            .instance_name("i")
+            .client_ip("10.0.0.1".parse().unwrap())
+            .timers(timers)
+            .create_topic_key("AUTO")
+            .default_topic_queue_nums(8)
+            .connection_arbiter(true)
+            .acl_credentials(AclCredentials::new("ak", "sk"))
+            .build()
+            .unwrap();
+        assert_eq!(c.timers(), timers);
+        let i = c.instance();
+        assert_eq!(i.client_id, "10.0.0.1@i");
+        assert_eq!(i.route.namesrv_addrs, ["a:1"]);
+        assert_eq!(i.route.poll_interval, Duration::from_secs(11));
+        assert_eq!(i.route.default_topic, "AUTO");
+        assert_eq!(i.route.default_topic_queue_nums, 8);
+        assert_eq!(i.heartbeat_interval, Duration::from_secs(12));
+        assert!(i.connection_arbiter);
+        // The route manager's name-server requests use the instance's timeout and connection settings.
+        for (api_timeout, conn) in [
+            (i.api_timeout, &i.connection),
+            (i.route.api_timeout, &i.route.connection),
+        ] {
+            assert_eq!(api_timeout, Duration::from_millis(1300));
+            assert_eq!(conn.connect_timeout, Duration::from_millis(1400));
+            assert_eq!(conn.acl.as_ref().map(|a| a.access_key()), Some("ak"));
+        }
+        // The settings the producer does not own keep the runtime's defaults.
+        let d = crate::runtime::ConnectionConfig::default();
+        assert_eq!(i.connection.max_frame_len, d.max_frame_len);
+        assert_eq!(i.connection.dead_peer_timeout, d.dead_peer_timeout);
+
+        let d = ProducerConfig::builder("g").build().unwrap();
+        assert_eq!(d.retry(), &RetryPolicy::default());
+        assert_eq!(d.limits(), Limits::default());
+        assert_eq!(d.timers(), Timers::default());
+        assert_eq!(d.instance().client_id, d.client_id());
+    }
+}
