@@ -15,7 +15,7 @@
 //! per kind, `elapsed_s`, `tps`, latency percentiles in µs, CPU and memory).
 //!
 //! `--baseline` runs the same load from the testkit's minimal client instead
-//! of a producer (`actix_rocketmq::testkit::baseline`: pre-encoded
+//! of a producer (`benches/support/baseline.rs`: pre-encoded
 //! SEND_MESSAGE_V2 frames pipelined on one connection, a window of
 //! `--concurrency` unanswered frames, no actors), with the same per-second
 //! lines and final JSON (`"client":"baseline"` instead of `"producer"`): the
@@ -64,11 +64,14 @@ use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
 use actix_rocketmq::protocol::route::{TopicRouteData, perm};
 use actix_rocketmq::protocol::{RemotingCodec, SerializeType, response_code};
 use actix_rocketmq::testkit::TestCluster;
-use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
+#[path = "../benches/support/baseline.rs"]
+#[allow(dead_code)] // each includer uses part of it
+mod baseline;
 use actix_rocketmq::{
     AclCredentials, Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway,
     Shutdown,
 };
+use baseline::{BaselineConfig, Failure};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -442,7 +445,6 @@ fn error_kind(err: &Error) -> String {
         ErrorKind::NoQueueSelected { .. } => "no_queue_selected".into(),
         ErrorKind::Instance(_) => "instance".into(),
         ErrorKind::ShutDown => "shut_down".into(),
-        ErrorKind::NotStarted => "not_started".into(),
         ErrorKind::Config(_) => "config".into(),
         _ => "other".into(),
     }
