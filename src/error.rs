@@ -32,7 +32,7 @@ mod kind;
 pub use display::ERROR_TEXT_MAX;
 pub use kind::{ErrorKind, WaitingFor};
 
-/// Java `ClientErrorCode` values (`org.apache.rocketmq.client.common.ClientErrorCode`), as returned by [`Error::client_error_code`].
+/// The Java client's `ClientErrorCode` values, as returned by [`Error::client_error_code`].
 ///
 /// ```
 /// use actix_rocketmq::error::client_error_code;

@@ -83,11 +83,12 @@ mod server;
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};
 pub use faults::{FLOOD_CODE, Fault, FaultAction, FaultId, SEND_CODES, garbage};
 pub use nameserver::RouteOverride;
-pub use server::{
-    AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, SERVER_VERSION, ServerHandle,
-};
+pub use server::{AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, ServerHandle};
 
 use server::{bind, lock, spawn_server};
+
+/// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
+pub const SERVER_VERSION: i32 = 474;
 
 /// The auto-create template topic.
 pub const DEFAULT_TOPIC: &str = "TBW102";

@@ -9,7 +9,8 @@ use super::fields::{
 use crate::protocol::command::ExtFields;
 use crate::protocol::compression::decompress;
 use crate::protocol::error::ProtocolError;
-use crate::protocol::message::{Message, decode_properties};
+use crate::protocol::message::Message;
+use crate::protocol::properties::decode_properties;
 use crate::protocol::sys_flag;
 
 /// Header of PUSH_REPLY_MESSAGE_TO_CLIENT: the broker hands a request–reply

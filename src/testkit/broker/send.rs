@@ -18,8 +18,9 @@ use crate::protocol::route::perm;
 use crate::protocol::validation::{
     DEFAULT_MAX_MESSAGE_SIZE, RETRY_TOPIC_PREFIX, is_not_allowed_send_topic,
 };
+use crate::testkit::SERVER_VERSION;
 use crate::testkit::null::REGION;
-use crate::testkit::server::{ConnectionId, SERVER_VERSION, ServerCore, lock};
+use crate::testkit::server::{ConnectionId, ServerCore, lock};
 
 /// Size of the record a real commit log would write (IPv4 hosts), so offsets look real.
 fn record_len(topic: &str, body: usize, props: &[(String, String)]) -> i64 {

@@ -10,8 +10,9 @@ use crate::protocol::headers::{
 };
 use crate::protocol::message::property;
 use crate::protocol::stored::encode_stored_message;
+use crate::testkit::SERVER_VERSION;
 use crate::testkit::TestkitError;
-use crate::testkit::server::{ConnectionId, SERVER_VERSION, lock};
+use crate::testkit::server::{ConnectionId, lock};
 
 pub(super) fn end_transaction(b: &BrokerCore, req: &RemotingCommand) -> RemotingCommand {
     use response_code::SYSTEM_ERROR;

@@ -301,7 +301,7 @@ impl ServerHandle {
         }
     }
 
-    /// Writes raw bytes (e.g. a [`garbage`](super::garbage) frame) on a connection.
+    /// Writes raw bytes (e.g. a [`garbage`](crate::testkit::garbage) frame) on a connection.
     pub fn send_raw(
         &self,
         conn: ConnectionId,

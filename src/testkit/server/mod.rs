@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::faults::FaultTable;
 use super::null::{NullReply, NullSend};
-use super::{ClusterState, TestkitError};
+use super::{ClusterState, SERVER_VERSION, TestkitError};
 use crate::protocol::command::RemotingCommand;
 
 mod accept;
@@ -28,9 +28,6 @@ mod wire;
 pub(crate) use accept::{bind, spawn_server};
 pub use handle::ServerHandle;
 pub(crate) use wire::Outgoing;
-
-/// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
-pub const SERVER_VERSION: i32 = 474;
 
 /// A poisoned lock only means a test thread panicked; the data is still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
