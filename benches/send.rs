@@ -1,6 +1,6 @@
 //! End-to-end send throughput: `SendMessage` through the producer actors to
 //! the in-process null broker, against a baseline minimal tokio client (no
-//! actors, `actix_rocketmq::testkit::baseline`) writing the same
+//! actors, `benches/support/baseline.rs`) writing the same
 //! SEND_MESSAGE_V2 frames, pre-encoded, with the producer's header
 //! serialization (ROCKETMQ by default), pipelined on one loopback connection
 //! to the same broker.
@@ -51,8 +51,11 @@ use bytes::Bytes;
 
 use actix_rocketmq::protocol::SerializeType;
 use actix_rocketmq::testkit::TestCluster;
-use actix_rocketmq::testkit::baseline::{self, BaselineConfig};
+#[path = "support/baseline.rs"]
+#[allow(dead_code)] // each includer uses part of it
+mod baseline;
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use baseline::BaselineConfig;
 
 const TOPIC: &str = "BenchmarkTest";
 const BROKER: &str = "broker-a";

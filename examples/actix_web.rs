@@ -52,9 +52,7 @@ fn status_of(err: &Error) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         _ if err.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
-        ErrorKind::Backpressure { .. } | ErrorKind::ShutDown | ErrorKind::NotStarted => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ErrorKind::Backpressure { .. } | ErrorKind::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Broker { .. }
         | ErrorKind::Connection(_)
         | ErrorKind::Protocol { .. }
@@ -77,7 +75,6 @@ fn kind_name(err: &Error) -> &'static str {
         ErrorKind::NoQueueSelected { .. } => "no_queue_selected",
         ErrorKind::Instance(_) => "instance",
         ErrorKind::ShutDown => "shut_down",
-        ErrorKind::NotStarted => "not_started",
         ErrorKind::Config(_) => "config",
         _ => "other",
     }

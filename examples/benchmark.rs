@@ -16,8 +16,8 @@
 //! last line holds a one-line JSON summary (`sent`, `ok`, `failed`, `errors`
 //! per kind, `elapsed_s`, `tps`, latency percentiles in µs, CPU and memory).
 //!
-//! `--baseline` runs the same load from the testkit's minimal client instead
-//! of a producer (`actix_rocketmq::testkit::baseline`: pre-encoded
+//! `--baseline` runs the same load from the minimal client of benches/support/baseline.rs instead
+//! of a producer (`benches/support/baseline.rs`: pre-encoded
 //! SEND_MESSAGE_V2 frames pipelined on one connection, a window of
 //! `--concurrency` unanswered frames, no actors), with the same per-second
 //! lines and final JSON (`"client":"baseline"` instead of `"producer"`): the
@@ -84,11 +84,14 @@ use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
 use actix_rocketmq::protocol::route::{TopicRouteData, perm};
 use actix_rocketmq::protocol::{RemotingCodec, SerializeType, response_code};
 use actix_rocketmq::testkit::TestCluster;
-use actix_rocketmq::testkit::baseline::{self, BaselineConfig, Failure};
+#[path = "../benches/support/baseline.rs"]
+#[allow(dead_code)] // each includer uses part of it
+mod baseline;
 use actix_rocketmq::{
     AclCredentials, Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway,
     Shutdown,
 };
+use baseline::{BaselineConfig, Failure};
 use bytes::Bytes;
 use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -301,7 +304,7 @@ struct Opts {
     connection_arbiter: bool,
     /// Sign every request with these credentials.
     acl: Option<AclCredentials>,
-    /// The testkit's baseline client instead of a producer.
+    /// The baseline client (benches/support/baseline.rs) instead of a producer.
     baseline: bool,
 }
 
@@ -524,7 +527,6 @@ fn error_kind(err: &Error) -> String {
         ErrorKind::NoQueueSelected { .. } => "no_queue_selected".into(),
         ErrorKind::Instance(_) => "instance".into(),
         ErrorKind::ShutDown => "shut_down".into(),
-        ErrorKind::NotStarted => "not_started".into(),
         ErrorKind::Config(_) => "config".into(),
         _ => "other".into(),
     }
@@ -1193,7 +1195,7 @@ fn first_writable(route: &TopicRouteData) -> Option<(String, String, Vec<i32>)> 
         })
 }
 
-/// The load of `opts` from the testkit's baseline client.
+/// The load of `opts` from the baseline client (benches/support/baseline.rs).
 async fn run_baseline(
     opts: Rc<Opts>,
     namesrv: String,

@@ -26,7 +26,13 @@ use crate::protocol::validation::ValidationError;
 use crate::runtime::error::InstanceError;
 use crate::runtime::{NetError, RouteError};
 
-/// Java `ClientErrorCode` values (PROTOCOL.md §3.3), as returned by [`Error::client_error_code`].
+mod display;
+mod kind;
+
+pub use display::ERROR_TEXT_MAX;
+pub use kind::{ErrorKind, WaitingFor};
+
+/// The Java client's `ClientErrorCode` values, as returned by [`Error::client_error_code`].
 ///
 /// ```
 /// use actix_rocketmq::error::client_error_code;
@@ -47,121 +53,6 @@ pub mod client_error_code {
     pub const REQUEST_TIMEOUT_EXCEPTION: i32 = 10006;
     /// A reply message could not be created.
     pub const CREATE_REPLY_MESSAGE_EXCEPTION: i32 = 10007;
-}
-
-/// What went wrong, for matching on.
-///
-/// ```
-/// use actix_rocketmq::error::{Error, ErrorKind};
-///
-/// fn describe(e: &Error) -> &'static str {
-///     match e.kind() {
-///         ErrorKind::Timeout { .. } => "slow",
-///         ErrorKind::Broker { .. } => "refused",
-///         _ => "other",
-///     }
-/// }
-/// assert_eq!(describe(&Error::shut_down()), "other");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The message, topic or group was refused before anything was sent.
-    Validation(ValidationError),
-    /// No route for the topic, or the name servers could not be asked.
-    Route(RouteError),
-    /// The send's whole budget (`send_timeout`) ran out.
-    Timeout {
-        /// What the send was waiting for when its time ran out.
-        waiting_for: WaitingFor,
-        /// Time spent from receiving the send to giving up.
-        elapsed: Duration,
-        /// Attempts made (0 when the budget ran out before the first one).
-        attempts: u32,
-        /// Broker names tried, in order (a broker repeats if tried twice).
-        brokers_tried: Vec<String>,
-    },
-    /// A broker answered with an error response code.
-    Broker {
-        /// The broker's response code (PROTOCOL.md §3.2).
-        code: i32,
-        /// The broker's remark, verbatim.
-        remark: String,
-        /// The broker name (or its address when the name is unknown).
-        broker: String,
-    },
-    /// A request could not be delivered or got no answer on the connection.
-    Connection(NetError),
-    /// A peer sent something this client cannot decode (a frame, or a success
-    /// reply's fields): it is not speaking RocketMQ remoting correctly. A frame
-    /// that does not decode also closes the connection.
-    Protocol {
-        /// The peer's address, when known.
-        peer: Option<String>,
-        /// What could not be decoded.
-        error: ProtocolError,
-    },
-    /// Too many sends (or bytes) in flight, and no room freed in time.
-    Backpressure {
-        /// Sends in flight when this one was refused.
-        in_flight: usize,
-        /// Body bytes in flight when this one was refused.
-        in_flight_bytes: usize,
-        /// The configured `max_in_flight`.
-        max_in_flight: usize,
-        /// The configured `max_in_flight_bytes`.
-        max_in_flight_bytes: usize,
-    },
-    /// A `CheckForbiddenHook` refused the send.
-    Forbidden {
-        /// The hook's name.
-        hook: String,
-        /// The hook's reason.
-        reason: String,
-    },
-    /// A selector or the caller named no queue (or one that does not exist).
-    NoQueueSelected {
-        /// The topic being sent to.
-        topic: String,
-    },
-    /// The client instance refused to start or register the producer.
-    Instance(InstanceError),
-    /// The producer (or its client instance) has been shut down.
-    ShutDown,
-    /// The producer has not been started yet.
-    NotStarted,
-    /// The configuration is invalid.
-    Config(String),
-}
-
-/// What a send was waiting for when its time ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WaitingFor {
-    /// The topic's route from the name servers.
-    Route,
-    /// A connection to the broker (connecting, or backing off after failed connects).
-    Connection,
-    /// The broker's reply to a request written to it.
-    Reply,
-}
-
-impl WaitingFor {
-    fn describe(self) -> &'static str {
-        match self {
-            WaitingFor::Route => "the topic's route from the name servers",
-            WaitingFor::Connection => "a connection to the broker",
-            WaitingFor::Reply => "the broker's reply",
-        }
-    }
-
-    fn advice(self) -> &'static str {
-        match self {
-            WaitingFor::Route => "check that the name servers are up and answer for this topic",
-            WaitingFor::Connection => "check that the brokers are up and reachable",
-            WaitingFor::Reply => "raise send_timeout or check the brokers' health",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,8 +91,8 @@ impl Error {
     ///
     /// ```
     /// use actix_rocketmq::error::{Error, ErrorKind};
-    /// let e = Error::new(ErrorKind::NotStarted);
-    /// assert_eq!(e.kind(), &ErrorKind::NotStarted);
+    /// let e = Error::new(ErrorKind::ShutDown);
+    /// assert_eq!(e.kind(), &ErrorKind::ShutDown);
     /// ```
     pub fn new(kind: ErrorKind) -> Self {
         Error {
@@ -312,16 +203,6 @@ impl Error {
         Error::new(ErrorKind::ShutDown)
     }
 
-    /// The producer has not been started.
-    ///
-    /// ```
-    /// let e = actix_rocketmq::error::Error::not_started();
-    /// assert!(e.to_string().contains("start"));
-    /// ```
-    pub fn not_started() -> Self {
-        Error::new(ErrorKind::NotStarted)
-    }
-
     /// The configuration is invalid, for the reason given.
     ///
     /// ```
@@ -373,7 +254,7 @@ impl Error {
     ///
     /// ```
     /// use actix_rocketmq::error::{Error, ErrorKind};
-    /// assert_eq!(Error::not_started().into_kind(), ErrorKind::NotStarted);
+    /// assert_eq!(Error::shut_down().into_kind(), ErrorKind::ShutDown);
     /// ```
     pub fn into_kind(self) -> ErrorKind {
         self.inner.kind
@@ -395,7 +276,7 @@ impl Error {
     ///
     /// That is: timeouts, broken or refused connections, back-pressure, an
     /// unreachable name server, a malformed response, and broker codes of the
-    /// Java default retry set (PROTOCOL.md §3.2) plus FLOW_CONTROL. Refused
+    /// Java default retry set (`DefaultMQProducer` `retryResponseCodes`) plus FLOW_CONTROL. Refused
     /// input, missing routes, forbidden sends, configuration errors and a
     /// stopped producer are not retriable. (The producer's own retry loop uses
     /// its configured `retry_response_codes` instead.)
@@ -547,179 +428,6 @@ impl From<ProtocolError> for Error {
     }
 }
 
-/// The Java name of a response code, for messages.
-fn response_code_name(code: i32) -> &'static str {
-    match code {
-        rc::SUCCESS => "SUCCESS",
-        rc::SYSTEM_ERROR => "SYSTEM_ERROR",
-        rc::SYSTEM_BUSY => "SYSTEM_BUSY",
-        rc::REQUEST_CODE_NOT_SUPPORTED => "REQUEST_CODE_NOT_SUPPORTED",
-        rc::TRANSACTION_FAILED => "TRANSACTION_FAILED",
-        rc::FLUSH_DISK_TIMEOUT => "FLUSH_DISK_TIMEOUT",
-        rc::SLAVE_NOT_AVAILABLE => "SLAVE_NOT_AVAILABLE",
-        rc::FLUSH_SLAVE_TIMEOUT => "FLUSH_SLAVE_TIMEOUT",
-        rc::MESSAGE_ILLEGAL => "MESSAGE_ILLEGAL",
-        rc::SERVICE_NOT_AVAILABLE => "SERVICE_NOT_AVAILABLE",
-        rc::VERSION_NOT_SUPPORTED => "VERSION_NOT_SUPPORTED",
-        rc::NO_PERMISSION => "NO_PERMISSION",
-        rc::TOPIC_NOT_EXIST => "TOPIC_NOT_EXIST",
-        rc::TOPIC_EXIST_ALREADY => "TOPIC_EXIST_ALREADY",
-        rc::INVALID_PARAMETER => "INVALID_PARAMETER",
-        rc::NO_BUYER_ID => "NO_BUYER_ID",
-        rc::NOT_IN_CURRENT_UNIT => "NOT_IN_CURRENT_UNIT",
-        rc::FLOW_CONTROL => "FLOW_CONTROL",
-        rc::ILLEGAL_OPERATION => "ILLEGAL_OPERATION",
-        rc::GO_AWAY => "GO_AWAY",
-        _ => "UNKNOWN",
-    }
-}
-
-/// What the user can do about a broker error code.
-fn broker_advice(code: i32) -> &'static str {
-    match code {
-        rc::TOPIC_NOT_EXIST => "create the topic on this broker, or enable autoCreateTopicEnable",
-        rc::NO_PERMISSION => "check the topic's write permission on this broker and the ACL",
-        rc::SYSTEM_BUSY | rc::FLOW_CONTROL => "the broker is overloaded: slow down and retry",
-        rc::SERVICE_NOT_AVAILABLE => {
-            "the broker does not accept writes now (slave, disk full or shutting down): retry later or on another broker"
-        }
-        rc::GO_AWAY => "the broker is shutting down: retry on another broker",
-        rc::MESSAGE_ILLEGAL | rc::INVALID_PARAMETER => {
-            "check the topic name, message size and properties against the broker's limits"
-        }
-        rc::VERSION_NOT_SUPPORTED | rc::REQUEST_CODE_NOT_SUPPORTED => {
-            "the broker does not support this request: check the broker version"
-        }
-        _ => "see the broker's remark and log",
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::Validation(e) => write!(f, "message refused before sending: {e}"),
-            ErrorKind::Route(e) => write!(f, "{e}"),
-            ErrorKind::Timeout {
-                waiting_for,
-                elapsed,
-                attempts,
-                brokers_tried,
-            } => write!(
-                f,
-                "send timed out after {elapsed:?} waiting for {} ({attempts} attempt(s), brokers \
-                 tried: [{}]); {}",
-                waiting_for.describe(),
-                brokers_tried.join(", "),
-                waiting_for.advice()
-            ),
-            ErrorKind::Broker {
-                code,
-                remark,
-                broker,
-            } => write!(
-                f,
-                "broker `{broker}` answered {code} ({}): {remark}; {}",
-                response_code_name(*code),
-                broker_advice(*code)
-            ),
-            ErrorKind::Connection(e) => {
-                write!(f, "{e}; check that the broker is up and reachable")
-            }
-            ErrorKind::Protocol { peer, error } => write!(
-                f,
-                "{} sent something this client cannot decode: {error}; it is not speaking \
-                 RocketMQ remoting correctly (check that the address is a RocketMQ broker or \
-                 name server of a supported version)",
-                peer.as_deref().unwrap_or("the broker")
-            ),
-            ErrorKind::Backpressure {
-                in_flight,
-                in_flight_bytes,
-                max_in_flight,
-                max_in_flight_bytes,
-            } => write!(
-                f,
-                "too much in flight: {in_flight} sends / {in_flight_bytes} bytes, limits \
-                 {max_in_flight} sends / {max_in_flight_bytes} bytes; slow down, or raise \
-                 max_in_flight / max_in_flight_bytes"
-            ),
-            ErrorKind::Forbidden { hook, reason } => {
-                write!(f, "send forbidden by hook `{hook}`: {reason}")
-            }
-            ErrorKind::NoQueueSelected { topic } => write!(
-                f,
-                "no message queue selected for topic `{topic}`; make the selector return a queue of the list"
-            ),
-            ErrorKind::Instance(e) => write!(f, "{e}"),
-            ErrorKind::ShutDown => write!(
-                f,
-                "the producer has been shut down; create and start a new producer"
-            ),
-            ErrorKind::NotStarted => {
-                write!(
-                    f,
-                    "the producer has not been started; start it before sending"
-                )
-            }
-            ErrorKind::Config(reason) => write!(f, "invalid producer configuration: {reason}"),
-        }
-    }
-}
-
-/// The most bytes an error's text takes: peer texts inside are cut already,
-/// this bounds the rest (a long list of brokers tried, nested texts).
-pub const ERROR_TEXT_MAX: usize = 4096;
-
-/// Writes through to `out` until [`ERROR_TEXT_MAX`] bytes, then marks the cut.
-struct Bounded<'a, 'b> {
-    out: &'a mut fmt::Formatter<'b>,
-    written: usize,
-    cut: bool,
-}
-
-impl fmt::Write for Bounded<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.cut {
-            return Ok(());
-        }
-        let room = ERROR_TEXT_MAX - self.written;
-        if s.len() <= room {
-            self.written += s.len();
-            return self.out.write_str(s);
-        }
-        let mut end = room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.cut = true;
-        self.written = ERROR_TEXT_MAX;
-        self.out.write_str(&s[..end])?;
-        self.out.write_str("… (cut)")
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write as _;
-        let f = &mut Bounded {
-            out,
-            written: 0,
-            cut: false,
-        };
-        write!(f, "{}", self.inner.kind)?;
-        // A timeout already names its attempts; others get them appended when there were retries.
-        if !matches!(self.inner.kind, ErrorKind::Timeout { .. }) && self.inner.attempts > 0 {
-            write!(
-                f,
-                " (after {} attempt(s), brokers tried: [{}])",
-                self.inner.attempts,
-                self.inner.brokers_tried.join(", ")
-            )?;
-        }
-        Ok(())
-    }
-}
-
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
@@ -853,7 +561,7 @@ mod tests {
             assert!(!Error::broker(code, "", "b").is_retriable(), "{code}");
         }
         assert!(!Error::config("x").is_retriable());
-        assert!(!Error::not_started().is_retriable());
+        assert!(!Error::shut_down().is_retriable());
         assert!(!Error::forbidden("h", "r").is_retriable());
     }
 
@@ -898,7 +606,7 @@ mod tests {
         }
         .into();
         assert_eq!(rejected.response_code(), Some(1));
-        assert_eq!(Error::not_started().response_code(), None);
+        assert_eq!(Error::shut_down().response_code(), None);
     }
 
     #[test]

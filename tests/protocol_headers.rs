@@ -4,13 +4,14 @@ use std::collections::BTreeSet;
 
 use actix_rocketmq::protocol::command::ExtFields;
 use actix_rocketmq::protocol::headers::{
-    CommandHeader, GetRouteInfoRequestHeader, PullMessageRequestHeader, PullMessageResponseHeader,
-    SendMessageRequestHeader, SendMessageResponseHeader, UnregisterClientRequestHeader,
+    CommandHeader, GetRouteInfoRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+    UnregisterClientRequestHeader,
 };
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
 use actix_rocketmq::protocol::route::{
     ClusterInfo, MessageQueue, TopicPublishInfo, TopicRouteData, clamp_default_route, perm,
 };
+use actix_rocketmq::testkit::headers::{PullMessageRequestHeader, PullMessageResponseHeader};
 use proptest::prelude::*;
 use serde_json::Value;
 

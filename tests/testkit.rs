@@ -11,10 +11,9 @@ use actix_rocketmq::protocol::codes::{SerializeType, request_code, response_code
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::compression::{ZLIB_SYS_FLAG, compress_zlib};
 use actix_rocketmq::protocol::headers::{
-    CheckTransactionStateRequestHeader, CommandHeader, CreateTopicRequestHeader,
-    EndTransactionRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    CheckTransactionStateRequestHeader, CommandHeader, EndTransactionRequestHeader,
     GetRouteInfoRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
-    TransactionResolution, UnregisterClientRequestHeader, ViewMessageRequestHeader,
+    TransactionResolution, UnregisterClientRequestHeader,
 };
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
 use actix_rocketmq::protocol::message::{Message, encode_properties, property, sys_flag};
@@ -22,6 +21,10 @@ use actix_rocketmq::protocol::message_id::{decode_offset_msg_id, encode_offset_m
 use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
 use actix_rocketmq::protocol::stored::decode_stored_messages;
 use actix_rocketmq::protocol::{ProtocolError, RemotingCodec};
+use actix_rocketmq::testkit::headers::{
+    CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    ViewMessageRequestHeader,
+};
 use actix_rocketmq::testkit::{
     AcceptMode, Fault, RouteOverride, TestCluster, TestkitError, TransactionState, garbage,
 };

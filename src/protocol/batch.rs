@@ -1,4 +1,4 @@
-//! SEND_BATCH_MESSAGE bodies (PROTOCOL.md §7): concatenated records of
+//! SEND_BATCH_MESSAGE bodies (Java `MessageDecoder.encodeMessages`): concatenated records of
 //! totalSize | magic 0 | bodyCRC 0 | flag | bodyLen | body | propsLen(2) | props.
 use bytes::{BufMut, Bytes, BytesMut};
 

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::error::ProtocolError;
-use super::message::sys_flag;
+use super::sys_flag;
 
 /// Compress single-message bodies of at least this many bytes (`compressMsgBodyOverHowmuch`).
 pub const DEFAULT_COMPRESS_OVER: usize = 4096;

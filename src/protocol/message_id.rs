@@ -1,5 +1,5 @@
-//! Message ids: the client id `UNIQ_KEY` (PROTOCOL.md §8.1) and the broker's
-//! offset message id (§8.2), both uppercase hex.
+//! Message ids: the client id `UNIQ_KEY` (Java `MessageClientIDSetter`) and the
+//! broker's offset message id (Java `MessageDecoder.createMessageId`), both uppercase hex.
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

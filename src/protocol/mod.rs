@@ -14,9 +14,12 @@ pub mod heartbeat;
 pub mod message;
 pub mod message_id;
 pub mod peer_text;
+pub mod properties;
+pub mod property;
 pub mod route;
 pub mod serialize;
 pub mod stored;
+pub mod sys_flag;
 pub mod validation;
 
 pub use codes::{LanguageCode, SerializeType, request_code, response_code};

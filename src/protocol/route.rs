@@ -139,7 +139,7 @@ pub struct TopicRouteData {
     /// Broker address → filter server addresses (legacy class filter).
     #[serde(default, deserialize_with = "null_default")]
     pub filter_server_table: BTreeMap<String, Vec<String>>,
-    /// 5.x static-topic mapping, kept opaque (publish info ignores it, as noted in PROTOCOL.md §9).
+    /// 5.x static-topic mapping, kept opaque: publish info is built from the queue datas alone and ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_queue_mapping_by_broker: Option<serde_json::Value>,
 }

@@ -1,4 +1,4 @@
-//! Stored-message records ("MessageExt" bytes, PROTOCOL.md §5.4): bodies of
+//! Stored-message records (Java `MessageExt` bytes, `MessageDecoder.decode`): bodies of
 //! CHECK_TRANSACTION_STATE, VIEW_MESSAGE_BY_ID, QUERY_MESSAGE and PULL replies.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

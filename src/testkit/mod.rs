@@ -14,6 +14,8 @@
 //! * [`ServerHandle`] (the name server; brokers deref to it): captured frames
 //!   ([`ReceivedRequest`]), connections, [`Fault`] injection, freeze,
 //!   [`AcceptMode`], idle-close, stop/start.
+//! * [`headers`]: request headers only the test broker and tests use
+//!   (VIEW_MESSAGE_BY_ID, UPDATE_AND_CREATE_TOPIC, GET_MAX_OFFSET, PULL_MESSAGE).
 //!
 //! Replies use JSON headers whatever the request used (as the RocketMQ-Rust
 //! servers do); requests are decoded in both serializations. A frame that does
@@ -71,9 +73,9 @@ use tokio_rustls::rustls::ServerConfig;
 use crate::protocol::ProtocolError;
 use crate::protocol::route::{TopicRouteData, perm};
 
-pub mod baseline;
 mod broker;
 mod faults;
+pub mod headers;
 mod nameserver;
 mod null;
 mod server;
@@ -81,11 +83,12 @@ mod server;
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};
 pub use faults::{FLOOD_CODE, Fault, FaultAction, FaultId, SEND_CODES, garbage};
 pub use nameserver::RouteOverride;
-pub use server::{
-    AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, SERVER_VERSION, ServerHandle,
-};
+pub use server::{AcceptMode, ConnectionId, ConnectionInfo, ReceivedRequest, ServerHandle};
 
-use server::{Role, bind, lock, spawn_server};
+use server::{bind, lock, spawn_server};
+
+/// `version` the test servers put in their frames: RocketMQ-Rust 1.0's (V5_3_1_SNAPSHOT).
+pub const SERVER_VERSION: i32 = 474;
 
 /// The auto-create template topic.
 pub const DEFAULT_TOPIC: &str = "TBW102";
@@ -313,7 +316,7 @@ impl TestClusterBuilder {
         let mut tasks = Vec::with_capacity(names.len() + 1);
         let tls = self.tls.map(TlsAcceptor::from);
         let (ns_core, task) = spawn_server(
-            Role::NameServer,
+            Arc::new(nameserver::NameServer),
             namesrv_listener,
             cluster.clone(),
             self.idle_timeout,
@@ -325,7 +328,7 @@ impl TestClusterBuilder {
             let addr = listener.local_addr()?;
             let core = Arc::new(broker::BrokerCore::new(name, addr, self.null_brokers));
             let (server, task) = spawn_server(
-                Role::Broker(core.clone()),
+                core.clone(),
                 listener,
                 cluster.clone(),
                 self.idle_timeout,

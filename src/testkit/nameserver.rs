@@ -1,11 +1,12 @@
 //! The fake name server: routes and cluster info computed from the cluster's
 //! topic table, with per-topic overrides for route-change tests.
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 
 use serde::Serialize;
 
 use super::ClusterState;
-use super::server::{ServerCore, lock, response};
+use super::server::{ConnectionId, Handler, ServerCore, lock, response};
 use crate::protocol::codes::{request_code, response_code};
 use crate::protocol::command::RemotingCommand;
 use crate::protocol::headers::{CommandHeader, GetRouteInfoRequestHeader};
@@ -84,8 +85,23 @@ struct TopicList<'a> {
     topic_list: Vec<&'a str>,
 }
 
+/// The name server's role: routes and cluster info from the cluster's topic table.
+pub(crate) struct NameServer;
+
+impl Handler for NameServer {
+    fn handle(
+        &self,
+        core: &ServerCore,
+        _conn: ConnectionId,
+        _peer: SocketAddr,
+        req: &RemotingCommand,
+    ) -> Option<RemotingCommand> {
+        handle(core, req)
+    }
+}
+
 /// Answers one name-server request; `None` for oneway requests.
-pub(crate) fn handle(core: &ServerCore, req: &RemotingCommand) -> Option<RemotingCommand> {
+fn handle(core: &ServerCore, req: &RemotingCommand) -> Option<RemotingCommand> {
     let reply = match req.code {
         request_code::GET_ROUTEINFO_BY_TOPIC => {
             match GetRouteInfoRequestHeader::from_command(req) {

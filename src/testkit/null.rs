@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use bytes::{BufMut, BytesMut};
 
+use super::SERVER_VERSION;
 use super::faults::SEND_CODES;
-use super::server::SERVER_VERSION;
 use crate::protocol::codes::{SerializeType, request_code, response_code};
 use crate::protocol::command::{FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand};
 use crate::protocol::headers::{

@@ -8,7 +8,9 @@
 //! request), and nothing else a producer does: no route lookup, queue
 //! selection, validation, header encoding, retries or per-send timers.
 //! `benches/send.rs` and the `--baseline` mode of `examples/benchmark.rs` put
-//! the producer's throughput and CPU per message next to it.
+//! the producer's throughput and CPU per message next to it. Not part of the
+//! crate: each of them (and `tests/baseline.rs`, for its tests) includes this
+//! file with `#[path = ".../benches/support/baseline.rs"] mod baseline;`.
 //!
 //! How:
 //!
@@ -40,9 +42,9 @@
 //! ([`End::NoResponse`]). Frames still unanswered then count as failed
 //! ([`Failure::Unanswered`]).
 //!
-//! ```no_run
+//! ```ignore
 //! # async fn demo(broker_addr: String) -> std::io::Result<()> {
-//! use actix_rocketmq::testkit::baseline::{self, BaselineConfig};
+//! use baseline::BaselineConfig; // the module this file is included as
 //!
 //! let mut cfg = BaselineConfig::new(broker_addr, "BenchmarkTest");
 //! cfg.count = Some(100_000);
@@ -64,11 +66,11 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio_util::codec::{Encoder, FramedRead};
 
-use super::{DEFAULT_BROKER, DEFAULT_TOPIC};
-use crate::Message;
-use crate::protocol::headers::SendMessageRequestHeader;
-use crate::protocol::message_id::{UniqIdGenerator, now_ms};
-use crate::protocol::{RemotingCodec, SerializeType, request_code, response_code};
+use actix_rocketmq::Message;
+use actix_rocketmq::protocol::headers::SendMessageRequestHeader;
+use actix_rocketmq::protocol::message_id::{UniqIdGenerator, now_ms};
+use actix_rocketmq::protocol::{RemotingCodec, SerializeType, request_code, response_code};
+use actix_rocketmq::testkit::{DEFAULT_BROKER, DEFAULT_TOPIC};
 
 /// Most frames pre-encoded (fewer when `count` is smaller or bodies are large).
 pub const MAX_RING: usize = 4096;
@@ -214,7 +216,7 @@ fn send_command(
     body: &Bytes,
     ids: &UniqIdGenerator,
     born_ms: i64,
-) -> crate::protocol::RemotingCommand {
+) -> actix_rocketmq::protocol::RemotingCommand {
     let mut msg = Message::new(cfg.topic.as_str(), body.clone());
     msg.ensure_uniq_key(|| ids.next_id());
     let header = SendMessageRequestHeader {
@@ -530,10 +532,13 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::frame::decode_frame;
-    use crate::protocol::headers::CommandHeader;
-    use crate::protocol::response_code::SYSTEM_BUSY;
-    use crate::testkit::{Fault, TestCluster};
+    use actix_rocketmq::testkit::TestCluster;
+    // Only #[test] fns use these, and a bench checked with cfg(test) strips them.
+    #[allow(unused_imports)]
+    use actix_rocketmq::{
+        protocol::frame::decode_frame, protocol::headers::CommandHeader,
+        protocol::response_code::SYSTEM_BUSY, testkit::Fault,
+    };
 
     const TOPIC: &str = "BaselineTest";
 
@@ -612,7 +617,7 @@ mod tests {
             assert_eq!(header.topic, TOPIC);
             assert_eq!(header.queue_id, [5, 7][i % 2]);
             assert_eq!(header.broker_name.as_deref(), Some(DEFAULT_BROKER));
-            let props = crate::protocol::message::decode_properties(
+            let props = actix_rocketmq::protocol::message::decode_properties(
                 header.properties.as_deref().unwrap_or(""),
             );
             let key = props
