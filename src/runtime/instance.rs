@@ -14,7 +14,7 @@ use futures::future::join_all;
 use tokio::time::Instant;
 
 use super::connection::{
-    Close, Connection, ConnectionActor, ConnectionConfig, InboundRequest, Reconnected,
+    Connection, ConnectionActor, ConnectionConfig, InboundRequest, Reconnected,
 };
 use super::error::InstanceError;
 use super::heartbeat::{
@@ -619,7 +619,7 @@ impl Handler<BrokersChanged> for ClientInstance {
         for addr in gone {
             if let Some(c) = self.conns.remove(&addr) {
                 tracing::info!(broker = %addr, "broker no longer in any route; closing its connection");
-                c.actor().do_send(Close);
+                c.close_now();
             }
         }
         let masters = self.masters();

@@ -138,9 +138,7 @@ impl ConnectionHealth {
     /// once (`None`); one that died before any answer, or because the peer sent
     /// undecodable bytes, counts as a failed connect (`Some(window)`).
     pub(crate) fn disconnected(&mut self, now: Instant, undecodable: bool) -> Option<Duration> {
-        let Some(since) = self.connected_at.take() else {
-            return None;
-        };
+        let since = self.connected_at.take()?;
         let lived = now.saturating_duration_since(since);
         // Long-lived connections never storm, answered or not (idle closes, dead peers).
         let healthy = !undecodable && (self.answered || lived >= STABLE_WITHOUT_ANSWER);

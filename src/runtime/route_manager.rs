@@ -520,7 +520,7 @@ impl Handler<StopRouteManager> for RouteManager {
             tracing::debug!(%topic, "route look-up abandoned at shutdown");
         }
         for conn in self.ns_conns.values() {
-            conn.actor().do_send(super::connection::Close);
+            conn.close_now();
         }
         self.ns_conns.clear();
         ctx.stop();
