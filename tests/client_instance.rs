@@ -1,5 +1,6 @@
 //! `ClientInstance` and `ClientManager`: client ids, sharing, group registry,
-//! producer shutdown, the last producer out, and the service state machine.
+//! producer shutdown, the last producer out, the service state machine, and the
+//! supervision of the route manager and heartbeat actor.
 #[path = "support/runtime.rs"]
 mod support;
 
@@ -7,17 +8,20 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures::future::join_all;
 
 use actix_rocketmq::protocol::codes::request_code;
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::runtime::ConnectionConfig;
 use actix_rocketmq::runtime::error::InstanceError;
+use actix_rocketmq::runtime::heartbeat::{BeatNow, GetHeartbeatStats};
 use actix_rocketmq::runtime::instance::{
     ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
-    InstanceConfig, RegisterProducer, ServiceState, StartInstance, UnregisterProducer,
+    GetSupervised, InstanceConfig, RegisterProducer, ServiceState, StartInstance,
+    UnregisterProducer,
 };
-use actix_rocketmq::runtime::route_manager::RouteConfig;
-use actix_rocketmq::testkit::TestCluster;
+use actix_rocketmq::runtime::route_manager::{GetRouteStats, RefreshAll, RouteConfig};
+use actix_rocketmq::runtime::{ConnectionConfig, StopUnexpectedly};
+use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
 use support::{wait_until, wait_until_async};
@@ -417,4 +421,98 @@ async fn the_instance_state_machine() {
             res.map(|_| ())
         );
     }
+}
+
+/// The route manager and the heartbeat actor, stopped as a fault would stop
+/// them while a producer sends, restart with their state: sends go on
+/// succeeding, a look-up in flight is made again, routes are looked up and
+/// refreshed, brokers are beaten. The instance's shutdown still ends them for good.
+#[actix_rt::test]
+async fn the_route_manager_and_heartbeat_restart_after_an_unexpected_stop() {
+    let cl = TestCluster::builder()
+        .broker("broker-a")
+        .broker("broker-b")
+        .topic("T", 2)
+        .topic("U", 2)
+        .start()
+        .await
+        .expect("test cluster");
+    let ns = cl.namesrv();
+    let lookups = |t: &str| {
+        ns.received_with_code(request_code::GET_ROUTEINFO_BY_TOPIC)
+            .iter()
+            .filter(|r| r.ext("topic") == Some(t))
+            .count()
+    };
+    let cfg = producer_cfg("supervised_g", "supervised", &cl);
+    let p = ProducerActor::start(cfg.clone()).await.unwrap();
+    send_ok(&p, "warm-up").await;
+    let inst = instance_of(&cfg, &cl).await;
+    let children = inst.send(GetSupervised).await.unwrap().expect("running");
+    let (rm, hb) = (children.route_manager, children.heartbeat);
+    let routes_before = rm.send(GetRouteStats).await.unwrap();
+    assert_eq!((routes_before.topics, routes_before.restarts), (1, 0));
+    wait_until("both brokers beaten", || {
+        cl.brokers().iter().all(|b| b.heartbeats() >= 1)
+    })
+    .await;
+
+    // The route manager stops while sends are under way, one of them waiting
+    // for the route of a new topic (held at the name server).
+    ns.inject(Fault::delay(Duration::from_millis(300)).on_topic("U"));
+    let send = |topic: &str, body: String| p.send(SendMessage::new(Message::new(topic, body)));
+    let mut sends: Vec<_> = (0..50).map(|i| send("T", format!("rm-{i}"))).collect();
+    sends.push(send("U", "first of U".into()));
+    wait_until("the look-up of U at the name server", || lookups("U") == 1).await;
+    rm.send(StopUnexpectedly).await.unwrap();
+    for (i, r) in join_all(sends).await.into_iter().enumerate() {
+        assert!(
+            r.unwrap().is_ok(),
+            "send {i} across the route manager's restart"
+        );
+    }
+    assert_eq!(
+        lookups("U"),
+        2,
+        "the look-up cancelled by the restart was made again"
+    );
+    let routes_after = rm.send(GetRouteStats).await.unwrap();
+    assert_eq!(routes_after.restarts, 1);
+    assert_eq!(routes_after.topics, 2, "the cache survived the restart");
+    let before_refresh = lookups("T");
+    rm.send(RefreshAll).await.unwrap();
+    wait_until("the cached routes refreshed", || {
+        lookups("T") > before_refresh
+    })
+    .await;
+
+    // The heartbeat actor stops while sends are under way.
+    let beaten: Vec<usize> = cl.brokers().iter().map(|b| b.heartbeats()).collect();
+    let sends: Vec<_> = (0..50).map(|i| send("T", format!("hb-{i}"))).collect();
+    hb.send(StopUnexpectedly).await.unwrap();
+    for (i, r) in join_all(sends).await.into_iter().enumerate() {
+        assert!(
+            r.unwrap().is_ok(),
+            "send {i} across the heartbeat's restart"
+        );
+    }
+    // Restarted with its targets and groups, it beats at once (the interval is 30 s).
+    for (b, before) in cl.brokers().iter().zip(beaten) {
+        wait_until("a beat after the restart", || b.heartbeats() > before).await;
+        assert_eq!(groups(&b.last_heartbeat().unwrap()), ["supervised_g"]);
+    }
+    assert_eq!(hb.send(GetHeartbeatStats).await.unwrap().restarts, 1);
+    assert_eq!(
+        hb.send(BeatNow).await.unwrap(),
+        2,
+        "both masters, as before"
+    );
+    send_ok(&p, "last").await;
+
+    // The last producer out shuts the instance down: both end for good, though
+    // this test still holds their addresses.
+    p.send(Shutdown).await.unwrap();
+    wait_until("the route manager ended", || !rm.connected()).await;
+    wait_until("the heartbeat actor ended", || !hb.connected()).await;
+    wait_until("the instance stopped", || !inst.connected()).await;
 }

@@ -21,9 +21,7 @@ use actix_rocketmq::protocol::RemotingCodec;
 use actix_rocketmq::protocol::codes::{request_code, response_code};
 use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
 use actix_rocketmq::protocol::route::TopicRouteData;
-use actix_rocketmq::runtime::connection::{
-    InboundRequest, Reply, ReplyBatch, ReplySink, Request, Submit,
-};
+use actix_rocketmq::runtime::connection::{InboundRequest, Reply, ReplyBatch, ReplySink, Submit};
 use actix_rocketmq::runtime::{
     Connection, ConnectionActor, ConnectionConfig, NetError, ReconnectPolicy,
 };
@@ -344,24 +342,27 @@ async fn oneway_frame_is_written_and_nothing_waits_for_it() {
 }
 
 #[actix_rt::test]
-async fn frames_are_written_in_mailbox_order() {
+async fn frames_are_written_in_submission_order() {
     let cl = cluster().await;
     let ns = cl.namesrv();
     let conn = ConnectionActor::start_supervised(ns.addr(), cfg());
-    stats(&conn).await; // started: the mailbox is deep enough for the burst
+    stats(&conn).await; // started
     let dl = deadline(Duration::from_secs(5));
-    // Enqueued back to back; the first one also has to connect first.
+    // Submitted back to back; the first one also has to connect first.
     let replies: Vec<_> = (0..60)
         .map(|i| {
-            conn.actor().send(Request {
+            let (tx, rx) = futures::channel::oneshot::channel();
+            conn.submit(Submit {
                 cmd: route_request(&format!("T{i}")),
                 deadline: dl,
                 oneway: i % 5 == 4,
-            })
+                reply: ReplySink::Oneshot(tx),
+            });
+            rx
         })
         .collect();
     for (i, r) in join_all(replies).await.into_iter().enumerate() {
-        let reply = r.expect("mailbox").await.expect("answered");
+        let reply = r.expect("answered");
         match reply {
             Ok(Some(resp)) => assert_eq!(resp.code, response_code::TOPIC_NOT_EXIST, "T{i}"),
             Ok(None) => assert_eq!(i % 5, 4, "only oneway frames get no response"),
@@ -377,22 +378,20 @@ async fn frames_are_written_in_mailbox_order() {
     assert_eq!(ns.connections_accepted(), 1);
 }
 
-/// Sends through the mailbox and waits on the actor's own reply: no caller-side
-/// timeout, so a timeout can only come from the connection (as for `Submit`).
+/// Submits with a oneshot and waits on the actor's own reply: no caller-side
+/// timeout, so a timeout can only come from the connection (as for a shared channel).
 async fn actor_request(
     conn: &Connection,
     topic: &str,
     within: Duration,
 ) -> Result<Option<RemotingCommand>, NetError> {
-    let rx = conn
-        .actor()
-        .send(Request {
-            cmd: route_request(topic),
-            deadline: deadline(within),
-            oneway: false,
-        })
-        .await
-        .expect("mailbox");
+    let (tx, rx) = futures::channel::oneshot::channel();
+    conn.submit(Submit {
+        cmd: route_request(topic),
+        deadline: deadline(within),
+        oneway: false,
+        reply: ReplySink::Oneshot(tx),
+    });
     rx.await.expect("the connection answers every request")
 }
 
@@ -1028,11 +1027,11 @@ async fn unhandled_inbound_requests_are_answered_with_code_3() {
 }
 
 #[actix_rt::test]
-async fn mailbox_messages_survive_supervised_restarts() {
+async fn submitted_requests_survive_supervised_restarts() {
     let cl = cluster().await;
     let ns = cl.namesrv();
-    // The connection runs on its own thread, so requests land in its mailbox
-    // while it is breaking and restarting.
+    // The connection runs on its own thread, so requests land in its submission
+    // channel while it is breaking and restarting.
     let arbiter = Arbiter::new();
     let conn = ConnectionActor::start_supervised_in(&arbiter.handle(), ns.addr(), cfg());
     let mut ok = 0;

@@ -1,6 +1,6 @@
 //! `HeartbeatActor` against the in-process brokers: HEART_BEAT with the client
 //! id and groups to every master at once, for new brokers, on producer
-//! registration, and every interval (paused clock).
+//! registration, every interval (paused clock), and across a supervised restart.
 #[path = "support/runtime.rs"]
 mod support;
 
@@ -12,9 +12,9 @@ use actix::prelude::*;
 use actix_rocketmq::protocol::codes::request_code;
 use actix_rocketmq::protocol::heartbeat::HeartbeatData;
 use actix_rocketmq::runtime::heartbeat::{
-    BeatNow, GetHeartbeatStats, HeartbeatActor, SetGroups, SetTargets,
+    BeatNow, GetHeartbeatStats, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat,
 };
-use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig};
+use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, StopUnexpectedly};
 use actix_rocketmq::testkit::{BrokerHandle, TestCluster};
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 
@@ -127,6 +127,68 @@ async fn a_new_broker_is_beaten_at_once_and_the_others_are_left_alone() {
         "a known broker is not beaten again off-schedule"
     );
     assert_eq!(b.heartbeats(), 1);
+}
+
+/// Under a supervisor, a heartbeat actor stopped unexpectedly restarts with its
+/// targets, groups and counters, beats at once, and keeps its interval; one
+/// stopped by `StopHeartbeat` stays stopped.
+#[test]
+fn a_supervised_heartbeat_survives_an_unexpected_stop() {
+    run_paused(async {
+        let cl = cluster().await;
+        let (a, b) = (cl.broker("broker-a"), cl.broker("broker-b"));
+        let t0 = tokio::time::Instant::now();
+        let hb = HeartbeatActor::new(
+            CLIENT_ID.into(),
+            Duration::from_secs(30),
+            Duration::from_secs(3),
+        )
+        .start_supervised();
+        hb.send(SetGroups(groups(&["g1", "g2"]))).await.unwrap();
+        hb.send(SetTargets(targets(&[&a, &b]))).await.unwrap();
+        spin_until("the first beats", || {
+            a.heartbeats() == 1 && b.heartbeats() == 1
+        })
+        .await;
+
+        hb.send(StopUnexpectedly).await.unwrap();
+        // The restarted actor beats at once: a round in flight may have been cancelled.
+        spin_until("a beat right after the restart", || {
+            a.heartbeats() == 2 && b.heartbeats() == 2
+        })
+        .await;
+        for broker in [&a, &b] {
+            let last = broker.last_heartbeat().unwrap();
+            assert_eq!(last.client_id, CLIENT_ID);
+            assert_eq!(beat_groups(&last), groups(&["g1", "g2"]), "groups kept");
+        }
+        let s = spin_await(hb.send(GetHeartbeatStats)).await.unwrap();
+        assert_eq!((s.restarts, s.rounds, s.sent), (1, 2, 4), "counters kept");
+        assert_eq!(
+            spin_await(hb.send(BeatNow)).await.unwrap(),
+            2,
+            "targets kept"
+        );
+
+        // The interval runs again after the restart: the tick at 30 s.
+        tokio::time::sleep_until(t0 + Duration::from_secs(31)).await;
+        spin_until("the interval beat", || {
+            a.heartbeats() == 4 && b.heartbeats() == 4
+        })
+        .await;
+
+        // An orderly stop is for good, though we hold its address: no restart, no more beats.
+        hb.send(StopHeartbeat).await.unwrap();
+        spin_until("the actor ended", || !hb.connected()).await;
+        assert!(hb.send(BeatNow).await.is_err());
+        tokio::time::sleep_until(t0 + Duration::from_secs(95)).await;
+        spin_for(Duration::from_millis(50)).await;
+        assert_eq!(
+            (a.heartbeats(), b.heartbeats()),
+            (4, 4),
+            "no beat after the stop"
+        );
+    });
 }
 
 #[test]

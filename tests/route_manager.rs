@@ -154,6 +154,7 @@ async fn route_is_fetched_once_cached_and_turned_into_publish_info() {
             topics: 1,
             inflight: 0,
             failed: 0,
+            restarts: 0,
         }
     );
 

@@ -1,4 +1,8 @@
 //! `HeartbeatActor`: tells every master broker which producer groups this client has.
+//!
+//! The `ClientInstance` runs it supervised ([`HeartbeatActor::start_supervised`]):
+//! stopped other than by [`StopHeartbeat`], it restarts with its targets,
+//! groups and counters, and beats at once for the round its restart may have cancelled.
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -6,8 +10,10 @@ use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
 
+use super::StopUnexpectedly;
 use super::connection::Connection;
 use super::live::{self, LiveGuard};
+use super::supervise::{self, FinalStop, Finite};
 use crate::protocol::codes::response_code;
 use crate::protocol::heartbeat::HeartbeatData;
 
@@ -41,9 +47,11 @@ pub struct HeartbeatStats {
     pub acked: u64,
     /// Heartbeat rounds (interval ticks with targets, new-broker beats and [`BeatNow`]).
     pub rounds: u64,
+    /// Supervised restarts after stopping unexpectedly.
+    pub restarts: u64,
 }
 
-/// Stops the actor (its interval timer would otherwise keep it beating forever).
+/// Stops the actor for good (its interval timer would otherwise keep it beating forever).
 pub struct StopHeartbeat;
 
 impl Message for StopHeartbeat {
@@ -65,6 +73,8 @@ pub struct HeartbeatActor {
     groups: BTreeSet<String>,
     targets: BTreeMap<String, Connection>,
     stats: HeartbeatStats,
+    /// Set by [`StopHeartbeat`]: that stop is final, not restarted.
+    stopped: FinalStop,
     _live: LiveGuard,
 }
 
@@ -78,8 +88,15 @@ impl HeartbeatActor {
             groups: BTreeSet::new(),
             targets: BTreeMap::new(),
             stats: HeartbeatStats::default(),
+            stopped: FinalStop::default(),
             _live: LiveGuard::new(&live::HEARTBEATS),
         }
+    }
+
+    /// Starts the actor supervised on the current arbiter: stopped other than
+    /// by [`StopHeartbeat`], it restarts with its targets and groups.
+    pub fn start_supervised(self) -> Addr<Self> {
+        supervise::start(self)
     }
 
     /// Beats `targets` (all when `None`); resolves to the number acknowledged.
@@ -128,11 +145,33 @@ impl Actor for HeartbeatActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Again after each restart, which cancelled it.
         ctx.run_interval(self.interval, |act, ctx| {
             if !act.targets.is_empty() {
                 ctx.spawn(act.beat(None).map(|_, _, _| ()));
             }
         });
+        if self.stats.restarts > 0 && !self.targets.is_empty() && !self.groups.is_empty() {
+            // The restart may have cancelled a round in flight: brokers hear from us now.
+            ctx.spawn(self.beat(None).map(|_, _, _| ()));
+        }
+    }
+}
+
+impl Supervised for HeartbeatActor {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // Targets, groups and counters stay as they were.
+        self.stats.restarts += 1;
+        tracing::warn!(
+            restarts = self.stats.restarts,
+            "heartbeat actor stopped unexpectedly; restarting"
+        );
+    }
+}
+
+impl Finite for HeartbeatActor {
+    fn final_stop(&self) -> &FinalStop {
+        &self.stopped
     }
 }
 
@@ -186,6 +225,14 @@ impl Handler<BeatBrokers> for HeartbeatActor {
 impl Handler<StopHeartbeat> for HeartbeatActor {
     type Result = ();
     fn handle(&mut self, _: StopHeartbeat, ctx: &mut Context<Self>) {
+        self.stopped.set();
+        ctx.stop();
+    }
+}
+
+impl Handler<StopUnexpectedly> for HeartbeatActor {
+    type Result = ();
+    fn handle(&mut self, _: StopUnexpectedly, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }

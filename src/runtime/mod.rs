@@ -11,9 +11,19 @@ pub mod instance;
 pub mod live;
 pub mod reconnect;
 pub mod route_manager;
+mod supervise;
 pub mod tls;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};
 pub use error::{NetError, RouteError};
 pub use reconnect::ReconnectPolicy;
 pub use tls::TlsConfig;
+
+/// Test hook: stops a supervised runtime actor (`RouteManager`, `HeartbeatActor`)
+/// as a fault would, outside an orderly shutdown; its supervisor restarts it.
+#[doc(hidden)]
+pub struct StopUnexpectedly;
+
+impl actix::Message for StopUnexpectedly {
+    type Result = ();
+}

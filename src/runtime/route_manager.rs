@@ -6,6 +6,10 @@
 //! producers that use the topic and to the `ClientInstance` (broker table). A
 //! failed or unusable look-up is remembered for a short, growing interval
 //! ([`failed_lookups`](super::failed_lookups)): sends meanwhile fail at once.
+//!
+//! The `ClientInstance` runs it supervised ([`RouteManager::start_supervised`]):
+//! stopped other than by [`StopRouteManager`], it restarts with its cache,
+//! subscribers and name-server connections, and fetches again what was in flight.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +20,12 @@ use futures::channel::oneshot;
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::StopUnexpectedly;
 use super::connection::{Connection, ConnectionActor, ConnectionConfig};
 use super::error::{NetError, RouteError};
 use super::failed_lookups::FailedLookups;
 use super::live::{self, LiveGuard};
+use super::supervise::{self, FinalStop, Finite};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::GetRouteInfoRequestHeader;
 use crate::protocol::peer_text::bounded_owned;
@@ -130,6 +136,8 @@ pub struct RouteStats {
     pub inflight: usize,
     /// Topics whose last look-up failed and is remembered now.
     pub failed: usize,
+    /// Supervised restarts after stopping unexpectedly.
+    pub restarts: u64,
 }
 
 /// Asks a [`RouteManager`] for its [`RouteStats`].
@@ -137,6 +145,13 @@ pub struct GetRouteStats;
 
 impl Message for GetRouteStats {
     type Result = RouteStats;
+}
+
+/// A fetch in flight and who waits for it.
+struct Inflight {
+    /// A look-up (may fall back to the TBW102 template), not a refresh.
+    allow_default: bool,
+    waiters: Vec<oneshot::Sender<RouteReply>>,
 }
 
 /// How one fetch ended.
@@ -188,14 +203,16 @@ pub struct RouteManager {
     ns_conns: HashMap<String, Connection>,
     routes: HashMap<String, TopicRouteData>,
     publish: HashMap<String, PublishInfo>,
-    inflight: HashMap<String, Vec<oneshot::Sender<RouteReply>>>,
+    inflight: HashMap<String, Inflight>,
     failed: FailedLookups,
     /// Weak: a producer its user dropped must be able to stop.
     subscribers: HashMap<String, HashMap<u64, WeakRecipient<RouteChanged>>>,
     broker_listener: Option<Recipient<BrokersChanged>>,
     brokers: BrokerTable,
     requests: u64,
-    stopped: bool,
+    restarts: u64,
+    /// Set by [`StopRouteManager`]: that stop is final, not restarted.
+    stopped: FinalStop,
     _live: LiveGuard,
 }
 
@@ -219,10 +236,17 @@ impl RouteManager {
             broker_listener: None,
             brokers: BrokerTable::new(),
             requests: 0,
-            stopped: false,
+            restarts: 0,
+            stopped: FinalStop::default(),
             _live: LiveGuard::new(&live::ROUTE_MANAGERS),
             cfg,
         }
+    }
+
+    /// Starts the manager supervised on the current arbiter: stopped other than
+    /// by [`StopRouteManager`], it restarts with its cache.
+    pub fn start_supervised(self) -> Addr<Self> {
+        supervise::start(self)
     }
 
     /// Name-server connections in the order to try them: the current one first.
@@ -330,7 +354,8 @@ impl RouteManager {
                 tracing::debug!(%topic, error = %e, ?interval, "route look-up failed; sends for the topic fail at once meanwhile");
             }
         }
-        for tx in self.inflight.remove(&topic).unwrap_or_default() {
+        let waiters = self.inflight.remove(&topic).map(|f| f.waiters);
+        for tx in waiters.unwrap_or_default() {
             let _ = tx.send(reply.clone());
         }
     }
@@ -435,7 +460,35 @@ impl Actor for RouteManager {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
+        // Again after each restart, which cancelled the timer.
         ctx.run_interval(self.cfg.poll_interval, |act, ctx| act.refresh_all(ctx));
+        // A restart cancelled the fetches in flight: their waiters get new ones.
+        let again: Vec<(String, bool)> = self
+            .inflight
+            .iter()
+            .map(|(topic, f)| (topic.clone(), f.allow_default))
+            .collect();
+        for (topic, allow_default) in again {
+            self.start_fetch(topic, allow_default, ctx);
+        }
+    }
+}
+
+impl Supervised for RouteManager {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // The cache, subscribers and name-server connections stay as they were.
+        self.restarts += 1;
+        tracing::warn!(
+            restarts = self.restarts,
+            inflight = self.inflight.len(),
+            "route manager stopped unexpectedly; restarting"
+        );
+    }
+}
+
+impl Finite for RouteManager {
+    fn final_stop(&self) -> &FinalStop {
+        &self.stopped
     }
 }
 
@@ -444,7 +497,11 @@ impl RouteManager {
         let topics: Vec<String> = self.routes.keys().cloned().collect();
         for topic in topics {
             if !self.inflight.contains_key(&topic) {
-                self.inflight.insert(topic.clone(), Vec::new());
+                let refresh = Inflight {
+                    allow_default: false,
+                    waiters: Vec::new(),
+                };
+                self.inflight.insert(topic.clone(), refresh);
                 self.start_fetch(topic, false, ctx);
             }
         }
@@ -456,7 +513,7 @@ impl Handler<FindRoute> for RouteManager {
 
     fn handle(&mut self, msg: FindRoute, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        if self.stopped {
+        if self.stopped.is_set() {
             let _ = tx.send(Err(RouteError::Shutdown));
             return MessageResult(rx);
         }
@@ -470,12 +527,16 @@ impl Handler<FindRoute> for RouteManager {
             let _ = tx.send(Ok(info.clone()));
         } else if self.cfg.namesrv_addrs.is_empty() {
             let _ = tx.send(Err(RouteError::NoNameServer));
-        } else if let Some(waiters) = self.inflight.get_mut(&msg.topic) {
-            waiters.push(tx);
+        } else if let Some(fetch) = self.inflight.get_mut(&msg.topic) {
+            fetch.waiters.push(tx);
         } else if let Some(err) = self.failed.check(&msg.topic, Instant::now()) {
             let _ = tx.send(Err(err.clone()));
         } else {
-            self.inflight.insert(msg.topic.clone(), vec![tx]);
+            let lookup = Inflight {
+                allow_default: true,
+                waiters: vec![tx],
+            };
+            self.inflight.insert(msg.topic.clone(), lookup);
             self.start_fetch(msg.topic, true, ctx);
         }
         MessageResult(rx)
@@ -512,17 +573,24 @@ impl Handler<SetBrokerListener> for RouteManager {
 impl Handler<StopRouteManager> for RouteManager {
     type Result = ();
     fn handle(&mut self, _: StopRouteManager, ctx: &mut Context<Self>) {
-        self.stopped = true;
-        for (topic, waiters) in self.inflight.drain() {
-            for tx in waiters {
+        self.stopped.set();
+        for (topic, fetch) in self.inflight.drain() {
+            for tx in fetch.waiters {
                 let _ = tx.send(Err(RouteError::Shutdown));
             }
             tracing::debug!(%topic, "route look-up abandoned at shutdown");
         }
         for conn in self.ns_conns.values() {
-            conn.actor().do_send(super::connection::Close);
+            conn.close_now();
         }
         self.ns_conns.clear();
+        ctx.stop();
+    }
+}
+
+impl Handler<StopUnexpectedly> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, _: StopUnexpectedly, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }
@@ -535,6 +603,7 @@ impl Handler<GetRouteStats> for RouteManager {
             topics: self.publish.len(),
             inflight: self.inflight.len(),
             failed: self.failed.len(),
+            restarts: self.restarts,
         })
     }
 }

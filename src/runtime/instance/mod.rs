@@ -2,20 +2,20 @@
 //!
 //! The `MQClientInstance` of the Java client: service state, producer registry,
 //! broker address table, the broker `ConnectionActor`s (started lazily, one per
-//! address), and the `RouteManager` and `HeartbeatActor` it supervises.
-//! `ClientManager` is the process-wide table of instances (Java `MQClientManager`).
+//! address), and the `RouteManager` and `HeartbeatActor` it supervises: one
+//! that stops unexpectedly restarts with its state; only the instance's
+//! shutdown ends them.
+//! Broker-initiated requests are routed in `inbound.rs`; `ClientManager`, the
+//! process-wide table of instances (Java `MQClientManager`), is `manager.rs`.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::WeakRecipient;
 use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use super::connection::{
-    Close, Connection, ConnectionActor, ConnectionConfig, InboundRequest, Reconnected,
-};
+use super::connection::{Connection, ConnectionActor, ConnectionConfig, Reconnected};
 use super::error::InstanceError;
 use super::heartbeat::{
     BeatBrokers, BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat,
@@ -24,15 +24,17 @@ use super::live::{self, LiveGuard};
 use super::route_manager::{
     BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager,
 };
-use crate::protocol::RemotingCommand;
-use crate::protocol::codes::{request_code, response_code};
-use crate::protocol::headers::{
-    CheckTransactionStateRequestHeader, CommandHeader, ReplyMessageRequestHeader,
-    UnregisterClientRequestHeader,
-};
-use crate::protocol::message::{Message as MqMessage, property};
+use crate::protocol::codes::response_code;
+use crate::protocol::headers::UnregisterClientRequestHeader;
 use crate::protocol::route::MASTER_ID;
-use crate::protocol::stored::{DEFAULT_MAX_INFLATED_BODY, StoredMessage, decode_stored_messages};
+
+mod inbound;
+mod manager;
+
+use inbound::InboundRoutes;
+pub use inbound::{CheckTransaction, RequestReply};
+use manager::RemoveInstance;
+pub use manager::{ClientManager, GetOrCreateInstance};
 
 /// Everything a `ClientInstance` needs; two producers share an instance when
 /// their client id and name servers are equal.
@@ -112,31 +114,6 @@ pub struct RegisterProducer {
     pub replies: Option<Recipient<RequestReply>>,
 }
 
-/// A request–reply answer a broker pushed to this client
-/// (PUSH_REPLY_MESSAGE_TO_CLIENT).
-pub struct RequestReply {
-    /// Its `CORRELATION_ID`: the request it answers.
-    pub correlation_id: String,
-    /// The reply message.
-    pub message: MqMessage,
-}
-impl Message for RequestReply {
-    type Result = ();
-}
-
-/// A broker asks about a transaction it holds a half message of
-/// (CHECK_TRANSACTION_STATE), routed to the producer of the message's group.
-pub struct CheckTransaction {
-    /// The request's header: offsets and ids to copy into END_TRANSACTION.
-    pub header: CheckTransactionStateRequestHeader,
-    /// The half message, as the broker stored it.
-    pub message: StoredMessage,
-    /// The connection the check came on: END_TRANSACTION goes back on it.
-    pub connection: Connection,
-}
-impl Message for CheckTransaction {
-    type Result = ();
-}
 impl RegisterProducer {
     /// Registers `group`, not transactional.
     pub fn new(group: impl Into<String>) -> Self {
@@ -236,11 +213,8 @@ pub struct ClientInstance {
     heartbeat: Option<Addr<HeartbeatActor>>,
     conn_arbiter: Option<Arbiter>,
     groups: BTreeSet<String>,
-    /// Per transactional producer group, where its transaction checks go.
-    /// Weak: the instance must not keep a producer its user dropped alive.
-    checkers: HashMap<String, WeakRecipient<CheckTransaction>>,
-    /// Per producer group, where request–reply answers go (weak, likewise).
-    repliers: HashMap<String, WeakRecipient<RequestReply>>,
+    /// Where the brokers' transaction checks and request–reply answers go.
+    inbound: InboundRoutes,
     /// This instance, which handles broker-initiated requests and reconnections
     /// on every broker connection; set while running (a self-reference:
     /// `shutdown` drops it).
@@ -262,8 +236,7 @@ impl ClientInstance {
             heartbeat: None,
             conn_arbiter: None,
             groups: BTreeSet::new(),
-            checkers: HashMap::new(),
-            repliers: HashMap::new(),
+            inbound: InboundRoutes::default(),
             me: None,
             rebeats: HashMap::new(),
             brokers: BrokerTable::new(),
@@ -287,79 +260,6 @@ impl ClientInstance {
         }
         self.conns.insert(addr.to_string(), conn.clone());
         conn
-    }
-
-    /// PUSH_REPLY_MESSAGE_TO_CLIENT: to every producer, answered SUCCESS
-    /// (SYSTEM_ERROR when unreadable), as the Java client does.
-    fn reply_pushed(&self, req: InboundRequest) {
-        let reply = ReplyMessageRequestHeader::from_command(&req.cmd).and_then(|h| {
-            MqMessage::from_reply_push(&h, req.cmd.body.clone(), DEFAULT_MAX_INFLATED_BODY)
-        });
-        let code = match reply {
-            Ok(message) => {
-                let correlation_id = message
-                    .property(property::CORRELATION_ID)
-                    .unwrap_or_default()
-                    .to_owned();
-                for producer in self.repliers.values().filter_map(WeakRecipient::upgrade) {
-                    // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
-                    producer.do_send(RequestReply {
-                        correlation_id: correlation_id.clone(),
-                        message: message.clone(),
-                    });
-                }
-                response_code::SUCCESS
-            }
-            Err(e) => {
-                tracing::warn!(broker = %req.remote, error = %e, "unreadable reply message");
-                response_code::SYSTEM_ERROR
-            }
-        };
-        if !req.cmd.is_oneway() {
-            let mut resp = RemotingCommand::response(code, req.cmd.opaque, None);
-            resp.serialize_type = req.cmd.serialize_type;
-            req.connection.respond(resp);
-        }
-    }
-
-    /// CHECK_TRANSACTION_STATE: to the producer of the half message's group.
-    fn check_transaction(&self, req: InboundRequest) {
-        let remote = req.remote.clone();
-        let header = match CheckTransactionStateRequestHeader::from_command(&req.cmd) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(broker = %remote, error = %e, "unreadable transaction check");
-                return;
-            }
-        };
-        let message = match decode_stored_messages(&req.cmd.body).map(|m| m.into_iter().next()) {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                tracing::warn!(broker = %remote, "transaction check without a message");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(broker = %remote, error = %e, "unreadable transaction check message");
-                return;
-            }
-        };
-        let group = message
-            .property(property::PGROUP)
-            .unwrap_or_default()
-            .to_owned();
-        match self.checkers.get(&group).and_then(WeakRecipient::upgrade) {
-            // Broker-initiated and rare: do_send keeps the instance from waiting on a producer.
-            Some(producer) => producer.do_send(CheckTransaction {
-                header,
-                message,
-                connection: req.connection,
-            }),
-            None => tracing::warn!(
-                broker = %remote,
-                %group,
-                "transaction check for a group with no transactional producer here"
-            ),
-        }
     }
 
     fn masters(&mut self) -> BTreeMap<String, Connection> {
@@ -410,8 +310,7 @@ impl ClientInstance {
     fn shutdown(&mut self, ctx: &mut Context<Self>) {
         self.state = ServiceState::ShutdownAlready;
         self.me = None;
-        self.checkers.clear();
-        self.repliers.clear();
+        self.inbound.clear();
         ClientManager::from_registry().do_send(RemoveInstance {
             key: self.cfg.key(),
             instance: ctx.address(),
@@ -471,17 +370,16 @@ impl Handler<StartInstance> for ClientInstance {
             self.conn_arbiter = Some(Arbiter::new());
         }
         self.me = Some(ctx.address());
-        let route = RouteManager::new(self.cfg.route.clone()).start();
+        // Supervised: stopped other than by `shutdown`, they restart with their state.
+        let route = RouteManager::new(self.cfg.route.clone()).start_supervised();
         route.do_send(SetBrokerListener(ctx.address().recipient()));
         self.route = Some(route);
-        self.heartbeat = Some(
-            HeartbeatActor::new(
-                self.cfg.client_id.clone(),
-                self.cfg.heartbeat_interval,
-                self.cfg.api_timeout,
-            )
-            .start(),
+        let heartbeat = HeartbeatActor::new(
+            self.cfg.client_id.clone(),
+            self.cfg.heartbeat_interval,
+            self.cfg.api_timeout,
         );
+        self.heartbeat = Some(heartbeat.start_supervised());
         self.state = ServiceState::Running;
         tracing::info!(client_id = %self.cfg.client_id, "client instance started");
         Ok(())
@@ -500,12 +398,8 @@ impl Handler<RegisterProducer> for ClientInstance {
         if !self.groups.insert(msg.group.clone()) {
             return Err(InstanceError::DuplicateGroup(msg.group));
         }
-        if let Some(checks) = msg.transaction_checks {
-            self.checkers.insert(msg.group.clone(), checks.downgrade());
-        }
-        if let Some(replies) = msg.replies {
-            self.repliers.insert(msg.group.clone(), replies.downgrade());
-        }
+        self.inbound
+            .register(&msg.group, msg.transaction_checks, msg.replies);
         hb.do_send(SetGroups(self.groups.clone()));
         hb.do_send(BeatNow);
         Ok(InstanceHandles {
@@ -522,8 +416,7 @@ impl Handler<UnregisterProducer> for ClientInstance {
         if !self.groups.remove(&msg.group) {
             return Box::pin(actix::fut::ready(()));
         }
-        self.checkers.remove(&msg.group);
-        self.repliers.remove(&msg.group);
+        self.inbound.remove(&msg.group);
         if let Some(hb) = &self.heartbeat {
             hb.do_send(SetGroups(self.groups.clone()));
         }
@@ -533,21 +426,6 @@ impl Handler<UnregisterProducer> for ClientInstance {
                 act.shutdown(ctx);
             }
         }))
-    }
-}
-
-impl Handler<InboundRequest> for ClientInstance {
-    type Result = ();
-    fn handle(&mut self, req: InboundRequest, _: &mut Context<Self>) {
-        match req.cmd.code {
-            request_code::CHECK_TRANSACTION_STATE => self.check_transaction(req),
-            request_code::PUSH_REPLY_MESSAGE_TO_CLIENT => self.reply_pushed(req),
-            // A request this producer-only client does not serve (consumer notifications...).
-            _ if !req.cmd.is_oneway() => req
-                .connection
-                .respond(RemotingCommand::not_supported(&req.cmd)),
-            code => tracing::debug!(broker = %req.remote, code, "ignored a oneway request"),
-        }
     }
 }
 
@@ -619,7 +497,7 @@ impl Handler<BrokersChanged> for ClientInstance {
         for addr in gone {
             if let Some(c) = self.conns.remove(&addr) {
                 tracing::info!(broker = %addr, "broker no longer in any route; closing its connection");
-                c.actor().do_send(Close);
+                c.close_now();
             }
         }
         let masters = self.masters();
@@ -642,72 +520,27 @@ impl Handler<GetInstanceStats> for ClientInstance {
     }
 }
 
-/// The process-wide table of client instances, keyed by client id and name servers.
-#[derive(Default)]
-pub struct ClientManager {
-    instances: HashMap<String, Addr<ClientInstance>>,
+/// Test hook: the actors the instance supervises, while it runs.
+#[doc(hidden)]
+pub struct GetSupervised;
+
+/// What [`GetSupervised`] answers.
+#[doc(hidden)]
+pub struct SupervisedActors {
+    pub route_manager: Addr<RouteManager>,
+    pub heartbeat: Addr<HeartbeatActor>,
 }
 
-impl Actor for ClientManager {
-    type Context = Context<Self>;
-}
-impl Supervised for ClientManager {}
-impl SystemService for ClientManager {}
-
-/// Returns the running instance for this config, creating and starting it if needed.
-pub struct GetOrCreateInstance(pub InstanceConfig);
-impl Message for GetOrCreateInstance {
-    type Result = Result<Addr<ClientInstance>, InstanceError>;
+impl Message for GetSupervised {
+    type Result = Option<SupervisedActors>;
 }
 
-struct RemoveInstance {
-    key: String,
-    instance: Addr<ClientInstance>,
-}
-impl Message for RemoveInstance {
-    type Result = ();
-}
-
-impl Handler<GetOrCreateInstance> for ClientManager {
-    type Result = ResponseFuture<Result<Addr<ClientInstance>, InstanceError>>;
-    fn handle(&mut self, msg: GetOrCreateInstance, ctx: &mut Context<Self>) -> Self::Result {
-        let key = msg.0.key();
-        if let Some(existing) = self.instances.get(&key).filter(|a| a.connected()) {
-            let a = existing.clone();
-            return Box::pin(async move { Ok(a) });
-        }
-        let addr = ClientInstance::new(msg.0).start();
-        self.instances.insert(key.clone(), addr.clone());
-        let manager = ctx.address();
-        Box::pin(async move {
-            let started = addr
-                .send(StartInstance)
-                .await
-                .map_err(|_| InstanceError::ShutDown)
-                .and_then(|r| r);
-            if let Err(e) = started {
-                // A failed start must not stay in the table: the next start gets its own error.
-                manager.do_send(RemoveInstance {
-                    key,
-                    instance: addr,
-                });
-                return Err(e);
-            }
-            Ok(addr)
+impl Handler<GetSupervised> for ClientInstance {
+    type Result = Option<SupervisedActors>;
+    fn handle(&mut self, _: GetSupervised, _: &mut Context<Self>) -> Self::Result {
+        Some(SupervisedActors {
+            route_manager: self.route.clone()?,
+            heartbeat: self.heartbeat.clone()?,
         })
-    }
-}
-
-impl Handler<RemoveInstance> for ClientManager {
-    type Result = ();
-    fn handle(&mut self, msg: RemoveInstance, _: &mut Context<Self>) {
-        // Only forget the instance that asked: a newer one may already hold the key.
-        if self
-            .instances
-            .get(&msg.key)
-            .is_some_and(|a| *a == msg.instance)
-        {
-            self.instances.remove(&msg.key);
-        }
     }
 }
