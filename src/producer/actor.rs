@@ -1,6 +1,6 @@
 //! `ProducerActor`: the send pipeline of one producer group, as an
-//! orchestrator over parts that own their state (see [`send`](super::send),
-//! [`routes`](super::routes), [`request_reply`](super::request_reply)).
+//! orchestrator over parts that own their state (`send/`, `routes`,
+//! `request_reply`, `transaction`).
 //!
 //! validate → publish info (cache, else `RouteManager`) → select a queue →
 //! stamp the unique id, compress, build the header → `Connection` → result,

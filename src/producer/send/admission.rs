@@ -71,8 +71,6 @@ impl Admission {
         Offer::Admitted(job)
     }
 
-    #[cold]
-    #[inline(never)]
     fn park(&mut self, job: Box<Job>) {
         let seq = self.next_seq;
         self.next_seq += 1;

@@ -230,7 +230,7 @@ impl Outcome {
     }
 
     /// A retriable failure: try another broker while attempts and time remain.
-    pub(crate) fn after_failure(&self, job: Box<Job>, err: Error) -> Next {
+    fn after_failure(&self, job: Box<Job>, err: Error) -> Next {
         let now = Instant::now();
         if job.attempts < job.max_attempts && now < job.deadline {
             tracing::debug!(topic = %job.topic(), attempt = job.attempts, error = %err, "send failed; retrying on another broker");
