@@ -199,3 +199,69 @@ impl Admission {
         self.blocked.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::send::Route;
+    use crate::producer::send::reply::{ReplySlot, ReplyTo};
+    use crate::protocol::SerializeType;
+    use crate::protocol::command::EncodedFields;
+    use crate::protocol::message::Message;
+    use std::time::Duration;
+
+    fn job(size: usize, deadline: Instant) -> Box<Job> {
+        let (slot, _reply) = ReplySlot::pair();
+        Box::new(Job {
+            route: Route::Any,
+            code: 0,
+            wrapped_topic: None,
+            message: Message::new("T", "b"),
+            fixed: EncodedFields {
+                ty: SerializeType::Json,
+                bytes: Default::default(),
+            },
+            message_properties: true,
+            body: None,
+            batch_msg_id: None,
+            born_ms: 0,
+            size,
+            received: deadline,
+            deadline,
+            attempts: 0,
+            max_attempts: 1,
+            brokers_tried: Vec::new(),
+            reply: ReplyTo::Oneway(slot),
+        })
+    }
+
+    /// Full, a job parks; room frees the front first; an expired one leaves
+    /// from the middle of the wait while the others keep their order.
+    #[test]
+    fn parked_jobs_leave_in_order_or_at_their_deadline() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut a = Admission::new(1, 100);
+        assert!(matches!(a.offer(job(10, ms(100))), Offer::Admitted(_)));
+        assert!(matches!(a.offer(job(200, ms(100))), Offer::TooBig(..)));
+        for d in [300, 50, 200] {
+            assert!(matches!(a.offer(job(10, ms(d))), Offer::Parked));
+        }
+        assert_eq!(a.rearm_expiry().map(|(at, _)| at), Some(ms(50)));
+        assert!(a.unblock(t0).is_none(), "no room yet");
+        let expired = a.expire(ms(60));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0.deadline, ms(50));
+        assert_eq!(a.blocked(), 2);
+        a.release(10);
+        let Some(Unblocked::Admitted(j)) = a.unblock(ms(60)) else {
+            panic!("the front is admitted once room frees up");
+        };
+        assert_eq!(j.deadline, ms(300));
+        assert_eq!(a.in_flight(), (1, 10));
+        // The front's deadline passed: it leaves with back-pressure, not admitted.
+        a.release(10);
+        assert!(matches!(a.unblock(ms(250)), Some(Unblocked::Expired(..))));
+        assert!(a.idle());
+    }
+}
