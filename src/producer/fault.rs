@@ -77,6 +77,7 @@ impl FaultItem {
 pub struct LatencyFaultTolerance {
     items: HashMap<String, FaultItem>,
     // Java `whichItemWorst`: rotates pick_one_at_least over the better half.
+    #[cfg(test)]
     which_item_worst: usize,
 }
 
@@ -169,15 +170,11 @@ impl LatencyFaultTolerance {
         self.items.get(broker).is_none_or(|item| item.reachable)
     }
 
+    // The methods below only tests use (the producer never asks them), so
+    // they are built for tests alone: the Java parity stays checked.
+
     /// Marks `broker` reachable or not (what the 5.x detector does after a probe).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// t.update("b", Duration::ZERO, true, false, Instant::now());
-    /// t.set_reachable("b", true);
-    /// assert!(t.is_reachable("b"));
-    /// ```
+    #[cfg(test)]
     pub fn set_reachable(&mut self, broker: &str, reachable: bool) {
         if let Some(item) = self.items.get_mut(broker) {
             item.reachable = reachable;
@@ -185,14 +182,7 @@ impl LatencyFaultTolerance {
     }
 
     /// The instant `broker` becomes available again, if it is isolated at `now`.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// let now = Instant::now();
-    /// t.update("b", Duration::from_millis(2000), false, true, now);
-    /// assert_eq!(t.isolated_until("b", now), Some(now + Duration::from_secs(5)));
-    /// ```
+    #[cfg(test)]
     pub fn isolated_until(&self, broker: &str, now: Instant) -> Option<Instant> {
         self.items
             .get(broker)
@@ -201,41 +191,19 @@ impl LatencyFaultTolerance {
     }
 
     /// The latency last recorded for `broker`.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// t.update("b", Duration::from_millis(7), false, true, Instant::now());
-    /// assert_eq!(t.latency("b"), Some(Duration::from_millis(7)));
-    /// ```
+    #[cfg(test)]
     pub fn latency(&self, broker: &str) -> Option<Duration> {
         self.items.get(broker).map(|item| item.latency)
     }
 
     /// Forgets `broker` (Java `remove`).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// t.update("b", Duration::from_secs(20), false, false, Instant::now());
-    /// t.remove("b");
-    /// assert!(t.is_reachable("b") && t.is_empty());
-    /// ```
+    #[cfg(test)]
     pub fn remove(&mut self, broker: &str) {
         self.items.remove(broker);
     }
 
     /// Keeps only the brokers for which `keep` is true (drop brokers no route names any more).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// let now = Instant::now();
-    /// t.update("a", Duration::ZERO, false, true, now);
-    /// t.update("b", Duration::ZERO, false, true, now);
-    /// t.retain(|b| b == "a");
-    /// assert_eq!(t.len(), 1);
-    /// ```
+    #[cfg(test)]
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         self.items.retain(|name, _| keep(name));
     }
@@ -262,15 +230,7 @@ impl LatencyFaultTolerance {
     /// known brokers available-first, then by lower latency, then by earlier end of
     /// isolation (then by name), and rotate over the better half. `None` when the
     /// table is empty.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
-    /// let now = Instant::now();
-    /// t.update("slow", Duration::from_secs(4), false, true, now);
-    /// t.update("fast", Duration::from_millis(600), false, true, now);
-    /// assert_eq!(t.pick_one_at_least(now).as_deref(), Some("fast"));
-    /// ```
+    #[cfg(test)]
     pub fn pick_one_at_least(&mut self, now: Instant) -> Option<String> {
         let mut items: Vec<(&String, &FaultItem)> = self.items.iter().collect();
         items.sort_by(|(an, a), (bn, b)| {
@@ -382,6 +342,60 @@ mod tests {
         t.retain(|b| b != "c");
         t.remove("only");
         assert_eq!(t.len(), 2);
+    }
+
+    // The test-only methods' examples (once doctests).
+    #[test]
+    fn fault_set_reachable_example() {
+        let mut t = LatencyFaultTolerance::new();
+        t.update("b", Duration::ZERO, true, false, Instant::now());
+        t.set_reachable("b", true);
+        assert!(t.is_reachable("b"));
+    }
+
+    #[test]
+    fn fault_isolated_until_example() {
+        let mut t = LatencyFaultTolerance::new();
+        let now = Instant::now();
+        t.update("b", Duration::from_millis(2000), false, true, now);
+        assert_eq!(
+            t.isolated_until("b", now),
+            Some(now + Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn fault_latency_example() {
+        let mut t = LatencyFaultTolerance::new();
+        t.update("b", Duration::from_millis(7), false, true, Instant::now());
+        assert_eq!(t.latency("b"), Some(Duration::from_millis(7)));
+    }
+
+    #[test]
+    fn fault_remove_example() {
+        let mut t = LatencyFaultTolerance::new();
+        t.update("b", Duration::from_secs(20), false, false, Instant::now());
+        t.remove("b");
+        assert!(t.is_reachable("b") && t.is_empty());
+    }
+
+    #[test]
+    fn fault_retain_example() {
+        let mut t = LatencyFaultTolerance::new();
+        let now = Instant::now();
+        t.update("a", Duration::ZERO, false, true, now);
+        t.update("b", Duration::ZERO, false, true, now);
+        t.retain(|b| b == "a");
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn fault_pick_one_at_least_example() {
+        let mut t = LatencyFaultTolerance::new();
+        let now = Instant::now();
+        t.update("slow", Duration::from_secs(4), false, true, now);
+        t.update("fast", Duration::from_millis(600), false, true, now);
+        assert_eq!(t.pick_one_at_least(now).as_deref(), Some("fast"));
     }
 
     proptest! {

@@ -1,5 +1,7 @@
 //! The producer: the `ProducerActor` and its messages, plus the pure logic it
 //! runs (configuration, queue selection, fault tolerance, hooks, send results).
+//! The actor orchestrates; the send path's parts (`send/`), the route cache
+//! (`routes`), request–reply and transactions each own their state.
 
 pub mod actor;
 pub mod config;
@@ -9,7 +11,10 @@ pub mod hooks;
 #[cfg(feature = "serde")]
 pub mod java_properties;
 pub mod messages;
+mod request_reply;
+mod routes;
 pub mod selector;
+mod send;
 pub mod send_result;
 pub mod transaction;
 

@@ -45,20 +45,26 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
-use actix::Addr;
 use actix::prelude::Message as ActixMessage;
+use actix::prelude::*;
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
 use tokio::time::Instant;
 
-use super::actor::ProducerActor;
+use super::ProducerActor;
+use super::routes::broker_addr;
+use super::send::Route;
+use super::send::reply::{ReplySlot, ReplyTo, SendReply};
 use super::send_result::SendResult;
 use crate::error::Error;
 pub use crate::protocol::headers::TransactionResolution;
 use crate::protocol::headers::{CheckTransactionStateRequestHeader, EndTransactionRequestHeader};
 use crate::protocol::message::{Message, property};
 use crate::protocol::message_id::decode_offset_msg_id;
+use crate::protocol::route::MASTER_ID;
 use crate::protocol::stored::StoredMessage;
+use crate::runtime::NetError;
+use crate::runtime::instance::{CheckTransaction, GetBrokers, GetConnection};
 
 /// What a broker's transaction check tells the [`TransactionChecker`].
 #[derive(Debug, Clone)]
@@ -142,7 +148,8 @@ pub struct Transaction {
     send_result: SendResult,
     /// END_TRANSACTION as it will go, but for its resolution.
     end: EndTransactionRequestHeader,
-    producer: Addr<ProducerActor>,
+    /// Where it is ended: its producer.
+    producer: Recipient<EndTransaction>,
 }
 
 impl Transaction {
@@ -233,7 +240,7 @@ pub(crate) fn transaction_of(
     send_result: SendResult,
     group: &str,
     topic: &str,
-    producer: Addr<ProducerActor>,
+    producer: Recipient<EndTransaction>,
 ) -> Result<Transaction, Error> {
     let (_, commit_log_offset) = decode_offset_msg_id(&send_result.offset_msg_id)?;
     let end = EndTransactionRequestHeader {
@@ -319,6 +326,157 @@ pub(crate) fn check_answer(
         transaction_id: header.transaction_id,
         topic: header.topic,
         broker_name: header.broker_name,
+    }
+}
+
+/// Where a half message's outcome goes, with what its [`Transaction`] needs.
+pub(crate) struct HalfReply {
+    slot: ReplySlot<Result<Transaction, Error>>,
+    producer: Recipient<EndTransaction>,
+    group: String,
+    /// The namespaced topic (its route gives the broker's address at the end).
+    topic: String,
+}
+
+impl HalfReply {
+    pub(crate) fn deliver(self, res: Result<Option<SendResult>, Error>) {
+        let res = res
+            .and_then(|r| r.ok_or_else(Error::shut_down))
+            .and_then(|sr| {
+                let status = sr.status;
+                let tx = transaction_of(sr, &self.group, &self.topic, self.producer.clone())?;
+                if status.is_ok() {
+                    return Ok(tx);
+                }
+                // Stored but not safely (Java rolls back and skips the local transaction).
+                let err = Error::broker(
+                    status.response_code(),
+                    format!("half message stored with {status}: rolled back"),
+                    tx.broker_name(),
+                );
+                // An internal follow-up, not user traffic: it must not wait on the mailbox.
+                self.producer.do_send(EndTransaction::new(
+                    tx,
+                    crate::TransactionResolution::Rollback,
+                ));
+                Err(err)
+            });
+        self.slot.complete(res);
+    }
+}
+
+impl Handler<SendMessageInTransaction> for ProducerActor {
+    type Result = SendReply<Result<Transaction, Error>>;
+    fn handle(&mut self, msg: SendMessageInTransaction, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let mut message = msg.message;
+        let checker = self.cfg.transaction_checker().is_some();
+        let (producer, group) = (ctx.address().recipient(), self.group.clone());
+        let topic = self.cfg.wrap(&message.topic).into_owned();
+        mark_half_message(&mut message, &self.group);
+        self.send_with(
+            |act, reply| {
+                if !checker {
+                    // Without one, a lost END_TRANSACTION could never be settled.
+                    let err = Error::config(
+                        "a transactional send needs a transaction checker \
+                         (ProducerConfigBuilder::transaction_checker)",
+                    );
+                    return Err((reply, err));
+                }
+                act.prepare_job(message, Route::Any, received, reply)
+            },
+            |slot| {
+                ReplyTo::Half(Box::new(HalfReply {
+                    slot,
+                    producer,
+                    group,
+                    topic,
+                }))
+            },
+            ctx,
+        )
+    }
+}
+
+impl Handler<EndTransaction> for ProducerActor {
+    type Result = ResponseFuture<Result<(), Error>>;
+    fn handle(&mut self, msg: EndTransaction, _: &mut Context<Self>) -> Self::Result {
+        let (header, broker, topic) = msg.into_parts();
+        let vip = self.routes.vip();
+        // Java `findBrokerAddressInPublish`: the master of the broker that stored it.
+        let (known, conn) = self.routes.master_of(&topic, &broker);
+        let instance = self.handles.instance.clone();
+        let deadline = Instant::now() + self.cfg.mq_client_api_timeout();
+        Box::pin(async move {
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let addr = match known {
+                        Some(a) => a,
+                        // The topic's route is gone from the cache: the broker table still knows.
+                        None => {
+                            let table = instance
+                                .send(GetBrokers)
+                                .await
+                                .map_err(|_| Error::shut_down())?;
+                            let master = table
+                                .get(&broker)
+                                .and_then(|ids| ids.get(&MASTER_ID))
+                                .ok_or_else(|| {
+                                    Error::from(NetError::Connect {
+                                        addr: broker.clone(),
+                                        reason: "no master address known for this broker".into(),
+                                    })
+                                })?;
+                            broker_addr(master, vip).into_owned()
+                        }
+                    };
+                    instance
+                        .send(GetConnection { addr })
+                        .await
+                        .map_err(|_| Error::shut_down())??
+                }
+            };
+            conn.oneway(header.into_request(), deadline)
+                .await
+                .map_err(Error::from)
+        })
+    }
+}
+
+impl Handler<CheckTransaction> for ProducerActor {
+    type Result = ();
+    fn handle(&mut self, msg: CheckTransaction, ctx: &mut Context<Self>) {
+        let Some(checker) = self.cfg.transaction_checker().cloned() else {
+            tracing::warn!(group = %self.group, "transaction check, but no transaction checker");
+            return;
+        };
+        let group = self.group.clone();
+        let api_timeout = self.cfg.mq_client_api_timeout();
+        let CheckTransaction {
+            header,
+            message,
+            connection,
+        } = msg;
+        let uniq_key = message.uniq_key().map(str::to_owned);
+        let check = check_of(&header, message);
+        // Each check on its own: a slow checker holds up neither sends nor other checks.
+        ctx.spawn(
+            async move {
+                let (resolution, remark) = run_checker(checker.as_ref(), check).await;
+                let mut cmd = check_answer(header, uniq_key, &group, resolution).into_request();
+                cmd.remark = remark;
+                if let Err(e) = connection.oneway(cmd, Instant::now() + api_timeout).await {
+                    tracing::warn!(
+                        broker = connection.remote(),
+                        error = %e,
+                        "could not answer a transaction check; the broker will ask again"
+                    );
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 

@@ -574,10 +574,12 @@ impl ProducerConfig {
         }
     }
 
-    /// The client instance's settings, name servers as configured (the
-    /// producer puts the resolved ones in at start).
-    pub(crate) fn instance(&self) -> &InstanceConfig {
-        &self.instance
+    /// The client instance's settings with the name servers resolved at start:
+    /// the producer's config already holds the runtime's, nothing is copied field by field.
+    pub(crate) fn instance_with(&self, namesrv_addrs: Vec<String>) -> InstanceConfig {
+        let mut instance = self.instance.clone();
+        instance.route.namesrv_addrs = namesrv_addrs;
+        instance
     }
 }
 
@@ -640,7 +642,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.timers(), timers);
-        let i = c.instance();
+        let i = &c.instance;
         assert_eq!(i.client_id, "10.0.0.1@i");
         assert_eq!(i.route.namesrv_addrs, ["a:1"]);
         assert_eq!(i.route.poll_interval, Duration::from_secs(11));
@@ -666,6 +668,6 @@ mod tests {
         assert_eq!(d.retry(), &RetryPolicy::default());
         assert_eq!(d.limits(), Limits::default());
         assert_eq!(d.timers(), Timers::default());
-        assert_eq!(d.instance().client_id, d.client_id());
+        assert_eq!(d.instance.client_id, d.client_id());
     }
 }

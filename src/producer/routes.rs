@@ -1,0 +1,299 @@
+//! The producer's view of where topics live: publish infos by topic, the sends
+//! waiting for one, the connections to the masters and each topic's queue
+//! rotation, with the one FindRoute look-up and the one master-address rule
+//! (the VIP port) every path shares.
+use std::borrow::Cow;
+
+use actix::prelude::*;
+use futures::future::join_all;
+// Hot-path tables keyed by topic names and addresses: Fx, not SipHash.
+use rustc_hash::FxHashMap as HashMap;
+use tokio::time::Instant;
+
+use super::ProducerActor;
+use super::config::ProducerConfig;
+use super::fault::LatencyFaultTolerance;
+use super::messages::FetchPublishQueues;
+use super::selector::{QueueSelection, select_queue};
+use super::send::{Job, Route};
+use crate::error::{Error, WaitingFor};
+use crate::protocol::route::MessageQueue;
+use crate::protocol::validation::validate_topic;
+use crate::runtime::instance::{ClientInstance, GetConnection};
+use crate::runtime::route_manager::{
+    FindRoute, PublishInfo, RouteChanged, RouteManager, Subscriber,
+};
+use crate::runtime::{Connection, RouteError};
+
+/// Routes, connections and queue rotations, by topic (namespaced) and address.
+pub(crate) struct RouteCache {
+    /// Sends go to the brokers' VIP port (see [`broker_addr`]).
+    vip: bool,
+    /// This producer's id as a route subscriber.
+    sub_id: u64,
+    routes: HashMap<String, PublishInfo>,
+    // Jobs travel boxed (cheap moves); unboxing them to queue would copy each.
+    #[allow(clippy::vec_box)]
+    waiting: HashMap<String, Vec<Box<Job>>>,
+    conns: HashMap<String, Connection>,
+    selection: HashMap<String, QueueSelection>,
+}
+
+impl RouteCache {
+    pub(crate) fn new(vip: bool, sub_id: u64) -> Self {
+        RouteCache {
+            vip,
+            sub_id,
+            routes: HashMap::default(),
+            waiting: HashMap::default(),
+            conns: HashMap::default(),
+            selection: HashMap::default(),
+        }
+    }
+
+    /// This producer's id as a route subscriber (for `Unsubscribe`).
+    pub(crate) fn sub_id(&self) -> u64 {
+        self.sub_id
+    }
+
+    /// `topic`'s publish info, usable or not.
+    #[inline]
+    pub(crate) fn get(&self, topic: &str) -> Option<&PublishInfo> {
+        self.routes.get(topic)
+    }
+
+    /// `topic`'s publish info if it has queues to send to.
+    #[inline]
+    pub(crate) fn usable(&self, topic: &str) -> Option<PublishInfo> {
+        self.routes.get(topic).filter(|i| i.ok()).cloned()
+    }
+
+    /// Parks `job` until its topic's route is known; the topic and the
+    /// look-up's deadline when this job is the first to wait (it must start one).
+    pub(crate) fn wait(&mut self, job: Box<Job>) -> Option<(String, Instant)> {
+        let topic = job.topic().to_owned();
+        let waiting = self.waiting.entry(topic.clone()).or_default();
+        waiting.push(job);
+        if waiting.len() > 1 {
+            return None;
+        }
+        // The first waiting send has the earliest deadline: no look-up outlives it.
+        let deadline = waiting[0].deadline;
+        Some((topic, deadline))
+    }
+
+    /// The sends that waited for `topic`'s route.
+    #[allow(clippy::vec_box)]
+    pub(crate) fn take_waiting(&mut self, topic: &str) -> Vec<Box<Job>> {
+        self.waiting.remove(topic).unwrap_or_default()
+    }
+
+    /// Sends waiting for a route.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.values().map(Vec::len).sum()
+    }
+
+    /// Every send waiting for a route (the producer stops).
+    pub(crate) fn drain_waiting(&mut self) -> impl Iterator<Item = Box<Job>> + '_ {
+        self.waiting.drain().flat_map(|(_, jobs)| jobs)
+    }
+
+    /// A route learnt, with the masters' connections (connections first, so
+    /// no attempt finds a broker without one).
+    pub(crate) fn learn(
+        &mut self,
+        topic: String,
+        info: PublishInfo,
+        conns: Vec<(String, Connection)>,
+    ) {
+        self.conns.extend(conns);
+        self.routes.insert(topic, info);
+    }
+
+    /// A connection got for `addr`.
+    pub(crate) fn connected(&mut self, addr: String, conn: Connection) {
+        self.conns.insert(addr, conn);
+    }
+
+    /// The address sends to `broker` go to (its master's, see [`broker_addr`])
+    /// and its connection, if this producer has one.
+    #[inline]
+    pub(crate) fn master<'a>(
+        &'a self,
+        info: &'a PublishInfo,
+        broker: &str,
+    ) -> (Option<Cow<'a, str>>, Option<&'a Connection>) {
+        let addr = info
+            .route
+            .master_addr(broker)
+            .map(|a| broker_addr(a, self.vip));
+        // Looked up by reference: cloning a `Connection` clones an actix address, which allocates.
+        let conn = addr.as_deref().and_then(|a| self.conns.get(a));
+        (addr, conn)
+    }
+
+    /// [`Self::master`] of `broker` by `topic`'s cached route (none if not cached), owned.
+    pub(crate) fn master_of(
+        &self,
+        topic: &str,
+        broker: &str,
+    ) -> (Option<String>, Option<Connection>) {
+        match self.routes.get(topic) {
+            Some(info) => {
+                let (addr, conn) = self.master(info, broker);
+                (addr.map(Cow::into_owned), conn.cloned())
+            }
+            None => (None, None),
+        }
+    }
+
+    /// Whether the connection to `queue`'s master is open (a cold look-up, for timeouts).
+    pub(crate) fn broker_connected(&self, queue: &MessageQueue) -> bool {
+        self.routes
+            .get(&queue.topic)
+            .and_then(|info| self.master(info, &queue.broker_name).1)
+            .is_some_and(Connection::is_connected)
+    }
+
+    /// Whether sends to the VIP port.
+    pub(crate) fn vip(&self) -> bool {
+        self.vip
+    }
+
+    /// The queue for `job`'s next attempt among `info`'s: the one it names,
+    /// the one its selector picks, else the topic's rotation (avoiding the
+    /// last failed broker and, with `fault`, faulty ones).
+    #[inline]
+    pub(crate) fn select_queue(
+        &mut self,
+        job: &Job,
+        info: &PublishInfo,
+        fault: Option<&LatencyFaultTolerance>,
+    ) -> Option<MessageQueue> {
+        match &job.route {
+            Route::Queue(q) => Some(q.clone()),
+            Route::Selector(sel, arg) => {
+                select_queue(sel.as_ref(), &info.queues, &job.message, arg).cloned()
+            }
+            Route::Any | Route::Oneway => {
+                let fault = fault.map(|f| (f, Instant::now().into_std()));
+                let last = job.brokers_tried.last().map(String::as_str);
+                // Looked up before inserting: `entry` would copy the topic on every send.
+                if let Some(sel) = self.selection.get_mut(job.topic()) {
+                    return sel.select_one(info, last, fault);
+                }
+                let mut sel = QueueSelection::default();
+                let picked = sel.select_one(info, last, fault);
+                self.selection.insert(job.topic().to_owned(), sel);
+                picked
+            }
+        }
+    }
+
+    /// A [`FindRoute`] that keeps `me` told of the topic's route changes.
+    pub(crate) fn find(&self, topic: String, me: Recipient<RouteChanged>) -> FindRoute {
+        FindRoute {
+            topic,
+            subscriber: Some(Subscriber {
+                id: self.sub_id,
+                recipient: me,
+            }),
+        }
+    }
+}
+
+/// The one route look-up: `find` asked of the route manager, its answer
+/// awaited (`RouteError::Shutdown` when either side is gone).
+pub(crate) async fn find_route(
+    rm: Addr<RouteManager>,
+    find: FindRoute,
+) -> Result<PublishInfo, RouteError> {
+    let rx = rm.send(find).await.map_err(|_| RouteError::Shutdown)?;
+    rx.await.map_err(|_| RouteError::Shutdown)?
+}
+
+/// Connections to the master of every broker in `info`, from the client instance.
+pub(crate) async fn connections_for(
+    instance: &Addr<ClientInstance>,
+    info: &PublishInfo,
+) -> Vec<(String, Connection)> {
+    let addrs: Vec<String> = info
+        .route
+        .broker_datas
+        .iter()
+        .filter_map(|b| b.master_addr().map(str::to_owned))
+        .collect();
+    let calls = addrs.into_iter().map(|addr| async move {
+        match instance.send(GetConnection { addr: addr.clone() }).await {
+            Ok(Ok(c)) => Some((addr, c)),
+            _ => None,
+        }
+    });
+    join_all(calls).await.into_iter().flatten().collect()
+}
+
+/// With the VIP channel on, sends go to the broker's fast port (port - 2), as in the Java client.
+pub(crate) fn broker_addr(addr: &str, vip: bool) -> Cow<'_, str> {
+    if vip {
+        if let Some((host, port)) = addr.rsplit_once(':') {
+            if let Ok(p) = port.parse::<u16>() {
+                return Cow::Owned(format!("{host}:{}", p.saturating_sub(2)));
+            }
+        }
+    }
+    Cow::Borrowed(addr)
+}
+
+/// `queue` as the user named it: without this producer's namespace.
+pub(crate) fn user_queue(cfg: &ProducerConfig, queue: MessageQueue) -> MessageQueue {
+    match cfg.namespace() {
+        Some(_) => MessageQueue {
+            topic: cfg.strip(&queue.topic).into_owned(),
+            ..queue
+        },
+        None => queue,
+    }
+}
+
+impl Handler<FetchPublishQueues> for ProducerActor {
+    type Result = ResponseActFuture<Self, Result<Vec<MessageQueue>, Error>>;
+    fn handle(&mut self, msg: FetchPublishQueues, ctx: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = validate_topic(&msg.topic) {
+            return Box::pin(actix::fut::ready(Err(e.into())));
+        }
+        let topic = self.cfg.wrap(&msg.topic).into_owned();
+        let find = self.routes.find(topic.clone(), ctx.address().recipient());
+        let lookup = find_route(self.handles.route_manager.clone(), find);
+        let timeout = self.cfg.send_timeout();
+        let fut = async move {
+            match tokio::time::timeout(timeout, lookup).await {
+                Ok(res) => res.map_err(Error::from),
+                Err(_) => {
+                    Err(Error::timeout(timeout, 0, Vec::new()).waiting_for(WaitingFor::Route))
+                }
+            }
+        };
+        Box::pin(fut.into_actor(self).map(move |res, act, _| {
+            let info = res?;
+            act.routes.learn(topic, info.clone(), Vec::new());
+            Ok(info
+                .queues
+                .iter()
+                .map(|q| user_queue(&act.cfg, q.clone()))
+                .collect())
+        }))
+    }
+}
+
+impl Handler<RouteChanged> for ProducerActor {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: RouteChanged, _: &mut Context<Self>) -> Self::Result {
+        let instance = self.handles.instance.clone();
+        let info = msg.info.clone();
+        // Connections first, so no attempt finds a broker without one.
+        let fut = async move { connections_for(&instance, &info).await };
+        Box::pin(fut.into_actor(self).map(move |conns, act, _| {
+            act.routes.learn(msg.topic, msg.info, conns);
+        }))
+    }
+}

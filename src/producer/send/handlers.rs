@@ -1,0 +1,103 @@
+//! The send messages' way in: each handler makes its job and the reply its
+//! caller awaits, then hands the job to the actor's pipeline.
+use actix::prelude::*;
+
+use super::Route;
+use super::prepare::Prepared;
+use super::reply::{ReplySlot, ReplyTo, SendReply};
+use crate::error::Error;
+use crate::producer::ProducerActor;
+use crate::producer::messages::{
+    SendBatch, SendMessage, SendOneway, SendToQueue, SendWithSelector,
+};
+use crate::producer::send_result::SendResult;
+
+impl ProducerActor {
+    /// A send's reply pair: the job made by `prepare` (answering through the
+    /// slot `wrap` makes) goes in, the reply goes back to the caller.
+    pub(crate) fn send_with<T: 'static>(
+        &mut self,
+        prepare: impl FnOnce(&mut Self, ReplyTo) -> Prepared,
+        wrap: impl FnOnce(ReplySlot<Result<T, Error>>) -> ReplyTo,
+        ctx: &mut Context<Self>,
+    ) -> SendReply<Result<T, Error>> {
+        let (slot, reply) = ReplySlot::pair();
+        let job = prepare(self, wrap(slot));
+        self.submit(job, ctx);
+        reply
+    }
+}
+
+impl Handler<SendMessage> for ProducerActor {
+    type Result = SendReply<Result<SendResult, Error>>;
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let notify = msg.notify;
+        self.send_with(
+            |act, reply| act.prepare_job(msg.message, Route::Any, received, reply),
+            |slot| ReplyTo::Send { slot, notify },
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendOneway> for ProducerActor {
+    type Result = SendReply<Result<(), Error>>;
+    fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| act.prepare_job(msg.message, Route::Oneway, received, reply),
+            ReplyTo::Oneway,
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendToQueue> for ProducerActor {
+    type Result = SendReply<Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        let mut queue = msg.queue;
+        queue.topic = self.cfg.wrap(&queue.topic).into_owned();
+        self.send_with(
+            |act, reply| act.prepare_job(msg.message, Route::Queue(queue), received, reply),
+            |slot| ReplyTo::Send { slot, notify: None },
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendWithSelector> for ProducerActor {
+    type Result = SendReply<Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| {
+                act.prepare_job(
+                    msg.message,
+                    Route::Selector(msg.selector, msg.arg),
+                    received,
+                    reply,
+                )
+            },
+            |slot| ReplyTo::Send { slot, notify: None },
+            ctx,
+        )
+    }
+}
+
+impl Handler<SendBatch> for ProducerActor {
+    type Result = SendReply<Result<SendResult, Error>>;
+    fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
+        let received = msg.received;
+        self.send_with(
+            |act, reply| {
+                act.prepare
+                    .batch(&act.headers, msg.messages, received, reply)
+            },
+            |slot| ReplyTo::Send { slot, notify: None },
+            ctx,
+        )
+    }
+}

@@ -1,0 +1,200 @@
+//! Turning what the caller gave into a [`Job`]: validated once, stamped with
+//! its UNIQ_KEY, compressed once, its header fields encoded once, so a retry
+//! only re-encodes what differs per attempt.
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::header_cache::HeaderCache;
+use super::reply::ReplyTo;
+use super::{Job, Route};
+use crate::error::Error;
+use crate::producer::config::ProducerConfig;
+use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
+use crate::protocol::codes::request_code;
+use crate::protocol::compression::compress_zlib;
+use crate::protocol::message::{Message, encode_properties, property, sys_flag};
+use crate::protocol::message_id::{UniqIdGenerator, now_ms};
+use crate::protocol::validation::{validate_message, validate_message_content};
+
+/// A job, or why the send failed before it began (with where to say so).
+pub(crate) type Prepared = Result<Box<Job>, (ReplyTo, Error)>;
+
+/// Makes jobs: the producer's settings for them and its unique id generator.
+pub(crate) struct Prepare {
+    cfg: Arc<ProducerConfig>,
+    ids: Arc<UniqIdGenerator>,
+}
+
+impl Prepare {
+    pub(crate) fn new(cfg: Arc<ProducerConfig>, ids: Arc<UniqIdGenerator>) -> Self {
+        Prepare { cfg, ids }
+    }
+
+    /// A fresh unique id (a request's correlation id).
+    pub(crate) fn unique_id(&self) -> String {
+        self.ids.next_at(now_ms()).as_str().to_owned()
+    }
+
+    fn deadline(&self, received: Instant) -> Instant {
+        received + self.cfg.send_timeout()
+    }
+
+    /// Validates and encodes one message into a job (or fails at once).
+    pub(crate) fn message(
+        &self,
+        headers: &mut HeaderCache,
+        mut message: Message,
+        route: Route,
+        received: Instant,
+        reply: ReplyTo,
+    ) -> Prepared {
+        // A topic with cached header fields passed this check before (without a
+        // namespace the cache key is the topic as given): skip the per-char scan.
+        let cached = match self.cfg.namespace() {
+            None => headers.known_topic(message.topic.as_str()),
+            Some(_) => None,
+        };
+        let checked = if cached.is_some() {
+            validate_message_content(&message, self.cfg.max_message_size())
+        } else {
+            validate_message(&message, self.cfg.max_message_size())
+        };
+        if let Err(e) = checked {
+            return Err((reply, e.into()));
+        }
+        let wrapped_topic = match self.cfg.wrap(&message.topic) {
+            Cow::Owned(t) => Some(t),
+            Cow::Borrowed(_) => None,
+        };
+        // One clock read for the id's time and the first attempt's born timestamp.
+        let born_ms = now_ms();
+        message.ensure_uniq_key(|| self.ids.next_at(born_ms).as_str().to_owned());
+        if let Some(ns) = self.cfg.namespace() {
+            message.set_property(property::INSTANCE_ID, ns.to_string());
+        }
+        let mut flag = 0;
+        let body = if message.body.len() >= self.cfg.compress_msg_body_over() {
+            match self.compress(&message.body) {
+                Ok(Some(b)) => {
+                    flag |= sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
+                    Some(b)
+                }
+                Ok(None) => None,
+                Err(e) => return Err((reply, e)),
+            }
+        } else {
+            None
+        };
+        if message
+            .property(property::TRAN_MSG)
+            .is_some_and(|v| v == "true")
+        {
+            flag |= sys_flag::TRANSACTION_PREPARED_TYPE;
+        }
+        let topic = wrapped_topic.as_deref().unwrap_or(&message.topic);
+        let static_fields = match cached
+            .and_then(|v| v.iter().find(|(s, f, _)| (*s, *f) == (flag, message.flag)))
+        {
+            Some(f) => f.2.clone(),
+            None => headers.static_fields(topic, flag, message.flag),
+        };
+        let max_attempts = match route {
+            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
+            _ => 1,
+        };
+        let size = body.as_ref().unwrap_or(&message.body).len();
+        // A request–reply answer goes with its own code, for the broker to push it.
+        let code = if message.is_reply() {
+            request_code::SEND_REPLY_MESSAGE_V2
+        } else {
+            request_code::SEND_MESSAGE_V2
+        };
+        Ok(Box::new(Job {
+            route,
+            code,
+            fixed: static_fields,
+            message_properties: true,
+            wrapped_topic,
+            message,
+            body,
+            batch_msg_id: None,
+            born_ms,
+            size,
+            received,
+            deadline: self.deadline(received),
+            attempts: 0,
+            max_attempts,
+            brokers_tried: Vec::new(),
+            reply,
+        }))
+    }
+
+    /// The body compressed with zlib, or `None` when that does not make it
+    /// smaller (incompressible data grows a little under zlib: it goes as is,
+    /// so the body never exceeds the size validation accepted).
+    #[inline(never)]
+    fn compress(&self, body: &Bytes) -> Result<Option<Bytes>, Error> {
+        let b = compress_zlib(body, self.cfg.compress_level())?;
+        Ok((b.len() < body.len()).then_some(b))
+    }
+
+    /// Validates and encodes a batch into one job (or fails at once).
+    pub(crate) fn batch(
+        &self,
+        headers: &HeaderCache,
+        mut messages: Vec<Message>,
+        received: Instant,
+        reply: ReplyTo,
+    ) -> Prepared {
+        for m in &messages {
+            if let Err(e) = validate_message(m, self.cfg.max_message_size()) {
+                return Err((reply, e.into()));
+            }
+        }
+        stamp_uniq_keys(&mut messages, &self.ids);
+        let body = match encode_batch_with_max(&messages, self.cfg.max_message_size()) {
+            Ok(b) => b,
+            Err(e) => return Err((reply, e.into())),
+        };
+        let first = &messages[0];
+        let topic = self.cfg.wrap(&first.topic).into_owned();
+        let msg_id = messages
+            .iter()
+            .filter_map(|m| m.uniq_key())
+            .collect::<Vec<_>>()
+            .join(",");
+        // No UNIQ_KEY on the wrapper: brokers copy it onto every message of the batch.
+        let properties = encode_properties([(
+            property::WAIT,
+            if first.wait_store_msg_ok() {
+                "true"
+            } else {
+                "false"
+            },
+        )]);
+        let (fixed, topic) = headers.batch_fields(topic, properties);
+        let size = body.len();
+        let message = Message::new(first.topic.clone(), Bytes::new());
+        Ok(Box::new(Job {
+            route: Route::Any,
+            code: request_code::SEND_BATCH_MESSAGE,
+            fixed,
+            message_properties: false,
+            wrapped_topic: Some(topic).filter(|t| *t != message.topic),
+            message,
+            body: Some(body),
+            batch_msg_id: Some(msg_id),
+            born_ms: now_ms(),
+            size,
+            received,
+            deadline: self.deadline(received),
+            attempts: 0,
+            max_attempts: 1 + self.cfg.retry_times_when_send_failed(),
+            brokers_tried: Vec::new(),
+            reply,
+        }))
+    }
+}
