@@ -11,12 +11,12 @@ use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tokio_util::codec::{Decoder, Encoder};
 
-use actix_rocketmq::protocol::headers::{
+use actix_rocketmq::internals::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };
-use actix_rocketmq::protocol::message::Message;
-use actix_rocketmq::protocol::message_id::UniqIdGenerator;
-use actix_rocketmq::protocol::{
+use actix_rocketmq::internals::protocol::message::Message;
+use actix_rocketmq::internals::protocol::message_id::UniqIdGenerator;
+use actix_rocketmq::internals::protocol::{
     RemotingCodec, RemotingCommand, SerializeType, request_code, response_code,
 };
 

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr, Context, Handler};
 use bytes::Bytes;
 
-use actix_rocketmq::protocol::SerializeType;
+use actix_rocketmq::internals::protocol::SerializeType;
 use actix_rocketmq::testkit::TestCluster;
 #[path = "support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it

@@ -27,8 +27,8 @@
 //! in-process test broker (auto-create on, so any topic works).
 use actix::Addr;
 use actix_rocketmq::error::ErrorKind;
-use actix_rocketmq::protocol::response_code;
-use actix_rocketmq::runtime::RouteError;
+use actix_rocketmq::error::RouteError;
+use actix_rocketmq::error::response_code;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Error, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use actix_web::http::StatusCode;

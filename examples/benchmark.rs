@@ -80,9 +80,9 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use actix_rocketmq::error::ErrorKind;
-use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
-use actix_rocketmq::protocol::route::{TopicRouteData, perm};
-use actix_rocketmq::protocol::{RemotingCodec, SerializeType, response_code};
+use actix_rocketmq::internals::protocol::headers::GetRouteInfoRequestHeader;
+use actix_rocketmq::internals::protocol::route::{TopicRouteData, perm};
+use actix_rocketmq::internals::protocol::{RemotingCodec, SerializeType, response_code};
 use actix_rocketmq::testkit::TestCluster;
 #[path = "../benches/support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it

@@ -18,17 +18,19 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::protocol::ProtocolError;
 use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
 use crate::protocol::peer_text::bounded_owned;
 use crate::protocol::response_code as rc;
-use crate::protocol::validation::ValidationError;
-use crate::runtime::error::InstanceError;
-use crate::runtime::{NetError, RouteError};
 
 mod display;
 mod kind;
 
+/// The layer errors [`ErrorKind`] wraps, nameable for matching.
+pub use crate::protocol::ProtocolError;
+/// The broker response codes of [`ErrorKind::Broker`] (Java `ResponseCode`).
+pub use crate::protocol::codes::response_code;
+pub use crate::protocol::validation::ValidationError;
+pub use crate::runtime::error::{InstanceError, NetError, RouteError};
 pub use display::ERROR_TEXT_MAX;
 pub use kind::{ErrorKind, WaitingFor};
 
@@ -75,7 +77,7 @@ struct Inner {
 ///
 /// ```
 /// use actix_rocketmq::error::Error;
-/// use actix_rocketmq::runtime::NetError;
+/// use actix_rocketmq::error::NetError;
 ///
 /// let err: Error = NetError::Timeout { addr: "10.0.0.1:10911".into() }.into();
 /// assert!(err.is_timeout());
@@ -350,7 +352,7 @@ impl Error {
     ///
     /// ```
     /// use actix_rocketmq::error::Error;
-    /// use actix_rocketmq::runtime::RouteError;
+    /// use actix_rocketmq::error::RouteError;
     /// assert_eq!(Error::from(RouteError::NoNameServer).client_error_code(), Some(10004));
     /// ```
     pub fn client_error_code(&self) -> Option<i32> {

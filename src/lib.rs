@@ -113,10 +113,24 @@
 
 pub mod error;
 pub mod producer;
-pub mod protocol;
-pub mod runtime;
+pub(crate) mod protocol;
+pub(crate) mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// The remoting protocol and the actor runtime, for this crate's own
+/// integration tests and benches: not API, no semver promise.
+#[doc(hidden)]
+pub mod internals {
+    /// The RocketMQ remoting protocol (no actors, no sockets).
+    pub mod protocol {
+        pub use crate::protocol::*;
+    }
+    /// The actors that keep a client alive.
+    pub mod runtime {
+        pub use crate::runtime::*;
+    }
+}
 
 /// The actix this crate is built on, so a service can name actix types
 /// (`actix_rocketmq::actix::Addr`, `Actor`, `Handler`) with no actix

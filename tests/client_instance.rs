@@ -10,17 +10,17 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::join_all;
 
-use actix_rocketmq::protocol::codes::request_code;
-use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::runtime::error::InstanceError;
-use actix_rocketmq::runtime::heartbeat::{BeatNow, GetHeartbeatStats};
-use actix_rocketmq::runtime::instance::{
+use actix_rocketmq::internals::protocol::codes::request_code;
+use actix_rocketmq::internals::protocol::heartbeat::HeartbeatData;
+use actix_rocketmq::internals::runtime::error::InstanceError;
+use actix_rocketmq::internals::runtime::heartbeat::{BeatNow, GetHeartbeatStats};
+use actix_rocketmq::internals::runtime::instance::{
     ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
     GetSupervised, InstanceConfig, RegisterProducer, ServiceState, StartInstance,
     UnregisterProducer,
 };
-use actix_rocketmq::runtime::route_manager::{GetRouteStats, RefreshAll, RouteConfig};
-use actix_rocketmq::runtime::{ConnectionConfig, StopUnexpectedly};
+use actix_rocketmq::internals::runtime::route_manager::{GetRouteStats, RefreshAll, RouteConfig};
+use actix_rocketmq::internals::runtime::{ConnectionConfig, StopUnexpectedly};
 use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 

@@ -17,12 +17,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use actix_rocketmq::protocol::RemotingCodec;
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
-use actix_rocketmq::protocol::route::TopicRouteData;
-use actix_rocketmq::runtime::connection::{InboundRequest, Reply, ReplyBatch, ReplySink, Submit};
-use actix_rocketmq::runtime::{
+use actix_rocketmq::internals::protocol::RemotingCodec;
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::command::{ExtFields, RemotingCommand};
+use actix_rocketmq::internals::protocol::route::TopicRouteData;
+use actix_rocketmq::internals::runtime::connection::{
+    InboundRequest, Reply, ReplyBatch, ReplySink, Submit,
+};
+use actix_rocketmq::internals::runtime::{
     Connection, ConnectionActor, ConnectionConfig, NetError, ReconnectPolicy,
 };
 use actix_rocketmq::testkit::{Fault, ServerHandle, TestCluster, garbage};
@@ -67,7 +69,9 @@ fn route_topics(srv: &ServerHandle) -> Vec<String> {
         .collect()
 }
 
-async fn stats(conn: &Connection) -> actix_rocketmq::runtime::connection::ConnectionStats {
+async fn stats(
+    conn: &Connection,
+) -> actix_rocketmq::internals::runtime::connection::ConnectionStats {
     conn.stats().await.expect("connection actor alive")
 }
 

@@ -14,8 +14,8 @@ mod rig;
 use std::future::Future;
 use std::time::Duration;
 
-use actix_rocketmq::protocol::response_code;
-use actix_rocketmq::runtime::ConnectionConfig;
+use actix_rocketmq::internals::protocol::response_code;
+use actix_rocketmq::internals::runtime::ConnectionConfig;
 use actix_rocketmq::{
     AclCredentials, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown,
 };

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_rocketmq::runtime::RouteError;
+use actix_rocketmq::internals::runtime::RouteError;
 use actix_rocketmq::{
     Error, ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SendMessage, SendOutcome, SendResult, Shutdown,

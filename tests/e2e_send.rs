@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_rocketmq::protocol::SerializeType;
-use actix_rocketmq::protocol::message::property;
+use actix_rocketmq::internals::protocol::SerializeType;
+use actix_rocketmq::internals::protocol::message::property;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SelectMessageQueueByHash, SendBatch, SendMessage, SendMessageInTransaction, SendOneway,
@@ -808,7 +808,7 @@ async fn four_mib_body_round_trips_and_one_byte_more_is_refused() {
 /// broker (or producer) that mangles a message fails the suite.
 #[test]
 fn readback_comparisons_catch_differences() {
-    use actix_rocketmq::protocol::stored::StoredMessage;
+    use actix_rocketmq::internals::protocol::stored::StoredMessage;
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     let host = "127.0.0.1:10911".parse().expect("addr");
@@ -856,7 +856,7 @@ fn readback_comparisons_catch_differences() {
     });
 }
 
-fn set_prop(m: &mut actix_rocketmq::protocol::stored::StoredMessage, k: &str, v: &str) {
+fn set_prop(m: &mut actix_rocketmq::internals::protocol::stored::StoredMessage, k: &str, v: &str) {
     for (name, value) in m.properties.iter_mut() {
         if name == k {
             *value = v.to_owned();

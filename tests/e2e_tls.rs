@@ -18,7 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_rocketmq::runtime::ConnectionConfig;
+use actix_rocketmq::internals::runtime::ConnectionConfig;
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;

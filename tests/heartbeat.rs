@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use actix_rocketmq::protocol::codes::request_code;
-use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::runtime::heartbeat::{
+use actix_rocketmq::internals::protocol::codes::request_code;
+use actix_rocketmq::internals::protocol::heartbeat::HeartbeatData;
+use actix_rocketmq::internals::runtime::heartbeat::{
     BeatNow, GetHeartbeatStats, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat,
 };
-use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, StopUnexpectedly};
+use actix_rocketmq::internals::runtime::{
+    Connection, ConnectionActor, ConnectionConfig, StopUnexpectedly,
+};
 use actix_rocketmq::testkit::{BrokerHandle, TestCluster};
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 

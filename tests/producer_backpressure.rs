@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::MailboxError;
-use actix_rocketmq::protocol::codes::request_code;
+use actix_rocketmq::internals::protocol::codes::request_code;
 use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{ErrorKind, GetProducerStats, SendMessage, SendStatus, Shutdown};
 use support::*;

@@ -7,8 +7,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_rocketmq::protocol::message::property;
-use actix_rocketmq::protocol::validation::ValidationError;
+use actix_rocketmq::internals::protocol::message::property;
+use actix_rocketmq::internals::protocol::validation::ValidationError;
 use actix_rocketmq::testkit::{TestCluster, TransactionState};
 use actix_rocketmq::{
     ErrorKind, Message, MessageQueue, ProducerExt, SelectMessageQueueByHash, SendMessage,

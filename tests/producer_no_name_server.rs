@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use actix_rocketmq::error::client_error_code;
-use actix_rocketmq::runtime::RouteError;
+use actix_rocketmq::internals::runtime::RouteError;
 use actix_rocketmq::{ErrorKind, SendMessage};
 use support::*;
 

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::message::{REPLY_MESSAGE_TYPE, property};
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::message::{REPLY_MESSAGE_TYPE, property};
 use actix_rocketmq::testkit::{BrokerMessage, TestCluster};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, SendMessage, SendRequest};
 use support::*;

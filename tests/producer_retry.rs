@@ -8,8 +8,8 @@ mod support;
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::message::{decode_properties, property};
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::message::{decode_properties, property};
 use actix_rocketmq::testkit::{Fault, ReceivedRequest};
 use actix_rocketmq::{ErrorKind, GetProducerStats, SendMessage};
 use support::*;

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_rocketmq::error::client_error_code;
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::message::{decode_properties, property, sys_flag};
+use actix_rocketmq::internals::protocol::validation::ValidationError;
+use actix_rocketmq::internals::runtime::RouteError;
 use actix_rocketmq::producer::hooks::{SendContext, SendHook};
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::message::{decode_properties, property, sys_flag};
-use actix_rocketmq::protocol::validation::ValidationError;
-use actix_rocketmq::runtime::RouteError;
 use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{
     Error, ErrorKind, FetchPublishQueues, Message, MessageQueue, MessageQueueSelector,
@@ -656,8 +656,11 @@ async fn incompressible_body_is_sent_as_is() {
 
 /// A signed request carries `AccessKey` and a `Signature` the receiver can
 /// recompute: HMAC-SHA1 over the other fields' values in key order, then the body.
-fn signature_is_valid(cmd: &actix_rocketmq::protocol::RemotingCommand, secret: &str) -> bool {
-    use actix_rocketmq::protocol::acl::{SIGNATURE, signature};
+fn signature_is_valid(
+    cmd: &actix_rocketmq::internals::protocol::RemotingCommand,
+    secret: &str,
+) -> bool {
+    use actix_rocketmq::internals::protocol::acl::{SIGNATURE, signature};
     let Some(ext) = cmd.ext_fields.as_ref() else {
         return false;
     };

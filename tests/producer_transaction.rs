@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::headers::EndTransactionRequestHeader;
-use actix_rocketmq::protocol::message::{property, sys_flag};
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::headers::EndTransactionRequestHeader;
+use actix_rocketmq::internals::protocol::message::{property, sys_flag};
 use actix_rocketmq::testkit::{BrokerHandle, BrokerMessage, Fault, TestCluster, TransactionState};
 use actix_rocketmq::{
     ErrorKind, Message, ProducerConfigBuilder, SendMessage, SendMessageInTransaction, SendStatus,
@@ -291,9 +291,9 @@ async fn a_broker_request_the_producer_does_not_serve_is_answered_code_3() {
     let conn = broker
         .connection_for_group("tx_unknown_request_group")
         .expect("the heartbeat's connection");
-    let mut ext = actix_rocketmq::protocol::ExtFields::new();
+    let mut ext = actix_rocketmq::internals::protocol::ExtFields::new();
     ext.push("consumerGroup", "some_consumer");
-    let req = actix_rocketmq::protocol::RemotingCommand::request(
+    let req = actix_rocketmq::internals::protocol::RemotingCommand::request(
         request_code::GET_CONSUMER_RUNNING_INFO,
         ext,
     );

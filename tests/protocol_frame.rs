@@ -1,7 +1,9 @@
 //! The frame codec against real captured frames, round trips and garbage.
-use actix_rocketmq::protocol::codes::{LanguageCode, SerializeType};
-use actix_rocketmq::protocol::frame::{DEFAULT_MAX_FRAME_LEN, decode_frame, encode_frame};
-use actix_rocketmq::protocol::{ExtFields, RemotingCodec, RemotingCommand};
+use actix_rocketmq::internals::protocol::codes::{LanguageCode, SerializeType};
+use actix_rocketmq::internals::protocol::frame::{
+    DEFAULT_MAX_FRAME_LEN, decode_frame, encode_frame,
+};
+use actix_rocketmq::internals::protocol::{ExtFields, RemotingCodec, RemotingCommand};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use tokio_util::codec::Decoder;

@@ -2,13 +2,13 @@
 //! 1.0.0 and the RocketMQ-Rust 1.0.0 name server / broker (tests/data/README.md).
 use std::collections::BTreeSet;
 
-use actix_rocketmq::protocol::command::ExtFields;
-use actix_rocketmq::protocol::headers::{
+use actix_rocketmq::internals::protocol::command::ExtFields;
+use actix_rocketmq::internals::protocol::headers::{
     CommandHeader, GetRouteInfoRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
     UnregisterClientRequestHeader,
 };
-use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::protocol::route::{
+use actix_rocketmq::internals::protocol::heartbeat::HeartbeatData;
+use actix_rocketmq::internals::protocol::route::{
     ClusterInfo, MessageQueue, TopicPublishInfo, TopicRouteData, clamp_default_route, perm,
 };
 use actix_rocketmq::testkit::headers::{PullMessageRequestHeader, PullMessageResponseHeader};

@@ -1,11 +1,11 @@
 //! Golden checks of the message layer against real captured frames
 //! (tests/data, copied from shared/data/wire; see MANIFEST.md there).
-use actix_rocketmq::protocol::batch::{
+use actix_rocketmq::internals::protocol::batch::{
     batch_header_properties, decode_batch_for_topic, encode_batch,
 };
-use actix_rocketmq::protocol::message::{property, sys_flag};
-use actix_rocketmq::protocol::message_id::{decode_offset_msg_id, decode_uniq_id};
-use actix_rocketmq::protocol::stored::{decode_stored_messages, encode_stored_message};
+use actix_rocketmq::internals::protocol::message::{property, sys_flag};
+use actix_rocketmq::internals::protocol::message_id::{decode_offset_msg_id, decode_uniq_id};
+use actix_rocketmq::internals::protocol::stored::{decode_stored_messages, encode_stored_message};
 
 /// Splits a frame (u32 len | u32 type<<24|headerLen | header | body) by hand,
 /// independent of the crate's frame codec.

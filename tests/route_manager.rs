@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::route::{MessageQueue, TopicRouteData, perm};
-use actix_rocketmq::runtime::route_manager::{
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::route::{MessageQueue, TopicRouteData, perm};
+use actix_rocketmq::internals::runtime::route_manager::{
     FindRoute, GetRouteStats, PublishInfo, RefreshAll, RouteConfig, RouteManager, RouteStats,
     SetBrokerListener, Subscriber, Unsubscribe,
 };
-use actix_rocketmq::runtime::{ConnectionConfig, NetError, ReconnectPolicy, RouteError};
+use actix_rocketmq::internals::runtime::{ConnectionConfig, NetError, ReconnectPolicy, RouteError};
 use actix_rocketmq::testkit::{Fault, RouteOverride, ServerHandle, TestCluster, TopicConfig};
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 

@@ -10,14 +10,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::join_all;
 
-use actix_rocketmq::protocol::codes::request_code;
-use actix_rocketmq::runtime::ConnectionConfig;
-use actix_rocketmq::runtime::instance::{
+use actix_rocketmq::internals::protocol::codes::request_code;
+use actix_rocketmq::internals::runtime::ConnectionConfig;
+use actix_rocketmq::internals::runtime::instance::{
     ClientInstance, ClientManager, GetConnection, GetInstanceStats, GetOrCreateInstance,
     InstanceConfig, RegisterProducer, UnregisterProducer,
 };
-use actix_rocketmq::runtime::live::{LiveActors, live_actors};
-use actix_rocketmq::runtime::route_manager::{GetRouteStats, RouteConfig};
+use actix_rocketmq::internals::runtime::live::{LiveActors, live_actors};
+use actix_rocketmq::internals::runtime::route_manager::{GetRouteStats, RouteConfig};
 use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{
     ErrorKind, GetProducerStats, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown,

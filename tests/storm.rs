@@ -16,9 +16,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use actix::Addr;
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::route::{BrokerData, MASTER_ID, QueueData, TopicRouteData, perm};
-use actix_rocketmq::runtime::RouteError;
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::route::{
+    BrokerData, MASTER_ID, QueueData, TopicRouteData, perm,
+};
+use actix_rocketmq::internals::runtime::RouteError;
 use actix_rocketmq::testkit::{
     AcceptMode, Fault, RouteOverride, ServerHandle, TestCluster, garbage,
 };

@@ -6,21 +6,23 @@ use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use actix_rocketmq::protocol::batch::encode_batch;
-use actix_rocketmq::protocol::codes::{SerializeType, request_code, response_code};
-use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
-use actix_rocketmq::protocol::compression::{ZLIB_SYS_FLAG, compress_zlib};
-use actix_rocketmq::protocol::headers::{
+use actix_rocketmq::internals::protocol::batch::encode_batch;
+use actix_rocketmq::internals::protocol::codes::{SerializeType, request_code, response_code};
+use actix_rocketmq::internals::protocol::command::{ExtFields, RemotingCommand};
+use actix_rocketmq::internals::protocol::compression::{ZLIB_SYS_FLAG, compress_zlib};
+use actix_rocketmq::internals::protocol::headers::{
     CheckTransactionStateRequestHeader, CommandHeader, EndTransactionRequestHeader,
     GetRouteInfoRequestHeader, SendMessageRequestHeader, SendMessageResponseHeader,
     TransactionResolution, UnregisterClientRequestHeader,
 };
-use actix_rocketmq::protocol::heartbeat::HeartbeatData;
-use actix_rocketmq::protocol::message::{Message, encode_properties, property, sys_flag};
-use actix_rocketmq::protocol::message_id::{decode_offset_msg_id, encode_offset_msg_id};
-use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
-use actix_rocketmq::protocol::stored::decode_stored_messages;
-use actix_rocketmq::protocol::{ProtocolError, RemotingCodec};
+use actix_rocketmq::internals::protocol::heartbeat::HeartbeatData;
+use actix_rocketmq::internals::protocol::message::{
+    Message, encode_properties, property, sys_flag,
+};
+use actix_rocketmq::internals::protocol::message_id::{decode_offset_msg_id, encode_offset_msg_id};
+use actix_rocketmq::internals::protocol::route::{ClusterInfo, TopicRouteData};
+use actix_rocketmq::internals::protocol::stored::decode_stored_messages;
+use actix_rocketmq::internals::protocol::{ProtocolError, RemotingCodec};
 use actix_rocketmq::testkit::headers::{
     CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
     ViewMessageRequestHeader,

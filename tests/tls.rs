@@ -11,7 +11,7 @@ mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_rocketmq::runtime::tls::rustls::ServerConfig;
+use actix_rocketmq::internals::runtime::tls::rustls::ServerConfig;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{ErrorKind, SendMessage, TlsConfig};
 use support::*;

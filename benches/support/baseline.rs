@@ -67,9 +67,11 @@ use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio_util::codec::{Encoder, FramedRead};
 
 use actix_rocketmq::Message;
-use actix_rocketmq::protocol::headers::SendMessageRequestHeader;
-use actix_rocketmq::protocol::message_id::{UniqIdGenerator, now_ms};
-use actix_rocketmq::protocol::{RemotingCodec, SerializeType, request_code, response_code};
+use actix_rocketmq::internals::protocol::headers::SendMessageRequestHeader;
+use actix_rocketmq::internals::protocol::message_id::{UniqIdGenerator, now_ms};
+use actix_rocketmq::internals::protocol::{
+    RemotingCodec, SerializeType, request_code, response_code,
+};
 use actix_rocketmq::testkit::{DEFAULT_BROKER, DEFAULT_TOPIC};
 
 /// Most frames pre-encoded (fewer when `count` is smaller or bodies are large).
@@ -216,7 +218,7 @@ fn send_command(
     body: &Bytes,
     ids: &UniqIdGenerator,
     born_ms: i64,
-) -> actix_rocketmq::protocol::RemotingCommand {
+) -> actix_rocketmq::internals::protocol::RemotingCommand {
     let mut msg = Message::new(cfg.topic.as_str(), body.clone());
     msg.ensure_uniq_key(|| ids.next_id());
     let header = SendMessageRequestHeader {
@@ -536,8 +538,8 @@ mod tests {
     // Only #[test] fns use these, and a bench checked with cfg(test) strips them.
     #[allow(unused_imports)]
     use actix_rocketmq::{
-        protocol::frame::decode_frame, protocol::headers::CommandHeader,
-        protocol::response_code::SYSTEM_BUSY, testkit::Fault,
+        internals::protocol::frame::decode_frame, internals::protocol::headers::CommandHeader,
+        internals::protocol::response_code::SYSTEM_BUSY, testkit::Fault,
     };
 
     const TOPIC: &str = "BaselineTest";
@@ -617,7 +619,7 @@ mod tests {
             assert_eq!(header.topic, TOPIC);
             assert_eq!(header.queue_id, [5, 7][i % 2]);
             assert_eq!(header.broker_name.as_deref(), Some(DEFAULT_BROKER));
-            let props = actix_rocketmq::protocol::message::decode_properties(
+            let props = actix_rocketmq::internals::protocol::message::decode_properties(
                 header.properties.as_deref().unwrap_or(""),
             );
             let key = props

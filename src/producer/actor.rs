@@ -37,9 +37,6 @@ use crate::runtime::instance::{
 use crate::runtime::route_manager::{PublishInfo, Unsubscribe};
 use crate::runtime::{Connection, RouteError};
 
-/// The reply of the producer's send handlers: resolved when the send ends.
-pub use super::send::reply::SendReply;
-
 /// A route look-up: the publish info with the masters' connections, or why
 /// not (`None`: no answer within the send timeout).
 type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<RouteError>>;

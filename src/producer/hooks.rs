@@ -55,8 +55,8 @@ pub enum CommunicationMode {
 ///
 /// ```
 /// use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext};
-/// use actix_rocketmq::protocol::message::Message;
-/// use actix_rocketmq::protocol::route::MessageQueue;
+/// use actix_rocketmq::Message;
+/// use actix_rocketmq::MessageQueue;
 ///
 /// let msg = Message::new("T", "hello");
 /// let mq = MessageQueue::new("T", "broker-a", 0);
@@ -87,7 +87,7 @@ impl<'a> SendContext<'a> {
     ///
     /// ```
     /// # use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext};
-    /// # use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+    /// # use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
     /// let (msg, mq) = (Message::new("T", "x"), MessageQueue::new("T", "b", 0));
     /// let ctx = SendContext::new("g", &msg, &mq, "b:10911", 2, CommunicationMode::Async);
     /// assert_eq!(ctx.attempt, 2);
@@ -115,7 +115,7 @@ impl<'a> SendContext<'a> {
     ///
     /// ```
     /// # use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext};
-    /// # use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+    /// # use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
     /// let (msg, mq) = (Message::new("ns%T", "x"), MessageQueue::new("ns%T", "b", 0));
     /// let ctx = SendContext::new("ns%g", &msg, &mq, "b:10911", 1, CommunicationMode::Sync).with_namespace(Some("ns"));
     /// assert_eq!(ctx.namespace, Some("ns"));
@@ -281,7 +281,7 @@ impl SendHooks {
     /// ```
     /// use std::sync::Arc;
     /// use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext, SendHooks};
-    /// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+    /// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
     /// let mut hooks = SendHooks::default();
     /// hooks.add_check_forbidden_hook(Arc::new(|_: &SendContext<'_>| Err("maintenance".to_owned())));
     /// let (msg, mq) = (Message::new("T", "x"), MessageQueue::new("T", "b", 0));
@@ -305,7 +305,7 @@ impl SendHooks {
     ///
     /// ```
     /// use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext, SendHooks};
-    /// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+    /// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
     /// let (msg, mq) = (Message::new("T", "x"), MessageQueue::new("T", "b", 0));
     /// SendHooks::default().run_before(&SendContext::new("g", &msg, &mq, "b:1", 1, CommunicationMode::Sync));
     /// ```
@@ -325,7 +325,7 @@ impl SendHooks {
     /// ```
     /// use actix_rocketmq::error::Error;
     /// use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext, SendHooks};
-    /// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+    /// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
     /// let (msg, mq) = (Message::new("T", "x"), MessageQueue::new("T", "b", 0));
     /// let ctx = SendContext::new("g", &msg, &mq, "b:1", 1, CommunicationMode::Sync);
     /// SendHooks::default().run_after(&ctx, &Err(Error::shut_down()));

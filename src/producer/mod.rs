@@ -3,7 +3,7 @@
 //! The actor orchestrates; the send path's parts (`send/`), the route cache
 //! (`routes`), request–reply and transactions each own their state.
 
-pub mod actor;
+mod actor;
 pub mod config;
 pub mod ext;
 pub mod fault;

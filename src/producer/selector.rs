@@ -4,8 +4,8 @@
 //!
 //! ```
 //! use actix_rocketmq::producer::selector::{MessageQueueSelector, SelectMessageQueueByHash, SelectorArg};
-//! use actix_rocketmq::protocol::message::Message;
-//! use actix_rocketmq::protocol::route::MessageQueue;
+//! use actix_rocketmq::Message;
+//! use actix_rocketmq::MessageQueue;
 //!
 //! let queues: Vec<_> = (0..4).map(|i| MessageQueue::new("T", "broker-a", i)).collect();
 //! let msg = Message::new("T", "order 42 paid");
@@ -30,7 +30,7 @@ const POSITIVE_MASK: u32 = 0x7FFF_FFFF;
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::QueueSelection;
-/// use actix_rocketmq::protocol::route::{MessageQueue, TopicPublishInfo};
+/// use actix_rocketmq::internals::protocol::route::{MessageQueue, TopicPublishInfo};
 ///
 /// let info = TopicPublishInfo {
 ///     queues: vec![MessageQueue::new("T", "a", 0), MessageQueue::new("T", "b", 0)],
@@ -138,7 +138,7 @@ impl QueueSelection {
     /// use std::time::{Duration, Instant};
     /// use actix_rocketmq::producer::fault::LatencyFaultTolerance;
     /// use actix_rocketmq::producer::selector::QueueSelection;
-    /// use actix_rocketmq::protocol::route::{MessageQueue, TopicPublishInfo};
+    /// use actix_rocketmq::internals::protocol::route::{MessageQueue, TopicPublishInfo};
     ///
     /// let info = TopicPublishInfo {
     ///     queues: vec![MessageQueue::new("T", "a", 0), MessageQueue::new("T", "b", 0)],
@@ -307,7 +307,7 @@ pub fn java_string_hash(s: &str) -> i32 {
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::{MessageQueueSelector, SelectorArg};
-/// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+/// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
 ///
 /// /// Everything to the first queue of broker `b`.
 /// struct PinB;
@@ -326,7 +326,7 @@ pub trait MessageQueueSelector: Send + Sync + 'static {
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::{select_queue, SelectMessageQueueByHash, SelectorArg};
-/// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+/// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
 /// let queues = vec![MessageQueue::new("T", "a", 0)];
 /// let msg = Message::new("T", "x");
 /// assert!(select_queue(&SelectMessageQueueByHash, &queues, &msg, &SelectorArg::from(1)).is_some());
@@ -347,7 +347,7 @@ pub fn select_queue<'q, S: MessageQueueSelector + ?Sized>(
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::{MessageQueueSelector, SelectMessageQueueByHash, SelectorArg};
-/// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+/// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
 /// let queues: Vec<_> = (0..8).map(|i| MessageQueue::new("T", "a", i)).collect();
 /// // "hello".hashCode() = 99162322, and 99162322 % 8 = 2.
 /// let i = SelectMessageQueueByHash.select(&queues, &Message::new("T", "x"), &"hello".into());
@@ -368,7 +368,7 @@ impl MessageQueueSelector for SelectMessageQueueByHash {
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::{MessageQueueSelector, SelectMessageQueueByRandom, SelectorArg};
-/// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+/// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
 /// let queues: Vec<_> = (0..4).map(|i| MessageQueue::new("T", "a", i)).collect();
 /// let i = SelectMessageQueueByRandom.select(&queues, &Message::new("T", "x"), &SelectorArg::None);
 /// assert!(i.unwrap() < 4);
@@ -408,7 +408,7 @@ where
 ///
 /// ```
 /// use actix_rocketmq::producer::selector::{from_fn, MessageQueueSelector, SelectorArg};
-/// use actix_rocketmq::protocol::{message::Message, route::MessageQueue};
+/// use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
 /// // Route by tag: tag "vip" to the last queue, others to the first.
 /// let by_tag = from_fn(|queues: &[MessageQueue], msg: &Message, _: &SelectorArg| {
 ///     if msg.tags() == Some("vip") { queues.len().checked_sub(1) } else { Some(0) }

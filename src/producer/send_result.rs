@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use actix_rocketmq::producer::send_result::{SendResult, SendStatus};
-//! use actix_rocketmq::protocol::route::MessageQueue;
+//! use actix_rocketmq::MessageQueue;
 //!
 //! let r = SendResult {
 //!     status: SendStatus::SendOk,
@@ -119,7 +119,7 @@ impl fmt::Display for SendStatus {
 ///
 /// ```
 /// use actix_rocketmq::producer::send_result::{SendResult, SendStatus};
-/// use actix_rocketmq::protocol::route::MessageQueue;
+/// use actix_rocketmq::MessageQueue;
 /// let r = SendResult {
 ///     status: SendStatus::SendOk,
 ///     msg_id: "A".into(),

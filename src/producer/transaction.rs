@@ -54,7 +54,7 @@ use tokio::time::Instant;
 use super::ProducerActor;
 use super::routes::broker_addr;
 use super::send::Route;
-use super::send::reply::{ReplySlot, ReplyTo, SendReply};
+use super::send::reply::{DeliverOnce, ReplySlot, ReplyTo, SendReply};
 use super::send_result::SendResult;
 use crate::error::Error;
 pub use crate::protocol::headers::TransactionResolution;
@@ -330,7 +330,7 @@ pub(crate) fn check_answer(
 }
 
 /// Where a half message's outcome goes, with what its [`Transaction`] needs.
-pub(crate) struct HalfReply {
+struct HalfReply {
     slot: ReplySlot<Result<Transaction, Error>>,
     producer: Recipient<EndTransaction>,
     group: String,
@@ -338,8 +338,8 @@ pub(crate) struct HalfReply {
     topic: String,
 }
 
-impl HalfReply {
-    pub(crate) fn deliver(self, res: Result<Option<SendResult>, Error>) {
+impl DeliverOnce for HalfReply {
+    fn deliver(self: Box<Self>, res: Result<Option<SendResult>, Error>) {
         let res = res
             .and_then(|r| r.ok_or_else(Error::shut_down))
             .and_then(|sr| {

@@ -104,7 +104,7 @@ pub mod response_code {
 /// the default of the producer's retry set, and what `Error::is_retriable` calls retriable.
 ///
 /// ```
-/// use actix_rocketmq::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
+/// use actix_rocketmq::internals::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
 /// assert!(DEFAULT_RETRY_RESPONSE_CODES.contains(&17)); // TOPIC_NOT_EXIST
 /// ```
 pub const DEFAULT_RETRY_RESPONSE_CODES: &[i32] = &[

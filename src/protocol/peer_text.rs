@@ -9,7 +9,7 @@ pub const PEER_TEXT_MAX: usize = 512;
 /// bytes (cut on a character boundary) marked with how much was cut.
 ///
 /// ```
-/// use actix_rocketmq::protocol::peer_text::{bounded, PEER_TEXT_MAX};
+/// use actix_rocketmq::internals::protocol::peer_text::{bounded, PEER_TEXT_MAX};
 /// assert_eq!(bounded("short"), "short");
 /// let long = "x".repeat(10_000_000);
 /// let cut = bounded(&long);

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 ///
 /// ```
 /// use std::time::Duration;
-/// use actix_rocketmq::runtime::ReconnectPolicy;
+/// use actix_rocketmq::internals::runtime::ReconnectPolicy;
 ///
 /// let mut p = ReconnectPolicy::new(Duration::from_millis(100), Duration::from_secs(3)).with_jitter(0.0);
 /// assert_eq!(p.next_delay(), Duration::from_millis(100));

@@ -175,8 +175,8 @@ enum LookupFailure {
 /// ```
 /// use std::time::Duration;
 /// use actix::Actor;
-/// use actix_rocketmq::runtime::route_manager::{FindRoute, RouteConfig, RouteManager, StopRouteManager};
-/// use actix_rocketmq::runtime::ConnectionConfig;
+/// use actix_rocketmq::internals::runtime::route_manager::{FindRoute, RouteConfig, RouteManager, StopRouteManager};
+/// use actix_rocketmq::internals::runtime::ConnectionConfig;
 /// use actix_rocketmq::testkit::TestCluster;
 /// # #[actix_rt::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

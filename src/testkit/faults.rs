@@ -68,7 +68,7 @@ pub const FLOOD_CODE: i32 = 9999;
 ///
 /// ```
 /// use std::time::Duration;
-/// use actix_rocketmq::protocol::codes::{request_code, response_code};
+/// use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
 /// use actix_rocketmq::testkit::Fault;
 ///
 /// // The next two sends are answered SYSTEM_BUSY.

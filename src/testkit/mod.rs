@@ -26,10 +26,10 @@
 //! use futures::{SinkExt, StreamExt};
 //! use tokio::net::TcpStream;
 //! use tokio_util::codec::Framed;
-//! use actix_rocketmq::protocol::codes::{request_code, response_code};
-//! use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
-//! use actix_rocketmq::protocol::route::TopicRouteData;
-//! use actix_rocketmq::protocol::RemotingCodec;
+//! use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+//! use actix_rocketmq::internals::protocol::headers::GetRouteInfoRequestHeader;
+//! use actix_rocketmq::internals::protocol::route::TopicRouteData;
+//! use actix_rocketmq::internals::protocol::RemotingCodec;
 //! use actix_rocketmq::testkit::{Fault, TestCluster};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -71,7 +71,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::protocol::ProtocolError;
-use crate::protocol::route::{TopicRouteData, perm};
 
 mod broker;
 mod faults;
@@ -80,6 +79,12 @@ mod nameserver;
 mod null;
 mod server;
 
+/// The protocol types the test servers' API speaks: request and response codes
+/// for [`Fault::on`], routes for [`RouteOverride`], captured commands.
+pub use crate::protocol::codes::{request_code, response_code};
+pub use crate::protocol::command::{ExtFields, RemotingCommand};
+pub use crate::protocol::route::{BrokerData, MASTER_ID, QueueData, TopicRouteData, perm};
+pub use crate::protocol::stored::StoredMessage;
 pub use broker::{BrokerHandle, BrokerMessage, TransactionState};
 pub use faults::{FLOOD_CODE, Fault, FaultAction, FaultId, SEND_CODES, garbage};
 pub use nameserver::RouteOverride;
@@ -461,7 +466,7 @@ impl TestCluster {
     /// Sets `topic` on `broker` to `config` (queues and perm); brokers and routes see it at once.
     ///
     /// ```
-    /// use actix_rocketmq::protocol::route::perm;
+    /// use actix_rocketmq::internals::protocol::route::perm;
     /// use actix_rocketmq::testkit::{TestCluster, TopicConfig};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -19,15 +19,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use actix_rocketmq::protocol::codes::{request_code, response_code};
-use actix_rocketmq::protocol::command::{ExtFields, RemotingCommand};
-use actix_rocketmq::protocol::headers::{CommandHeader, GetRouteInfoRequestHeader};
-use actix_rocketmq::protocol::message::{property, sys_flag};
-use actix_rocketmq::protocol::message_id::decode_offset_msg_id;
-use actix_rocketmq::protocol::route::{ClusterInfo, TopicRouteData};
-pub use actix_rocketmq::protocol::stored::StoredMessage;
-use actix_rocketmq::protocol::stored::decode_stored_messages;
-use actix_rocketmq::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
+use actix_rocketmq::internals::protocol::command::{ExtFields, RemotingCommand};
+use actix_rocketmq::internals::protocol::headers::{CommandHeader, GetRouteInfoRequestHeader};
+use actix_rocketmq::internals::protocol::message::{property, sys_flag};
+use actix_rocketmq::internals::protocol::message_id::decode_offset_msg_id;
+use actix_rocketmq::internals::protocol::route::{ClusterInfo, TopicRouteData};
+pub use actix_rocketmq::internals::protocol::stored::StoredMessage;
+use actix_rocketmq::internals::protocol::stored::decode_stored_messages;
+use actix_rocketmq::internals::runtime::{Connection, ConnectionActor, ConnectionConfig, NetError};
 use actix_rocketmq::testkit::headers::{
     CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
     PullMessageRequestHeader, PullMessageResponseHeader, ViewMessageRequestHeader,

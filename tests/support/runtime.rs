@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
 use actix::prelude::*;
-use actix_rocketmq::protocol::command::RemotingCommand;
-use actix_rocketmq::protocol::headers::GetRouteInfoRequestHeader;
-use actix_rocketmq::runtime::route_manager::{BrokersChanged, RouteChanged};
+use actix_rocketmq::internals::protocol::command::RemotingCommand;
+use actix_rocketmq::internals::protocol::headers::GetRouteInfoRequestHeader;
+use actix_rocketmq::internals::runtime::route_manager::{BrokersChanged, RouteChanged};
 
 /// Upper bound (real time) of every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(3);

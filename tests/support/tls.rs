@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_rocketmq::TlsConfig;
-use actix_rocketmq::runtime::tls::rustls::pki_types::{
+use actix_rocketmq::internals::runtime::tls::rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
 };
-use actix_rocketmq::runtime::tls::rustls::{RootCertStore, ServerConfig, crypto};
+use actix_rocketmq::internals::runtime::tls::rustls::{RootCertStore, ServerConfig, crypto};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 

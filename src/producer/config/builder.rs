@@ -389,7 +389,7 @@ impl ProducerConfigBuilder {
     /// Sets the request header serialization.
     ///
     /// ```
-    /// use actix_rocketmq::protocol::SerializeType;
+    /// use actix_rocketmq::internals::protocol::SerializeType;
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").serialize_type(SerializeType::RocketMq).build()?;
     /// assert_eq!(c.serialize_type(), SerializeType::RocketMq);
     /// # Ok::<(), actix_rocketmq::error::Error>(())
@@ -533,7 +533,7 @@ impl ProducerConfigBuilder {
     ///
     /// ```
     /// use actix_rocketmq::TlsConfig;
-    /// use actix_rocketmq::runtime::tls::rustls::RootCertStore;
+    /// use actix_rocketmq::internals::runtime::tls::rustls::RootCertStore;
     /// let roots = RootCertStore::empty(); // add your CA certificates
     /// let c = actix_rocketmq::ProducerConfig::builder("g")
     ///     .tls(TlsConfig::with_roots(roots).server_name("broker.example.com")?)

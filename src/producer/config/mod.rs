@@ -25,6 +25,8 @@
 //! assert_eq!(config.retry_times_when_send_failed(), 2);
 //! # Ok::<(), actix_rocketmq::error::Error>(())
 //! ```
+/// The header encoding `serialize_type` takes and the language code clients announce.
+pub use crate::protocol::codes::{LanguageCode, SerializeType};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -35,7 +37,6 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::producer::hooks::SendHooks;
 use crate::producer::transaction::TransactionChecker;
-use crate::protocol::SerializeType;
 use crate::protocol::acl::AclCredentials;
 use crate::runtime::TlsConfig;
 use crate::runtime::instance::InstanceConfig;
@@ -428,7 +429,7 @@ impl ProducerConfig {
     /// and RocketMQ-Rust servers accept both, and replies are decoded in either).
     ///
     /// ```
-    /// use actix_rocketmq::protocol::SerializeType;
+    /// use actix_rocketmq::internals::protocol::SerializeType;
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
     /// assert_eq!(c.serialize_type(), SerializeType::RocketMq);
     /// # Ok::<(), actix_rocketmq::error::Error>(())

@@ -8,7 +8,6 @@ use actix::prelude::*;
 
 use super::super::messages::SendOutcome;
 use super::super::send_result::SendResult;
-use super::super::transaction::HalfReply;
 use crate::error::Error;
 use crate::protocol::message::Message;
 
@@ -74,14 +73,20 @@ where
     }
 }
 
+/// A reply built elsewhere from a send's outcome, delivered once.
+pub(crate) trait DeliverOnce {
+    fn deliver(self: Box<Self>, res: Result<Option<SendResult>, Error>);
+}
+
 pub(crate) enum ReplyTo {
     Send {
         slot: ReplySlot<Result<SendResult, Error>>,
         notify: Option<(Recipient<SendOutcome>, u64)>,
     },
     Oneway(ReplySlot<Result<(), Error>>),
-    /// A transaction's half message: the reply is the `Transaction` to end.
-    Half(Box<HalfReply>),
+    /// A transaction's half message: the reply is the `Transaction` to end
+    /// (built by `transaction.rs`, which this module need not know).
+    Half(Box<dyn DeliverOnce>),
     /// A request–reply request: a failed send answers it; a stored one waits
     /// for its reply (see `request_reply::PendingRequest`).
     Request(ReplySlot<Result<Message, Error>>),

@@ -173,12 +173,12 @@ impl Message for GetInstanceStats {
 /// ```
 /// use std::time::Duration;
 /// use actix::SystemService;
-/// use actix_rocketmq::runtime::instance::{
+/// use actix_rocketmq::internals::runtime::instance::{
 ///     ClientManager, GetInstanceStats, GetOrCreateInstance, InstanceConfig, RegisterProducer,
 ///     ServiceState, UnregisterProducer,
 /// };
-/// use actix_rocketmq::runtime::route_manager::RouteConfig;
-/// use actix_rocketmq::runtime::ConnectionConfig;
+/// use actix_rocketmq::internals::runtime::route_manager::RouteConfig;
+/// use actix_rocketmq::internals::runtime::ConnectionConfig;
 /// use actix_rocketmq::testkit::TestCluster;
 /// # #[actix_rt::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
