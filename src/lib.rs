@@ -106,9 +106,9 @@
 //!   rollback, and a transaction settled by the broker's check.
 //! * `examples/benchmark.rs` (`cargo run --release --example benchmark -- --null-broker`): load tool.
 //!
-//! Layers, from the bottom: [`protocol`] (the wire format, no actors),
-//! [`runtime`] (connections, routes, heartbeats, the client instance) and
-//! [`producer`] (the send pipeline). See `ARCHITECTURE.md`.
+//! Layers, from the bottom: `protocol` (the wire format, no actors) and
+//! `runtime` (connections, routes, heartbeats, the client instance), both
+//! internal, and [`producer`] (the send pipeline). See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
 pub mod error;

@@ -5,7 +5,7 @@
 //! use; routes are re-fetched every poll interval and changes are pushed to the
 //! producers that use the topic and to the `ClientInstance` (broker table). A
 //! failed or unusable look-up is remembered for a short, growing interval
-//! ([`failed_lookups`](super::failed_lookups)): sends meanwhile fail at once.
+//! (`failed_lookups.rs`): sends meanwhile fail at once.
 //!
 //! The `ClientInstance` runs it supervised ([`RouteManager::start_supervised`]):
 //! stopped other than by [`StopRouteManager`], it restarts with its cache,
