@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::response_code as rc;
 use crate::protocol::route::MessageQueue;
 
-/// How the broker stored the message (PROTOCOL.md §3.2).
+/// How the broker stored the message (Java `SendStatus`, from the send response code).
 ///
 /// Every status means the message *is* stored; all but `SendOk` carry a
 /// warning about durability or replication.
