@@ -62,21 +62,11 @@ fn status_of(err: &Error) -> StatusCode {
 }
 
 fn kind_name(err: &Error) -> &'static str {
-    match err.kind() {
-        ErrorKind::Validation(_) => "validation",
-        ErrorKind::Route(_) => "route",
-        ErrorKind::Timeout { .. } => "timeout",
-        ErrorKind::Broker { .. } => "broker",
-        ErrorKind::Connection(_) if err.is_timeout() => "timeout",
-        ErrorKind::Connection(_) => "connection",
-        ErrorKind::Protocol { .. } => "protocol",
-        ErrorKind::Backpressure { .. } => "backpressure",
-        ErrorKind::Forbidden { .. } => "forbidden",
-        ErrorKind::NoQueueSelected { .. } => "no_queue_selected",
-        ErrorKind::Instance(_) => "instance",
-        ErrorKind::ShutDown => "shut_down",
-        ErrorKind::Config(_) => "config",
-        _ => "other",
+    // A connection's own timeout is counted with the send timeouts.
+    if err.is_timeout() {
+        "timeout"
+    } else {
+        err.kind().as_str()
     }
 }
 

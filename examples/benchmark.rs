@@ -512,23 +512,12 @@ impl Stats {
     }
 }
 
-/// A short name per failure kind, for the `errors` map.
+/// A short name per failure kind, for the `errors` map (broker errors by code).
 fn error_kind(err: &Error) -> String {
     match err.kind() {
-        ErrorKind::Validation(_) => "validation".into(),
-        ErrorKind::Route(_) => "route".into(),
-        ErrorKind::Timeout { .. } => "timeout".into(),
         ErrorKind::Broker { code, .. } => format!("broker_{code}"),
         ErrorKind::Connection(_) if err.is_timeout() => "connection_timeout".into(),
-        ErrorKind::Connection(_) => "connection".into(),
-        ErrorKind::Protocol { .. } => "protocol".into(),
-        ErrorKind::Backpressure { .. } => "backpressure".into(),
-        ErrorKind::Forbidden { .. } => "forbidden".into(),
-        ErrorKind::NoQueueSelected { .. } => "no_queue_selected".into(),
-        ErrorKind::Instance(_) => "instance".into(),
-        ErrorKind::ShutDown => "shut_down".into(),
-        ErrorKind::Config(_) => "config".into(),
-        _ => "other".into(),
+        kind => kind.as_str().into(),
     }
 }
 

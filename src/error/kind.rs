@@ -90,6 +90,33 @@ pub enum ErrorKind {
     Config(String),
 }
 
+impl ErrorKind {
+    /// A stable, lower-case name of the kind, for metric labels and logs
+    /// (`"timeout"`, `"broker"`, `"connection"`, ...): it never carries data.
+    ///
+    /// ```
+    /// use actix_rocketmq::Error;
+    /// assert_eq!(Error::broker(2, "busy", "b").kind().as_str(), "broker");
+    /// assert_eq!(Error::shut_down().kind().as_str(), "shut_down");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::Validation(_) => "validation",
+            ErrorKind::Route(_) => "route",
+            ErrorKind::Timeout { .. } => "timeout",
+            ErrorKind::Broker { .. } => "broker",
+            ErrorKind::Connection(_) => "connection",
+            ErrorKind::Protocol { .. } => "protocol",
+            ErrorKind::Backpressure { .. } => "backpressure",
+            ErrorKind::Forbidden { .. } => "forbidden",
+            ErrorKind::NoQueueSelected { .. } => "no_queue_selected",
+            ErrorKind::Instance(_) => "instance",
+            ErrorKind::ShutDown => "shut_down",
+            ErrorKind::Config(_) => "config",
+        }
+    }
+}
+
 /// What a send was waiting for when its time ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
