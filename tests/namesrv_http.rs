@@ -169,6 +169,10 @@ async fn list_served_then_changed_reaches_the_new_name_server() {
     assert!(lookups(&second, "TopicOnSecond") >= 1);
     assert_eq!(lookups(&first, "TopicOnSecond"), 0);
     assert_eq!(second.messages("TopicOnSecond").len(), 1);
+    // The connection to the name server no longer listed is closed.
+    let ns = first.namesrv();
+    let closed = eventually(Duration::from_secs(5), || ns.open_connections() == 0).await;
+    assert!(closed, "the removed name server's connection stays open");
     // The cached route of the first topic is kept.
     send_ok(&producer, msg("three")).await;
     assert_eq!(first.messages(TOPIC).len(), 2);
