@@ -69,7 +69,8 @@
 //! end, whatever the failures; 2 for a usage error, 1 if the producer or the
 //! test cluster could not start. `--help` lists the flags; the short ones are
 //! the Java tool's (`-n -t -w -s -k -q -y -a`, and `--ak`/`--sk` for its
-//! `-ak`/`-sk`), and `--namesrv` falls back to `NAMESRV_ADDR`.
+//! `-ak`/`-sk`), and `--namesrv` falls back to `NAMESRV_ADDR`; without either,
+//! `--namesrv-domain HOST[:PORT]` (and `--namesrv-subgroup`) fetch the list over HTTP.
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -143,6 +144,13 @@ struct Cli {
         value_name = "HOST:PORT[;HOST:PORT]"
     )]
     namesrv: Option<String>,
+    /// Without --namesrv: fetch the name-server list from this address server,
+    /// http://HOST:8080/rocketmq/SUBGROUP (a HOST:PORT is used as is)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    namesrv_domain: Option<String>,
+    /// Subgroup of the address server's URL [default: nsaddr]
+    #[arg(long, value_name = "SUBGROUP")]
+    namesrv_subgroup: Option<String>,
     /// In-process test cluster answering every send SUCCESS at once
     #[arg(long)]
     null_broker: bool,
@@ -283,6 +291,9 @@ fn acl_pair(v: &str) -> Result<(String, String), String> {
 #[derive(Debug, Clone)]
 struct Opts {
     namesrv: Option<String>,
+    /// The address server asked for the name servers when none is given.
+    namesrv_domain: Option<String>,
+    namesrv_subgroup: Option<String>,
     null_broker: bool,
     /// Only serve a null broker for this long (to measure a client in another process).
     serve_secs: Option<f64>,
@@ -325,8 +336,18 @@ fn parse_args() -> Opts {
         Some(_) if null_broker => usage("give either --namesrv or --null-broker, not both".into()),
         n => n,
     };
-    if !null_broker && namesrv.is_none() {
-        usage("give --namesrv HOST:PORT (or set NAMESRV_ADDR) or --null-broker".into());
+    let discover = cli.namesrv_domain.is_some() || cli.namesrv_subgroup.is_some();
+    if !null_broker && namesrv.is_none() && !discover {
+        usage(
+            "give --namesrv HOST:PORT (or set NAMESRV_ADDR), --namesrv-domain HOST[:PORT] or --null-broker"
+                .into(),
+        );
+    }
+    if discover && null_broker {
+        usage("--namesrv-domain / --namesrv-subgroup are not for --null-broker".into());
+    }
+    if discover && namesrv.is_none() && cli.baseline {
+        usage("--baseline needs --namesrv HOST:PORT".into());
     }
     let broker_fault = match (cli.broker_fault, cli.broker_fault_after) {
         (Some(f), Some(after)) if null_broker => Some((f, Duration::from_secs_f64(after))),
@@ -346,6 +367,8 @@ fn parse_args() -> Opts {
     };
     let o = Opts {
         namesrv,
+        namesrv_domain: cli.namesrv_domain,
+        namesrv_subgroup: cli.namesrv_subgroup,
         null_broker,
         serve_secs: cli.serve_null_broker,
         topic: cli.topic,
@@ -959,6 +982,12 @@ async fn run(
         .send_timeout(opts.send_timeout)
         .serialize_type(opts.serialize)
         .connection_arbiter(opts.connection_arbiter);
+    if let Some(domain) = &opts.namesrv_domain {
+        builder = builder.namesrv_domain(domain.as_str());
+    }
+    if let Some(subgroup) = &opts.namesrv_subgroup {
+        builder = builder.namesrv_domain_subgroup(subgroup.as_str());
+    }
     if let Some(bytes) = opts.compress_over {
         builder = builder.compress_msg_body_over(bytes);
     }
@@ -1262,7 +1291,8 @@ fn main() -> ExitCode {
     let namesrv = match (&broker, &opts.namesrv) {
         (Some(b), _) => b.namesrv.clone(),
         (None, Some(n)) => n.clone(),
-        (None, None) => unreachable!("parse_args requires one"),
+        // Fetched by the producer from the address server (parse_args checked one is given).
+        (None, None) => String::new(),
     };
     println!(
         "benchmark: {}{} topic={} size={} concurrency={} mode={:?} {}{} namesrv={}",
@@ -1285,7 +1315,15 @@ fn main() -> ExitCode {
         opts.rate
             .map(|r| format!(" rate={r}/s"))
             .unwrap_or_default(),
-        namesrv
+        if namesrv.is_empty() {
+            format!(
+                "(from {}/{})",
+                opts.namesrv_domain.as_deref().unwrap_or("jmenv.tbsite.net"),
+                opts.namesrv_subgroup.as_deref().unwrap_or("nsaddr")
+            )
+        } else {
+            namesrv.clone()
+        }
     );
 
     let mut stats = Stats::new();

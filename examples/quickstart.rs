@@ -11,7 +11,8 @@
 //! NAMESRV_ADDR=127.0.0.1:9876 cargo run --example quickstart
 //! ```
 //!
-//! `--namesrv` (`-n`) falls back to `NAMESRV_ADDR`; `--help` lists the flags.
+//! `--namesrv` (`-n`) falls back to `NAMESRV_ADDR`; without either,
+//! `--namesrv-domain HOST[:PORT]` (and `--namesrv-subgroup`) fetch the list over HTTP; `--help` lists the flags.
 //!
 //! Message `i` (from 0) has tag `TagA` (or `--tag`), keys `KEY{i}`, the given
 //! user properties and body `Hello RocketMQ {i}`; with `--body-size B` that
@@ -40,6 +41,13 @@ struct Args {
         value_name = "HOST:PORT[;HOST:PORT]"
     )]
     namesrv: Option<String>,
+    /// Without --namesrv: fetch the name-server list from this address server,
+    /// http://HOST:8080/rocketmq/SUBGROUP (a HOST:PORT is used as is)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    namesrv_domain: Option<String>,
+    /// Subgroup of the address server's URL [default: nsaddr]
+    #[arg(long, value_name = "SUBGROUP")]
+    namesrv_subgroup: Option<String>,
     /// Topic
     #[arg(short = 't', long, default_value = "TopicTest")]
     topic: String,
@@ -80,9 +88,12 @@ fn body(i: u64, size: Option<u64>) -> Vec<u8> {
 async fn main() -> ExitCode {
     let args = Args::parse();
 
-    // No name server given: serve the topic from an in-process test broker.
+    // No name server given: serve the topic from an in-process test broker
+    // (unless an address server is to be asked for the list).
+    let discover = args.namesrv_domain.is_some() || args.namesrv_subgroup.is_some();
     let (cluster, namesrv) = match args.namesrv.as_ref().filter(|v| !v.trim().is_empty()) {
         Some(addr) => (None, addr.clone()),
+        None if discover => (None, String::new()),
         None => {
             let cluster = match TestCluster::builder()
                 .broker("broker-a")
@@ -102,10 +113,14 @@ async fn main() -> ExitCode {
         }
     };
 
-    let config = match ProducerConfig::builder(args.group.as_str())
-        .namesrv_addr(&namesrv)
-        .build()
-    {
+    let mut builder = ProducerConfig::builder(args.group.as_str()).namesrv_addr(&namesrv);
+    if let Some(domain) = &args.namesrv_domain {
+        builder = builder.namesrv_domain(domain.as_str());
+    }
+    if let Some(subgroup) = &args.namesrv_subgroup {
+        builder = builder.namesrv_domain_subgroup(subgroup.as_str());
+    }
+    let config = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -61,6 +61,7 @@ fn instance_cfg(client_id: &str, namesrvs: &[String]) -> InstanceConfig {
         api_timeout: Duration::from_secs(3),
         connection: ConnectionConfig::default(),
         connection_arbiter: false,
+        addr_server: None,
     }
 }
 

@@ -976,6 +976,84 @@ async fn quickstart_example_against_the_real_broker() {
     );
 }
 
+/// `quickstart --namesrv-domain 127.0.0.1:PORT` alone (no `--namesrv`, no
+/// `NAMESRV_ADDR`): the list comes from an in-process address server serving the
+/// rig's name servers, and the messages are stored.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn quickstart_example_with_name_servers_over_http() {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_nsaddr").await;
+    let bin = build_example("quickstart").await;
+
+    let list = rig.namesrv_addr().to_owned();
+    let server = HttpServer::new(move || {
+        let list = list.clone();
+        App::new().route(
+            "/rocketmq/{subgroup}",
+            web::get().to(move || {
+                let list = list.clone();
+                async move { HttpResponse::Ok().body(format!("{list}\n")) }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .expect("bind the address server");
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+
+    const COUNT: usize = 3;
+    let group = unique("e2e_nsaddr_group");
+    let out = within(
+        Duration::from_secs(60),
+        "quickstart example",
+        tokio::process::Command::new(&bin)
+            .env_remove("NAMESRV_ADDR")
+            .args(["--namesrv-domain", &format!("127.0.0.1:{port}")])
+            .args(["--topic", &topic, "--count", &COUNT.to_string()])
+            .args(["--tag", "NS", "--group", &group])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("quickstart runs");
+    handle.stop(false).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("in-process test broker"),
+        "the quickstart used its own broker:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().last().unwrap_or(""),
+        format!("{{\"sent\":{COUNT},\"ok\":{COUNT},\"failed\":0}}"),
+        "quickstart summary line"
+    );
+    let mut keys = BTreeSet::new();
+    for (_, addr) in brokers(&rig, &rb).await {
+        for s in rb.pull_topic(&addr, &topic, QUEUES).await {
+            assert_eq!(s.tags(), Some("NS"));
+            let key = s.keys().expect("KEYS").to_owned();
+            let body = String::from_utf8_lossy(&s.body).into_owned();
+            assert_eq!(body, format!("Hello RocketMQ {}", &key[3..]));
+            assert!(keys.insert(key), "stored twice");
+        }
+    }
+    assert_eq!(keys.len(), COUNT, "messages the quickstart stored");
+}
+
 // ---------------------------------------------------------------------------------------
 // Transactions. `scripts/test.sh` starts the shared rig's brokers with a 1 s transaction
 // timeout and check interval, so an unresolved half message is checked ~1-2 s after it

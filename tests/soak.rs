@@ -43,6 +43,7 @@ fn instance_cfg(client_id: &str, namesrv: &str) -> InstanceConfig {
         api_timeout: Duration::from_secs(3),
         connection: ConnectionConfig::default(),
         connection_arbiter: false,
+        addr_server: None,
     }
 }
 

@@ -34,6 +34,7 @@ use crate::runtime::instance::{
     CheckTransaction, ClientManager, GetConnection, GetOrCreateInstance, InstanceHandles,
     RegisterProducer, UnregisterProducer,
 };
+use crate::runtime::namesrv_http;
 use crate::runtime::route_manager::{PublishInfo, Unsubscribe};
 use crate::runtime::{Connection, RouteError};
 
@@ -135,7 +136,24 @@ impl ProducerActor {
             return Err(Error::config(NO_SYSTEM));
         }
         // An empty list means NAMESRV_ADDR; none at all fails each send with "no name server", as in Java.
-        let namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
+        let mut namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
+        // None configured: ask the address server (Java `TopAddressing`). One set
+        // explicitly must answer now; the default one is asked in the background.
+        let mut addr_server = None;
+        if namesrv_addrs.is_empty() {
+            let (server, explicit) = cfg.addr_server();
+            if explicit {
+                namesrv_addrs = namesrv_http::fetch(&server.url, server.timeout)
+                    .await
+                    .map_err(|why| {
+                        Error::config(format!(
+                            "no name server configured and none from the address server {}: {why}",
+                            server.url
+                        ))
+                    })?;
+            }
+            addr_server = Some(server);
+        }
         let group = cfg.wrapped_group().into_owned();
         let manager = ClientManager::from_registry();
         // Made before it runs: a transactional producer registers its address for checks.
@@ -148,7 +166,7 @@ impl ProducerActor {
         for _ in 0..2 {
             let instance = manager
                 .send(GetOrCreateInstance(
-                    cfg.instance_with(namesrv_addrs.clone()),
+                    cfg.instance_with(namesrv_addrs.clone(), addr_server.clone()),
                 ))
                 .await
                 .map_err(|_| Error::shut_down())?

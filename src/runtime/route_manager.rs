@@ -118,6 +118,14 @@ impl Message for SetBrokerListener {
     type Result = ();
 }
 
+/// Replaces the name-server list (discovered over HTTP). Cached routes stay;
+/// connections to name servers no longer listed are closed.
+pub struct SetNameServers(pub Vec<String>);
+
+impl Message for SetNameServers {
+    type Result = ();
+}
+
 /// Closes the name-server connections and stops.
 pub struct StopRouteManager;
 
@@ -567,6 +575,31 @@ impl Handler<SetBrokerListener> for RouteManager {
             let _ = msg.0.try_send(BrokersChanged(self.brokers.clone()));
         }
         self.broker_listener = Some(msg.0);
+    }
+}
+
+impl Handler<SetNameServers> for RouteManager {
+    type Result = ();
+    fn handle(&mut self, msg: SetNameServers, _: &mut Context<Self>) {
+        if msg.0 == self.cfg.namesrv_addrs || self.stopped.is_set() {
+            return;
+        }
+        tracing::info!(old = ?self.cfg.namesrv_addrs, new = ?msg.0, "name servers changed");
+        self.ns_conns.retain(|addr, conn| {
+            let keep = msg.0.contains(addr);
+            if !keep {
+                conn.close_now();
+            }
+            keep
+        });
+        self.ns_index = if msg.0.is_empty() {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..msg.0.len())
+        };
+        self.cfg.namesrv_addrs = msg.0;
+        // What the old name servers could not answer, the new ones may.
+        self.failed = FailedLookups::new(self.cfg.poll_interval);
     }
 }
 

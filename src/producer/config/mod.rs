@@ -57,7 +57,7 @@ pub use groups::{Limits, RetryPolicy, Timers};
 pub use namespace::{NAMESPACE_SEPARATOR, SYSTEM_GROUP_PREFIX, strip_namespace, wrap_namespace};
 pub use namesrv_addr::{NAMESRV_ADDR_ENV, parse_namesrv_addrs};
 
-use namesrv_addr::resolve_namesrv_addrs;
+use namesrv_addr::{NamesrvHttp, resolve_addr_server_env, resolve_namesrv_addrs};
 
 /// The topic whose route is used for auto-created topics.
 pub const DEFAULT_CREATE_TOPIC_KEY: &str = "TBW102";
@@ -90,6 +90,8 @@ pub struct ProducerConfig {
     serialize_type: SerializeType,
     hooks: SendHooks,
     transaction_checker: Option<Arc<dyn TransactionChecker>>,
+    // Where the name-server list is fetched when none is configured.
+    namesrv_http: NamesrvHttp,
     // The client instance's part, ready to hand over: client id, name servers
     // (as configured), route polling, default topic, heartbeats, API timeout,
     // connections (connect timeout, ACL, TLS), connection arbiter.
@@ -112,6 +114,7 @@ impl fmt::Debug for ProducerConfig {
             .field("serialize_type", &self.serialize_type)
             .field("hooks", &self.hooks)
             .field("transaction_checker", &self.transaction_checker.is_some())
+            .field("namesrv_http", &self.namesrv_http)
             .field("instance", &self.instance)
             .finish()
     }
@@ -176,6 +179,28 @@ impl ProducerConfig {
             &self.instance.route.namesrv_addrs,
             std::env::var(NAMESRV_ADDR_ENV).ok().as_deref(),
         )
+    }
+
+    /// The address server asked for the name-server list when none is configured
+    /// (neither on the builder nor in `NAMESRV_ADDR`), and whether it was asked
+    /// for (a setter, `NAMESRV_DOMAIN` or `NAMESRV_DOMAIN_SUBGROUP`) rather than
+    /// the Java default `http://jmenv.tbsite.net:8080/rocketmq/nsaddr`.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .namesrv_domain("127.0.0.1:18080")
+    ///     .namesrv_domain_subgroup("unit1")
+    ///     .build()?;
+    /// assert_eq!(c.namesrv_http_endpoint().0, "http://127.0.0.1:18080/rocketmq/unit1");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn namesrv_http_endpoint(&self) -> (String, bool) {
+        let (server, explicit) = resolve_addr_server_env(&self.namesrv_http);
+        (server.url, explicit)
+    }
+
+    pub(crate) fn addr_server(&self) -> (crate::runtime::namesrv_http::AddrServerConfig, bool) {
+        resolve_addr_server_env(&self.namesrv_http)
     }
 
     /// The instance name; `DEFAULT` was replaced by `pid#nanos` when the config was built.
@@ -577,9 +602,14 @@ impl ProducerConfig {
 
     /// The client instance's settings with the name servers resolved at start:
     /// the producer's config already holds the runtime's, nothing is copied field by field.
-    pub(crate) fn instance_with(&self, namesrv_addrs: Vec<String>) -> InstanceConfig {
+    pub(crate) fn instance_with(
+        &self,
+        namesrv_addrs: Vec<String>,
+        addr_server: Option<crate::runtime::namesrv_http::AddrServerConfig>,
+    ) -> InstanceConfig {
         let mut instance = self.instance.clone();
         instance.route.namesrv_addrs = namesrv_addrs;
+        instance.addr_server = addr_server;
         instance
     }
 }

@@ -1,7 +1,12 @@
 //! Where the name servers are: `host:port;host:port` lists as Java writes
 //! them, and the `NAMESRV_ADDR` environment variable when none is configured.
+use std::time::Duration;
+
 use crate::error::Error;
 use crate::runtime::RouteError;
+use crate::runtime::namesrv_http::{
+    self, AddrServerConfig, DEFAULT_DOMAIN, DEFAULT_SUBGROUP, DOMAIN_ENV, SUBGROUP_ENV,
+};
 
 /// Environment variable holding the name server list when none is configured.
 pub const NAMESRV_ADDR_ENV: &str = "NAMESRV_ADDR";
@@ -50,6 +55,69 @@ pub(super) fn resolve_namesrv_addrs(
     Ok(list)
 }
 
+/// The address-server settings as set on the builder (Java `TopAddressing`):
+/// asked for the name-server list when none is configured.
+#[derive(Debug, Clone)]
+pub(crate) struct NamesrvHttp {
+    pub(crate) domain: Option<String>,
+    pub(crate) subgroup: Option<String>,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
+
+impl Default for NamesrvHttp {
+    fn default() -> Self {
+        NamesrvHttp {
+            domain: None,
+            subgroup: None,
+            endpoint: None,
+            interval: namesrv_http::DEFAULT_INTERVAL,
+            timeout: namesrv_http::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The address server to ask, and whether it was asked for (a setter or the
+/// environment) rather than the default `jmenv.tbsite.net`: only then does a
+/// start without a list fail. A full endpoint wins, then the builder's domain
+/// and subgroup, then `NAMESRV_DOMAIN` / `NAMESRV_DOMAIN_SUBGROUP`.
+pub(super) fn resolve_addr_server(
+    s: &NamesrvHttp,
+    domain_env: Option<&str>,
+    subgroup_env: Option<&str>,
+) -> (AddrServerConfig, bool) {
+    let blank_none = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let domain = s.domain.clone().or_else(|| blank_none(domain_env));
+    let subgroup = s.subgroup.clone().or_else(|| blank_none(subgroup_env));
+    let explicit = s.endpoint.is_some() || domain.is_some() || subgroup.is_some();
+    let url = s.endpoint.clone().unwrap_or_else(|| {
+        namesrv_http::ws_addr(
+            domain.as_deref().unwrap_or(DEFAULT_DOMAIN),
+            subgroup.as_deref().unwrap_or(DEFAULT_SUBGROUP),
+        )
+    });
+    let cfg = AddrServerConfig {
+        url,
+        timeout: s.timeout,
+        interval: s.interval,
+    };
+    (cfg, explicit)
+}
+
+/// [`resolve_addr_server`] with this process's environment.
+pub(super) fn resolve_addr_server_env(s: &NamesrvHttp) -> (AddrServerConfig, bool) {
+    resolve_addr_server(
+        s,
+        std::env::var(DOMAIN_ENV).ok().as_deref(),
+        std::env::var(SUBGROUP_ENV).ok().as_deref(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +149,30 @@ mod tests {
             resolve_namesrv_addrs(&[], Some("bad")).unwrap_err().kind(),
             ErrorKind::Config(_)
         ));
+    }
+
+    #[test]
+    fn config_addr_server_precedence() {
+        let mut s = NamesrvHttp::default();
+        let (a, explicit) = resolve_addr_server(&s, None, None);
+        assert_eq!(a.url, "http://jmenv.tbsite.net:8080/rocketmq/nsaddr");
+        assert!(!explicit);
+        assert_eq!(a.interval, Duration::from_secs(120));
+        assert_eq!(a.timeout, Duration::from_secs(3));
+
+        let (a, explicit) = resolve_addr_server(&s, Some("env.host:81"), Some(" "));
+        assert_eq!(a.url, "http://env.host:81/rocketmq/nsaddr");
+        assert!(explicit);
+        let (a, _) = resolve_addr_server(&s, None, Some("unit"));
+        assert_eq!(a.url, "http://jmenv.tbsite.net:8080/rocketmq/unit");
+
+        s.domain = Some("mine".into());
+        let (a, _) = resolve_addr_server(&s, Some("env.host"), Some("unit"));
+        assert_eq!(a.url, "http://mine:8080/rocketmq/unit");
+
+        s.endpoint = Some("http://x:1/list".into());
+        let (a, explicit) = resolve_addr_server(&s, Some("env.host"), Some("unit"));
+        assert_eq!(a.url, "http://x:1/list");
+        assert!(explicit);
     }
 }

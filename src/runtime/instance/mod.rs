@@ -21,8 +21,10 @@ use super::heartbeat::{
     BeatBrokers, BeatNow, HeartbeatActor, SetGroups, SetTargets, StopHeartbeat,
 };
 use super::live::{self, LiveGuard};
+use super::namesrv_http::{self, AddrServerConfig, FetchHealth, Transition};
 use super::route_manager::{
-    BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, StopRouteManager,
+    BrokerTable, BrokersChanged, RouteConfig, RouteManager, SetBrokerListener, SetNameServers,
+    StopRouteManager,
 };
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::UnregisterClientRequestHeader;
@@ -52,6 +54,10 @@ pub struct InstanceConfig {
     pub connection: ConnectionConfig,
     /// Run broker connections on their own arbiter (thread) instead of the instance's.
     pub connection_arbiter: bool,
+    /// Where the name-server list is fetched over HTTP (none configured): the
+    /// instance fetches it again every interval and hands changes to the
+    /// [`RouteManager`]. `route.namesrv_addrs` is the list fetched at start, if any.
+    pub addr_server: Option<AddrServerConfig>,
 }
 
 impl InstanceConfig {
@@ -63,10 +69,14 @@ impl InstanceConfig {
         } else {
             ""
         };
+        // A discovered list changes over time: the address server names the instance.
+        let namesrv = match &self.addr_server {
+            Some(a) => a.url.clone(),
+            None => self.route.namesrv_addrs.join(";"),
+        };
         format!(
-            "{}|{}|{}|{tls}",
+            "{}|{namesrv}|{}|{tls}",
             self.client_id,
-            self.route.namesrv_addrs.join(";"),
             identity.unwrap_or_default()
         )
     }
@@ -197,6 +207,7 @@ impl Message for GetInstanceStats {
 ///     api_timeout: Duration::from_secs(3),
 ///     connection: ConnectionConfig::default(),
 ///     connection_arbiter: false,
+///     addr_server: None,
 /// };
 /// let instance = ClientManager::from_registry().send(GetOrCreateInstance(cfg)).await??;
 /// instance.send(RegisterProducer::new("my_group")).await??;
@@ -223,6 +234,9 @@ pub struct ClientInstance {
     rebeats: HashMap<Arc<str>, Instant>,
     brokers: BrokerTable,
     conns: HashMap<String, Connection>,
+    /// Whether a fetch of the name-server list is in flight, and how they went.
+    addr_fetching: bool,
+    addr_health: FetchHealth,
     _live: LiveGuard,
 }
 
@@ -241,6 +255,8 @@ impl ClientInstance {
             rebeats: HashMap::new(),
             brokers: BrokerTable::new(),
             conns: HashMap::new(),
+            addr_fetching: false,
+            addr_health: FetchHealth::default(),
             _live: LiveGuard::new(&live::INSTANCES),
         }
     }
@@ -305,6 +321,45 @@ impl ClientInstance {
             });
             join_all(calls).await;
         }
+    }
+
+    /// Fetches the name-server list once; a changed list goes to the route
+    /// manager, a failed fetch keeps the last good one (logged once per change of state).
+    fn poll_addr_server(&mut self, ctx: &mut Context<Self>) {
+        let Some(server) = self.cfg.addr_server.clone() else {
+            return;
+        };
+        if self.addr_fetching || self.state != ServiceState::Running {
+            return;
+        }
+        self.addr_fetching = true;
+        let fut = async move { namesrv_http::fetch(&server.url, server.timeout).await };
+        ctx.spawn(fut.into_actor(self).map(|res, act, _| {
+            act.addr_fetching = false;
+            if act.state != ServiceState::Running {
+                return;
+            }
+            let url = act.cfg.addr_server.as_ref().map(|a| a.url.as_str()).unwrap_or_default();
+            match res {
+                Ok(list) => {
+                    if act.addr_health.record(true) == Some(Transition::Recovered) {
+                        tracing::info!(%url, "name-server address server answers again");
+                    }
+                    if list != act.cfg.route.namesrv_addrs {
+                        tracing::info!(%url, old = ?act.cfg.route.namesrv_addrs, new = ?list, "name-server list changed");
+                        act.cfg.route.namesrv_addrs = list.clone();
+                        if let Some(r) = &act.route {
+                            r.do_send(SetNameServers(list));
+                        }
+                    }
+                }
+                Err(why) => {
+                    if act.addr_health.record(false) == Some(Transition::Failing) {
+                        tracing::warn!(%url, error = %why, kept = ?act.cfg.route.namesrv_addrs, "cannot fetch the name-server list; keeping the last good one");
+                    }
+                }
+            }
+        }));
     }
 
     fn shutdown(&mut self, ctx: &mut Context<Self>) {
@@ -381,6 +436,14 @@ impl Handler<StartInstance> for ClientInstance {
         );
         self.heartbeat = Some(heartbeat.start_supervised());
         self.state = ServiceState::Running;
+        if let Some(interval) = self.cfg.addr_server.as_ref().map(|a| a.interval) {
+            // Fetched at start by whoever built the config when it had to be;
+            // else (none yet) the first fetch runs now, in the background.
+            if self.cfg.route.namesrv_addrs.is_empty() {
+                self.poll_addr_server(ctx);
+            }
+            ctx.run_interval(interval, |act, ctx| act.poll_addr_server(ctx));
+        }
         tracing::info!(client_id = %self.cfg.client_id, "client instance started");
         Ok(())
     }
