@@ -68,7 +68,7 @@
 //! response came for the send timeout or the connection is lost. Exit code 0 whenever the run reached its
 //! end, whatever the failures; 2 for a usage error, 1 if the producer or the
 //! test cluster could not start. `--help` lists the flags; the short ones are
-//! the Java tool's (`-n -t -w -s -k -q -y -a`, and `--ak`/`--sk` for its
+//! the Java tool's (`-n -t -w -s -k -q -y -a -d -e`, and `--ak`/`--sk` for its
 //! `-ak`/`-sk`), and `--namesrv` falls back to `NAMESRV_ADDR`; without either,
 //! `--namesrv-domain HOST[:PORT]` (and `--namesrv-subgroup`) fetch the list over HTTP.
 use std::cell::{Cell, RefCell};
@@ -193,6 +193,14 @@ struct Cli {
     #[arg(short = 'k', long, value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     keys: bool,
+    /// Delay level of every message (the broker's messageDelayLevel, 1..=18
+    /// by default): a delay message (Java's -e; enables the delay alone)
+    #[arg(short = 'e', long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    delay_level: Option<i32>,
+    /// Java's delay switch: send delay messages, of --delay-level (default 1)
+    #[arg(short = 'd', long, value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    delay_enable: bool,
     /// Compress bodies of at least BYTES [default: 4096]
     #[arg(long, value_name = "BYTES")]
     compress_over: Option<usize>,
@@ -307,6 +315,8 @@ struct Opts {
     rate: Option<f64>,
     tag: Option<String>,
     keys: bool,
+    /// The delay level of every message (none: no delay).
+    delay_level: Option<i32>,
     compress_over: Option<usize>,
     send_timeout: Duration,
     serialize: SerializeType,
@@ -384,6 +394,8 @@ fn parse_args() -> Opts {
         rate: cli.rate,
         tag: cli.tag,
         keys: cli.keys,
+        // Java: -d switches delay messages on, -e gives their level (default 1).
+        delay_level: cli.delay_level.or(cli.delay_enable.then_some(1)),
         compress_over: cli.compress_over,
         send_timeout: Duration::from_millis(cli.send_timeout),
         serialize: match cli.serialize {
@@ -770,6 +782,9 @@ async fn send_one(
     }
     if opts.keys {
         msg = msg.with_keys(format!("BK{seq:012}"));
+    }
+    if let Some(level) = opts.delay_level {
+        msg = msg.with_delay_level(level);
     }
     // No timer per send (it would be part of what is measured): a reply the
     // client never gives leaves its worker unfinished at the run's backstop.
@@ -1378,6 +1393,7 @@ fn main() -> ExitCode {
         "connection_arbiter": opts.connection_arbiter,
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
+        "delay_level": opts.delay_level,
         "sent": sent,
         "ok": s.total.ok,
         "failed": s.total.failed,

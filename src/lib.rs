@@ -142,8 +142,8 @@ pub use actix;
 pub use error::{Error, ErrorKind, WaitingFor};
 pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
-    FetchPublishQueues, GetProducerStats, ProducerStats, SendBatch, SendMessage, SendOneway,
-    SendOutcome, SendRequest, SendToQueue, SendWithSelector, Shutdown,
+    FetchPublishQueues, GetProducerStats, ProducerStats, RecallMessage, SendBatch, SendMessage,
+    SendOneway, SendOutcome, SendRequest, SendToQueue, SendWithSelector, Shutdown,
 };
 pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,

@@ -278,11 +278,25 @@ fn java_short_flags_are_accepted() {
     );
     assert_eq!(num(&j, "sent"), 50.0, "{j}");
     assert_eq!(j["acl"], true, "-a signs: {j}");
+    assert_eq!(j["delay_level"], Value::Null, "no delay unless asked: {j}");
+    // Java's -d (delay on, level 1) and -e (the level); --delay-level alone enables it.
+    for (args, level) in [
+        (&["-d"][..], 1.0),
+        (&["-d", "-e", "3"][..], 3.0),
+        (&["--delay-level", "5"][..], 5.0),
+    ] {
+        let mut all = vec!["--null-broker", "-q", "20"];
+        all.extend_from_slice(args);
+        let (_, j) = run_ok(&all, "producer");
+        assert_eq!(num(&j, "sent"), 20.0, "{args:?}: {j}");
+        assert_eq!(num(&j, "delay_level"), level, "{args:?}: {j}");
+    }
     // -y is a send with a reply: not with oneway; --ak needs -a.
     for bad in [
         &["--null-broker", "-q", "1", "-y", "--mode", "oneway"][..],
         &["--null-broker", "-q", "1", "--ak", "AK"][..],
         &["--null-broker", "-q", "1", "-w", "0"][..],
+        &["--null-broker", "-q", "1", "--delay-level", "0"][..],
     ] {
         let r = run(bad, Duration::from_secs(30));
         assert_eq!(r.status, 2, "{bad:?}: {}", r.stdout);

@@ -17,8 +17,8 @@ use actix::prelude::{Addr, Handler, Message as ActixMessage};
 
 use super::actor::ProducerActor;
 use super::messages::{
-    FetchPublishQueues, SendBatch, SendMessage, SendOneway, SendRequest, SendToQueue,
-    SendWithSelector, Shutdown,
+    FetchPublishQueues, RecallMessage, SendBatch, SendMessage, SendOneway, SendRequest,
+    SendToQueue, SendWithSelector, Shutdown,
 };
 use super::selector::{MessageQueueSelector, SelectorArg};
 use super::send_result::SendResult;
@@ -53,6 +53,7 @@ mod sealed {
 /// | [`send_in_transaction`](Self::send_in_transaction) | [`SendMessageInTransaction`] | [`Transaction`] |
 /// | [`request`](Self::request) | [`SendRequest`] | the reply [`Message`] |
 /// | [`fetch_publish_queues`](Self::fetch_publish_queues) | [`FetchPublishQueues`] | `Vec<MessageQueue>` |
+/// | [`recall_message`](Self::recall_message) | [`RecallMessage`] | the recalled message's id |
 /// | [`shutdown`](Self::shutdown) | [`Shutdown`] | `()` |
 /// | [`call`](Self::call) | any of them, already built | its reply |
 ///
@@ -111,6 +112,14 @@ pub trait ProducerExt: sealed::Sealed {
         &self,
         topic: impl Into<String>,
     ) -> impl Future<Output = Result<Vec<MessageQueue>, Error>> + Send;
+
+    /// Recalls a timer message of `topic` before it is delivered, by its send
+    /// result's `recall_handle` (Java `recallMessage`): its id.
+    fn recall_message(
+        &self,
+        topic: impl Into<String>,
+        recall_handle: impl Into<String>,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// Stops the producer once the sends in flight are answered (Java
     /// `shutdown()`). A producer already stopped is `Ok`: the call is idempotent.
@@ -194,6 +203,14 @@ impl ProducerExt for Addr<ProducerActor> {
         self.call(FetchPublishQueues {
             topic: topic.into(),
         })
+    }
+
+    fn recall_message(
+        &self,
+        topic: impl Into<String>,
+        recall_handle: impl Into<String>,
+    ) -> impl Future<Output = Result<String, Error>> + Send {
+        self.call(RecallMessage::new(topic, recall_handle))
     }
 
     fn shutdown(&self) -> impl Future<Output = Result<(), Error>> + Send {

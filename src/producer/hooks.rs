@@ -396,6 +396,7 @@ mod tests {
             region_id: None,
             trace_on: false,
             reply_defect: None,
+            recall_handle: None,
         }
     }
 

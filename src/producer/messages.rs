@@ -304,6 +304,53 @@ impl From<Vec<Message>> for SendBatch {
     }
 }
 
+/// Recalls a timer or delay message before it is delivered (Java 5.3.1
+/// `recallMessage`): RECALL_MESSAGE to the master of the broker named in the
+/// handle.
+///
+/// `recall_handle` is the [`SendResult::recall_handle`] of the send (5.3.2+
+/// brokers return one for timer messages); `topic` is the topic the message was
+/// sent to (without namespace; the producer adds its own). The reply is the
+/// recalled message's id (its UNIQ_KEY), or the broker's refusal as an
+/// [`ErrorKind::Broker`](crate::ErrorKind::Broker) error, e.g. code 604
+/// (ILLEGAL_OPERATION) when the message was already delivered. A handle that
+/// does not decode fails with a
+/// [`ErrorKind::Validation`](crate::ErrorKind::Validation) error before anything
+/// is sent.
+///
+/// ```no_run
+/// # use actix_rocketmq::{Message, ProducerActor, RecallMessage, SendMessage};
+/// # async fn demo(producer: actix::Addr<ProducerActor>) -> Result<(), actix_rocketmq::Error> {
+/// let msg = Message::new("Reminders", "in ten minutes").with_delay_sec(600);
+/// let sent = producer.send(SendMessage::new(msg)).await??;
+/// if let Some(handle) = sent.recall_handle {
+///     let id = producer.send(RecallMessage::new("Reminders", handle)).await??;
+///     assert_eq!(id, sent.msg_id);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecallMessage {
+    /// The topic the message was sent to (without namespace).
+    pub topic: String,
+    /// The send result's recall handle.
+    pub recall_handle: String,
+}
+
+impl RecallMessage {
+    /// Recalls the message of `recall_handle`, sent to `topic`.
+    pub fn new(topic: impl Into<String>, recall_handle: impl Into<String>) -> Self {
+        RecallMessage {
+            topic: topic.into(),
+            recall_handle: recall_handle.into(),
+        }
+    }
+}
+
+impl ActixMessage for RecallMessage {
+    type Result = Result<String, Error>;
+}
+
 /// The writable queues of a topic (Java `fetchPublishMessageQueues`).
 pub struct FetchPublishQueues {
     /// The topic (without namespace; the producer adds its own).

@@ -11,6 +11,7 @@ pub mod hooks;
 #[cfg(feature = "serde")]
 pub mod java_properties;
 pub mod messages;
+mod recall;
 mod request_reply;
 mod routes;
 pub mod selector;

@@ -17,13 +17,14 @@ use super::messages::FetchPublishQueues;
 use super::selector::{QueueSelection, select_queue};
 use super::send::{Job, Route};
 use crate::error::{Error, WaitingFor};
+use crate::protocol::route::MASTER_ID;
 use crate::protocol::route::MessageQueue;
 use crate::protocol::validation::validate_topic;
-use crate::runtime::instance::{ClientInstance, GetConnection};
+use crate::runtime::instance::{ClientInstance, GetBrokers, GetConnection};
 use crate::runtime::route_manager::{
     FindRoute, PublishInfo, RouteChanged, RouteManager, Subscriber,
 };
-use crate::runtime::{Connection, RouteError};
+use crate::runtime::{Connection, NetError, RouteError};
 
 /// Routes, connections and queue rotations, by topic (namespaced) and address.
 pub(crate) struct RouteCache {
@@ -230,6 +231,46 @@ pub(crate) async fn connections_for(
         }
     });
     join_all(calls).await.into_iter().flatten().collect()
+}
+
+/// The connection to `broker`'s master (Java `findBrokerAddressInPublish`):
+/// `conn` when open, else one to `known` (the master's address by a cached
+/// route), else to the master the client instance's broker table knows.
+pub(crate) async fn master_connection(
+    known: Option<String>,
+    conn: Option<Connection>,
+    broker: String,
+    vip: bool,
+    instance: Addr<ClientInstance>,
+) -> Result<Connection, Error> {
+    if let Some(c) = conn {
+        return Ok(c);
+    }
+    let addr = match known {
+        Some(a) => a,
+        // The topic's route is gone from the cache: the broker table still knows.
+        None => {
+            let table = instance
+                .send(GetBrokers)
+                .await
+                .map_err(|_| Error::shut_down())?;
+            let master = table
+                .get(&broker)
+                .and_then(|ids| ids.get(&MASTER_ID))
+                .ok_or_else(|| {
+                    Error::from(NetError::Connect {
+                        addr: broker.clone(),
+                        reason: "no master address known for this broker".into(),
+                    })
+                })?;
+            broker_addr(master, vip).into_owned()
+        }
+    };
+    instance
+        .send(GetConnection { addr })
+        .await
+        .map_err(|_| Error::shut_down())?
+        .map_err(Error::from)
 }
 
 /// With the VIP channel on, sends go to the broker's fast port (port - 2), as in the Java client.

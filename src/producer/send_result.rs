@@ -14,6 +14,7 @@
 //!     region_id: Some("DefaultRegion".into()),
 //!     trace_on: true,
 //!     reply_defect: None,
+//!     recall_handle: None,
 //! };
 //! println!("{}", serde_json::to_string(&r).unwrap());
 //! ```
@@ -130,6 +131,7 @@ impl fmt::Display for SendStatus {
 ///     region_id: None,
 ///     trace_on: false,
 ///     reply_defect: None,
+///     recall_handle: None,
 /// };
 /// let json = serde_json::to_value(&r).unwrap();
 /// assert_eq!(json["sendStatus"], "SEND_OK");
@@ -164,6 +166,11 @@ pub struct SendResult {
     /// when absent and `queue_offset` is -1 when unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_defect: Option<String>,
+    /// The handle that recalls this message before it is delivered
+    /// ([`RecallMessage`](crate::RecallMessage)): set by 5.3.2+ brokers for
+    /// timer and delay messages (`recallHandle` of the send response).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_handle: Option<String>,
 }
 
 impl fmt::Display for SendResult {
@@ -205,6 +212,7 @@ mod tests {
             region_id: Some("R".into()),
             trace_on: true,
             reply_defect: None,
+            recall_handle: None,
         }
     }
 

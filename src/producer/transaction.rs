@@ -52,7 +52,7 @@ use futures::future::LocalBoxFuture;
 use tokio::time::Instant;
 
 use super::ProducerActor;
-use super::routes::broker_addr;
+use super::routes::master_connection;
 use super::send::Route;
 use super::send::reply::{DeliverOnce, ReplySlot, ReplyTo, SendReply};
 use super::send_result::SendResult;
@@ -61,10 +61,8 @@ pub use crate::protocol::headers::TransactionResolution;
 use crate::protocol::headers::{CheckTransactionStateRequestHeader, EndTransactionRequestHeader};
 use crate::protocol::message::{Message, property};
 use crate::protocol::message_id::decode_offset_msg_id;
-use crate::protocol::route::MASTER_ID;
 use crate::protocol::stored::StoredMessage;
-use crate::runtime::NetError;
-use crate::runtime::instance::{CheckTransaction, GetBrokers, GetConnection};
+use crate::runtime::instance::CheckTransaction;
 
 /// What a broker's transaction check tells the [`TransactionChecker`].
 #[derive(Debug, Clone)]
@@ -409,35 +407,7 @@ impl Handler<EndTransaction> for ProducerActor {
         let instance = self.handles.instance.clone();
         let deadline = Instant::now() + self.cfg.mq_client_api_timeout();
         Box::pin(async move {
-            let conn = match conn {
-                Some(c) => c,
-                None => {
-                    let addr = match known {
-                        Some(a) => a,
-                        // The topic's route is gone from the cache: the broker table still knows.
-                        None => {
-                            let table = instance
-                                .send(GetBrokers)
-                                .await
-                                .map_err(|_| Error::shut_down())?;
-                            let master = table
-                                .get(&broker)
-                                .and_then(|ids| ids.get(&MASTER_ID))
-                                .ok_or_else(|| {
-                                    Error::from(NetError::Connect {
-                                        addr: broker.clone(),
-                                        reason: "no master address known for this broker".into(),
-                                    })
-                                })?;
-                            broker_addr(master, vip).into_owned()
-                        }
-                    };
-                    instance
-                        .send(GetConnection { addr })
-                        .await
-                        .map_err(|_| Error::shut_down())??
-                }
-            };
+            let conn = master_connection(known, conn, broker, vip, instance).await?;
             conn.oneway(header.into_request(), deadline)
                 .await
                 .map_err(Error::from)

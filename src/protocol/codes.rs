@@ -46,6 +46,8 @@ pub mod request_code {
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
     /// Broker → requester push of a reply message; answered with `SUCCESS`.
     pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
+    /// 5.3.1+: recall a timer / delay message before it is delivered (`recallHandle`).
+    pub const RECALL_MESSAGE: i32 = 370;
 }
 
 /// Response codes.

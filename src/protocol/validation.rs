@@ -122,6 +122,14 @@ pub enum ValidationError {
         /// The reserved name.
         name: String,
     },
+    /// A recall handle that does not decode (Java: "recall handle is invalid").
+    #[error(
+        "the recall handle is invalid ({reason}); pass the recall_handle of the message's send result unchanged"
+    )]
+    RecallHandleInvalid {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A user property has an empty or whitespace name.
     #[error("a user property has a blank name; give every property a name")]
     BlankPropertyName,

@@ -21,6 +21,9 @@ use crate::runtime::connection::Reply;
 use crate::runtime::{Connection, NetError};
 
 /// Where a send goes after an attempt (or a failure before one).
+// A return value, moved once and never stored: boxing the result would cost an
+// allocation per send for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Next {
     /// Another attempt, on another broker.
     Retry(Box<Job>),
@@ -149,6 +152,7 @@ impl Outcome {
                     region_id: header.region,
                     trace_on: header.trace_on.unwrap_or(true),
                     reply_defect,
+                    recall_handle: header.recall_handle,
                 };
                 if let Some(addr) = &hook_addr {
                     let hook_queue = MessageQueue {

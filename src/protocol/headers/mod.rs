@@ -12,12 +12,14 @@ use super::error::ProtocolError;
 
 mod client;
 pub(crate) mod fields;
+mod recall;
 mod reply;
 mod route;
 mod send;
 mod transaction;
 
 pub use client::{HeartbeatRequestHeader, UnregisterClientRequestHeader};
+pub use recall::{RecallHandle, RecallMessageRequestHeader, RecallMessageResponseHeader};
 pub use reply::ReplyMessageRequestHeader;
 pub use route::GetRouteInfoRequestHeader;
 pub use send::{SendMessageRequestHeader, SendMessageResponseHeader};

@@ -18,6 +18,7 @@ use crate::protocol::heartbeat::HeartbeatData;
 mod handle;
 mod message;
 mod read;
+mod recall;
 mod send;
 mod topic;
 mod transaction;
@@ -26,6 +27,7 @@ pub use handle::BrokerHandle;
 pub use message::{BrokerMessage, TransactionState};
 
 use read::{max_offset, view_message};
+use recall::recall;
 use send::{reply, send};
 use topic::create_topic;
 use transaction::end_transaction;
@@ -103,6 +105,7 @@ impl Handler for BrokerCore {
             GET_MAX_OFFSET => max_offset(b, req),
             VIEW_MESSAGE_BY_ID => view_message(b, req),
             UPDATE_AND_CREATE_TOPIC => create_topic(core, b, req),
+            RECALL_MESSAGE => recall(b, req),
             code => error(
                 req,
                 response_code::REQUEST_CODE_NOT_SUPPORTED,

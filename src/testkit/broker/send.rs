@@ -176,8 +176,20 @@ pub(super) fn send(
         .iter()
         .find(|(k, _)| k == property::UNIQ_KEY)
         .map(|(_, v)| v.clone());
+    let recall_handle = (!batch && transaction == TransactionState::NotTransactional)
+        .then(|| {
+            super::recall::recall_handle(
+                &b.name,
+                &h.topic,
+                &header_props,
+                uniq_key.as_deref(),
+                store_timestamp,
+            )
+        })
+        .flatten();
     let header = SendMessageResponseHeader {
         msg_id: ids.join(","),
+        recall_handle,
         queue_id,
         queue_offset: first_offset.unwrap_or(0),
         transaction_id: uniq_key,
