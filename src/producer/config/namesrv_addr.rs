@@ -2,6 +2,7 @@
 //! them, and the `NAMESRV_ADDR` environment variable when none is configured.
 use std::time::Duration;
 
+use super::ProducerConfigBuilder;
 use crate::error::Error;
 use crate::runtime::RouteError;
 use crate::runtime::namesrv_http::{
@@ -116,6 +117,80 @@ pub(super) fn resolve_addr_server_env(s: &NamesrvHttp) -> (AddrServerConfig, boo
         std::env::var(DOMAIN_ENV).ok().as_deref(),
         std::env::var(SUBGROUP_ENV).ok().as_deref(),
     )
+}
+
+/// Where the name servers come from: a list, or the address server over HTTP.
+impl ProducerConfigBuilder {
+    /// Adds name servers from a `host:port;host:port` list (may be called repeatedly).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .namesrv_addr("a:9876; b:9876")
+    ///     .namesrv_addr("c:9876")
+    ///     .build()?;
+    /// assert_eq!(c.namesrv_addrs(), ["a:9876", "b:9876", "c:9876"]);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn namesrv_addr(mut self, addrs: &str) -> Self {
+        match parse_namesrv_addrs(addrs) {
+            Ok(list) => self.config.instance.route.namesrv_addrs.extend(list),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// The address server's host, `host` (port 8080) or `host:port` (Java
+    /// `rocketmq.namesrv.domain`; else `NAMESRV_DOMAIN`, else `jmenv.tbsite.net`).
+    /// Asked for the name-server list at start and every 2 minutes when no
+    /// name server is configured (neither here nor in `NAMESRV_ADDR`).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .namesrv_domain("addr.example")
+    ///     .build()?;
+    /// assert_eq!(c.namesrv_http_endpoint().0, "http://addr.example:8080/rocketmq/nsaddr");
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn namesrv_domain(mut self, domain: impl Into<String>) -> Self {
+        let d = domain.into().trim().to_owned();
+        if d.is_empty() || d.contains('/') {
+            self.errors
+                .push(format!("namesrv_domain `{d}` is not `host` or `host:port`"));
+        }
+        self.config.namesrv_http.domain = Some(d);
+        self
+    }
+
+    /// The address server's subgroup, the URL's last segment (else
+    /// `NAMESRV_DOMAIN_SUBGROUP`, else `nsaddr`).
+    pub fn namesrv_domain_subgroup(mut self, subgroup: impl Into<String>) -> Self {
+        self.config.namesrv_http.subgroup = Some(subgroup.into().trim().to_owned());
+        self
+    }
+
+    /// The full `http://` URL of the address server; overrides the domain and subgroup.
+    pub fn namesrv_http_endpoint(mut self, url: impl Into<String>) -> Self {
+        let url = url.into().trim().to_owned();
+        if !url.starts_with("http://") {
+            self.errors.push(format!(
+                "namesrv_http_endpoint `{url}` is not an http:// URL"
+            ));
+        }
+        self.config.namesrv_http.endpoint = Some(url);
+        self
+    }
+
+    /// How often the address server is asked again (default 2 minutes).
+    pub fn namesrv_http_interval(mut self, interval: Duration) -> Self {
+        self.config.namesrv_http.interval = interval;
+        self
+    }
+
+    /// How long one request to the address server may take (default 3 s).
+    pub fn namesrv_http_timeout(mut self, timeout: Duration) -> Self {
+        self.config.namesrv_http.timeout = timeout;
+        self
+    }
 }
 
 #[cfg(test)]
