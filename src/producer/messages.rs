@@ -30,6 +30,7 @@ pub struct SendMessage {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
@@ -39,6 +40,7 @@ impl SendMessage {
         SendMessage {
             message,
             received: Instant::now(),
+            timeout: None,
             notify: None,
         }
     }
@@ -47,6 +49,13 @@ impl SendMessage {
     /// actors that would rather not await the reply.
     pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
         self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 }
@@ -126,6 +135,7 @@ pub struct SendOneway {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl SendOneway {
@@ -149,7 +159,15 @@ impl SendOneway {
         SendOneway {
             message,
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -171,6 +189,7 @@ pub struct SendToQueue {
     /// The target queue (topic, broker name, queue id), e.g. one from [`FetchPublishQueues`].
     pub queue: MessageQueue,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl SendToQueue {
@@ -196,7 +215,15 @@ impl SendToQueue {
             message,
             queue,
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -215,6 +242,7 @@ pub struct SendWithSelector {
     /// Passed to the selector, e.g. the order id to hash.
     pub arg: SelectorArg,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl SendWithSelector {
@@ -250,7 +278,15 @@ impl SendWithSelector {
             selector,
             arg: arg.into(),
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -264,6 +300,7 @@ pub struct SendBatch {
     /// The messages: same topic, same `WAIT`, no delay level, encoded size at most `maxMessageSize`.
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl SendBatch {
@@ -289,7 +326,15 @@ impl SendBatch {
         SendBatch {
             messages,
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 

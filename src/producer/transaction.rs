@@ -116,6 +116,7 @@ pub struct SendMessageInTransaction {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl SendMessageInTransaction {
@@ -124,7 +125,15 @@ impl SendMessageInTransaction {
         SendMessageInTransaction {
             message,
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout, in place of the producer's `send_timeout`; it
+    /// counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -369,6 +378,7 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
     type Result = SendReply<Result<Transaction, Error>>;
     fn handle(&mut self, msg: SendMessageInTransaction, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         let mut message = msg.message;
         let checker = self.cfg.transaction_checker().is_some();
         let (producer, group) = (ctx.address().recipient(), self.group.clone());
@@ -384,7 +394,10 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
                     );
                     return Err((reply, err));
                 }
-                act.prepare_job(message, Route::Any, received, reply)
+                crate::producer::send::prepare::with_timeout(
+                    act.prepare_job(message, Route::Any, received, reply),
+                    timeout,
+                )
             },
             |slot| {
                 ReplyTo::Half(Box::new(HalfReply {

@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::Route;
-use super::prepare::Prepared;
+use super::prepare::{Prepared, with_timeout};
 use super::reply::{ReplySlot, ReplyTo, SendReply};
 use crate::error::Error;
 use crate::producer::ProducerActor;
@@ -33,9 +33,15 @@ impl Handler<SendMessage> for ProducerActor {
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         let notify = msg.notify;
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Any, received, reply),
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, Route::Any, received, reply),
+                    timeout,
+                )
+            },
             |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
@@ -46,8 +52,14 @@ impl Handler<SendOneway> for ProducerActor {
     type Result = SendReply<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Oneway, received, reply),
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, Route::Oneway, received, reply),
+                    timeout,
+                )
+            },
             ReplyTo::Oneway,
             ctx,
         )
@@ -58,10 +70,16 @@ impl Handler<SendToQueue> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         let mut queue = msg.queue;
         queue.topic = self.cfg.wrap(&queue.topic).into_owned();
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Queue(queue), received, reply),
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, Route::Queue(queue), received, reply),
+                    timeout,
+                )
+            },
             |slot| ReplyTo::Send { slot, notify: None },
             ctx,
         )
@@ -72,13 +90,17 @@ impl Handler<SendWithSelector> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         self.send_with(
             |act, reply| {
-                act.prepare_job(
-                    msg.message,
-                    Route::Selector(msg.selector, msg.arg),
-                    received,
-                    reply,
+                with_timeout(
+                    act.prepare_job(
+                        msg.message,
+                        Route::Selector(msg.selector, msg.arg),
+                        received,
+                        reply,
+                    ),
+                    timeout,
                 )
             },
             |slot| ReplyTo::Send { slot, notify: None },
@@ -91,10 +113,14 @@ impl Handler<SendBatch> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         self.send_with(
             |act, reply| {
-                act.prepare
-                    .batch(&act.headers, msg.messages, received, reply)
+                with_timeout(
+                    act.prepare
+                        .batch(&act.headers, msg.messages, received, reply),
+                    timeout,
+                )
             },
             |slot| ReplyTo::Send { slot, notify: None },
             ctx,

@@ -3,6 +3,7 @@
 //! only re-encodes what differs per attempt.
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -21,6 +22,19 @@ use crate::protocol::validation::{validate_message, validate_message_content};
 
 /// A job, or why the send failed before it began (with where to say so).
 pub(crate) type Prepared = Result<Box<Job>, (ReplyTo, Error)>;
+
+/// Gives a prepared job its own timeout (a send's `with_timeout`), counted
+/// from when the send was made; `None` keeps the producer's send timeout.
+#[inline]
+pub(crate) fn with_timeout(job: Prepared, timeout: Option<Duration>) -> Prepared {
+    match (job, timeout) {
+        (Ok(mut job), Some(t)) => {
+            job.deadline = job.received + t;
+            Ok(job)
+        }
+        (job, _) => job,
+    }
+}
 
 /// Makes jobs: the producer's settings for them and its unique id generator.
 pub(crate) struct Prepare {
