@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{
-    MessageQueue, SelectMessageQueueByHash, SendBatch, SendMessage, SendMessageInTransaction,
-    SendOneway, SendToQueue, SendWithSelector, TransactionCheck, TransactionResolution,
+    ErrorKind, Message, MessageQueue, MessageQueueSelector, SelectMessageQueueByHash, SelectorArg,
+    SendBatch, SendMessage, SendMessageInTransaction, SendOneway, SendToQueue, SendWithSelector,
+    TransactionCheck, TransactionResolution,
 };
 use support::*;
 use tokio::time::Instant;
@@ -158,4 +159,58 @@ async fn long_per_send_timeout_succeeds() {
     .await
     .unwrap()
     .expect("oneway with a long timeout");
+}
+
+/// A selector that panics on the arg "boom" and else picks queue 2.
+struct Touchy;
+
+impl MessageQueueSelector for Touchy {
+    fn select(&self, queues: &[MessageQueue], _: &Message, arg: &SelectorArg) -> Option<usize> {
+        if matches!(arg, SelectorArg::Str(s) if s == "boom") {
+            panic!("the selector blew up");
+        }
+        queues.iter().position(|q| q.queue_id == 2)
+    }
+}
+
+/// A panicking selector fails its send with a typed error; the producer
+/// lives on and the next send succeeds.
+#[actix_rt::test]
+async fn panicking_selector_is_caught() {
+    let cluster = one_broker().await;
+    let producer = start(config("touchy_group", &cluster)).await;
+    let err = within(
+        LIMIT,
+        "panicking selector",
+        producer.send(SendWithSelector::new(msg("a"), Arc::new(Touchy), "boom")),
+    )
+    .await
+    .expect("the producer answers")
+    .expect_err("the selector panicked");
+    match err.kind() {
+        ErrorKind::SelectorPanicked { topic, panic } => {
+            assert_eq!(topic, TOPIC);
+            assert!(panic.contains("blew up"), "{panic}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(!err.is_retriable());
+    let r = within(
+        LIMIT,
+        "second send",
+        producer.send(SendWithSelector::new(msg("b"), Arc::new(Touchy), "calm")),
+    )
+    .await
+    .expect("the producer lives on")
+    .expect("the second send succeeds");
+    assert_eq!(r.message_queue.queue_id, 2);
+    within(
+        LIMIT,
+        "plain send",
+        producer.send(SendMessage::new(msg("c"))),
+    )
+    .await
+    .unwrap()
+    .expect("a plain send succeeds");
+    assert_eq!(cluster.messages(TOPIC).len(), 2);
 }

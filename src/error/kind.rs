@@ -82,6 +82,13 @@ pub enum ErrorKind {
         /// The topic being sent to.
         topic: String,
     },
+    /// The send's `MessageQueueSelector` panicked; the send fails, the producer lives on.
+    SelectorPanicked {
+        /// The topic being sent to.
+        topic: String,
+        /// What the panic said.
+        panic: String,
+    },
     /// The client instance refused to start or register the producer.
     Instance(InstanceError),
     /// The producer (or its client instance) has been shut down.

@@ -320,8 +320,9 @@ impl ProducerActor {
         if now >= job.deadline {
             return self.follow(Outcome::too_late(job, now), ctx);
         }
-        let Some(queue) = self.routes.select_queue(&job, &info, self.outcome.fault()) else {
-            return self.follow(Outcome::no_queue_selected(job), ctx);
+        let queue = match self.routes.select_queue(&job, &info, self.outcome.fault()) {
+            Ok(queue) => queue,
+            Err(err) => return self.follow(Outcome::no_queue_selected(job, err), ctx),
         };
         let (addr, conn) = self.routes.master(&info, &queue.broker_name);
         if let (None, Some(addr)) = (conn, &addr) {

@@ -3,6 +3,7 @@
 //! rotation, with the one FindRoute look-up and the one master-address rule
 //! (the VIP port) every path shares.
 use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use actix::prelude::*;
 use futures::future::join_all;
@@ -14,7 +15,7 @@ use super::ProducerActor;
 use super::config::ProducerConfig;
 use super::fault::LatencyFaultTolerance;
 use super::messages::FetchPublishQueues;
-use super::selector::{QueueSelection, select_queue};
+use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg, select_queue};
 use super::send::{Job, Route};
 use crate::error::{Error, WaitingFor};
 use crate::protocol::route::MessageQueue;
@@ -169,23 +170,23 @@ impl RouteCache {
         job: &Job,
         info: &PublishInfo,
         fault: Option<&LatencyFaultTolerance>,
-    ) -> Option<MessageQueue> {
+    ) -> Result<MessageQueue, Error> {
         match &job.route {
-            Route::Queue(q) => Some(q.clone()),
-            Route::Selector(sel, arg) => {
-                select_queue(sel.as_ref(), &info.queues, &job.message, arg).cloned()
-            }
+            Route::Queue(q) => Ok(q.clone()),
+            Route::Selector(sel, arg) => select_caught(sel.as_ref(), job, info, arg),
             Route::Any | Route::Oneway => {
                 let fault = fault.map(|f| (f, Instant::now().into_std()));
                 let last = job.brokers_tried.last().map(String::as_str);
                 // Looked up before inserting: `entry` would copy the topic on every send.
                 if let Some(sel) = self.selection.get_mut(job.topic()) {
-                    return sel.select_one(info, last, fault);
+                    return sel
+                        .select_one(info, last, fault)
+                        .ok_or_else(|| Error::no_queue_selected(job.topic()));
                 }
                 let mut sel = QueueSelection::default();
                 let picked = sel.select_one(info, last, fault);
                 self.selection.insert(job.topic().to_owned(), sel);
-                picked
+                picked.ok_or_else(|| Error::no_queue_selected(job.topic()))
             }
         }
     }
@@ -295,5 +296,26 @@ impl Handler<RouteChanged> for ProducerActor {
         Box::pin(fut.into_actor(self).map(move |conns, act, _| {
             act.routes.learn(msg.topic, msg.info, conns);
         }))
+    }
+}
+
+/// A selector's pick, its panic caught (it fails the send, not the producer).
+#[cold]
+#[inline(never)]
+fn select_caught(
+    sel: &dyn MessageQueueSelector,
+    job: &Job,
+    info: &PublishInfo,
+    arg: &SelectorArg,
+) -> Result<MessageQueue, Error> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        select_queue(sel, &info.queues, &job.message, arg).cloned()
+    })) {
+        Ok(Some(q)) => Ok(q),
+        Ok(None) => Err(Error::no_queue_selected(job.topic())),
+        Err(panic) => Err(Error::selector_panicked(
+            job.topic(),
+            crate::producer::hooks::panic_message(&panic),
+        )),
     }
 }

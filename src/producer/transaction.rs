@@ -292,12 +292,10 @@ pub(crate) async fn run_checker(
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let what = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic");
-    format!("transaction checker panicked: {what}")
+    format!(
+        "transaction checker panicked: {}",
+        super::hooks::panic_message(panic)
+    )
 }
 
 /// What the checker is told about a broker's check.

@@ -268,11 +268,10 @@ impl Outcome {
         Next::Done(job, Err(err))
     }
 
-    /// No queue to send to (none in the route, or the user's selector chose none).
+    /// No queue to send to (none in the route, or the user's selector chose none or panicked).
     #[cold]
     #[inline(never)]
-    pub(crate) fn no_queue_selected(job: Box<Job>) -> Next {
-        let err = Error::no_queue_selected(job.topic());
+    pub(crate) fn no_queue_selected(job: Box<Job>, err: Error) -> Next {
         Next::Done(job, Err(err))
     }
 
