@@ -214,3 +214,158 @@ async fn panicking_selector_is_caught() {
     .expect("a plain send succeeds");
     assert_eq!(cluster.messages(TOPIC).len(), 2);
 }
+
+/// Waits until `n` messages of [`TOPIC`] are stored; returns them.
+async fn stored(
+    cluster: &actix_rocketmq::testkit::TestCluster,
+    n: usize,
+) -> Vec<actix_rocketmq::testkit::BrokerMessage> {
+    assert!(
+        eventually(LIMIT, || cluster.messages(TOPIC).len() >= n).await,
+        "{n} messages stored"
+    );
+    cluster.messages(TOPIC)
+}
+
+/// Oneway to a queue and through a selector: each lands in the chosen queue.
+#[actix_rt::test]
+async fn oneway_to_queue_and_through_selector() {
+    let cluster = one_broker().await;
+    let producer = start(config("oneway_forms_group", &cluster)).await;
+    let q = MessageQueue::new(TOPIC, "broker-a", 3);
+    within(
+        LIMIT,
+        "oneway to queue",
+        producer.send(SendToQueue::new(msg("to-q3"), q).oneway()),
+    )
+    .await
+    .unwrap()
+    .expect("oneway to a queue");
+    within(
+        LIMIT,
+        "oneway through selector",
+        producer.send(SendWithSelector::new(msg("to-q2"), Arc::new(Touchy), "calm").oneway()),
+    )
+    .await
+    .unwrap()
+    .expect("oneway through a selector");
+    let got = stored(&cluster, 2).await;
+    for m in &got {
+        let want = if body_text(m) == "to-q3" { 3 } else { 2 };
+        assert_eq!(m.queue_id, want, "{}", body_text(m));
+    }
+    // A panicking selector fails a oneway send too, and nothing is written.
+    let err = within(
+        LIMIT,
+        "oneway, panicking selector",
+        producer.send(SendWithSelector::new(msg("x"), Arc::new(Touchy), "boom").oneway()),
+    )
+    .await
+    .unwrap()
+    .expect_err("the selector panicked");
+    assert!(matches!(err.kind(), ErrorKind::SelectorPanicked { .. }));
+}
+
+/// Notify forms of queue, selector and batch sends deliver the result to
+/// the recipient as well as to the awaited reply.
+#[actix_rt::test]
+async fn notify_forms_deliver_the_outcome() {
+    let cluster = one_broker().await;
+    let producer = start(config("notify_forms_group", &cluster)).await;
+    let (recipient, outcomes) = collector();
+    let q = MessageQueue::new(TOPIC, "broker-a", 1);
+    let a = producer
+        .send(SendToQueue::new(msg("a"), q.clone()).notify(recipient.clone(), 1))
+        .await
+        .unwrap()
+        .expect("to queue");
+    let b = producer
+        .send(
+            SendWithSelector::new(msg("b"), Arc::new(Touchy), "calm").notify(recipient.clone(), 2),
+        )
+        .await
+        .unwrap()
+        .expect("selector");
+    let c = producer
+        .send(
+            SendBatch::new(vec![msg("c1"), msg("c2")])
+                .to_queue(q)
+                .notify(recipient, 3),
+        )
+        .await
+        .unwrap()
+        .expect("batch to queue");
+    assert_eq!(
+        (
+            a.message_queue.queue_id,
+            b.message_queue.queue_id,
+            c.message_queue.queue_id
+        ),
+        (1, 2, 1)
+    );
+    assert!(eventually(LIMIT, || outcomes.total() == 3).await);
+    for (id, sent) in [(1, &a), (2, &b), (3, &c)] {
+        let got = outcomes.get(id);
+        assert_eq!(got.len(), 1, "correlation {id}");
+        assert_eq!(got[0].as_ref().unwrap().msg_id, sent.msg_id);
+    }
+    let got = stored(&cluster, 4).await;
+    for m in &got {
+        let want = if body_text(m) == "b" { 2 } else { 1 };
+        assert_eq!(m.queue_id, want, "{}", body_text(m));
+    }
+}
+
+/// A batch to a queue lands there whole.
+#[actix_rt::test]
+async fn batch_to_queue_lands_in_the_queue() {
+    let cluster = two_brokers().await;
+    let producer = start(config("batch_queue_group", &cluster)).await;
+    let q = MessageQueue::new(TOPIC, "broker-b", 3);
+    let r = within(
+        LIMIT,
+        "batch to queue",
+        producer
+            .send(SendBatch::new(vec![msg("one"), msg("two"), msg("three")]).to_queue(q.clone())),
+    )
+    .await
+    .unwrap()
+    .expect("batch to queue");
+    assert_eq!(r.message_queue, q);
+    let got = cluster.broker("broker-b").messages(TOPIC);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|m| m.queue_id == 3));
+    assert!(cluster.broker("broker-a").messages(TOPIC).is_empty());
+}
+
+/// Requests to a queue and through a selector go to the chosen queue (the
+/// reply is not awaited here: a short timeout ends them).
+#[actix_rt::test]
+async fn request_to_queue_and_through_selector() {
+    let cluster = one_broker().await;
+    let producer = start(config("request_forms_group", &cluster)).await;
+    let short = Duration::from_millis(300);
+    let q = MessageQueue::new(TOPIC, "broker-a", 3);
+    let to_queue = producer.send(
+        actix_rocketmq::SendRequest::new(msg("req-q3"))
+            .to_queue(q)
+            .with_timeout(short),
+    );
+    let by_selector = producer.send(
+        actix_rocketmq::SendRequest::new(msg("req-q2"))
+            .with_selector(Arc::new(Touchy), "calm")
+            .with_timeout(short),
+    );
+    let (a, b) = within(LIMIT, "requests", async {
+        tokio::join!(to_queue, by_selector)
+    })
+    .await;
+    // Nobody replies: both time out, after being stored.
+    assert!(a.unwrap().expect_err("no reply").is_timeout());
+    assert!(b.unwrap().expect_err("no reply").is_timeout());
+    let got = stored(&cluster, 2).await;
+    for m in &got {
+        let want = if body_text(m) == "req-q3" { 3 } else { 2 };
+        assert_eq!(m.queue_id, want, "{}", body_text(m));
+    }
+}

@@ -6,6 +6,7 @@ use actix::prelude::{Message as ActixMessage, Recipient};
 use tokio::time::Instant;
 
 use super::selector::{MessageQueueSelector, SelectorArg};
+use super::send::Route;
 use super::send_result::SendResult;
 use crate::error::Error;
 use crate::protocol::message::Message;
@@ -99,6 +100,7 @@ pub struct SendRequest {
     /// The whole request's timeout; `None`: the producer's send timeout.
     pub timeout: Option<Duration>,
     pub(crate) received: Instant,
+    pub(crate) route: Route,
 }
 
 impl SendRequest {
@@ -108,7 +110,25 @@ impl SendRequest {
             message,
             timeout: None,
             received: Instant::now(),
+            route: Route::Any,
         }
+    }
+
+    /// Sends the request to exactly `queue` (the Java `request(msg, mq, timeout)`).
+    pub fn to_queue(mut self, queue: MessageQueue) -> Self {
+        self.route = Route::Queue(queue);
+        self
+    }
+
+    /// Sends the request to the queue `selector` picks for `arg` (the Java
+    /// `request(msg, selector, arg, timeout)`).
+    pub fn with_selector(
+        mut self,
+        selector: Arc<dyn MessageQueueSelector>,
+        arg: impl Into<SelectorArg>,
+    ) -> Self {
+        self.route = Route::Selector(selector, arg.into());
+        self
     }
 
     /// Sets the timeout of the send and the wait for the reply together.
@@ -136,6 +156,8 @@ pub struct SendOneway {
     pub message: Message,
     pub(crate) received: Instant,
     pub(crate) timeout: Option<Duration>,
+    /// The rotation, or the queue of [`SendToQueue::oneway`] / [`SendWithSelector::oneway`].
+    pub(crate) route: Route,
 }
 
 impl SendOneway {
@@ -160,6 +182,7 @@ impl SendOneway {
             message,
             received: Instant::now(),
             timeout: None,
+            route: Route::Oneway,
         }
     }
 
@@ -190,6 +213,7 @@ pub struct SendToQueue {
     pub queue: MessageQueue,
     pub(crate) received: Instant,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendToQueue {
@@ -216,6 +240,40 @@ impl SendToQueue {
             queue,
             received: Instant::now(),
             timeout: None,
+            notify: None,
+        }
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(msg, mq, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// The same send without waiting for the broker (the Java
+    /// `sendOneway(msg, mq)`): one attempt to this queue, answered once written.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use actix_rocketmq::{Message, MessageQueue, SendToQueue};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().broker("broker-a").topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// let queue = MessageQueue::new("TopicTest", "broker-a", 2);
+    /// producer.send(SendToQueue::new(Message::new("TopicTest", "hi"), queue).oneway()).await??;
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn oneway(self) -> SendOneway {
+        SendOneway {
+            message: self.message,
+            received: self.received,
+            timeout: self.timeout,
+            route: Route::Queue(self.queue),
         }
     }
 
@@ -243,6 +301,7 @@ pub struct SendWithSelector {
     pub arg: SelectorArg,
     pub(crate) received: Instant,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendWithSelector {
@@ -279,6 +338,26 @@ impl SendWithSelector {
             arg: arg.into(),
             received: Instant::now(),
             timeout: None,
+            notify: None,
+        }
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(msg, selector, arg, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// The same send without waiting for the broker (the Java
+    /// `sendOneway(msg, selector, arg)`): one attempt to the selected queue,
+    /// answered once written.
+    pub fn oneway(self) -> SendOneway {
+        SendOneway {
+            message: self.message,
+            received: self.received,
+            timeout: self.timeout,
+            route: Route::Selector(self.selector, self.arg),
         }
     }
 
@@ -301,6 +380,8 @@ pub struct SendBatch {
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) queue: Option<MessageQueue>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendBatch {
@@ -327,7 +408,23 @@ impl SendBatch {
             messages,
             received: Instant::now(),
             timeout: None,
+            queue: None,
+            notify: None,
         }
+    }
+
+    /// Sends the batch to exactly `queue` (the Java `send(Collection, mq)`); no
+    /// retry on another broker.
+    pub fn to_queue(mut self, queue: MessageQueue) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(Collection, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
     }
 
     /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the

@@ -28,6 +28,21 @@ impl ProducerActor {
     }
 }
 
+impl ProducerActor {
+    /// `route` with its queue's topic namespaced (a queue the caller named).
+    pub(crate) fn wrap_route(&self, route: Route) -> Route {
+        match route {
+            Route::Queue(mut queue) => {
+                if let std::borrow::Cow::Owned(t) = self.cfg.wrap(&queue.topic) {
+                    queue.topic = t;
+                }
+                Route::Queue(queue)
+            }
+            other => other,
+        }
+    }
+}
+
 impl Handler<SendMessage> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
 
@@ -53,10 +68,11 @@ impl Handler<SendOneway> for ProducerActor {
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let timeout = msg.timeout;
+        let route = self.wrap_route(msg.route);
         self.send_with(
             |act, reply| {
                 with_timeout(
-                    act.prepare_job(msg.message, Route::Oneway, received, reply),
+                    act.prepare_job(msg.message, route, received, reply),
                     timeout,
                 )
             },
@@ -71,16 +87,16 @@ impl Handler<SendToQueue> for ProducerActor {
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let timeout = msg.timeout;
-        let mut queue = msg.queue;
-        queue.topic = self.cfg.wrap(&queue.topic).into_owned();
+        let notify = msg.notify;
+        let route = self.wrap_route(Route::Queue(msg.queue));
         self.send_with(
             |act, reply| {
                 with_timeout(
-                    act.prepare_job(msg.message, Route::Queue(queue), received, reply),
+                    act.prepare_job(msg.message, route, received, reply),
                     timeout,
                 )
             },
-            |slot| ReplyTo::Send { slot, notify: None },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }
@@ -91,6 +107,7 @@ impl Handler<SendWithSelector> for ProducerActor {
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let timeout = msg.timeout;
+        let notify = msg.notify;
         self.send_with(
             |act, reply| {
                 with_timeout(
@@ -103,7 +120,7 @@ impl Handler<SendWithSelector> for ProducerActor {
                     timeout,
                 )
             },
-            |slot| ReplyTo::Send { slot, notify: None },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }
@@ -114,15 +131,20 @@ impl Handler<SendBatch> for ProducerActor {
     fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let timeout = msg.timeout;
+        let notify = msg.notify;
+        let route = match msg.queue {
+            Some(queue) => self.wrap_route(Route::Queue(queue)),
+            None => Route::Any,
+        };
         self.send_with(
             |act, reply| {
                 with_timeout(
                     act.prepare
-                        .batch(&act.headers, msg.messages, received, reply),
+                        .batch(&act.headers, msg.messages, route, received, reply),
                     timeout,
                 )
             },
-            |slot| ReplyTo::Send { slot, notify: None },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }

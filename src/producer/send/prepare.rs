@@ -160,6 +160,7 @@ impl Prepare {
         &self,
         headers: &HeaderCache,
         mut messages: Vec<Message>,
+        route: Route,
         received: Instant,
         reply: ReplyTo,
     ) -> Prepared {
@@ -192,8 +193,12 @@ impl Prepare {
         let (fixed, topic) = headers.batch_fields(topic, properties);
         let size = body.len();
         let message = Message::new(first.topic.clone(), Bytes::new());
+        let max_attempts = match route {
+            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
+            _ => 1,
+        };
         Ok(Box::new(Job {
-            route: Route::Any,
+            route,
             code: request_code::SEND_BATCH_MESSAGE,
             fixed,
             message_properties: false,
@@ -206,7 +211,7 @@ impl Prepare {
             received,
             deadline: self.deadline(received),
             attempts: 0,
-            max_attempts: 1 + self.cfg.retry_times_when_send_failed(),
+            max_attempts,
             brokers_tried: Vec::new(),
             reply,
         }))
