@@ -369,3 +369,65 @@ async fn request_to_queue_and_through_selector() {
         assert_eq!(m.queue_id, want, "{}", body_text(m));
     }
 }
+
+/// `retry_times_when_send_async_failed` governs sends with `notify` (the Java
+/// callback send); awaited sends keep `retry_times_when_send_failed`.
+#[actix_rt::test]
+async fn notify_sends_retry_async_times() {
+    use actix_rocketmq::internals::protocol::codes::response_code;
+    let cluster = one_broker().await;
+    let producer = start(
+        config("async_retry_group", &cluster)
+            .retry_times_when_send_failed(0)
+            .retry_times_when_send_async_failed(3),
+    )
+    .await;
+    producer
+        .send(SendMessage::new(msg("warm-up")))
+        .await
+        .unwrap()
+        .expect("warm-up send");
+    let broker = cluster.broker("broker-a");
+    let busy = || Fault::respond(response_code::SYSTEM_BUSY, "busy").on_sends();
+
+    // Three busy answers: a notify send succeeds on its fourth attempt.
+    broker.inject(busy().times(3));
+    let (recipient, outcomes) = collector();
+    let r = within(
+        LIMIT,
+        "notify send",
+        producer.send(SendMessage::new(msg("a")).notify(recipient.clone(), 1)),
+    )
+    .await
+    .unwrap()
+    .expect("retried past three busy answers");
+    assert!(eventually(LIMIT, || outcomes.total() == 1).await);
+    assert_eq!(outcomes.get(1)[0].as_ref().unwrap().msg_id, r.msg_id);
+
+    // The same for an awaited send: no retry, the busy answer is the error.
+    broker.inject(busy().times(3));
+    let err = within(
+        LIMIT,
+        "plain send",
+        producer.send(SendMessage::new(msg("b"))),
+    )
+    .await
+    .unwrap()
+    .expect_err("no retries for an awaited send");
+    assert_eq!(err.attempts(), 1, "{err:?}");
+
+    // Four busy answers outlast a notify send's four attempts.
+    broker.clear_faults();
+    broker.inject(busy().times(4));
+    let err = within(
+        LIMIT,
+        "notify send",
+        producer.send(SendMessage::new(msg("c")).notify(recipient, 2)),
+    )
+    .await
+    .unwrap()
+    .expect_err("four busy answers");
+    assert_eq!(err.attempts(), 4, "{err:?}");
+    assert!(eventually(LIMIT, || outcomes.total() == 2).await);
+    assert!(outcomes.get(2)[0].is_err());
+}

@@ -239,7 +239,7 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the re-sends of async sends (kept for Java parity; see the getter).
+    /// Sets the extra attempts of callback sends (`notify`; see the getter).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").retry_times_when_send_async_failed(1).build()?;

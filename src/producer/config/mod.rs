@@ -285,11 +285,13 @@ impl ProducerConfig {
         self.retry.retry_times_when_send_failed
     }
 
-    /// Re-sends of an async send after a network failure or timeout (2): the
-    /// Java setting, kept so configs carry over. Here an async send is the same
-    /// `SendMessage` awaited later (or delivered with `notify`), so it follows
-    /// the sync rules of [`Self::retry_times_when_send_failed`], which retry on
-    /// more failures and on another broker; this value is not consulted.
+    /// Extra attempts (2) of a send whose result is delivered to a recipient
+    /// with `notify` (`SendMessage::notify`, `SendBatch::notify`: the Java
+    /// callback send, which Java retries `retryTimesWhenSendAsyncFailed`
+    /// times). They retry on the same failures and brokers as
+    /// [`Self::retry_times_when_send_failed`], which governs sends that are
+    /// only awaited (an awaited send is sync or async as the caller awaits it).
+    /// Sends to a queue or through a selector are not retried either way.
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;

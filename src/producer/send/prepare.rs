@@ -52,6 +52,24 @@ impl Prepare {
         self.ids.next_at(now_ms()).as_str().to_owned()
     }
 
+    /// 1 + the retries `route` allows: none to a queue, through a selector or
+    /// oneway; `retry_times_when_send_async_failed` for a send whose result is
+    /// also delivered to a recipient (`notify`, the Java callback send), else
+    /// `retry_times_when_send_failed`.
+    #[inline]
+    fn max_attempts(&self, route: &Route, reply: &ReplyTo) -> u32 {
+        match (route, reply) {
+            (
+                Route::Any,
+                ReplyTo::Send {
+                    notify: Some(_), ..
+                },
+            ) => 1 + self.cfg.retry_times_when_send_async_failed(),
+            (Route::Any, _) => 1 + self.cfg.retry_times_when_send_failed(),
+            _ => 1,
+        }
+    }
+
     fn deadline(&self, received: Instant) -> Instant {
         received + self.cfg.send_timeout()
     }
@@ -115,10 +133,7 @@ impl Prepare {
             Some(f) => f.2.clone(),
             None => headers.static_fields(topic, flag, message.flag),
         };
-        let max_attempts = match route {
-            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
-            _ => 1,
-        };
+        let max_attempts = self.max_attempts(&route, &reply);
         let size = body.as_ref().unwrap_or(&message.body).len();
         // A request–reply answer goes with its own code, for the broker to push it.
         let code = if message.is_reply() {
@@ -193,10 +208,7 @@ impl Prepare {
         let (fixed, topic) = headers.batch_fields(topic, properties);
         let size = body.len();
         let message = Message::new(first.topic.clone(), Bytes::new());
-        let max_attempts = match route {
-            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
-            _ => 1,
-        };
+        let max_attempts = self.max_attempts(&route, &reply);
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_BATCH_MESSAGE,
