@@ -431,3 +431,80 @@ async fn notify_sends_retry_async_times() {
     assert!(eventually(LIMIT, || outcomes.total() == 2).await);
     assert!(outcomes.get(2)[0].is_err());
 }
+
+/// `not_available_duration` is tunable: with an isolation for 100 ms answers
+/// (none by default), a slow broker-a is avoided after its first answer.
+#[actix_rt::test]
+async fn tuned_not_available_duration_isolates_a_slow_broker() {
+    async fn on_a(tuned: bool) -> usize {
+        let cluster = two_brokers().await;
+        let mut builder = config("tuned_fault_group", &cluster).send_latency_fault_enable(true);
+        if tuned {
+            builder = builder
+                .latency_max([50, 100, 550, 1000, 2000, 3000, 15000])
+                .not_available_duration([0, 60_000, 60_000, 60_000, 120_000, 180_000, 600_000]);
+        }
+        let producer = start(builder).await;
+        cluster.broker("broker-a").inject(
+            Fault::delay(Duration::from_millis(120))
+                .on_sends()
+                .forever(),
+        );
+        for i in 0..8 {
+            within(
+                LIMIT,
+                "send",
+                producer.send(SendMessage::new(msg(format!("m{i}")))),
+            )
+            .await
+            .unwrap()
+            .expect("send");
+        }
+        cluster.broker("broker-a").messages(TOPIC).len()
+    }
+    assert!(on_a(false).await >= 2, "by default 120 ms isolates nobody");
+    assert_eq!(
+        on_a(true).await,
+        1,
+        "tuned: broker-a isolated after one answer"
+    );
+}
+
+/// The fault table forgets a broker once no route names it.
+#[actix_rt::test]
+async fn fault_entries_of_brokers_gone_from_the_route_are_pruned() {
+    use actix_rocketmq::GetProducerStats;
+    use actix_rocketmq::testkit::RouteOverride;
+    let cluster = two_brokers().await;
+    let producer = start(
+        config("prune_fault_group", &cluster)
+            .send_latency_fault_enable(true)
+            .poll_name_server_interval(Duration::from_secs(1)),
+    )
+    .await;
+    for i in 0..8 {
+        let q = MessageQueue::new(TOPIC, if i % 2 == 0 { "broker-a" } else { "broker-b" }, 0);
+        producer
+            .send(SendToQueue::new(msg(format!("m{i}")), q))
+            .await
+            .unwrap()
+            .expect("send");
+    }
+    let stats = producer.send(GetProducerStats).await.unwrap();
+    assert_eq!(stats.fault_brokers, 2);
+    // The name server now routes the topic to broker-a alone.
+    let mut route = cluster.route(TOPIC).expect("a route");
+    route.broker_datas.retain(|b| b.broker_name == "broker-a");
+    route.queue_datas.retain(|q| q.broker_name == "broker-a");
+    cluster.override_route(TOPIC, RouteOverride::Route(route));
+    let mut pruned = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if producer.send(GetProducerStats).await.unwrap().fault_brokers == 1 {
+            pruned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(pruned, "broker-b's entry dropped after the route change");
+}

@@ -98,7 +98,7 @@ pub struct ProducerActor {
     /// The attempts handed to connections, by token.
     in_flight: InFlight,
     /// Done, retried or failed: what an attempt's end means.
-    outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// Request–reply requests waiting for their reply.
     pub(crate) requests: Requests,
 }
@@ -577,6 +577,7 @@ impl Handler<GetProducerStats> for ProducerActor {
         (s.in_flight, s.in_flight_bytes) = self.admission.in_flight();
         s.waiting_for_capacity = self.admission.blocked();
         s.waiting_for_route = self.routes.waiting();
+        s.fault_brokers = self.outcome.fault_len();
         MessageResult(s)
     }
 }

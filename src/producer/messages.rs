@@ -482,6 +482,9 @@ pub struct ProducerStats {
     pub failed: u64,
     /// Requests written to brokers, retries included.
     pub attempts: u64,
+    /// Brokers the latency fault table holds (with `send_latency_fault_enable`);
+    /// brokers no route names any more are dropped when a route changes.
+    pub fault_brokers: usize,
 }
 
 /// Asks a producer for its [`ProducerStats`].

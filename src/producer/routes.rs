@@ -111,6 +111,18 @@ impl RouteCache {
         self.routes.insert(topic, info);
     }
 
+    /// Whether any cached route names `broker` (its queues or its addresses).
+    pub(crate) fn names_broker(&self, broker: &str) -> bool {
+        self.routes.values().any(|info| {
+            info.queues.iter().any(|q| q.broker_name == broker)
+                || info
+                    .route
+                    .broker_datas
+                    .iter()
+                    .any(|b| b.broker_name == broker)
+        })
+    }
+
     /// A connection got for `addr`.
     pub(crate) fn connected(&mut self, addr: String, conn: Connection) {
         self.conns.insert(addr, conn);
@@ -295,6 +307,10 @@ impl Handler<RouteChanged> for ProducerActor {
         let fut = async move { connections_for(&instance, &info).await };
         Box::pin(fut.into_actor(self).map(move |conns, act, _| {
             act.routes.learn(msg.topic, msg.info, conns);
+            // The fault table forgets brokers no route names any more.
+            let routes = &act.routes;
+            act.outcome
+                .prune_faults(|broker| routes.names_broker(broker));
         }))
     }
 }

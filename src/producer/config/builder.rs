@@ -63,6 +63,8 @@ impl ProducerConfigBuilder {
                 retry: RetryPolicy::default(),
                 limits: Limits::default(),
                 send_latency_fault_enable: false,
+                latency_max: crate::producer::fault::LATENCY_MAX_MS,
+                not_available_duration: crate::producer::fault::NOT_AVAILABLE_DURATION_MS,
                 vip_channel_enabled: false,
                 serialize_type: SerializeType::RocketMq,
                 hooks: SendHooks::default(),
@@ -308,6 +310,37 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn send_latency_fault_enable(mut self, enable: bool) -> Self {
         self.config.send_latency_fault_enable = enable;
+        self
+    }
+
+    /// Sets the latency thresholds of the fault-tolerance table, in ms (Java
+    /// `setLatencyMax`; see [`ProducerConfig::latency_max`]). Used with
+    /// `send_latency_fault_enable`.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .latency_max([50, 100, 550, 1000, 2000, 3000, 15000])
+    ///     .build()?;
+    /// assert_eq!(c.latency_max()[3], 1000);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn latency_max(mut self, ms: [u64; 7]) -> Self {
+        self.config.latency_max = ms;
+        self
+    }
+
+    /// Sets the isolation each latency threshold earns, in ms (Java
+    /// `setNotAvailableDuration`; see [`ProducerConfig::not_available_duration`]).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .not_available_duration([0, 0, 30000, 60000, 120000, 180000, 600000])
+    ///     .build()?;
+    /// assert_eq!(c.not_available_duration()[2], 30000);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn not_available_duration(mut self, ms: [u64; 7]) -> Self {
+        self.config.not_available_duration = ms;
         self
     }
 

@@ -86,6 +86,8 @@ pub struct ProducerConfig {
     retry: RetryPolicy,
     limits: Limits,
     send_latency_fault_enable: bool,
+    latency_max: [u64; 7],
+    not_available_duration: [u64; 7],
     vip_channel_enabled: bool,
     serialize_type: SerializeType,
     hooks: SendHooks,
@@ -108,6 +110,8 @@ impl fmt::Debug for ProducerConfig {
             .field("retry", &self.retry)
             .field("limits", &self.limits)
             .field("send_latency_fault_enable", &self.send_latency_fault_enable)
+            .field("latency_max", &self.latency_max)
+            .field("not_available_duration", &self.not_available_duration)
             .field("vip_channel_enabled", &self.vip_channel_enabled)
             .field("serialize_type", &self.serialize_type)
             .field("hooks", &self.hooks)
@@ -344,6 +348,33 @@ impl ProducerConfig {
     /// ```
     pub fn create_topic_key(&self) -> &str {
         &self.instance.route.default_topic
+    }
+
+    /// The latency thresholds, in ms, of the fault-tolerance table (Java
+    /// `latencyMax`; default [`LATENCY_MAX_MS`](crate::producer::fault::LATENCY_MAX_MS),
+    /// the Java 5.2+ values): an attempt at least `latency_max[i]` slow (the
+    /// largest such `i`) isolates its broker for `not_available_duration[i]`.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.latency_max(), actix_rocketmq::producer::fault::LATENCY_MAX_MS);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn latency_max(&self) -> [u64; 7] {
+        self.latency_max
+    }
+
+    /// The isolation, in ms, each latency threshold of
+    /// [`Self::latency_max`] earns a broker (Java `notAvailableDuration`;
+    /// default [`NOT_AVAILABLE_DURATION_MS`](crate::producer::fault::NOT_AVAILABLE_DURATION_MS)).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.not_available_duration(), actix_rocketmq::producer::fault::NOT_AVAILABLE_DURATION_MS);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn not_available_duration(&self) -> [u64; 7] {
+        self.not_available_duration
     }
 
     /// Whether the latency fault-tolerance table steers queue selection (false).

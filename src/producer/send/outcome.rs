@@ -38,10 +38,23 @@ pub(crate) struct Outcome {
 impl Outcome {
     pub(crate) fn new(cfg: Arc<ProducerConfig>, group: String) -> Self {
         Outcome {
-            cfg,
             group,
-            fault: LatencyFaultTolerance::new(),
+            fault: LatencyFaultTolerance::with_durations(
+                cfg.latency_max(),
+                cfg.not_available_duration(),
+            ),
+            cfg,
         }
+    }
+
+    /// Drops the fault entries of brokers `named` says no route names any more.
+    pub(crate) fn prune_faults(&mut self, named: impl Fn(&str) -> bool) {
+        self.fault.retain(named);
+    }
+
+    /// Brokers in the fault table (tests).
+    pub(crate) fn fault_len(&self) -> usize {
+        self.fault.len()
     }
 
     /// The fault table, when queue selection is to avoid faulty brokers.
