@@ -508,3 +508,48 @@ async fn fault_entries_of_brokers_gone_from_the_route_are_pruned() {
     }
     assert!(pruned, "broker-b's entry dropped after the route change");
 }
+
+/// Records the topics of the queues and message it is shown; picks queue 2.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Vec<String>>);
+
+impl MessageQueueSelector for Seen {
+    fn select(&self, queues: &[MessageQueue], msg: &Message, _: &SelectorArg) -> Option<usize> {
+        let mut seen = self.0.lock().unwrap();
+        seen.extend(queues.iter().map(|q| q.topic.clone()));
+        seen.push(msg.topic.clone());
+        queues.iter().position(|q| q.queue_id == 2)
+    }
+}
+
+/// A namespaced producer's selector sees queues (and the message) without the
+/// namespace, as the `MessageQueueSelector` doc says; the message is stored in
+/// the chosen queue of the namespaced topic.
+#[actix_rt::test]
+async fn selectors_see_queues_without_the_namespace() {
+    let wrapped = format!("ns1%{TOPIC}");
+    let cluster = actix_rocketmq::testkit::TestCluster::builder()
+        .broker("broker-a")
+        .topic(&wrapped, 4)
+        .start()
+        .await
+        .expect("test cluster starts");
+    let producer = start(config("ns_selector_group", &cluster).namespace("ns1")).await;
+    let seen = Arc::new(Seen::default());
+    let r = within(
+        LIMIT,
+        "selector send",
+        producer.send(SendWithSelector::new(msg("x"), seen.clone(), "k")),
+    )
+    .await
+    .unwrap()
+    .expect("namespaced selector send");
+    assert_eq!(r.message_queue.queue_id, 2);
+    assert_eq!(r.message_queue.topic, TOPIC);
+    let topics = seen.0.lock().unwrap().clone();
+    assert_eq!(topics.len(), 5, "{topics:?}");
+    assert!(topics.iter().all(|t| t == TOPIC), "{topics:?}");
+    let stored = cluster.messages(&wrapped);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].queue_id, 2);
+}

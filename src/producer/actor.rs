@@ -320,7 +320,10 @@ impl ProducerActor {
         if now >= job.deadline {
             return self.follow(Outcome::too_late(job, now), ctx);
         }
-        let queue = match self.routes.select_queue(&job, &info, self.outcome.fault()) {
+        let queue = match self
+            .routes
+            .select_queue(&job, &info, self.outcome.fault(), &self.cfg)
+        {
             Ok(queue) => queue,
             Err(err) => return self.follow(Outcome::no_queue_selected(job, err), ctx),
         };

@@ -15,7 +15,7 @@ use super::ProducerActor;
 use super::config::ProducerConfig;
 use super::fault::LatencyFaultTolerance;
 use super::messages::FetchPublishQueues;
-use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg, select_queue};
+use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
 use super::send::{Job, Route};
 use crate::error::{Error, WaitingFor};
 use crate::protocol::route::MessageQueue;
@@ -182,10 +182,11 @@ impl RouteCache {
         job: &Job,
         info: &PublishInfo,
         fault: Option<&LatencyFaultTolerance>,
+        cfg: &ProducerConfig,
     ) -> Result<MessageQueue, Error> {
         match &job.route {
             Route::Queue(q) => Ok(q.clone()),
-            Route::Selector(sel, arg) => select_caught(sel.as_ref(), job, info, arg),
+            Route::Selector(sel, arg) => select_caught(sel.as_ref(), job, info, arg, cfg),
             Route::Any | Route::Oneway => {
                 let fault = fault.map(|f| (f, Instant::now().into_std()));
                 let last = job.brokers_tried.last().map(String::as_str);
@@ -323,9 +324,21 @@ fn select_caught(
     job: &Job,
     info: &PublishInfo,
     arg: &SelectorArg,
+    cfg: &ProducerConfig,
 ) -> Result<MessageQueue, Error> {
+    // The selector sees the queues as the caller names them: without the
+    // namespace (as the message's topic is); its index picks the queue as sent.
+    let stripped: Option<Vec<MessageQueue>> = cfg.namespace().map(|_| {
+        info.queues
+            .iter()
+            .map(|q| user_queue(cfg, q.clone()))
+            .collect()
+    });
+    let shown = stripped.as_deref().unwrap_or(&info.queues);
     match catch_unwind(AssertUnwindSafe(|| {
-        select_queue(sel, &info.queues, &job.message, arg).cloned()
+        sel.select(shown, &job.message, arg)
+            .and_then(|i| info.queues.get(i))
+            .cloned()
     })) {
         Ok(Some(q)) => Ok(q),
         Ok(None) => Err(Error::no_queue_selected(job.topic())),
