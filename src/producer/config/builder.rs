@@ -15,7 +15,7 @@ use super::namesrv_addr::parse_namesrv_addrs;
 use super::{DEFAULT_CREATE_TOPIC_KEY, ProducerConfig};
 use crate::error::Error;
 use crate::producer::hooks::{CheckForbiddenHook, SendHook, SendHooks};
-use crate::producer::transaction::TransactionChecker;
+use crate::producer::transaction::{TransactionChecker, TransactionListener};
 use crate::protocol::SerializeType;
 use crate::protocol::acl::AclCredentials;
 use crate::protocol::validation::{self, is_legal_name};
@@ -69,6 +69,7 @@ impl ProducerConfigBuilder {
                 serialize_type: SerializeType::RocketMq,
                 hooks: SendHooks::default(),
                 transaction_checker: None,
+                transaction_listener: None,
                 instance: InstanceConfig {
                     // Fixed by build(), once the IP and instance name are.
                     client_id: String::new(),
@@ -540,6 +541,21 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn transaction_checker(mut self, checker: impl TransactionChecker) -> Self {
         self.config.transaction_checker = Some(Arc::new(checker));
+        self
+    }
+
+    /// Makes this a transactional producer with a Java-style
+    /// [`TransactionListener`] (Java `TransactionMQProducer.setTransactionListener`):
+    /// it runs the local transactions of
+    /// [`ExecuteTransaction`](crate::ExecuteTransaction) sends and, as the
+    /// producer's [`TransactionChecker`], answers the brokers' checks
+    /// (replacing any checker set before).
+    pub fn transaction_listener(mut self, listener: impl TransactionListener) -> Self {
+        let listener: Arc<dyn TransactionListener> = Arc::new(listener);
+        self.config.transaction_checker = Some(Arc::new(
+            crate::producer::transaction::ListenerChecker(listener.clone()),
+        ));
+        self.config.transaction_listener = Some(listener);
         self
     }
 

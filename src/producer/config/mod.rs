@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::producer::hooks::SendHooks;
-use crate::producer::transaction::TransactionChecker;
+use crate::producer::transaction::{TransactionChecker, TransactionListener};
 use crate::protocol::acl::AclCredentials;
 use crate::runtime::TlsConfig;
 use crate::runtime::instance::InstanceConfig;
@@ -92,6 +92,7 @@ pub struct ProducerConfig {
     serialize_type: SerializeType,
     hooks: SendHooks,
     transaction_checker: Option<Arc<dyn TransactionChecker>>,
+    transaction_listener: Option<Arc<dyn TransactionListener>>,
     // The client instance's part, ready to hand over: client id, name servers
     // (as configured), route polling, default topic, heartbeats, API timeout,
     // connections (connect timeout, ACL, TLS), connection arbiter.
@@ -116,6 +117,7 @@ impl fmt::Debug for ProducerConfig {
             .field("serialize_type", &self.serialize_type)
             .field("hooks", &self.hooks)
             .field("transaction_checker", &self.transaction_checker.is_some())
+            .field("transaction_listener", &self.transaction_listener.is_some())
             .field("instance", &self.instance)
             .finish()
     }
@@ -544,6 +546,11 @@ impl ProducerConfig {
     /// What answers the brokers' transaction checks; transactional sends need one.
     pub fn transaction_checker(&self) -> Option<&Arc<dyn TransactionChecker>> {
         self.transaction_checker.as_ref()
+    }
+
+    /// The transaction listener, if one is set (it is then the checker too).
+    pub fn transaction_listener(&self) -> Option<&Arc<dyn TransactionListener>> {
+        self.transaction_listener.as_ref()
     }
 
     /// `resource` with this config's namespace, by [`wrap_namespace`].
