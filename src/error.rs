@@ -196,6 +196,20 @@ impl Error {
         })
     }
 
+    /// The selector of a send to `topic` panicked, saying `panic`.
+    ///
+    /// ```
+    /// let e = actix_rocketmq::error::Error::selector_panicked("T", "boom");
+    /// assert!(!e.is_retriable());
+    /// assert!(e.to_string().contains("boom"));
+    /// ```
+    pub fn selector_panicked(topic: impl Into<String>, panic: impl Into<String>) -> Self {
+        Error::new(ErrorKind::SelectorPanicked {
+            topic: topic.into(),
+            panic: panic.into(),
+        })
+    }
+
     /// The producer has been shut down.
     ///
     /// ```
@@ -370,7 +384,8 @@ impl Error {
             ErrorKind::Protocol { .. }
             | ErrorKind::Backpressure { .. }
             | ErrorKind::Forbidden { .. }
-            | ErrorKind::NoQueueSelected { .. } => Some(BROKER_NOT_EXIST_EXCEPTION),
+            | ErrorKind::NoQueueSelected { .. }
+            | ErrorKind::SelectorPanicked { .. } => Some(BROKER_NOT_EXIST_EXCEPTION),
             _ => None,
         }
     }

@@ -150,8 +150,8 @@ pub use producer::selector::{
 };
 pub use producer::send_result::{SendResult, SendStatus};
 pub use producer::transaction::{
-    EndTransaction, SendMessageInTransaction, Transaction, TransactionCheck, TransactionChecker,
-    TransactionResolution,
+    EndTransaction, ExecuteTransaction, SendMessageInTransaction, Transaction, TransactionCheck,
+    TransactionChecker, TransactionListener, TransactionResolution, TransactionSendResult,
 };
 pub use producer::{ProducerActor, ProducerExt};
 pub use protocol::acl::AclCredentials;

@@ -383,3 +383,129 @@ async fn a_dropped_producer_stops_and_unregisters() {
         Some("tx_dropped_group")
     );
 }
+
+/// A Java-style listener: the local transaction answers by the body, and the
+/// check answers Commit (recording the ids it is asked about).
+#[derive(Default)]
+struct Listener {
+    executed: std::sync::Mutex<Vec<(String, Option<u64>)>>,
+    checked: std::sync::Mutex<Vec<String>>,
+}
+
+impl actix_rocketmq::TransactionListener for Listener {
+    fn execute_local_transaction(
+        &self,
+        msg: &Message,
+        arg: Option<&(dyn std::any::Any + Send)>,
+    ) -> TransactionResolution {
+        let arg = arg.and_then(|a| a.downcast_ref::<u64>()).copied();
+        let id = msg.uniq_key().expect("the transaction id").to_owned();
+        self.executed.lock().unwrap().push((id, arg));
+        match std::str::from_utf8(&msg.body).unwrap() {
+            "commit" => TransactionResolution::Commit,
+            "rollback" => TransactionResolution::Rollback,
+            "panic" => panic!("local transaction blew up"),
+            _ => TransactionResolution::Unknown,
+        }
+    }
+
+    fn check_local_transaction(&self, check: &TransactionCheck) -> TransactionResolution {
+        self.checked
+            .lock()
+            .unwrap()
+            .push(check.transaction_id.clone());
+        TransactionResolution::Commit
+    }
+}
+
+/// `ExecuteTransaction` with a `TransactionListener`: commit, rollback, and
+/// unknown settled later by the listener's check.
+#[actix_rt::test]
+async fn a_transaction_listener_runs_and_checks() {
+    use actix_rocketmq::ExecuteTransaction;
+    struct Shared(Arc<Listener>);
+    impl actix_rocketmq::TransactionListener for Shared {
+        fn execute_local_transaction(
+            &self,
+            msg: &Message,
+            arg: Option<&(dyn std::any::Any + Send)>,
+        ) -> TransactionResolution {
+            self.0.execute_local_transaction(msg, arg)
+        }
+        fn check_local_transaction(&self, check: &TransactionCheck) -> TransactionResolution {
+            self.0.check_local_transaction(check)
+        }
+    }
+    let cluster = one_broker().await;
+    let listener = Arc::new(Listener::default());
+    let producer =
+        start(config("tx_listener_group", &cluster).transaction_listener(Shared(listener.clone())))
+            .await;
+    let run = |body: &'static str, arg: u64| {
+        within(
+            LIMIT,
+            "execute transaction",
+            producer.send(ExecuteTransaction::new(msg(body)).with_arg(arg)),
+        )
+    };
+    let committed = run("commit", 1).await.unwrap().expect("commit");
+    assert_eq!(
+        committed.local_transaction_state,
+        TransactionResolution::Commit
+    );
+    assert!(settles(&cluster, "commit", TransactionState::Committed).await);
+    let rolled = run("rollback", 2).await.unwrap().expect("rollback");
+    assert_eq!(
+        rolled.local_transaction_state,
+        TransactionResolution::Rollback
+    );
+    assert!(settles(&cluster, "rollback", TransactionState::RolledBack).await);
+    let unknown = run("later", 3).await.unwrap().expect("unknown");
+    assert_eq!(
+        unknown.local_transaction_state,
+        TransactionResolution::Unknown
+    );
+    let panicked = run("panic", 4).await.unwrap().expect("a panic is Unknown");
+    assert_eq!(
+        panicked.local_transaction_state,
+        TransactionResolution::Unknown
+    );
+    let executed = listener.executed.lock().unwrap().clone();
+    let args: Vec<_> = executed.iter().map(|(_, a)| *a).collect();
+    assert_eq!(args, [Some(1), Some(2), Some(3), Some(4)]);
+    assert_eq!(executed[2].0, unknown.send_result.msg_id);
+
+    // The broker checks the unknown one: the listener's check commits it.
+    let broker = cluster.broker("broker-a");
+    end_transactions(&broker, 4).await;
+    let half = stored(&cluster, "later");
+    assert_eq!(half.transaction, TransactionState::Prepared);
+    broker
+        .check_transaction(&half)
+        .expect("a connection of the group");
+    assert!(settles(&cluster, "later", TransactionState::Committed).await);
+    let checked = listener.checked.lock().unwrap().clone();
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0], unknown.send_result.msg_id);
+}
+
+/// `ExecuteTransaction` without a listener is a config error.
+#[actix_rt::test]
+async fn execute_transaction_needs_a_listener() {
+    let cluster = one_broker().await;
+    let producer = tx_producer(
+        &cluster,
+        "tx_no_listener_group",
+        TransactionResolution::Commit,
+    )
+    .await;
+    let err = within(
+        LIMIT,
+        "execute transaction",
+        producer.send(actix_rocketmq::ExecuteTransaction::new(msg("x"))),
+    )
+    .await
+    .unwrap()
+    .expect_err("no listener");
+    assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
+}

@@ -126,6 +126,10 @@ impl fmt::Display for ErrorKind {
                 f,
                 "no message queue selected for topic `{topic}`; make the selector return a queue of the list"
             ),
+            ErrorKind::SelectorPanicked { topic, panic } => write!(
+                f,
+                "the message queue selector panicked for topic `{topic}`: {panic}; fix the selector"
+            ),
             ErrorKind::Instance(e) => write!(f, "{e}"),
             ErrorKind::ShutDown => write!(
                 f,

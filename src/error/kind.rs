@@ -82,6 +82,13 @@ pub enum ErrorKind {
         /// The topic being sent to.
         topic: String,
     },
+    /// The send's `MessageQueueSelector` panicked; the send fails, the producer lives on.
+    SelectorPanicked {
+        /// The topic being sent to.
+        topic: String,
+        /// What the panic said.
+        panic: String,
+    },
     /// The client instance refused to start or register the producer.
     Instance(InstanceError),
     /// The producer (or its client instance) has been shut down.
@@ -110,6 +117,7 @@ impl ErrorKind {
             ErrorKind::Backpressure { .. } => "backpressure",
             ErrorKind::Forbidden { .. } => "forbidden",
             ErrorKind::NoQueueSelected { .. } => "no_queue_selected",
+            ErrorKind::SelectorPanicked { .. } => "selector_panicked",
             ErrorKind::Instance(_) => "instance",
             ErrorKind::ShutDown => "shut_down",
             ErrorKind::Config(_) => "config",

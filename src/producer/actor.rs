@@ -99,7 +99,7 @@ pub struct ProducerActor {
     /// The attempts handed to connections, by token.
     in_flight: InFlight,
     /// Done, retried or failed: what an attempt's end means.
-    outcome: Outcome,
+    pub(crate) outcome: Outcome,
     /// Request–reply requests waiting for their reply.
     pub(crate) requests: Requests,
 }
@@ -338,8 +338,12 @@ impl ProducerActor {
         if now >= job.deadline {
             return self.follow(Outcome::too_late(job, now), ctx);
         }
-        let Some(queue) = self.routes.select_queue(&job, &info, self.outcome.fault()) else {
-            return self.follow(Outcome::no_queue_selected(job), ctx);
+        let queue = match self
+            .routes
+            .select_queue(&job, &info, self.outcome.fault(), &self.cfg)
+        {
+            Ok(queue) => queue,
+            Err(err) => return self.follow(Outcome::no_queue_selected(job, err), ctx),
         };
         let (addr, conn) = self.routes.master(&info, &queue.broker_name);
         if let (None, Some(addr)) = (conn, &addr) {
@@ -594,6 +598,7 @@ impl Handler<GetProducerStats> for ProducerActor {
         (s.in_flight, s.in_flight_bytes) = self.admission.in_flight();
         s.waiting_for_capacity = self.admission.blocked();
         s.waiting_for_route = self.routes.waiting();
+        s.fault_brokers = self.outcome.fault_len();
         MessageResult(s)
     }
 }

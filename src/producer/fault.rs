@@ -73,12 +73,20 @@ impl FaultItem {
 /// t.update("b", Duration::from_millis(5), true, false, now);
 /// assert!(!t.is_reachable("b"));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LatencyFaultTolerance {
     items: HashMap<String, FaultItem>,
+    latency_max: [u64; 7],
+    not_available: [u64; 7],
     // Java `whichItemWorst`: rotates pick_one_at_least over the better half.
     #[cfg(test)]
     which_item_worst: usize,
+}
+
+impl Default for LatencyFaultTolerance {
+    fn default() -> Self {
+        Self::with_durations(LATENCY_MAX_MS, NOT_AVAILABLE_DURATION_MS)
+    }
 }
 
 impl LatencyFaultTolerance {
@@ -89,6 +97,44 @@ impl LatencyFaultTolerance {
     /// ```
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table with its own thresholds and isolations, in ms (Java
+    /// `setLatencyMax` / `setNotAvailableDuration`): a latency of at least
+    /// `latency_max[i]` (the largest such `i`) isolates for `not_available[i]`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use actix_rocketmq::producer::fault::LatencyFaultTolerance;
+    /// let mut t = LatencyFaultTolerance::with_durations(
+    ///     [10, 20, 30, 40, 50, 60, 70],
+    ///     [0, 100, 200, 300, 400, 500, 600],
+    /// );
+    /// assert_eq!(t.not_available_for(Duration::from_millis(25)), Duration::from_millis(100));
+    /// let now = Instant::now();
+    /// t.update("b", Duration::from_millis(25), false, true, now);
+    /// assert!(!t.is_available("b", now + Duration::from_millis(99)));
+    /// ```
+    pub fn with_durations(latency_max: [u64; 7], not_available: [u64; 7]) -> Self {
+        LatencyFaultTolerance {
+            items: HashMap::new(),
+            latency_max,
+            not_available,
+            #[cfg(test)]
+            which_item_worst: 0,
+        }
+    }
+
+    /// The isolation `latency` earns under this table's thresholds (see
+    /// [`not_available_duration`] for the defaults').
+    pub fn not_available_for(&self, latency: Duration) -> Duration {
+        let ms = latency.as_millis();
+        self.latency_max
+            .iter()
+            .zip(self.not_available)
+            .rev()
+            .find(|(max, _)| ms >= u128::from(**max))
+            .map_or(Duration::ZERO, |(_, d)| Duration::from_millis(d))
     }
 
     /// Records the outcome of one attempt on `broker` (Java 5.2+ `updateFaultItem`).
@@ -118,7 +164,7 @@ impl LatencyFaultTolerance {
         reachable: bool,
         now: Instant,
     ) {
-        let duration = not_available_duration(if isolation {
+        let duration = self.not_available_for(if isolation {
             ISOLATION_LATENCY
         } else {
             latency
@@ -203,7 +249,14 @@ impl LatencyFaultTolerance {
     }
 
     /// Keeps only the brokers for which `keep` is true (drop brokers no route names any more).
-    #[cfg(test)]
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut t = actix_rocketmq::producer::fault::LatencyFaultTolerance::new();
+    /// t.update("gone", Duration::from_secs(20), false, true, Instant::now());
+    /// t.retain(|b| b != "gone");
+    /// assert!(t.is_empty());
+    /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         self.items.retain(|name, _| keep(name));
     }

@@ -31,6 +31,15 @@ use crate::protocol::route::MessageQueue;
 
 use super::send_result::SendResult;
 
+/// What a caught panic said (its `&str` or `String` payload), else "a panic".
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic")
+}
+
 /// How a send waits for its result (Java `CommunicationMode`).
 ///
 /// ```

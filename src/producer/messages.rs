@@ -6,6 +6,7 @@ use actix::prelude::{Message as ActixMessage, Recipient};
 use tokio::time::Instant;
 
 use super::selector::{MessageQueueSelector, SelectorArg};
+use super::send::Route;
 use super::send_result::SendResult;
 use crate::error::Error;
 use crate::protocol::message::Message;
@@ -30,6 +31,7 @@ pub struct SendMessage {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
@@ -39,6 +41,7 @@ impl SendMessage {
         SendMessage {
             message,
             received: Instant::now(),
+            timeout: None,
             notify: None,
         }
     }
@@ -47,6 +50,13 @@ impl SendMessage {
     /// actors that would rather not await the reply.
     pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
         self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 }
@@ -90,6 +100,7 @@ pub struct SendRequest {
     /// The whole request's timeout; `None`: the producer's send timeout.
     pub timeout: Option<Duration>,
     pub(crate) received: Instant,
+    pub(crate) route: Route,
 }
 
 impl SendRequest {
@@ -99,7 +110,25 @@ impl SendRequest {
             message,
             timeout: None,
             received: Instant::now(),
+            route: Route::Any,
         }
+    }
+
+    /// Sends the request to exactly `queue` (the Java `request(msg, mq, timeout)`).
+    pub fn to_queue(mut self, queue: MessageQueue) -> Self {
+        self.route = Route::Queue(queue);
+        self
+    }
+
+    /// Sends the request to the queue `selector` picks for `arg` (the Java
+    /// `request(msg, selector, arg, timeout)`).
+    pub fn with_selector(
+        mut self,
+        selector: Arc<dyn MessageQueueSelector>,
+        arg: impl Into<SelectorArg>,
+    ) -> Self {
+        self.route = Route::Selector(selector, arg.into());
+        self
     }
 
     /// Sets the timeout of the send and the wait for the reply together.
@@ -126,6 +155,9 @@ pub struct SendOneway {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
+    /// The rotation, or the queue of [`SendToQueue::oneway`] / [`SendWithSelector::oneway`].
+    pub(crate) route: Route,
 }
 
 impl SendOneway {
@@ -149,7 +181,16 @@ impl SendOneway {
         SendOneway {
             message,
             received: Instant::now(),
+            timeout: None,
+            route: Route::Oneway,
         }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -171,6 +212,8 @@ pub struct SendToQueue {
     /// The target queue (topic, broker name, queue id), e.g. one from [`FetchPublishQueues`].
     pub queue: MessageQueue,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendToQueue {
@@ -196,7 +239,49 @@ impl SendToQueue {
             message,
             queue,
             received: Instant::now(),
+            timeout: None,
+            notify: None,
         }
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(msg, mq, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// The same send without waiting for the broker (the Java
+    /// `sendOneway(msg, mq)`): one attempt to this queue, answered once written.
+    ///
+    /// ```
+    /// # use actix_rocketmq::testkit::TestCluster;
+    /// # use actix_rocketmq::{ProducerActor, ProducerConfig, Shutdown};
+    /// use actix_rocketmq::{Message, MessageQueue, SendToQueue};
+    /// # #[actix_rt::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cluster = TestCluster::builder().broker("broker-a").topic("TopicTest", 4).start().await?;
+    /// # let config = ProducerConfig::builder("my_group").namesrv_addr(&cluster.namesrv_addr()).build()?;
+    /// # let producer = ProducerActor::start(config).await?;
+    /// let queue = MessageQueue::new("TopicTest", "broker-a", 2);
+    /// producer.send(SendToQueue::new(Message::new("TopicTest", "hi"), queue).oneway()).await??;
+    /// # producer.send(Shutdown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn oneway(self) -> SendOneway {
+        SendOneway {
+            message: self.message,
+            received: self.received,
+            timeout: self.timeout,
+            route: Route::Queue(self.queue),
+        }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -215,6 +300,8 @@ pub struct SendWithSelector {
     /// Passed to the selector, e.g. the order id to hash.
     pub arg: SelectorArg,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendWithSelector {
@@ -250,7 +337,35 @@ impl SendWithSelector {
             selector,
             arg: arg.into(),
             received: Instant::now(),
+            timeout: None,
+            notify: None,
         }
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(msg, selector, arg, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// The same send without waiting for the broker (the Java
+    /// `sendOneway(msg, selector, arg)`): one attempt to the selected queue,
+    /// answered once written.
+    pub fn oneway(self) -> SendOneway {
+        SendOneway {
+            message: self.message,
+            received: self.received,
+            timeout: self.timeout,
+            route: Route::Selector(self.selector, self.arg),
+        }
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -264,6 +379,9 @@ pub struct SendBatch {
     /// The messages: same topic, same `WAIT`, no delay level, encoded size at most `maxMessageSize`.
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) queue: Option<MessageQueue>,
+    pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
 
 impl SendBatch {
@@ -289,7 +407,31 @@ impl SendBatch {
         SendBatch {
             messages,
             received: Instant::now(),
+            timeout: None,
+            queue: None,
+            notify: None,
         }
+    }
+
+    /// Sends the batch to exactly `queue` (the Java `send(Collection, mq)`); no
+    /// retry on another broker.
+    pub fn to_queue(mut self, queue: MessageQueue) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Also delivers the result to `recipient`, tagged with `correlation`
+    /// (the Java `send(Collection, callback)`), as [`SendMessage::notify`].
+    pub fn notify(mut self, recipient: Recipient<SendOutcome>, correlation: u64) -> Self {
+        self.notify = Some((recipient, correlation));
+        self
+    }
+
+    /// Sets this send's timeout (the Java `send(msg, timeout)`), in place of the
+    /// producer's `send_timeout`; it counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -387,6 +529,9 @@ pub struct ProducerStats {
     pub failed: u64,
     /// Requests written to brokers, retries included.
     pub attempts: u64,
+    /// Brokers the latency fault table holds (with `send_latency_fault_enable`);
+    /// brokers no route names any more are dropped when a route changes.
+    pub fault_brokers: usize,
 }
 
 /// Asks a producer for its [`ProducerStats`].

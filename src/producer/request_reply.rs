@@ -8,7 +8,6 @@ use tokio::time::Instant;
 
 use super::ProducerActor;
 use super::messages::SendRequest;
-use super::send::Route;
 use super::send::reply::{ReplySlot, ReplyTo, SendReply};
 use crate::error::Error;
 use crate::protocol::message::{Message, property};
@@ -72,6 +71,7 @@ impl Handler<SendRequest> for ProducerActor {
     fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
         let timeout = msg.timeout.unwrap_or(self.cfg.send_timeout());
+        let route = self.wrap_route(msg.route);
         // Unique per client (and the broker pushes by client id).
         let correlation_id = self.prepare.unique_id();
         let mut message = msg.message;
@@ -89,7 +89,7 @@ impl Handler<SendRequest> for ProducerActor {
             .wait(correlation_id, slot.clone(), timer, received);
         // The request's timeout bounds its send too (Java `request(msg, timeout)`).
         let job = self
-            .prepare_job(message, Route::Any, received, ReplyTo::Request(slot))
+            .prepare_job(message, route, received, ReplyTo::Request(slot))
             .map(|mut job| {
                 job.deadline = received + timeout;
                 job

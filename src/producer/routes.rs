@@ -3,6 +3,7 @@
 //! rotation, with the one FindRoute look-up and the one master-address rule
 //! (the VIP port) every path shares.
 use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use actix::prelude::*;
 use futures::future::join_all;
@@ -14,7 +15,7 @@ use super::ProducerActor;
 use super::config::ProducerConfig;
 use super::fault::LatencyFaultTolerance;
 use super::messages::FetchPublishQueues;
-use super::selector::{QueueSelection, select_queue};
+use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
 use super::send::{Job, Route};
 use crate::error::{Error, WaitingFor};
 use crate::protocol::route::MASTER_ID;
@@ -111,6 +112,18 @@ impl RouteCache {
         self.routes.insert(topic, info);
     }
 
+    /// Whether any cached route names `broker` (its queues or its addresses).
+    pub(crate) fn names_broker(&self, broker: &str) -> bool {
+        self.routes.values().any(|info| {
+            info.queues.iter().any(|q| q.broker_name == broker)
+                || info
+                    .route
+                    .broker_datas
+                    .iter()
+                    .any(|b| b.broker_name == broker)
+        })
+    }
+
     /// A connection got for `addr`.
     pub(crate) fn connected(&mut self, addr: String, conn: Connection) {
         self.conns.insert(addr, conn);
@@ -170,23 +183,24 @@ impl RouteCache {
         job: &Job,
         info: &PublishInfo,
         fault: Option<&LatencyFaultTolerance>,
-    ) -> Option<MessageQueue> {
+        cfg: &ProducerConfig,
+    ) -> Result<MessageQueue, Error> {
         match &job.route {
-            Route::Queue(q) => Some(q.clone()),
-            Route::Selector(sel, arg) => {
-                select_queue(sel.as_ref(), &info.queues, &job.message, arg).cloned()
-            }
+            Route::Queue(q) => Ok(q.clone()),
+            Route::Selector(sel, arg) => select_caught(sel.as_ref(), job, info, arg, cfg),
             Route::Any | Route::Oneway => {
                 let fault = fault.map(|f| (f, Instant::now().into_std()));
                 let last = job.brokers_tried.last().map(String::as_str);
                 // Looked up before inserting: `entry` would copy the topic on every send.
                 if let Some(sel) = self.selection.get_mut(job.topic()) {
-                    return sel.select_one(info, last, fault);
+                    return sel
+                        .select_one(info, last, fault)
+                        .ok_or_else(|| Error::no_queue_selected(job.topic()));
                 }
                 let mut sel = QueueSelection::default();
                 let picked = sel.select_one(info, last, fault);
                 self.selection.insert(job.topic().to_owned(), sel);
-                picked
+                picked.ok_or_else(|| Error::no_queue_selected(job.topic()))
             }
         }
     }
@@ -335,6 +349,43 @@ impl Handler<RouteChanged> for ProducerActor {
         let fut = async move { connections_for(&instance, &info).await };
         Box::pin(fut.into_actor(self).map(move |conns, act, _| {
             act.routes.learn(msg.topic, msg.info, conns);
+            // The fault table forgets brokers no route names any more.
+            let routes = &act.routes;
+            act.outcome
+                .prune_faults(|broker| routes.names_broker(broker));
         }))
+    }
+}
+
+/// A selector's pick, its panic caught (it fails the send, not the producer).
+#[cold]
+#[inline(never)]
+fn select_caught(
+    sel: &dyn MessageQueueSelector,
+    job: &Job,
+    info: &PublishInfo,
+    arg: &SelectorArg,
+    cfg: &ProducerConfig,
+) -> Result<MessageQueue, Error> {
+    // The selector sees the queues as the caller names them: without the
+    // namespace (as the message's topic is); its index picks the queue as sent.
+    let stripped: Option<Vec<MessageQueue>> = cfg.namespace().map(|_| {
+        info.queues
+            .iter()
+            .map(|q| user_queue(cfg, q.clone()))
+            .collect()
+    });
+    let shown = stripped.as_deref().unwrap_or(&info.queues);
+    match catch_unwind(AssertUnwindSafe(|| {
+        sel.select(shown, &job.message, arg)
+            .and_then(|i| info.queues.get(i))
+            .cloned()
+    })) {
+        Ok(Some(q)) => Ok(q),
+        Ok(None) => Err(Error::no_queue_selected(job.topic())),
+        Err(panic) => Err(Error::selector_panicked(
+            job.topic(),
+            crate::producer::hooks::panic_message(&panic),
+        )),
     }
 }

@@ -301,7 +301,10 @@ pub fn java_string_hash(s: &str) -> i32 {
 /// Chooses the queue of a send from the topic's queues (Java `MessageQueueSelector`).
 ///
 /// Returns an index into `queues`; `None` (or an index out of range) fails
-/// the send with [`ErrorKind::NoQueueSelected`](crate::error::ErrorKind::NoQueueSelected).
+/// the send with [`ErrorKind::NoQueueSelected`](crate::error::ErrorKind::NoQueueSelected);
+/// a panic is caught and fails the send with
+/// [`ErrorKind::SelectorPanicked`](crate::error::ErrorKind::SelectorPanicked),
+/// and the producer goes on.
 /// Queues and message carry the topic *without* namespace, as in Java.
 /// Sends through a selector are not retried on another queue.
 ///

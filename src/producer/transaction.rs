@@ -17,6 +17,10 @@
 //! [`TransactionChecker`] of its config, which is therefore required for
 //! transactional sends (the Java `checkLocalTransaction`).
 //!
+//! Java listeners port as they are: a [`TransactionListener`] set with
+//! `ProducerConfigBuilder::transaction_listener` runs the local transaction of
+//! each [`ExecuteTransaction`] between the two steps and answers the checks.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), actix_rocketmq::Error> {
 //! use actix_rocketmq::{
@@ -75,6 +79,161 @@ pub struct TransactionCheck {
     pub message: StoredMessage,
 }
 
+/// A Java-style transaction listener (Java `TransactionListener`): runs the
+/// local transaction of an [`ExecuteTransaction`] and answers the brokers'
+/// checks. Set it with
+/// [`ProducerConfigBuilder::transaction_listener`](crate::ProducerConfigBuilder::transaction_listener),
+/// which also makes it the producer's [`TransactionChecker`].
+///
+/// Both methods are synchronous, as in Java, and run on the producer's
+/// arbiter: keep them short (a blocking database call stalls the producer; for
+/// that, use the two-step [`SendMessageInTransaction`] and an async
+/// [`TransactionChecker`]). A panic in either answers
+/// [`TransactionResolution::Unknown`], so the broker asks again later.
+///
+/// ```
+/// use std::any::Any;
+/// use actix_rocketmq::{Message, TransactionCheck, TransactionListener, TransactionResolution};
+///
+/// struct Orders;
+/// impl TransactionListener for Orders {
+///     fn execute_local_transaction(&self, msg: &Message, arg: Option<&(dyn Any + Send)>) -> TransactionResolution {
+///         let order = arg.and_then(|a| a.downcast_ref::<u64>());
+///         // Insert the order into the local database, keyed by msg.uniq_key() ...
+///         if order.is_some() { TransactionResolution::Commit } else { TransactionResolution::Rollback }
+///     }
+///     fn check_local_transaction(&self, check: &TransactionCheck) -> TransactionResolution {
+///         // Look the order up by check.transaction_id ...
+///         TransactionResolution::Commit
+///     }
+/// }
+/// let config = actix_rocketmq::ProducerConfig::builder("order_tx_group")
+///     .transaction_listener(Orders)
+///     .build()?;
+/// assert!(config.transaction_checker().is_some());
+/// # Ok::<(), actix_rocketmq::Error>(())
+/// ```
+pub trait TransactionListener: Send + Sync + 'static {
+    /// Runs the local transaction of the half message `msg` just stored (its
+    /// [`Message::uniq_key`] is the transaction id); `arg` is
+    /// [`ExecuteTransaction::with_arg`]'s. Its answer ends the transaction.
+    fn execute_local_transaction(
+        &self,
+        msg: &Message,
+        arg: Option<&(dyn std::any::Any + Send)>,
+    ) -> TransactionResolution;
+
+    /// The outcome of the local transaction a broker's `check` is about.
+    fn check_local_transaction(&self, check: &TransactionCheck) -> TransactionResolution;
+}
+
+/// A [`TransactionListener`] serving as the producer's [`TransactionChecker`].
+pub(crate) struct ListenerChecker(pub(crate) std::sync::Arc<dyn TransactionListener>);
+
+impl TransactionChecker for ListenerChecker {
+    fn check(&self, check: TransactionCheck) -> LocalBoxFuture<'static, TransactionResolution> {
+        // Run now (a panic here is caught by `run_checker`), answered as a future.
+        let resolution = self.0.check_local_transaction(&check);
+        Box::pin(futures::future::ready(resolution))
+    }
+}
+
+/// Sends a transactional message and runs its local transaction with the
+/// producer's [`TransactionListener`] (the Java
+/// `sendMessageInTransaction(msg, arg)` with a listener): the half message is
+/// stored, `execute_local_transaction` runs, and its answer ends the
+/// transaction (END_TRANSACTION). The reply is the [`TransactionSendResult`].
+///
+/// It fails with [`ErrorKind::Config`](crate::ErrorKind::Config) when the
+/// producer has no listener. A half message that could not be stored is the
+/// error, and the listener is not run.
+pub struct ExecuteTransaction {
+    /// The message to send.
+    pub message: Message,
+    pub(crate) arg: Option<Box<dyn std::any::Any + Send>>,
+    pub(crate) received: Instant,
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+impl ExecuteTransaction {
+    /// A transactional send of `message` run by the listener; its timeout counts from now.
+    pub fn new(message: Message) -> Self {
+        ExecuteTransaction {
+            message,
+            arg: None,
+            received: Instant::now(),
+            timeout: None,
+        }
+    }
+
+    /// The `arg` handed to `execute_local_transaction` (Java's `Object arg`).
+    pub fn with_arg(mut self, arg: impl std::any::Any + Send) -> Self {
+        self.arg = Some(Box::new(arg));
+        self
+    }
+
+    /// Sets the half message send's timeout, in place of the producer's `send_timeout`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl ActixMessage for ExecuteTransaction {
+    type Result = Result<TransactionSendResult, Error>;
+}
+
+/// The result of an [`ExecuteTransaction`] (Java `TransactionSendResult`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransactionSendResult {
+    /// The half message's send result.
+    pub send_result: SendResult,
+    /// What the listener answered, and the transaction was ended with.
+    pub local_transaction_state: TransactionResolution,
+}
+
+impl Handler<ExecuteTransaction> for ProducerActor {
+    type Result = ResponseFuture<Result<TransactionSendResult, Error>>;
+    fn handle(&mut self, msg: ExecuteTransaction, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(listener) = self.cfg.transaction_listener().cloned() else {
+            let err = Error::config(
+                "ExecuteTransaction needs a transaction listener \
+                 (ProducerConfigBuilder::transaction_listener)",
+            );
+            return Box::pin(futures::future::ready(Err(err)));
+        };
+        let me = ctx.address();
+        let mut message = msg.message.clone();
+        let send = SendMessageInTransaction {
+            message: msg.message,
+            received: msg.received,
+            timeout: msg.timeout,
+        };
+        let arg = msg.arg;
+        Box::pin(async move {
+            let tx = me.send(send).await??;
+            message.set_property(property::UNIQ_KEY, tx.transaction_id());
+            let resolution = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                listener.execute_local_transaction(&message, arg.as_deref())
+            }))
+            .unwrap_or_else(|panic| {
+                tracing::warn!(
+                    panic = super::hooks::panic_message(&panic),
+                    "transaction listener panicked in execute_local_transaction; ended as Unknown"
+                );
+                TransactionResolution::Unknown
+            });
+            let send_result = tx.send_result().clone();
+            tx.end(resolution).await?;
+            Ok(TransactionSendResult {
+                send_result,
+                local_transaction_state: resolution,
+            })
+        })
+    }
+}
+
 /// Answers the brokers' checks of transactions they hold a half message of
 /// (Java `TransactionListener.checkLocalTransaction`).
 ///
@@ -114,6 +273,7 @@ pub struct SendMessageInTransaction {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl SendMessageInTransaction {
@@ -122,7 +282,15 @@ impl SendMessageInTransaction {
         SendMessageInTransaction {
             message,
             received: Instant::now(),
+            timeout: None,
         }
+    }
+
+    /// Sets this send's timeout, in place of the producer's `send_timeout`; it
+    /// counts from this value's creation too.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 }
 
@@ -281,12 +449,10 @@ pub(crate) async fn run_checker(
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let what = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic");
-    format!("transaction checker panicked: {what}")
+    format!(
+        "transaction checker panicked: {}",
+        super::hooks::panic_message(panic)
+    )
 }
 
 /// What the checker is told about a broker's check.
@@ -367,6 +533,7 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
     type Result = SendReply<Result<Transaction, Error>>;
     fn handle(&mut self, msg: SendMessageInTransaction, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         let mut message = msg.message;
         let checker = self.cfg.transaction_checker().is_some();
         let (producer, group) = (ctx.address().recipient(), self.group.clone());
@@ -382,7 +549,10 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
                     );
                     return Err((reply, err));
                 }
-                act.prepare_job(message, Route::Any, received, reply)
+                crate::producer::send::prepare::with_timeout(
+                    act.prepare_job(message, Route::Any, received, reply),
+                    timeout,
+                )
             },
             |slot| {
                 ReplyTo::Half(Box::new(HalfReply {

@@ -15,7 +15,7 @@ use super::namesrv_addr::NamesrvHttp;
 use super::{DEFAULT_CREATE_TOPIC_KEY, ProducerConfig};
 use crate::error::Error;
 use crate::producer::hooks::{CheckForbiddenHook, SendHook, SendHooks};
-use crate::producer::transaction::TransactionChecker;
+use crate::producer::transaction::{TransactionChecker, TransactionListener};
 use crate::protocol::SerializeType;
 use crate::protocol::acl::AclCredentials;
 use crate::protocol::validation::{self, is_legal_name};
@@ -63,11 +63,14 @@ impl ProducerConfigBuilder {
                 retry: RetryPolicy::default(),
                 limits: Limits::default(),
                 send_latency_fault_enable: false,
+                latency_max: crate::producer::fault::LATENCY_MAX_MS,
+                not_available_duration: crate::producer::fault::NOT_AVAILABLE_DURATION_MS,
                 vip_channel_enabled: false,
                 serialize_type: SerializeType::RocketMq,
                 hooks: SendHooks::default(),
                 transaction_checker: None,
                 namesrv_http: NamesrvHttp::default(),
+                transaction_listener: None,
                 instance: InstanceConfig {
                     // Fixed by build(), once the IP and instance name are.
                     client_id: String::new(),
@@ -223,7 +226,7 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the re-sends of async sends (kept for Java parity; see the getter).
+    /// Sets the extra attempts of callback sends (`notify`; see the getter).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").retry_times_when_send_async_failed(1).build()?;
@@ -292,6 +295,37 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn send_latency_fault_enable(mut self, enable: bool) -> Self {
         self.config.send_latency_fault_enable = enable;
+        self
+    }
+
+    /// Sets the latency thresholds of the fault-tolerance table, in ms (Java
+    /// `setLatencyMax`; see [`ProducerConfig::latency_max`]). Used with
+    /// `send_latency_fault_enable`.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .latency_max([50, 100, 550, 1000, 2000, 3000, 15000])
+    ///     .build()?;
+    /// assert_eq!(c.latency_max()[3], 1000);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn latency_max(mut self, ms: [u64; 7]) -> Self {
+        self.config.latency_max = ms;
+        self
+    }
+
+    /// Sets the isolation each latency threshold earns, in ms (Java
+    /// `setNotAvailableDuration`; see [`ProducerConfig::not_available_duration`]).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
+    ///     .not_available_duration([0, 0, 30000, 60000, 120000, 180000, 600000])
+    ///     .build()?;
+    /// assert_eq!(c.not_available_duration()[2], 30000);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn not_available_duration(mut self, ms: [u64; 7]) -> Self {
+        self.config.not_available_duration = ms;
         self
     }
 
@@ -491,6 +525,21 @@ impl ProducerConfigBuilder {
     /// ```
     pub fn transaction_checker(mut self, checker: impl TransactionChecker) -> Self {
         self.config.transaction_checker = Some(Arc::new(checker));
+        self
+    }
+
+    /// Makes this a transactional producer with a Java-style
+    /// [`TransactionListener`] (Java `TransactionMQProducer.setTransactionListener`):
+    /// it runs the local transactions of
+    /// [`ExecuteTransaction`](crate::ExecuteTransaction) sends and, as the
+    /// producer's [`TransactionChecker`], answers the brokers' checks
+    /// (replacing any checker set before).
+    pub fn transaction_listener(mut self, listener: impl TransactionListener) -> Self {
+        let listener: Arc<dyn TransactionListener> = Arc::new(listener);
+        self.config.transaction_checker = Some(Arc::new(
+            crate::producer::transaction::ListenerChecker(listener.clone()),
+        ));
+        self.config.transaction_listener = Some(listener);
         self
     }
 

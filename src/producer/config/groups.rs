@@ -31,7 +31,7 @@ use crate::protocol::validation::DEFAULT_MAX_MESSAGE_SIZE;
 /// | field | Java name | default |
 /// | --- | --- | --- |
 /// | `retry_times_when_send_failed` | `retryTimesWhenSendFailed` | 2 (3 attempts in all) |
-/// | `retry_times_when_send_async_failed` | `retryTimesWhenSendAsyncFailed` | 2 (not consulted, see below) |
+/// | `retry_times_when_send_async_failed` | `retryTimesWhenSendAsyncFailed` | 2 (sends with `notify`) |
 /// | `retry_another_broker_when_not_store_ok` | `retryAnotherBrokerWhenNotStoreOK` | false |
 /// | `retry_response_codes` | `retryResponseCodes` | [`DEFAULT_RETRY_RESPONSE_CODES`] |
 /// | `send_msg_max_timeout_per_request` | `sendMsgMaxTimeoutPerRequest` | `None` (Java −1: no cap) |
@@ -46,9 +46,9 @@ use crate::protocol::validation::DEFAULT_MAX_MESSAGE_SIZE;
 pub struct RetryPolicy {
     /// Extra attempts of a send, on another broker when there is one.
     pub retry_times_when_send_failed: u32,
-    /// Re-sends of an async send: the Java setting, kept so configs carry
-    /// over. Here an async send is the same `SendMessage` awaited later, so it
-    /// follows `retry_times_when_send_failed`; this value is not consulted.
+    /// Extra attempts of a send whose result is delivered to a recipient
+    /// (`notify`, the Java callback send); a send only awaited follows
+    /// `retry_times_when_send_failed`.
     pub retry_times_when_send_async_failed: u32,
     /// Whether a send stored with a warning (codes 10/11/12) is retried.
     pub retry_another_broker_when_not_store_ok: bool,

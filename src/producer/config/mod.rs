@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::producer::hooks::SendHooks;
-use crate::producer::transaction::TransactionChecker;
+use crate::producer::transaction::{TransactionChecker, TransactionListener};
 use crate::protocol::acl::AclCredentials;
 use crate::runtime::TlsConfig;
 use crate::runtime::instance::InstanceConfig;
@@ -86,12 +86,15 @@ pub struct ProducerConfig {
     retry: RetryPolicy,
     limits: Limits,
     send_latency_fault_enable: bool,
+    latency_max: [u64; 7],
+    not_available_duration: [u64; 7],
     vip_channel_enabled: bool,
     serialize_type: SerializeType,
     hooks: SendHooks,
     transaction_checker: Option<Arc<dyn TransactionChecker>>,
     // Where the name-server list is fetched when none is configured.
     namesrv_http: NamesrvHttp,
+    transaction_listener: Option<Arc<dyn TransactionListener>>,
     // The client instance's part, ready to hand over: client id, name servers
     // (as configured), route polling, default topic, heartbeats, API timeout,
     // connections (connect timeout, ACL, TLS), connection arbiter.
@@ -110,11 +113,14 @@ impl fmt::Debug for ProducerConfig {
             .field("retry", &self.retry)
             .field("limits", &self.limits)
             .field("send_latency_fault_enable", &self.send_latency_fault_enable)
+            .field("latency_max", &self.latency_max)
+            .field("not_available_duration", &self.not_available_duration)
             .field("vip_channel_enabled", &self.vip_channel_enabled)
             .field("serialize_type", &self.serialize_type)
             .field("hooks", &self.hooks)
             .field("transaction_checker", &self.transaction_checker.is_some())
             .field("namesrv_http", &self.namesrv_http)
+            .field("transaction_listener", &self.transaction_listener.is_some())
             .field("instance", &self.instance)
             .finish()
     }
@@ -310,11 +316,13 @@ impl ProducerConfig {
         self.retry.retry_times_when_send_failed
     }
 
-    /// Re-sends of an async send after a network failure or timeout (2): the
-    /// Java setting, kept so configs carry over. Here an async send is the same
-    /// `SendMessage` awaited later (or delivered with `notify`), so it follows
-    /// the sync rules of [`Self::retry_times_when_send_failed`], which retry on
-    /// more failures and on another broker; this value is not consulted.
+    /// Extra attempts (2) of a send whose result is delivered to a recipient
+    /// with `notify` (`SendMessage::notify`, `SendBatch::notify`: the Java
+    /// callback send, which Java retries `retryTimesWhenSendAsyncFailed`
+    /// times). They retry on the same failures and brokers as
+    /// [`Self::retry_times_when_send_failed`], which governs sends that are
+    /// only awaited (an awaited send is sync or async as the caller awaits it).
+    /// Sends to a queue or through a selector are not retried either way.
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
@@ -367,6 +375,33 @@ impl ProducerConfig {
     /// ```
     pub fn create_topic_key(&self) -> &str {
         &self.instance.route.default_topic
+    }
+
+    /// The latency thresholds, in ms, of the fault-tolerance table (Java
+    /// `latencyMax`; default [`LATENCY_MAX_MS`](crate::producer::fault::LATENCY_MAX_MS),
+    /// the Java 5.2+ values): an attempt at least `latency_max[i]` slow (the
+    /// largest such `i`) isolates its broker for `not_available_duration[i]`.
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.latency_max(), actix_rocketmq::producer::fault::LATENCY_MAX_MS);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn latency_max(&self) -> [u64; 7] {
+        self.latency_max
+    }
+
+    /// The isolation, in ms, each latency threshold of
+    /// [`Self::latency_max`] earns a broker (Java `notAvailableDuration`;
+    /// default [`NOT_AVAILABLE_DURATION_MS`](crate::producer::fault::NOT_AVAILABLE_DURATION_MS)).
+    ///
+    /// ```
+    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
+    /// assert_eq!(c.not_available_duration(), actix_rocketmq::producer::fault::NOT_AVAILABLE_DURATION_MS);
+    /// # Ok::<(), actix_rocketmq::error::Error>(())
+    /// ```
+    pub fn not_available_duration(&self) -> [u64; 7] {
+        self.not_available_duration
     }
 
     /// Whether the latency fault-tolerance table steers queue selection (false).
@@ -536,6 +571,11 @@ impl ProducerConfig {
     /// What answers the brokers' transaction checks; transactional sends need one.
     pub fn transaction_checker(&self) -> Option<&Arc<dyn TransactionChecker>> {
         self.transaction_checker.as_ref()
+    }
+
+    /// The transaction listener, if one is set (it is then the checker too).
+    pub fn transaction_listener(&self) -> Option<&Arc<dyn TransactionListener>> {
+        self.transaction_listener.as_ref()
     }
 
     /// `resource` with this config's namespace, by [`wrap_namespace`].

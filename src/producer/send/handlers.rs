@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::Route;
-use super::prepare::Prepared;
+use super::prepare::{Prepared, with_timeout};
 use super::reply::{ReplySlot, ReplyTo, SendReply};
 use crate::error::Error;
 use crate::producer::ProducerActor;
@@ -28,14 +28,35 @@ impl ProducerActor {
     }
 }
 
+impl ProducerActor {
+    /// `route` with its queue's topic namespaced (a queue the caller named).
+    pub(crate) fn wrap_route(&self, route: Route) -> Route {
+        match route {
+            Route::Queue(mut queue) => {
+                if let std::borrow::Cow::Owned(t) = self.cfg.wrap(&queue.topic) {
+                    queue.topic = t;
+                }
+                Route::Queue(queue)
+            }
+            other => other,
+        }
+    }
+}
+
 impl Handler<SendMessage> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
         let notify = msg.notify;
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Any, received, reply),
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, Route::Any, received, reply),
+                    timeout,
+                )
+            },
             |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
@@ -46,8 +67,15 @@ impl Handler<SendOneway> for ProducerActor {
     type Result = SendReply<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
+        let route = self.wrap_route(msg.route);
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Oneway, received, reply),
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, route, received, reply),
+                    timeout,
+                )
+            },
             ReplyTo::Oneway,
             ctx,
         )
@@ -58,11 +86,17 @@ impl Handler<SendToQueue> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
-        let mut queue = msg.queue;
-        queue.topic = self.cfg.wrap(&queue.topic).into_owned();
+        let timeout = msg.timeout;
+        let notify = msg.notify;
+        let route = self.wrap_route(Route::Queue(msg.queue));
         self.send_with(
-            |act, reply| act.prepare_job(msg.message, Route::Queue(queue), received, reply),
-            |slot| ReplyTo::Send { slot, notify: None },
+            |act, reply| {
+                with_timeout(
+                    act.prepare_job(msg.message, route, received, reply),
+                    timeout,
+                )
+            },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }
@@ -72,16 +106,21 @@ impl Handler<SendWithSelector> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
+        let notify = msg.notify;
         self.send_with(
             |act, reply| {
-                act.prepare_job(
-                    msg.message,
-                    Route::Selector(msg.selector, msg.arg),
-                    received,
-                    reply,
+                with_timeout(
+                    act.prepare_job(
+                        msg.message,
+                        Route::Selector(msg.selector, msg.arg),
+                        received,
+                        reply,
+                    ),
+                    timeout,
                 )
             },
-            |slot| ReplyTo::Send { slot, notify: None },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }
@@ -91,12 +130,21 @@ impl Handler<SendBatch> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendBatch, ctx: &mut Context<Self>) -> Self::Result {
         let received = msg.received;
+        let timeout = msg.timeout;
+        let notify = msg.notify;
+        let route = match msg.queue {
+            Some(queue) => self.wrap_route(Route::Queue(queue)),
+            None => Route::Any,
+        };
         self.send_with(
             |act, reply| {
-                act.prepare
-                    .batch(&act.headers, msg.messages, received, reply)
+                with_timeout(
+                    act.prepare
+                        .batch(&act.headers, msg.messages, route, received, reply),
+                    timeout,
+                )
             },
-            |slot| ReplyTo::Send { slot, notify: None },
+            |slot| ReplyTo::Send { slot, notify },
             ctx,
         )
     }

@@ -28,6 +28,7 @@ use reply::ReplyTo;
 pub(crate) enum Route {
     /// Round robin avoiding the last failed broker; retries allowed.
     Any,
+    /// The rotation, one attempt (a oneway send).
     Oneway,
     Queue(MessageQueue),
     Selector(Arc<dyn MessageQueueSelector>, SelectorArg),
@@ -91,15 +92,17 @@ impl Job {
     }
 
     pub(crate) fn mode(&self) -> CommunicationMode {
-        match self.route {
-            Route::Oneway => CommunicationMode::Oneway,
-            _ => CommunicationMode::Sync,
+        if self.oneway() {
+            CommunicationMode::Oneway
+        } else {
+            CommunicationMode::Sync
         }
     }
 
-    /// Whether no reply is awaited (and no retry made).
+    /// Whether no reply is awaited (and no retry made): a oneway send, to
+    /// whichever queue its route picks.
     #[inline]
     pub(crate) fn oneway(&self) -> bool {
-        matches!(self.route, Route::Oneway)
+        matches!(self.reply, ReplyTo::Oneway(_))
     }
 }

@@ -41,10 +41,23 @@ pub(crate) struct Outcome {
 impl Outcome {
     pub(crate) fn new(cfg: Arc<ProducerConfig>, group: String) -> Self {
         Outcome {
-            cfg,
             group,
-            fault: LatencyFaultTolerance::new(),
+            fault: LatencyFaultTolerance::with_durations(
+                cfg.latency_max(),
+                cfg.not_available_duration(),
+            ),
+            cfg,
         }
+    }
+
+    /// Drops the fault entries of brokers `named` says no route names any more.
+    pub(crate) fn prune_faults(&mut self, named: impl Fn(&str) -> bool) {
+        self.fault.retain(named);
+    }
+
+    /// Brokers in the fault table (tests).
+    pub(crate) fn fault_len(&self) -> usize {
+        self.fault.len()
     }
 
     /// The fault table, when queue selection is to avoid faulty brokers.
@@ -272,11 +285,10 @@ impl Outcome {
         Next::Done(job, Err(err))
     }
 
-    /// No queue to send to (none in the route, or the user's selector chose none).
+    /// No queue to send to (none in the route, or the user's selector chose none or panicked).
     #[cold]
     #[inline(never)]
-    pub(crate) fn no_queue_selected(job: Box<Job>) -> Next {
-        let err = Error::no_queue_selected(job.topic());
+    pub(crate) fn no_queue_selected(job: Box<Job>, err: Error) -> Next {
         Next::Done(job, Err(err))
     }
 

@@ -3,6 +3,7 @@
 //! only re-encodes what differs per attempt.
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -22,6 +23,19 @@ use crate::protocol::validation::{validate_message, validate_message_content};
 /// A job, or why the send failed before it began (with where to say so).
 pub(crate) type Prepared = Result<Box<Job>, (ReplyTo, Error)>;
 
+/// Gives a prepared job its own timeout (a send's `with_timeout`), counted
+/// from when the send was made; `None` keeps the producer's send timeout.
+#[inline]
+pub(crate) fn with_timeout(job: Prepared, timeout: Option<Duration>) -> Prepared {
+    match (job, timeout) {
+        (Ok(mut job), Some(t)) => {
+            job.deadline = job.received + t;
+            Ok(job)
+        }
+        (job, _) => job,
+    }
+}
+
 /// Makes jobs: the producer's settings for them and its unique id generator.
 pub(crate) struct Prepare {
     cfg: Arc<ProducerConfig>,
@@ -36,6 +50,24 @@ impl Prepare {
     /// A fresh unique id (a request's correlation id).
     pub(crate) fn unique_id(&self) -> String {
         self.ids.next_at(now_ms()).as_str().to_owned()
+    }
+
+    /// 1 + the retries `route` allows: none to a queue, through a selector or
+    /// oneway; `retry_times_when_send_async_failed` for a send whose result is
+    /// also delivered to a recipient (`notify`, the Java callback send), else
+    /// `retry_times_when_send_failed`.
+    #[inline]
+    fn max_attempts(&self, route: &Route, reply: &ReplyTo) -> u32 {
+        match (route, reply) {
+            (
+                Route::Any,
+                ReplyTo::Send {
+                    notify: Some(_), ..
+                },
+            ) => 1 + self.cfg.retry_times_when_send_async_failed(),
+            (Route::Any, _) => 1 + self.cfg.retry_times_when_send_failed(),
+            _ => 1,
+        }
     }
 
     fn deadline(&self, received: Instant) -> Instant {
@@ -101,10 +133,7 @@ impl Prepare {
             Some(f) => f.2.clone(),
             None => headers.static_fields(topic, flag, message.flag),
         };
-        let max_attempts = match route {
-            Route::Any => 1 + self.cfg.retry_times_when_send_failed(),
-            _ => 1,
-        };
+        let max_attempts = self.max_attempts(&route, &reply);
         let size = body.as_ref().unwrap_or(&message.body).len();
         // A request–reply answer goes with its own code, for the broker to push it.
         let code = if message.is_reply() {
@@ -146,6 +175,7 @@ impl Prepare {
         &self,
         headers: &HeaderCache,
         mut messages: Vec<Message>,
+        route: Route,
         received: Instant,
         reply: ReplyTo,
     ) -> Prepared {
@@ -178,8 +208,9 @@ impl Prepare {
         let (fixed, topic) = headers.batch_fields(topic, properties);
         let size = body.len();
         let message = Message::new(first.topic.clone(), Bytes::new());
+        let max_attempts = self.max_attempts(&route, &reply);
         Ok(Box::new(Job {
-            route: Route::Any,
+            route,
             code: request_code::SEND_BATCH_MESSAGE,
             fixed,
             message_properties: false,
@@ -192,7 +223,7 @@ impl Prepare {
             received,
             deadline: self.deadline(received),
             attempts: 0,
-            max_attempts: 1 + self.cfg.retry_times_when_send_failed(),
+            max_attempts,
             brokers_tried: Vec::new(),
             reply,
         }))
