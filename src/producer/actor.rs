@@ -135,23 +135,23 @@ impl ProducerActor {
         if actix_rt::System::try_current().is_none() {
             return Err(Error::config(NO_SYSTEM));
         }
-        // An empty list means NAMESRV_ADDR; none at all fails each send with "no name server", as in Java.
+        // An empty list means NAMESRV_ADDR.
         let mut namesrv_addrs = cfg.resolved_namesrv_addrs().unwrap_or_default();
-        // None configured: ask the address server (Java `TopAddressing`). One set
-        // explicitly must answer now; the default one is asked in the background.
+        // None configured: ask the address server (Java `TopAddressing`), the one
+        // set or the default `jmenv.tbsite.net`. No list from it fails the start
+        // (Java starts anyway and fails each send with "no name server").
         let mut addr_server = None;
         if namesrv_addrs.is_empty() {
-            let (server, explicit) = cfg.addr_server();
-            if explicit {
-                namesrv_addrs = namesrv_http::fetch(&server.url, server.timeout)
-                    .await
-                    .map_err(|why| {
-                        Error::config(format!(
-                            "no name server configured and none from the address server {}: {why}",
-                            server.url
-                        ))
-                    })?;
-            }
+            let (server, _) = cfg.addr_server();
+            namesrv_addrs = namesrv_http::fetch(&server.url, server.timeout)
+                .await
+                .map_err(|why| {
+                    Error::config(format!(
+                        "no name server configured (neither namesrv_addr nor NAMESRV_ADDR) \
+                         and none from the address server {}: {why}",
+                        server.url
+                    ))
+                })?;
             addr_server = Some(server);
         }
         let group = cfg.wrapped_group().into_owned();

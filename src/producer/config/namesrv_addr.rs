@@ -80,8 +80,8 @@ impl Default for NamesrvHttp {
 }
 
 /// The address server to ask, and whether it was asked for (a setter or the
-/// environment) rather than the default `jmenv.tbsite.net`: only then does a
-/// start without a list fail. A full endpoint wins, then the builder's domain
+/// environment) rather than the default `jmenv.tbsite.net` (either way a start
+/// that gets no list from it fails). A full endpoint wins, then the builder's domain
 /// and subgroup, then `NAMESRV_DOMAIN` / `NAMESRV_DOMAIN_SUBGROUP`.
 pub(super) fn resolve_addr_server(
     s: &NamesrvHttp,
@@ -122,6 +122,9 @@ pub(super) fn resolve_addr_server_env(s: &NamesrvHttp) -> (AddrServerConfig, boo
 /// Where the name servers come from: a list, or the address server over HTTP.
 impl ProducerConfigBuilder {
     /// Adds name servers from a `host:port;host:port` list (may be called repeatedly).
+    /// With none added, `NAMESRV_ADDR` is used, else the address server is asked
+    /// at start; a start that finds no name server at all fails with a `Config`
+    /// error naming the URL tried and why (Java starts anyway).
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
@@ -142,7 +145,8 @@ impl ProducerConfigBuilder {
     /// The address server's host, `host` (port 8080) or `host:port` (Java
     /// `rocketmq.namesrv.domain`; else `NAMESRV_DOMAIN`, else `jmenv.tbsite.net`).
     /// Asked for the name-server list at start and every 2 minutes when no
-    /// name server is configured (neither here nor in `NAMESRV_ADDR`).
+    /// name server is configured (neither here nor in `NAMESRV_ADDR`); no list
+    /// from it at start fails `ProducerActor::start` with a `Config` error.
     ///
     /// ```
     /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g")
