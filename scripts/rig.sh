@@ -522,9 +522,14 @@ start_cleanup() {
 }
 
 cmd_start() {
-    local k b t0 deadline names=() lock
+    local k b t0 deadline names=() lock used
     need_python
     find_bins
+    # The broker exits at start ("disk capacity requires reclaim") past 75 % disk use.
+    used=$(df -P "${RMQ_RIG_DIR:-${TMPDIR:-/tmp}}" 2> /dev/null | awk 'NR == 2 { sub("%", "", $5); print $5 }')
+    if [ -n "$used" ] && [ "$used" -ge 75 ]; then
+        die "the disk holding the rig is ${used}% full: the broker refuses to start past 75 %; free some space (old target/ dirs)"
+    fi
     NBROKERS=${RMQ_BROKERS:-1}
     [[ $NBROKERS =~ ^[0-9]+$ ]] && [ "$NBROKERS" -ge 1 ] && [ "$NBROKERS" -le 26 ] ||
         die "RMQ_BROKERS must be a number from 1 to 26 (got '$NBROKERS')"
