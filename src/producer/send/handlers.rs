@@ -43,21 +43,38 @@ impl ProducerActor {
     }
 }
 
+impl ProducerActor {
+    /// One message's send, whatever its form: the route (a named queue's
+    /// topic namespaced), the per-send timeout, and how its reply is delivered.
+    fn send_one<T: 'static>(
+        &mut self,
+        message: crate::Message,
+        route: Route,
+        received: tokio::time::Instant,
+        timeout: Option<std::time::Duration>,
+        wrap: impl FnOnce(ReplySlot<Result<T, Error>>) -> ReplyTo,
+        ctx: &mut Context<Self>,
+    ) -> SendReply<Result<T, Error>> {
+        let route = self.wrap_route(route);
+        self.send_with(
+            |act, reply| with_timeout(act.prepare_job(message, route, received, reply), timeout),
+            wrap,
+            ctx,
+        )
+    }
+}
+
 impl Handler<SendMessage> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
-
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
-        let received = msg.received;
-        let timeout = msg.timeout;
         let notify = msg.notify;
-        self.send_with(
-            |act, reply| {
-                with_timeout(
-                    act.prepare_job(msg.message, Route::Any, received, reply),
-                    timeout,
-                )
-            },
-            |slot| ReplyTo::Send { slot, notify },
+        let wrap = |slot| ReplyTo::Send { slot, notify };
+        self.send_one(
+            msg.message,
+            Route::Any,
+            msg.received,
+            msg.timeout,
+            wrap,
             ctx,
         )
     }
@@ -66,63 +83,28 @@ impl Handler<SendMessage> for ProducerActor {
 impl Handler<SendOneway> for ProducerActor {
     type Result = SendReply<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
-        let received = msg.received;
-        let timeout = msg.timeout;
-        let route = self.wrap_route(msg.route);
-        self.send_with(
-            |act, reply| {
-                with_timeout(
-                    act.prepare_job(msg.message, route, received, reply),
-                    timeout,
-                )
-            },
-            ReplyTo::Oneway,
-            ctx,
-        )
+        let wrap = ReplyTo::Oneway;
+        self.send_one(msg.message, msg.route, msg.received, msg.timeout, wrap, ctx)
     }
 }
 
 impl Handler<SendToQueue> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
-        let received = msg.received;
-        let timeout = msg.timeout;
         let notify = msg.notify;
-        let route = self.wrap_route(Route::Queue(msg.queue));
-        self.send_with(
-            |act, reply| {
-                with_timeout(
-                    act.prepare_job(msg.message, route, received, reply),
-                    timeout,
-                )
-            },
-            |slot| ReplyTo::Send { slot, notify },
-            ctx,
-        )
+        let wrap = |slot| ReplyTo::Send { slot, notify };
+        let route = Route::Queue(msg.queue);
+        self.send_one(msg.message, route, msg.received, msg.timeout, wrap, ctx)
     }
 }
 
 impl Handler<SendWithSelector> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
-        let received = msg.received;
-        let timeout = msg.timeout;
         let notify = msg.notify;
-        self.send_with(
-            |act, reply| {
-                with_timeout(
-                    act.prepare_job(
-                        msg.message,
-                        Route::Selector(msg.selector, msg.arg),
-                        received,
-                        reply,
-                    ),
-                    timeout,
-                )
-            },
-            |slot| ReplyTo::Send { slot, notify },
-            ctx,
-        )
+        let wrap = |slot| ReplyTo::Send { slot, notify };
+        let route = Route::Selector(msg.selector, msg.arg);
+        self.send_one(msg.message, route, msg.received, msg.timeout, wrap, ctx)
     }
 }
 
