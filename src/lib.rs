@@ -157,4 +157,4 @@ pub use producer::{ProducerActor, ProducerExt};
 pub use protocol::acl::AclCredentials;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;
-pub use runtime::TlsConfig;
+pub use runtime::{ReconnectPolicy, TlsConfig};

@@ -17,9 +17,7 @@ use crate::error::Error;
 use crate::producer::hooks::{CheckForbiddenHook, SendHook, SendHooks};
 use crate::producer::transaction::{TransactionChecker, TransactionListener};
 use crate::protocol::SerializeType;
-use crate::protocol::acl::AclCredentials;
 use crate::protocol::validation::{self, is_legal_name};
-use crate::runtime::TlsConfig;
 use crate::runtime::connection::ConnectionConfig;
 use crate::runtime::instance::InstanceConfig;
 use crate::runtime::route_manager::RouteConfig;
@@ -456,28 +454,6 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the TCP connect timeout (> 0).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").connect_timeout(Duration::from_secs(1)).build()?;
-    /// assert_eq!(c.connect_timeout().as_secs(), 1);
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.instance.connection.connect_timeout = timeout;
-        self
-    }
-
-    /// Runs the broker connections (socket reads, writes, framing) on an arbiter
-    /// of their own, a second thread, instead of the producer's. Producers that
-    /// share a client instance share that arbiter. See the `send` benchmark for
-    /// the trade-off on a 2-core machine.
-    pub fn connection_arbiter(mut self, enable: bool) -> Self {
-        self.config.instance.connection_arbiter = enable;
-        self
-    }
-
     /// Registers a send hook (Java `registerSendMessageHook`).
     ///
     /// ```
@@ -540,42 +516,6 @@ impl ProducerConfigBuilder {
             crate::producer::transaction::ListenerChecker(listener.clone()),
         ));
         self.config.transaction_listener = Some(listener);
-        self
-    }
-
-    /// Signs every request with these credentials (Java `AclClientRPCHook`):
-    /// for brokers and name servers that require authentication. Producers with
-    /// different access keys never share a client instance.
-    ///
-    /// ```
-    /// use actix_rocketmq::AclCredentials;
-    /// let c = actix_rocketmq::ProducerConfig::builder("g")
-    ///     .acl_credentials(AclCredentials::new("rocketmq", "12345678"))
-    ///     .build()?;
-    /// assert_eq!(c.acl_credentials().unwrap().access_key(), "rocketmq");
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
-    pub fn acl_credentials(mut self, credentials: AclCredentials) -> Self {
-        self.config.instance.connection.acl = Some(credentials);
-        self
-    }
-
-    /// Speaks TLS on every connection, to name servers and brokers (Java
-    /// `useTLS`); see [`TlsConfig`] for how certificates are checked. Producers
-    /// with and without TLS never share a client instance.
-    ///
-    /// ```
-    /// use actix_rocketmq::TlsConfig;
-    /// use actix_rocketmq::internals::runtime::tls::rustls::RootCertStore;
-    /// let roots = RootCertStore::empty(); // add your CA certificates
-    /// let c = actix_rocketmq::ProducerConfig::builder("g")
-    ///     .tls(TlsConfig::with_roots(roots).server_name("broker.example.com")?)
-    ///     .build()?;
-    /// assert!(c.tls().is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn tls(mut self, tls: TlsConfig) -> Self {
-        self.config.instance.connection.tls = Some(tls);
         self
     }
 

@@ -43,6 +43,7 @@ use crate::runtime::instance::InstanceConfig;
 
 mod builder;
 mod client_id;
+mod connection;
 mod groups;
 mod namespace;
 mod namesrv_addr;
