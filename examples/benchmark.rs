@@ -89,8 +89,8 @@ use actix_rocketmq::testkit::TestCluster;
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
 use actix_rocketmq::{
-    AclCredentials, Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway,
-    Shutdown,
+    AclCredentials, CompressionType, Error, Message, ProducerActor, ProducerConfig, SendMessage,
+    SendOneway, Shutdown,
 };
 use baseline::{BaselineConfig, Failure};
 use bytes::Bytes;
@@ -120,6 +120,13 @@ enum Mode {
 enum BrokerFault {
     Stop,
     Freeze,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Codec {
+    Zlib,
+    Lz4,
+    Zstd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,6 +211,12 @@ struct Cli {
     /// Compress bodies of at least BYTES [default: 4096]
     #[arg(long, value_name = "BYTES")]
     compress_over: Option<usize>,
+    /// Codec of compressed bodies (Java compressType) [default: zlib]
+    #[arg(long, value_enum, ignore_case = true, value_name = "CODEC")]
+    compress_type: Option<Codec>,
+    /// Level of that codec (Java compressLevel; zlib 0-9, zstd 0-22, ignored by lz4) [default: 5]
+    #[arg(long, value_name = "N")]
+    compress_level: Option<u32>,
     /// Send timeout in ms
     #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
     send_timeout: u64,
@@ -257,7 +270,7 @@ const AFTER_HELP: &str = "\
 frames, one connection, no actors) to the master of the topic's first writable broker;
 the floor of CPU per message on this machine. Takes --topic --size --concurrency --count
 --duration --serialize --group, and --send-timeout as its response timeout; not --mode
-oneway, --tag, --keys, --compress-over, --connection-arbiter, --acl or --rate.
+oneway, --tag, --keys, --compress-*, --connection-arbiter, --acl or --rate.
 
 Not from the Java tool: -d/-e (delay), -m (trace), -l (tag count).";
 
@@ -318,6 +331,8 @@ struct Opts {
     /// The delay level of every message (none: no delay).
     delay_level: Option<i32>,
     compress_over: Option<usize>,
+    compress_type: Option<CompressionType>,
+    compress_level: Option<u32>,
     send_timeout: Duration,
     serialize: SerializeType,
     group: String,
@@ -397,6 +412,12 @@ fn parse_args() -> Opts {
         // Java: -d switches delay messages on, -e gives their level (default 1).
         delay_level: cli.delay_level.or(cli.delay_enable.then_some(1)),
         compress_over: cli.compress_over,
+        compress_type: cli.compress_type.map(|c| match c {
+            Codec::Zlib => CompressionType::Zlib,
+            Codec::Lz4 => CompressionType::Lz4,
+            Codec::Zstd => CompressionType::Zstd,
+        }),
+        compress_level: cli.compress_level,
         send_timeout: Duration::from_millis(cli.send_timeout),
         serialize: match cli.serialize {
             Serialize::Json => SerializeType::Json,
@@ -414,6 +435,8 @@ fn parse_args() -> Opts {
             (o.tag.is_some(), "--tag"),
             (o.keys, "--keys"),
             (o.compress_over.is_some(), "--compress-over"),
+            (o.compress_type.is_some(), "--compress-type"),
+            (o.compress_level.is_some(), "--compress-level"),
             (o.connection_arbiter, "--connection-arbiter"),
             (o.acl.is_some(), "--acl"),
             (o.rate.is_some(), "--rate"),
@@ -1005,6 +1028,12 @@ async fn run(
     }
     if let Some(bytes) = opts.compress_over {
         builder = builder.compress_msg_body_over(bytes);
+    }
+    if let Some(codec) = opts.compress_type {
+        builder = builder.compress_type(codec);
+    }
+    if let Some(level) = opts.compress_level {
+        builder = builder.compress_level(level);
     }
     if let Some(acl) = &opts.acl {
         builder = builder.acl_credentials(acl.clone());

@@ -155,6 +155,7 @@ pub use producer::transaction::{
 };
 pub use producer::{ProducerActor, ProducerExt};
 pub use protocol::acl::AclCredentials;
+pub use protocol::compression::CompressionType;
 pub use protocol::message::Message;
 pub use protocol::route::MessageQueue;
 pub use runtime::{ReconnectPolicy, TlsConfig};

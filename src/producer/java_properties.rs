@@ -36,6 +36,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::config::{ProducerConfig, ProducerConfigBuilder};
 use crate::error::Error;
+use crate::protocol::compression::CompressionType;
 
 /// Producer settings by Java property name; `None` leaves the builder's value.
 ///
@@ -51,6 +52,7 @@ use crate::error::Error;
 /// | `sendMsgMaxTimeoutPerRequest` (ms, negative: none) | [`send_msg_max_timeout_per_request`](ProducerConfigBuilder::send_msg_max_timeout_per_request) |
 /// | `compressMsgBodyOverHowmuch` | [`compress_msg_body_over`](ProducerConfigBuilder::compress_msg_body_over) |
 /// | `compressLevel` | [`compress_level`](ProducerConfigBuilder::compress_level) |
+/// | `compressType` (`ZLIB`, `LZ4`, `ZSTD`) | [`compress_type`](ProducerConfigBuilder::compress_type) |
 /// | `retryTimesWhenSendFailed` | [`retry_times_when_send_failed`](ProducerConfigBuilder::retry_times_when_send_failed) |
 /// | `retryTimesWhenSendAsyncFailed` | [`retry_times_when_send_async_failed`](ProducerConfigBuilder::retry_times_when_send_async_failed) |
 /// | `retryAnotherBrokerWhenNotStoreOK` | [`retry_another_broker_when_not_store_ok`](ProducerConfigBuilder::retry_another_broker_when_not_store_ok) |
@@ -91,6 +93,8 @@ pub struct JavaProducerProperties {
     pub compress_msg_body_over_howmuch: Option<usize>,
     /// `compressLevel`.
     pub compress_level: Option<u32>,
+    /// `compressType`.
+    pub compress_type: Option<CompressionType>,
     /// `retryTimesWhenSendFailed`.
     pub retry_times_when_send_failed: Option<u32>,
     /// `retryTimesWhenSendAsyncFailed`.
@@ -215,6 +219,7 @@ impl JavaProducerProperties {
                     p.compress_msg_body_over_howmuch = Some(parse(k, v, COUNT)?)
                 }
                 "compressLevel" => p.compress_level = Some(parse(k, v, COUNT)?),
+                "compressType" => p.compress_type = Some(parse(k, v, "ZLIB, LZ4 or ZSTD")?),
                 "retryTimesWhenSendFailed" => {
                     p.retry_times_when_send_failed = Some(parse(k, v, COUNT)?)
                 }
@@ -264,6 +269,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "sendMsgMaxTimeoutPerRequest",
     "compressMsgBodyOverHowmuch",
     "compressLevel",
+    "compressType",
     "retryTimesWhenSendFailed",
     "retryTimesWhenSendAsyncFailed",
     "retryAnotherBrokerWhenNotStoreOK",
@@ -364,6 +370,9 @@ impl ProducerConfigBuilder {
         if let Some(v) = p.compress_level {
             self = self.compress_level(v);
         }
+        if let Some(v) = p.compress_type {
+            self = self.compress_type(v);
+        }
         if let Some(v) = p.retry_times_when_send_failed {
             self = self.retry_times_when_send_failed(v);
         }
@@ -433,6 +442,7 @@ mod tests {
             "sendMsgMaxTimeoutPerRequest": 1500,
             "compressMsgBodyOverHowmuch": 8192,
             "compressLevel": 9,
+            "compressType": "zstd",
             "retryTimesWhenSendFailed": 4,
             "retryTimesWhenSendAsyncFailed": 1,
             "retryAnotherBrokerWhenNotStoreOK": true,
@@ -468,6 +478,7 @@ mod tests {
         );
         assert_eq!(c.compress_msg_body_over(), 8192);
         assert_eq!(c.compress_level(), 9);
+        assert_eq!(c.compress_type(), CompressionType::Zstd);
         assert_eq!(c.retry_times_when_send_failed(), 4);
         assert_eq!(c.retry_times_when_send_async_failed(), 1);
         assert!(c.retry_another_broker_when_not_store_ok());
@@ -532,6 +543,8 @@ mod tests {
             ("namesrvAddr", json!(9876)),
             ("clientIP", json!("host.example")),
             ("compressLevel", json!([1])),
+            ("compressType", json!("snappy")),
+            ("compressType", json!(3)),
         ] {
             let m =
                 config_error(JavaProducerProperties::from_map([(key, value.clone())]).unwrap_err());

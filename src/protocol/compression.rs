@@ -1,7 +1,13 @@
-//! Message body compression: zlib streams (RFC 1950) like Java's `Deflater`,
-//! chosen by the sysFlag compression-type bits 8-10.
+//! Message body compression, chosen by the sysFlag compression-type bits 8-10
+//! as Java 5.x `compressType` does: zlib streams (RFC 1950, Java `Deflater`),
+//! LZ4 frames (Java `LZ4FrameOutputStream`) and Zstandard frames (Java
+//! `ZstdOutputStream`). Every inflate is bounded by a caller's output limit.
+use std::fmt;
+use std::io::Read;
+
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 
 use super::error::ProtocolError;
 use super::sys_flag;
@@ -12,15 +18,30 @@ pub const DEFAULT_COMPRESS_OVER: usize = 4096;
 pub const DEFAULT_COMPRESS_LEVEL: u32 = 5;
 /// The sysFlag bits a producer sets on a zlib-compressed body (4.9.4+ style).
 pub const ZLIB_SYS_FLAG: i32 = sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
+/// The highest Zstandard level (libzstd's `ZSTD_maxCLevel`).
+pub const ZSTD_MAX_LEVEL: u32 = 22;
+/// LZ4 frame magic number (little-endian on the wire: `04 22 4D 18`).
+const LZ4_FRAME_MAGIC: [u8; 4] = 0x184D_2204u32.to_le_bytes();
 
-/// A compression codec named by sysFlag bits 8-10.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The codec of a compressed message body (Java `CompressionType`), named by
+/// sysFlag bits 8-10. The producer's default is [`Zlib`](Self::Zlib), as in Java.
+///
+/// ```
+/// use actix_rocketmq::CompressionType;
+/// assert_eq!("lz4".parse::<CompressionType>()?, CompressionType::Lz4);
+/// assert_eq!(CompressionType::default(), CompressionType::Zlib);
+/// assert_eq!(CompressionType::Zstd.to_string(), "ZSTD");
+/// # Ok::<(), actix_rocketmq::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum CompressionType {
-    /// zlib stream (RFC 1950), sysFlag type `0x300` or 0; the Java default and the only one this crate writes.
+    /// zlib stream (RFC 1950) at `compress_level` 0-9; sysFlag type `0x300` (0 from senders before 4.9.4).
+    #[default]
     Zlib,
-    /// LZ4, sysFlag type `0x100`; recognised but not decoded.
+    /// LZ4 frame, independent blocks, no checksums, as Java writes it; `compress_level` is ignored; sysFlag type `0x100`.
     Lz4,
-    /// Zstandard, sysFlag type `0x200`; recognised but not decoded.
+    /// Zstandard frame at `compress_level` 1-22 (0: libzstd's default 3); sysFlag type `0x200`.
     Zstd,
 }
 
@@ -46,10 +67,60 @@ impl CompressionType {
             CompressionType::Zstd => sys_flag::COMPRESSION_ZSTD,
         }
     }
+
+    /// The whole sysFlag of a body compressed with this codec (`COMPRESSED` | type).
+    pub fn sys_flag(self) -> i32 {
+        sys_flag::COMPRESSED | self.sys_flag_bits()
+    }
+
+    /// The Java name (`ZLIB`, `LZ4`, `ZSTD`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompressionType::Zlib => "ZLIB",
+            CompressionType::Lz4 => "LZ4",
+            CompressionType::Zstd => "ZSTD",
+        }
+    }
+
+    /// Why `level` does not suit this codec, if it does not (LZ4 ignores it, as Java does).
+    pub fn check_level(self, level: u32) -> Result<(), String> {
+        let max = match self {
+            CompressionType::Zlib => 9,
+            CompressionType::Zstd => ZSTD_MAX_LEVEL,
+            CompressionType::Lz4 => return Ok(()),
+        };
+        if level > max {
+            return Err(format!(
+                "compress_level {level} is out of range for {self}; use 0 to {max}"
+            ));
+        }
+        Ok(())
+    }
 }
 
-fn zlib_error(what: &str, e: impl std::fmt::Display) -> ProtocolError {
+impl fmt::Display for CompressionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn zlib_error(what: &str, e: impl fmt::Display) -> ProtocolError {
     ProtocolError::Compression(format!("zlib {what}: {e}"))
+}
+
+fn too_large(max_output: usize) -> ProtocolError {
+    ProtocolError::Compression(format!(
+        "inflated body exceeds the limit of {max_output} bytes"
+    ))
+}
+
+/// Compresses `data` with `codec` at `level` (see [`CompressionType`] for what each makes of it).
+pub fn compress(data: &[u8], codec: CompressionType, level: u32) -> Result<Bytes, ProtocolError> {
+    match codec {
+        CompressionType::Zlib => compress_zlib(data, level),
+        CompressionType::Lz4 => compress_lz4(data),
+        CompressionType::Zstd => compress_zstd(data, level),
+    }
 }
 
 /// Compresses `data` as a zlib stream at `level` (0-9; Java's default is 5).
@@ -86,7 +157,36 @@ pub fn compress_zlib(data: &[u8], level: u32) -> Result<Bytes, ProtocolError> {
     Ok(Bytes::from(out))
 }
 
-/// Compresses `body` when it is at least `over` bytes long (Java
+/// Compresses `data` as one LZ4 frame: independent blocks, no content size, no
+/// checksums (Java's `LZ4FrameOutputStream` defaults; its reader takes any block size).
+pub fn compress_lz4(data: &[u8]) -> Result<Bytes, ProtocolError> {
+    let info = FrameInfo::new()
+        .block_mode(BlockMode::Independent)
+        // The smallest standard block size that fits: no 4 MiB buffers for a 5 KiB body.
+        .block_size(BlockSize::Auto);
+    let mut enc = FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 32));
+    std::io::Write::write_all(&mut enc, data)
+        .map_err(|e| ProtocolError::Compression(format!("lz4 compression failed: {e}")))?;
+    enc.finish()
+        .map(Bytes::from)
+        .map_err(|e| ProtocolError::Compression(format!("lz4 compression failed: {e}")))
+}
+
+/// Compresses `data` as one Zstandard frame at `level` (1-22; 0 is libzstd's default).
+pub fn compress_zstd(data: &[u8], level: u32) -> Result<Bytes, ProtocolError> {
+    if level > ZSTD_MAX_LEVEL {
+        return Err(ProtocolError::Compression(format!(
+            "zstd level {level} is out of range 0-{ZSTD_MAX_LEVEL}"
+        )));
+    }
+    // In range by the check above; the frame carries its content size, which any reader accepts.
+    let level = i32::try_from(level).unwrap_or(zstd::DEFAULT_COMPRESSION_LEVEL);
+    zstd::bulk::compress(data, level)
+        .map(Bytes::from)
+        .map_err(|e| ProtocolError::Compression(format!("zstd compression failed: {e}")))
+}
+
+/// Compresses `body` with zlib when it is at least `over` bytes long (Java
 /// `tryToCompressMessage`), returning the new body; the caller then ORs
 /// [`ZLIB_SYS_FLAG`] into the message's sysFlag.
 pub fn maybe_compress(
@@ -111,9 +211,7 @@ pub fn decompress_zlib(data: &[u8], max_output: usize) -> Result<Bytes, Protocol
         let input = data.get(consumed..).unwrap_or_default();
         if out.len() == out.capacity() {
             if out.len() >= limit {
-                return Err(ProtocolError::Compression(format!(
-                    "inflated body exceeds the limit of {max_output} bytes"
-                )));
+                return Err(too_large(max_output));
             }
             let grow = out.capacity().min(limit - out.len());
             out.reserve_exact(grow);
@@ -136,94 +234,82 @@ pub fn decompress_zlib(data: &[u8], max_output: usize) -> Result<Bytes, Protocol
         }
     }
     if out.len() > max_output {
-        return Err(ProtocolError::Compression(format!(
-            "inflated body exceeds the limit of {max_output} bytes"
-        )));
+        return Err(too_large(max_output));
     }
     Ok(Bytes::from(out))
 }
 
-/// Decompresses a body by the codec in `sys_flag` (zlib only; LZ4/ZSTD are refused).
+/// Reads `reader` to its end, stopping one byte past `max_output` (bomb guard).
+fn read_bounded(
+    reader: impl Read,
+    codec: &str,
+    compressed_len: usize,
+    max_output: usize,
+) -> Result<Bytes, ProtocolError> {
+    let limit = u64::try_from(max_output)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut out = Vec::with_capacity(
+        compressed_len
+            .saturating_mul(4)
+            .clamp(64, max_output.max(64)),
+    );
+    reader
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| ProtocolError::Compression(format!("{codec} body is corrupt: {e}")))?;
+    if out.len() > max_output {
+        return Err(too_large(max_output));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Inflates an LZ4 body: a frame as Java writes it, or a block prefixed with its
+/// little-endian u32 length, as RocketMQ-Rust's own client writes it.
+pub fn decompress_lz4(data: &[u8], max_output: usize) -> Result<Bytes, ProtocolError> {
+    if data.starts_with(&LZ4_FRAME_MAGIC) {
+        return read_bounded(FrameDecoder::new(data), "lz4", data.len(), max_output);
+    }
+    let Some((len, block)) = data.split_first_chunk::<4>() else {
+        return Err(ProtocolError::Compression(format!(
+            "lz4 body of {} bytes is neither a frame nor a sized block",
+            data.len()
+        )));
+    };
+    let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
+    if len > max_output {
+        return Err(too_large(max_output));
+    }
+    // LZ4 expands at most 255:1; a larger claim is garbage, not worth allocating for.
+    if len > block.len().saturating_mul(255).saturating_add(16) {
+        return Err(ProtocolError::Compression(format!(
+            "lz4 block of {} bytes cannot inflate to the {len} bytes it claims",
+            block.len()
+        )));
+    }
+    lz4_flex::block::decompress(block, len)
+        .map(Bytes::from)
+        .map_err(|e| ProtocolError::Compression(format!("lz4 body is corrupt: {e}")))
+}
+
+/// Inflates a Zstandard body (one or more frames), refusing more than `max_output` bytes.
+pub fn decompress_zstd(data: &[u8], max_output: usize) -> Result<Bytes, ProtocolError> {
+    if data.is_empty() {
+        return Err(ProtocolError::Compression("zstd body is empty".to_owned()));
+    }
+    let decoder = zstd::stream::read::Decoder::with_buffer(data)
+        .map_err(|e| ProtocolError::Compression(format!("zstd decoder failed: {e}")))?;
+    read_bounded(decoder, "zstd", data.len(), max_output)
+}
+
+/// Decompresses a body by the codec in `sys_flag`, refusing more than `max_output` bytes.
 pub fn decompress(data: &[u8], sys_flag: i32, max_output: usize) -> Result<Bytes, ProtocolError> {
     match CompressionType::from_sys_flag(sys_flag)? {
         CompressionType::Zlib => decompress_zlib(data, max_output),
-        other => Err(ProtocolError::Compression(format!(
-            "{other:?} compressed bodies are not supported (sysFlag {sys_flag:#x}); only zlib is"
-        ))),
+        CompressionType::Lz4 => decompress_lz4(data, max_output),
+        CompressionType::Zstd => decompress_zstd(data, max_output),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn zlib_stream_header_and_round_trip() {
-        let body = vec![b'x'; 8192];
-        let z = compress_zlib(&body, DEFAULT_COMPRESS_LEVEL).unwrap();
-        // RFC 1950 header: CM=8, CINFO=7 (0x78), FCHECK makes it a multiple of 31.
-        assert_eq!(z[0], 0x78);
-        assert_eq!(u16::from_be_bytes([z[0], z[1]]) % 31, 0);
-        assert!(z.len() < 100);
-        assert_eq!(decompress(&z, ZLIB_SYS_FLAG, 8192).unwrap(), body);
-        assert_eq!(decompress(&z, sys_flag::COMPRESSED, 8192).unwrap(), body);
-        assert_eq!(
-            compress_zlib(b"", 0).map(|z| decompress_zlib(&z, 0)),
-            Ok(Ok(Bytes::new()))
-        );
-    }
-
-    #[test]
-    fn zip_bomb_and_garbage_are_refused() {
-        let z = compress_zlib(&vec![0u8; 1 << 20], 9).unwrap();
-        assert!(matches!(
-            decompress_zlib(&z, 1 << 19),
-            Err(ProtocolError::Compression(_))
-        ));
-        assert!(decompress_zlib(&z, 1 << 20).is_ok());
-        assert!(decompress_zlib(&z[..z.len() / 2], 1 << 20).is_err());
-        assert!(decompress_zlib(b"not zlib at all", 1024).is_err());
-        assert!(decompress_zlib(b"", 1024).is_err());
-        assert!(compress_zlib(b"x", 10).is_err());
-    }
-
-    #[test]
-    fn other_codecs_are_unsupported() {
-        for flag in [0x101, 0x201] {
-            let err = decompress(b"x", flag, 10).unwrap_err();
-            assert!(err.to_string().contains("not supported"), "{err}");
-        }
-        assert!(decompress(b"x", 0x401, 10).is_err());
-        assert_eq!(
-            CompressionType::from_sys_flag(0x301),
-            Ok(CompressionType::Zlib)
-        );
-    }
-
-    #[test]
-    fn threshold() {
-        assert_eq!(
-            maybe_compress(&[1; 4095], DEFAULT_COMPRESS_OVER, 5),
-            Ok(None)
-        );
-        assert!(
-            maybe_compress(&[1; 4096], DEFAULT_COMPRESS_OVER, 5)
-                .unwrap()
-                .is_some()
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), level in 0u32..=9) {
-            let z = compress_zlib(&data, level).unwrap();
-            prop_assert_eq!(decompress_zlib(&z, data.len()).unwrap(), data);
-        }
-
-        #[test]
-        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decompress_zlib(&data, 4096);
-        }
-    }
-}
+mod tests;

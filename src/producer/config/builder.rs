@@ -189,29 +189,6 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// Sets the compression threshold in bytes.
-    ///
-    /// ```
-    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").compress_msg_body_over(1024).build()?;
-    /// assert_eq!(c.compress_msg_body_over(), 1024);
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
-    pub fn compress_msg_body_over(mut self, bytes: usize) -> Self {
-        self.config.limits.compress_msg_body_over = bytes;
-        self
-    }
-
-    /// Sets the zlib level (0..=9).
-    ///
-    /// ```
-    /// let r = actix_rocketmq::producer::config::ProducerConfig::builder("g").compress_level(10).build();
-    /// assert!(r.is_err());
-    /// ```
-    pub fn compress_level(mut self, level: u32) -> Self {
-        self.config.limits.compress_level = level;
-        self
-    }
-
     /// Sets the extra attempts of sync sends.
     ///
     /// ```
@@ -634,6 +611,7 @@ impl ProducerConfigBuilder {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use crate::protocol::compression::CompressionType;
     use crate::protocol::validation::ValidationError;
 
     #[test]
@@ -707,6 +685,7 @@ mod tests {
                 max_in_flight_bytes: 1 << 21,
                 compress_msg_body_over: 100,
                 compress_level: 9,
+                compress_type: CompressionType::Zstd,
             })
             .build()
             .unwrap();
@@ -722,6 +701,7 @@ mod tests {
             .max_in_flight_bytes(1 << 21)
             .compress_msg_body_over(100)
             .compress_level(9)
+            .compress_type(CompressionType::Zstd)
             .build()
             .unwrap();
         assert_eq!(by_group.retry(), by_name.retry());

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
+use crate::protocol::compression::CompressionType;
 use crate::protocol::validation::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// When and how a send is tried again.
@@ -92,6 +93,7 @@ impl RetryPolicy {
 /// | `max_in_flight_bytes` | `backPressureForAsyncSendSize` | 100 MiB |
 /// | `compress_msg_body_over` | `compressMsgBodyOverHowmuch` | 4096 |
 /// | `compress_level` | `compressLevel` | 5 |
+/// | `compress_type` | `compressType` | [`CompressionType::Zlib`] |
 ///
 /// ```
 /// use actix_rocketmq::producer::config::Limits;
@@ -109,8 +111,10 @@ pub struct Limits {
     pub max_in_flight_bytes: usize,
     /// Bodies of at least this many bytes are compressed; `usize::MAX` disables it.
     pub compress_msg_body_over: usize,
-    /// Zlib level, 0..=9.
+    /// The codec's level: zlib 0..=9, zstd 0..=22, ignored by LZ4 (as in Java).
     pub compress_level: u32,
+    /// The codec of compressed single-message bodies (Java `compressType`).
+    pub compress_type: CompressionType,
 }
 
 impl Default for Limits {
@@ -121,6 +125,7 @@ impl Default for Limits {
             max_in_flight_bytes: 100 * 1024 * 1024,
             compress_msg_body_over: 4096,
             compress_level: 5,
+            compress_type: CompressionType::Zlib,
         }
     }
 }
@@ -128,12 +133,9 @@ impl Default for Limits {
 impl Limits {
     /// The range checks of [`ProducerConfigBuilder::build`](super::ProducerConfigBuilder::build).
     pub(super) fn check(&self) -> Result<(), Error> {
-        if self.compress_level > 9 {
-            return Err(Error::config(format!(
-                "compress_level {} is out of range; use 0 to 9",
-                self.compress_level
-            )));
-        }
+        self.compress_type
+            .check_level(self.compress_level)
+            .map_err(Error::config)?;
         for (name, v) in [
             ("max_message_size", self.max_message_size),
             ("max_in_flight", self.max_in_flight),

@@ -43,6 +43,7 @@ use crate::runtime::instance::InstanceConfig;
 
 mod builder;
 mod client_id;
+mod compression;
 mod connection;
 mod groups;
 mod namespace;
@@ -282,28 +283,6 @@ impl ProducerConfig {
     /// ```
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
-    }
-
-    /// Bodies of at least this many bytes are compressed (4096); `usize::MAX` disables it.
-    ///
-    /// ```
-    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
-    /// assert_eq!(c.compress_msg_body_over(), 4096);
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
-    pub fn compress_msg_body_over(&self) -> usize {
-        self.limits.compress_msg_body_over
-    }
-
-    /// Zlib level 0..=9 (5).
-    ///
-    /// ```
-    /// let c = actix_rocketmq::producer::config::ProducerConfig::builder("g").build()?;
-    /// assert_eq!(c.compress_level(), 5);
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
-    pub fn compress_level(&self) -> u32 {
-        self.limits.compress_level
     }
 
     /// Extra attempts of a sync send (2, so 3 attempts in all).

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::producer::config::ProducerConfig;
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
-use crate::protocol::compression::compress_zlib;
+use crate::protocol::compression::compress;
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::validation::{validate_message, validate_message_content};
@@ -111,7 +111,7 @@ impl Prepare {
         let body = if message.body.len() >= self.cfg.compress_msg_body_over() {
             match self.compress(&message.body) {
                 Ok(Some(b)) => {
-                    flag |= sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB;
+                    flag |= self.cfg.compress_type().sys_flag();
                     Some(b)
                 }
                 Ok(None) => None,
@@ -161,12 +161,12 @@ impl Prepare {
         }))
     }
 
-    /// The body compressed with zlib, or `None` when that does not make it
-    /// smaller (incompressible data grows a little under zlib: it goes as is,
-    /// so the body never exceeds the size validation accepted).
+    /// The body compressed with the configured codec, or `None` when that does
+    /// not make it smaller (incompressible data grows a little under every
+    /// codec: it goes as is, so the body never exceeds the size validation accepted).
     #[inline(never)]
     fn compress(&self, body: &Bytes) -> Result<Option<Bytes>, Error> {
-        let b = compress_zlib(body, self.cfg.compress_level())?;
+        let b = compress(body, self.cfg.compress_type(), self.cfg.compress_level())?;
         Ok((b.len() < body.len()).then_some(b))
     }
 
