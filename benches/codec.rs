@@ -1,5 +1,6 @@
 //! Encode and decode of a SEND_MESSAGE_V2 request (1 KiB body) and of its
-//! SUCCESS response through `RemotingCodec`, in both header serializations.
+//! SUCCESS response through `RemotingCodec`, in both header serializations;
+//! and compressing / inflating a 16 KiB JSON-like body with each codec at level 5.
 //!
 //! ```text
 //! cargo bench --bench codec
@@ -11,6 +12,8 @@ use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tokio_util::codec::{Decoder, Encoder};
 
+use actix_rocketmq::CompressionType;
+use actix_rocketmq::internals::protocol::compression::{compress, decompress};
 use actix_rocketmq::internals::protocol::headers::{
     CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };
@@ -118,11 +121,55 @@ fn bench_codec(c: &mut Criterion) {
     }
 }
 
+/// Each codec on a 16 KiB body of JSON-like orders (what the producer does to a body over
+/// `compress_msg_body_over`, and what a consumer does to it).
+fn bench_compression(c: &mut Criterion) {
+    let mut body = String::new();
+    for i in 0.. {
+        if body.len() >= 16 * 1024 {
+            break;
+        }
+        body.push_str(&format!(
+            r#"{{"order":{i},"state":"paid","amount":{},"sku":"SKU-{}"}},"#,
+            i * 37 % 1000,
+            i % 97
+        ));
+    }
+    let body = Bytes::from(body);
+    for codec in [
+        CompressionType::Zlib,
+        CompressionType::Lz4,
+        CompressionType::Zstd,
+    ] {
+        let packed = compress(&body, codec, 5).expect("compresses");
+        let back = decompress(&packed, codec.sys_flag(), body.len()).expect("inflates");
+        assert_eq!(back, body);
+        println!(
+            "compression/{codec}: {} -> {} bytes ({:.1}x)",
+            body.len(),
+            packed.len(),
+            body.len() as f64 / packed.len() as f64
+        );
+        let mut group = c.benchmark_group(format!(
+            "compression/16k/{}",
+            codec.as_str().to_ascii_lowercase()
+        ));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("compress", |b| {
+            b.iter(|| compress(&body, codec, 5).expect("compresses"))
+        });
+        group.bench_function("inflate", |b| {
+            b.iter(|| decompress(&packed, codec.sys_flag(), body.len()).expect("inflates"))
+        });
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = bench_codec
+    targets = bench_codec, bench_compression
 }
 criterion_main!(benches);

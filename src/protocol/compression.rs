@@ -181,9 +181,26 @@ pub fn compress_zstd(data: &[u8], level: u32) -> Result<Bytes, ProtocolError> {
     }
     // In range by the check above; the frame carries its content size, which any reader accepts.
     let level = i32::try_from(level).unwrap_or(zstd::DEFAULT_COMPRESSION_LEVEL);
-    zstd::bulk::compress(data, level)
-        .map(Bytes::from)
-        .map_err(|e| ProtocolError::Compression(format!("zstd compression failed: {e}")))
+    let err =
+        |e: std::io::Error| ProtocolError::Compression(format!("zstd compression failed: {e}"));
+    // A context per thread: making one costs more than compressing a 16 KiB body.
+    ZSTD_COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let ctx = match &mut *slot {
+            Some((l, ctx)) if *l == level => ctx,
+            _ => {
+                &mut slot
+                    .insert((level, zstd::bulk::Compressor::new(level).map_err(err)?))
+                    .1
+            }
+        };
+        ctx.compress(data).map(Bytes::from).map_err(err)
+    })
+}
+
+thread_local! {
+    static ZSTD_COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Compresses `body` with zlib when it is at least `over` bytes long (Java
@@ -296,6 +313,17 @@ pub fn decompress_lz4(data: &[u8], max_output: usize) -> Result<Bytes, ProtocolE
 pub fn decompress_zstd(data: &[u8], max_output: usize) -> Result<Bytes, ProtocolError> {
     if data.is_empty() {
         return Err(ProtocolError::Compression("zstd body is empty".to_owned()));
+    }
+    // A frame that states its size (this crate's) inflates in one call into a buffer of
+    // that size; one that does not (Java's stream) or disagrees goes through the stream.
+    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(data) {
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > max_output {
+            return Err(too_large(max_output));
+        }
+        if let Ok(out) = zstd::bulk::decompress(data, size) {
+            return Ok(Bytes::from(out));
+        }
     }
     let decoder = zstd::stream::read::Decoder::with_buffer(data)
         .map_err(|e| ProtocolError::Compression(format!("zstd decoder failed: {e}")))?;

@@ -74,6 +74,24 @@ fn zstd_is_a_zstandard_frame_at_the_level() {
         );
     }
     assert!(compress_zstd(&body, ZSTD_MAX_LEVEL + 1).is_err());
+    // Java's ZstdOutputStream states no content size: the stream path reads it, bounded.
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 5).unwrap();
+    for piece in body.chunks(1000) {
+        std::io::Write::write_all(&mut enc, piece).unwrap();
+    }
+    let streamed = enc.finish().unwrap();
+    assert!(matches!(
+        zstd::zstd_safe::get_frame_content_size(&streamed),
+        Ok(None)
+    ));
+    assert_eq!(decompress_zstd(&streamed, body.len()).unwrap(), body);
+    assert!(decompress_zstd(&streamed, body.len() - 1).is_err());
+    // Two frames back to back inflate to both bodies.
+    let two = [z5.to_vec(), streamed].concat();
+    assert_eq!(
+        decompress_zstd(&two, 2 * body.len()).unwrap(),
+        body.repeat(2)
+    );
 }
 
 #[test]
