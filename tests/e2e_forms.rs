@@ -398,6 +398,126 @@ async fn batch_to_queue_stores_every_message_there_in_order() {
     shutdown(&p).await;
 }
 
+/// The `seq` properties of `stored` in queue-offset order, and how many times a
+/// message follows one sent after it (0: stored in the order sent).
+fn stored_order(stored: &[readback::StoredMessage]) -> (Vec<usize>, usize) {
+    let mut by_offset: Vec<_> = stored.iter().collect();
+    by_offset.sort_by_key(|s| s.queue_offset);
+    let seqs: Vec<usize> = by_offset
+        .iter()
+        .map(|s| {
+            s.property("seq").expect("seq")[1..]
+                .parse()
+                .expect("seq number")
+        })
+        .collect();
+    let out_of_order = seqs.windows(2).filter(|w| w[0] > w[1]).count();
+    (seqs, out_of_order)
+}
+
+/// `SendToQueue::oneway` and `SendWithSelector::oneway` (Java `sendOneway(msg, mq)` and
+/// `sendOneway(msg, selector, arg)`), 100 each, written one after another on one
+/// connection: every message is stored exactly once, in the chosen queue, byte for
+/// byte. The order they are stored in is printed, not asserted: the broker runs the
+/// requests of a connection as concurrent tasks (see the README), so it may differ.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn oneway_to_a_queue_and_through_a_selector_store_each_once_there() {
+    const N: usize = 100;
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_foneway").await;
+    let p = start(builder(&rig, &unique("e2e_foneway_group")).build().unwrap()).await;
+    let queues = publish_queues(&p, &topic).await;
+    let last = queues.last().expect("queues").broker_name.clone();
+    let to_q = queue_on(&queues, &last, 2);
+    let sel_q = queue_on(&queues, &queues[0].broker_name, 1);
+    let selector: Arc<dyn MessageQueueSelector> = Arc::new(PickQueue);
+    let mut sent = HashMap::new();
+    for i in 0..N {
+        for (kind, q) in [("q", &to_q), ("s", &sel_q)] {
+            let seq = format!("{kind}{i:03}");
+            let m = Message::new(topic.as_str(), format!("oneway {seq}"))
+                .with_keys(seq.as_str())
+                .with_property("seq", seq.as_str())
+                .with_property("target", name(q));
+            let send = if kind == "q" {
+                p.send(SendToQueue::new(m.clone(), q.clone()).oneway())
+            } else {
+                p.send(SendWithSelector::new(m.clone(), selector.clone(), name(q)).oneway())
+            };
+            within(STEP, "oneway send", send)
+                .await
+                .expect("producer alive")
+                .unwrap_or_else(|e| panic!("oneway {seq} to {}: {e}", name(q)));
+            sent.insert(seq, m);
+        }
+    }
+    for q in [&to_q, &sel_q] {
+        let stored = wait_queue(&rig, &rb, &topic, q, N).await;
+        let (seqs, out_of_order) = stored_order(&stored);
+        println!(
+            "oneway into {}: {} stored, {out_of_order} out of order: {seqs:?}",
+            name(q),
+            stored.len()
+        );
+    }
+    assert_all_in_their_queues(&rig, &rb, &topic, &sent).await;
+    shutdown(&p).await;
+}
+
+/// 300 `SendToQueue` sends in flight at once (pipelined on one connection) to one
+/// queue: all stored once there, each where its result says; the order they are stored
+/// in is printed, and each result's offset holds that message.
+#[actix_rt::test]
+#[ignore = "needs the real broker: run scripts/test.sh"]
+async fn pipelined_sends_to_one_queue_are_each_stored_at_their_offset() {
+    const N: usize = 300;
+    let rig = Rig::from_env();
+    let rb = ReadBack::new();
+    let topic = topic_on_all_brokers(&rig, &rb, "E2E_fpipe").await;
+    let p = start(builder(&rig, &unique("e2e_fpipe_group")).build().unwrap()).await;
+    let queues = publish_queues(&p, &topic).await;
+    let q = queue_on(&queues, &queues[0].broker_name, 3);
+    let msgs: Vec<Message> = (0..N)
+        .map(|i| {
+            Message::new(topic.as_str(), format!("pipelined {i}"))
+                .with_property("seq", format!("p{i:03}"))
+                .with_property("target", name(&q))
+        })
+        .collect();
+    // Every send is handed to the producer before any reply is awaited.
+    let pending: Vec<_> = msgs
+        .iter()
+        .map(|m| p.send(SendToQueue::new(m.clone(), q.clone())))
+        .collect();
+    let results = within(STEP, "300 sends", futures::future::join_all(pending)).await;
+    let stored = wait_queue(&rig, &rb, &topic, &q, N).await;
+    let (seqs, out_of_order) = stored_order(&stored);
+    println!(
+        "pipelined into {}: {} stored, {out_of_order} out of order: {seqs:?}",
+        name(&q),
+        stored.len()
+    );
+    for (i, (r, m)) in results.into_iter().zip(&msgs).enumerate() {
+        let r = r
+            .expect("producer alive")
+            .unwrap_or_else(|e| panic!("send {i}: {e}"));
+        assert_eq!(r.message_queue, q, "send {i}: result queue");
+        let s = stored
+            .iter()
+            .find(|s| s.queue_offset == r.queue_offset)
+            .unwrap_or_else(|| panic!("send {i}: nothing at offset {}", r.queue_offset));
+        assert_same_message(s, m, &r.msg_id, &format!("send {i}"));
+    }
+    let sent = msgs
+        .into_iter()
+        .map(|m| (m.property("seq").unwrap().to_owned(), m))
+        .collect();
+    assert_all_in_their_queues(&rig, &rb, &topic, &sent).await;
+    shutdown(&p).await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Transactions. `scripts/test.sh` starts the shared rig's brokers with a 1 s transaction
 // timeout and check interval, so an unresolved half message would be checked ~1-2 s

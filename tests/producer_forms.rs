@@ -266,6 +266,45 @@ async fn oneway_to_queue_and_through_selector() {
     assert!(matches!(err.kind(), ErrorKind::SelectorPanicked { .. }));
 }
 
+/// What the client writes for oneway sends to a queue and through a selector: every
+/// frame has the oneway flag bit, no reply is awaited, the header names the chosen
+/// queue, and the frames reach the broker in the order sent (the test broker stores
+/// them in arrival order, one at a time).
+#[actix_rt::test]
+async fn oneway_queue_frames_carry_the_flag_and_queue_in_send_order() {
+    let cluster = one_broker().await;
+    let producer = start(config("oneway_wire_group", &cluster)).await;
+    let q = MessageQueue::new(TOPIC, "broker-a", 3);
+    for i in 0..50 {
+        let to_q = SendToQueue::new(msg(format!("q{i:02}")), q.clone()).oneway();
+        let sel = SendWithSelector::new(msg(format!("s{i:02}")), Arc::new(Touchy), "calm").oneway();
+        for send in [to_q, sel] {
+            within(LIMIT, "oneway", producer.send(send))
+                .await
+                .unwrap()
+                .expect("oneway send");
+        }
+    }
+    let got = stored(&cluster, 100).await;
+    let frames = cluster.broker("broker-a").received_with_code(
+        actix_rocketmq::internals::protocol::codes::request_code::SEND_MESSAGE_V2,
+    );
+    assert_eq!(frames.len(), 100);
+    assert!(
+        frames.iter().all(|f| f.command.is_oneway()),
+        "oneway flag bit"
+    );
+    for (want, prefix) in [(3, "q"), (2, "s")] {
+        let bodies: Vec<String> = got
+            .iter()
+            .filter(|m| m.queue_id == want)
+            .map(body_text)
+            .collect();
+        let expected: Vec<String> = (0..50).map(|i| format!("{prefix}{i:02}")).collect();
+        assert_eq!(bodies, expected, "queue {want}: stored in the order sent");
+    }
+}
+
 /// Notify forms of queue, selector and batch sends deliver the result to
 /// the recipient as well as to the awaited reply.
 #[actix_rt::test]
