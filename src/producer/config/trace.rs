@@ -109,8 +109,9 @@ impl ProducerConfig {
 
     /// The config of this producer's trace producer (Java
     /// `AsyncTraceDispatcher.getAndCreateTraceProducer`): group `group`, the
-    /// same client instance, 5 s send timeout, 128 000-byte messages, no
-    /// namespace, hooks, transactions or trace of its own.
+    /// same client instance, 5 s send timeout, 128 000-byte messages, bodies
+    /// not compressed (Java compresses past 4 KiB), no namespace, hooks,
+    /// transactions or trace of its own.
     pub(crate) fn trace_producer_config(&self, group: String) -> ProducerConfig {
         let mut c = self.clone();
         c.producer_group = group;
@@ -122,6 +123,8 @@ impl ProducerConfig {
         c.send_timeout = TRACE_SEND_TIMEOUT;
         c.vip_channel_enabled = false;
         c.limits.max_message_size = TRACE_MAX_MESSAGE_SIZE;
+        // Compressing trace bodies would double trace's CPU per send (BENCHMARKS.md).
+        c.limits.compress_msg_body_over = usize::MAX;
         c
     }
 }

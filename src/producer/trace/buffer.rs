@@ -96,12 +96,11 @@ impl TraceBuffer {
             return None;
         }
         let mut body = String::with_capacity(256 * self.records.len().min(BATCH_RECORDS));
-        let mut keys = String::new();
-        let mut seen = HashSet::new();
-        let mut records = 0;
+        let mut taken = Vec::with_capacity(self.records.len().min(BATCH_RECORDS));
         while let Some(rec) = self.records.front() {
-            if records > 0
-                && (records == BATCH_RECORDS || body.len() + rec.encoded_len_hint() > BATCH_BYTES)
+            if !taken.is_empty()
+                && (taken.len() == BATCH_RECORDS
+                    || body.len() + rec.encoded_len_hint() > BATCH_BYTES)
             {
                 break;
             }
@@ -109,20 +108,22 @@ impl TraceBuffer {
                 break;
             };
             rec.encode(&mut body);
-            for key in rec.trace_keys() {
-                if keys.len() + key.len() < BATCH_KEY_BYTES && seen.insert(key.to_owned()) {
-                    if !keys.is_empty() {
-                        keys.push_str(KEY_SEPARATOR);
-                    }
-                    keys.push_str(key);
+            taken.push(rec);
+        }
+        let mut keys = String::new();
+        let mut seen = HashSet::with_capacity(taken.len() * 2);
+        for key in taken.iter().flat_map(PubTrace::trace_keys) {
+            if keys.len() + key.len() < BATCH_KEY_BYTES && seen.insert(key) {
+                if !keys.is_empty() {
+                    keys.push_str(KEY_SEPARATOR);
                 }
+                keys.push_str(key);
             }
-            records += 1;
         }
         Some(Batch {
             body,
             keys,
-            records,
+            records: taken.len(),
         })
     }
 
