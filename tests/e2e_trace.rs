@@ -117,7 +117,11 @@ async fn e2e_trace_records_of_50_sends_match_their_sends() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    assert_eq!(records.len(), 50, "one record per send in {DEFAULT_TRACE_TOPIC}");
+    assert_eq!(
+        records.len(),
+        50,
+        "one record per send in {DEFAULT_TRACE_TOPIC}"
+    );
     for (i, res) in &sent {
         let (rec, keys) = records
             .iter()
@@ -150,9 +154,13 @@ async fn timed_sends(p: &Addr<ProducerActor>, topic: &str) -> Vec<Duration> {
     let mut lat = Vec::new();
     for i in 0..50 {
         let t = Instant::now();
-        let r = within(STEP, "send", p.send(SendMessage::new(Message::new(topic, format!("m{i}")))))
-            .await
-            .unwrap();
+        let r = within(
+            STEP,
+            "send",
+            p.send(SendMessage::new(Message::new(topic, format!("m{i}")))),
+        )
+        .await
+        .unwrap();
         assert!(r.is_ok(), "user send {i} failed: {r:?}");
         lat.push(t.elapsed());
     }
@@ -165,14 +173,24 @@ async fn timed_sends(p: &Addr<ProducerActor>, topic: &str) -> Vec<Duration> {
 async fn e2e_trace_broker_killed_user_sends_still_succeed() {
     let rig = Rig::start_private(2);
     let rb = ReadBack::new();
-    let (a, b) = (rig.broker_addr("broker-a").to_owned(), rig.broker_addr("broker-b").to_owned());
+    let (a, b) = (
+        rig.broker_addr("broker-a").to_owned(),
+        rig.broker_addr("broker-b").to_owned(),
+    );
     let topic = unique("e2e_trace_user");
     let trace_topic = unique("e2e_trace_topic");
     // The user topic lives on broker-a, the (customized) trace topic on broker-b only.
     within(STEP, "create topic", rb.create_topic(&[&a], &topic, QUEUES)).await;
-    within(STEP, "create topic", rb.create_topic(&[&b], &trace_topic, QUEUES)).await;
-    rb.wait_route(rig.namesrv_addr(), &topic, &["broker-a"], STEP).await;
-    rb.wait_route(rig.namesrv_addr(), &trace_topic, &["broker-b"], STEP).await;
+    within(
+        STEP,
+        "create topic",
+        rb.create_topic(&[&b], &trace_topic, QUEUES),
+    )
+    .await;
+    rb.wait_route(rig.namesrv_addr(), &topic, &["broker-a"], STEP)
+        .await;
+    rb.wait_route(rig.namesrv_addr(), &trace_topic, &["broker-b"], STEP)
+        .await;
 
     let plain = start(builder(&rig, &unique("e2e_plain"))).await;
     let traced = start(
@@ -190,7 +208,11 @@ async fn e2e_trace_broker_killed_user_sends_still_succeed() {
         if s.trace.sent >= 50 {
             break;
         }
-        assert!(Instant::now() < deadline, "trace never reached broker-b: {:?}", s.trace);
+        assert!(
+            Instant::now() < deadline,
+            "trace never reached broker-b: {:?}",
+            s.trace
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -222,6 +244,11 @@ async fn e2e_trace_broker_killed_user_sends_still_succeed() {
         .await
         .unwrap();
     let stats_after = stats.trace;
-    eprintln!("trace stats {stats_after:?}; shutdown took {:?}", t.elapsed());
-    within(STEP, "shutdown", plain.send(Shutdown)).await.unwrap();
+    eprintln!(
+        "trace stats {stats_after:?}; shutdown took {:?}",
+        t.elapsed()
+    );
+    within(STEP, "shutdown", plain.send(Shutdown))
+        .await
+        .unwrap();
 }

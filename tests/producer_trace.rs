@@ -20,7 +20,9 @@ fn stored_records(cluster: &TestCluster, topic: &str) -> Vec<(PubTrace, String)>
         .iter()
         .flat_map(|m| {
             let body = m.decompressed_body().expect("trace body inflates");
-            let text = std::str::from_utf8(&body).expect("trace body is UTF-8").to_owned();
+            let text = std::str::from_utf8(&body)
+                .expect("trace body is UTF-8")
+                .to_owned();
             let keys = m.keys().unwrap_or_default().to_owned();
             decode_pub(&text)
                 .expect("trace body decodes")
@@ -48,7 +50,11 @@ async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
     let producer = start(config("trace_match", &cluster).enable_msg_trace()).await;
     let mut results: Vec<(usize, SendResult)> = Vec::new();
     for i in 0..30 {
-        let r = producer.send(SendMessage::new(user_msg(i))).await.unwrap().unwrap();
+        let r = producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
         results.push((i, r));
     }
     assert!(
@@ -72,7 +78,10 @@ async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
         assert_eq!(rec.topic, TOPIC);
         assert_eq!(rec.group, "trace_match");
         assert_eq!(rec.tags.as_deref(), Some(format!("tag{}", i % 3).as_str()));
-        assert_eq!(rec.keys.as_deref(), Some(format!("order-{i} user-{}", i % 5).as_str()));
+        assert_eq!(
+            rec.keys.as_deref(),
+            Some(format!("order-{i} user-{}", i % 5).as_str())
+        );
         assert_eq!(rec.offset_msg_id, res.offset_msg_id);
         assert_eq!(rec.store_host, broker_addr);
         assert_eq!(rec.body_length, format!("body-{i}").len());
@@ -82,20 +91,28 @@ async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
         // The dashboard finds a trace message by the msgId or a business key.
         let key_list: Vec<&str> = keys.split(' ').collect();
         assert!(key_list.contains(&res.msg_id.as_str()), "keys {keys}");
-        assert!(key_list.contains(&format!("order-{i}").as_str()), "keys {keys}");
+        assert!(
+            key_list.contains(&format!("order-{i}").as_str()),
+            "keys {keys}"
+        );
     }
     let stats = producer.send(GetProducerStats).await.unwrap();
     assert_eq!((stats.trace.recorded, stats.trace.sent), (30, 30));
     assert_eq!((stats.trace.dropped, stats.trace.failed), (0, 0));
     // The trace producer is a group of its own, announced in heartbeats.
-    let beat = cluster.broker("broker-a").last_heartbeat().expect("a heartbeat");
+    let beat = cluster
+        .broker("broker-a")
+        .last_heartbeat()
+        .expect("a heartbeat");
     let groups: Vec<String> = beat
         .producer_data_set
         .iter()
         .map(|p| p.group_name.clone())
         .collect();
     assert!(
-        groups.iter().any(|g| g.starts_with("_INNER_TRACE_PRODUCER-trace_match-PRODUCE-")),
+        groups
+            .iter()
+            .any(|g| g.starts_with("_INNER_TRACE_PRODUCER-trace_match-PRODUCE-")),
         "{groups:?}"
     );
     within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))
@@ -115,14 +132,21 @@ async fn trace_broker_frozen_never_delays_or_fails_user_sends() {
         .unwrap();
     let producer = start(config("trace_frozen", &cluster).enable_msg_trace()).await;
     // Warm the route and connections, then stop the trace broker answering.
-    producer.send(SendMessage::new(user_msg(0))).await.unwrap().unwrap();
+    producer
+        .send(SendMessage::new(user_msg(0)))
+        .await
+        .unwrap()
+        .unwrap();
     cluster.broker("broker-b").freeze();
     let mut slowest = Duration::ZERO;
     for round in 0..5 {
         let started = Instant::now();
         let sends = (0..100).map(|i| producer.send(SendMessage::new(user_msg(round * 100 + i))));
         for r in join_all(sends).await {
-            assert!(r.unwrap().is_ok(), "user sends succeed with the trace broker frozen");
+            assert!(
+                r.unwrap().is_ok(),
+                "user sends succeed with the trace broker frozen"
+            );
         }
         slowest = slowest.max(started.elapsed());
         // Let the trace dispatcher's batches go out (and hang) between rounds.
@@ -130,7 +154,10 @@ async fn trace_broker_frozen_never_delays_or_fails_user_sends() {
     }
     // A trace send waits 5 s on the frozen broker: a user round that waited
     // for one would take seconds, not the milliseconds the broker needs.
-    assert!(slowest < Duration::from_secs(2), "slowest round of 100 sends: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest round of 100 sends: {slowest:?}"
+    );
     let stats = producer.send(GetProducerStats).await.unwrap();
     assert_eq!(stats.failed, 0);
     assert_eq!(stats.trace.recorded, 501);
@@ -180,9 +207,15 @@ async fn trace_buffer_full_drops_the_oldest_records() {
     // Replies come in send order here (one connection): the newest five records survive.
     let newest: Vec<&str> = results[45..].iter().map(|r| r.msg_id.as_str()).collect();
     for id in &newest {
-        assert!(stored.iter().any(|s| s == id), "newest record {id} kept: {stored:?}");
+        assert!(
+            stored.iter().any(|s| s == id),
+            "newest record {id} kept: {stored:?}"
+        );
     }
-    assert!(!stored.contains(&results[0].msg_id), "oldest record dropped");
+    assert!(
+        !stored.contains(&results[0].msg_id),
+        "oldest record dropped"
+    );
     assert!(stored.len() <= 10, "{} records stored", stored.len());
 }
 
@@ -197,7 +230,11 @@ async fn trace_shutdown_flushes_pending_records() {
         .unwrap();
     let producer = start(config("trace_flush", &cluster).enable_msg_trace()).await;
     for i in 0..10 {
-        producer.send(SendMessage::new(user_msg(i))).await.unwrap().unwrap();
+        producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
     }
     // At once, before the 500 ms batch delay: Java would lose these ten.
     within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))

@@ -114,7 +114,10 @@ pub struct PubTrace {
 /// Writes `v` without the two separators, which would break the record apart.
 fn field(out: &mut String, v: &str) {
     if v.contains([CONTENT_SPLITOR, FIELD_SPLITOR]) {
-        out.extend(v.chars().filter(|c| *c != CONTENT_SPLITOR && *c != FIELD_SPLITOR));
+        out.extend(
+            v.chars()
+                .filter(|c| *c != CONTENT_SPLITOR && *c != FIELD_SPLITOR),
+        );
     } else {
         out.push_str(v);
     }
@@ -219,7 +222,8 @@ fn decode_one(line: &[&str]) -> Result<PubTrace, ProtocolError> {
         tags: opt(line[6]),
         keys: opt(line[7]),
         store_host: line[8].to_owned(),
-        body_length: usize::try_from(num(9, "bodyLength")?).map_err(|_| bad("bodyLength", line[9]))?,
+        body_length: usize::try_from(num(9, "bodyLength")?)
+            .map_err(|_| bad("bodyLength", line[9]))?,
         cost_ms: num(10, "costTime")?,
         msg_type,
         offset_msg_id: offset_msg_id.to_owned(),
@@ -339,14 +343,20 @@ mod tests {
         // 13 fields: a client before offsetMsgId was written.
         let old = "Pub\x011\x01R\x01g\x01T\x01ID\x01null\x01null\x01h:1\x010\x015\x010\x01true\x02";
         let recs = decode_pub(old).unwrap();
-        assert_eq!((recs[0].offset_msg_id.as_str(), recs[0].success), ("", true));
+        assert_eq!(
+            (recs[0].offset_msg_id.as_str(), recs[0].success),
+            ("", true)
+        );
         let sub = "SubAfter\x01req\x01ID\x013\x01true\x01k\x010\x011\x01g\x02";
         assert!(decode_pub(sub).unwrap().is_empty());
         assert!(decode_pub("Pub\x01x\x02").is_err());
         let bad_num = old.replace("\x011\x01R", "\x01one\x01R");
         assert!(matches!(
             decode_pub(&bad_num),
-            Err(ProtocolError::InvalidField { field: "timeStamp", .. })
+            Err(ProtocolError::InvalidField {
+                field: "timeStamp",
+                ..
+            })
         ));
         let bad_type = old.replace("\x010\x01true", "\x019\x01true");
         assert!(decode_pub(&bad_type).is_err());

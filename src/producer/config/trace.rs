@@ -150,7 +150,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("customized_trace_topic"), "{err}");
-        let err = ProducerConfig::builder("g").msg_trace_buffer(0).build().unwrap_err();
+        let err = ProducerConfig::builder("g")
+            .msg_trace_buffer(0)
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("msg_trace_buffer"), "{err}");
     }
 }

@@ -23,11 +23,11 @@ mod buffer;
 mod dispatcher;
 mod hook;
 
-pub use buffer::TraceStats;
 /// The record format, to read the trace topic back.
 pub use crate::protocol::trace_data::{
     DEFAULT_TRACE_TOPIC, MessageType, PubTrace, TRACE_GROUP_PREFIX, decode_pub,
 };
+pub use buffer::TraceStats;
 pub(crate) use dispatcher::{FlushTrace, TraceDispatcher};
 
 use buffer::TraceBuffer;
@@ -48,10 +48,7 @@ impl Tracer {
     /// trace hook to `cfg`.
     pub(crate) async fn start(cfg: &mut ProducerConfig) -> Result<Tracer, Error> {
         let n = TRACE_PRODUCERS.fetch_add(1, Ordering::Relaxed) + 1;
-        let group = format!(
-            "{TRACE_GROUP_PREFIX}-{}-PRODUCE-{n}",
-            cfg.producer_group()
-        );
+        let group = format!("{TRACE_GROUP_PREFIX}-{}-PRODUCE-{n}", cfg.producer_group());
         let trace_cfg = cfg.trace_producer_config(group);
         let producer = Box::pin(ProducerActor::start(trace_cfg)).await?;
         let buffer = Arc::new(Mutex::new(TraceBuffer::new(cfg.msg_trace_buffer_size())));
@@ -71,9 +68,6 @@ impl Tracer {
     }
 
     pub(crate) fn stats(&self) -> TraceStats {
-        self.buffer
-            .lock()
-            .map(|b| b.stats())
-            .unwrap_or_default()
+        self.buffer.lock().map(|b| b.stats()).unwrap_or_default()
     }
 }
