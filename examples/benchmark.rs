@@ -88,9 +88,10 @@ use actix_rocketmq::testkit::TestCluster;
 #[path = "../benches/support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
+use actix_rocketmq::producer::trace::DEFAULT_TRACE_TOPIC;
 use actix_rocketmq::{
-    AclCredentials, CompressionType, Error, Message, ProducerActor, ProducerConfig, SendMessage,
-    SendOneway, Shutdown,
+    AclCredentials, CompressionType, Error, GetProducerStats, Message, ProducerActor,
+    ProducerConfig, SendMessage, SendOneway, Shutdown, TraceStats,
 };
 use baseline::{BaselineConfig, Failure};
 use bytes::Bytes;
@@ -200,6 +201,10 @@ struct Cli {
     #[arg(short = 'k', long, value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     keys: bool,
+    /// Message trace on (Java's -m): a Pub record per send to RMQ_SYS_TRACE_TOPIC
+    #[arg(short = 'm', long, value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    trace: bool,
     /// Delay level of every message (the broker's messageDelayLevel, 1..=18
     /// by default): a delay message (Java's -e; enables the delay alone)
     #[arg(short = 'e', long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
@@ -270,9 +275,9 @@ const AFTER_HELP: &str = "\
 frames, one connection, no actors) to the master of the topic's first writable broker;
 the floor of CPU per message on this machine. Takes --topic --size --concurrency --count
 --duration --serialize --group, and --send-timeout as its response timeout; not --mode
-oneway, --tag, --keys, --compress-*, --connection-arbiter, --acl or --rate.
+oneway, --tag, --keys, --trace, --compress-*, --connection-arbiter, --acl or --rate.
 
-Not from the Java tool: -d/-e (delay), -m (trace), -l (tag count).";
+Not from the Java tool: -l (tag count).";
 
 fn at_least_one(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
@@ -328,6 +333,8 @@ struct Opts {
     rate: Option<f64>,
     tag: Option<String>,
     keys: bool,
+    /// Message trace on.
+    trace: bool,
     /// The delay level of every message (none: no delay).
     delay_level: Option<i32>,
     compress_over: Option<usize>,
@@ -409,6 +416,7 @@ fn parse_args() -> Opts {
         rate: cli.rate,
         tag: cli.tag,
         keys: cli.keys,
+        trace: cli.trace,
         // Java: -d switches delay messages on, -e gives their level (default 1).
         delay_level: cli.delay_level.or(cli.delay_enable.then_some(1)),
         compress_over: cli.compress_over,
@@ -434,6 +442,7 @@ fn parse_args() -> Opts {
             (o.mode == Mode::Oneway, "--mode oneway"),
             (o.tag.is_some(), "--tag"),
             (o.keys, "--keys"),
+            (o.trace, "--trace"),
             (o.compress_over.is_some(), "--compress-over"),
             (o.compress_type.is_some(), "--compress-type"),
             (o.compress_level.is_some(), "--compress-level"),
@@ -699,6 +708,8 @@ impl NullBroker {
                     let cluster = match TestCluster::builder()
                         .broker("broker-a")
                         .topic(topic, 4)
+                        // Where --trace sends its records.
+                        .topic(DEFAULT_TRACE_TOPIC, 4)
                         .null_brokers(true)
                         .start()
                         .await
@@ -783,6 +794,8 @@ struct RunResult {
     cpu: CpuTime,
     broker_cpu: Option<CpuTime>,
     unfinished_workers: usize,
+    /// Message trace counters at the end of the send phase (`--trace`).
+    trace: Option<TraceStats>,
 }
 
 fn body_of(size: usize) -> Bytes {
@@ -1038,6 +1051,9 @@ async fn run(
     if let Some(acl) = &opts.acl {
         builder = builder.acl_credentials(acl.clone());
     }
+    if opts.trace {
+        builder = builder.enable_msg_trace();
+    }
     let config = builder.build().map_err(|e| (2, e.to_string()))?;
     let producer = ProducerActor::start(config)
         .await
@@ -1086,7 +1102,10 @@ async fn run(
             unfinished_workers
         }
     };
-    let result = phase.end(unfinished_workers);
+    let mut result = phase.end(unfinished_workers);
+    if opts.trace {
+        result.trace = producer.send(GetProducerStats).await.ok().map(|s| s.trace);
+    }
 
     let _ = tokio::time::timeout(Duration::from_secs(1), producer.send(Shutdown)).await;
     Ok(result)
@@ -1187,6 +1206,7 @@ impl<'a> Phase<'a> {
             cpu: cpu1.since(self.cpu0),
             broker_cpu: self.broker_cpu0.zip(broker_cpu1).map(|(a, b)| b.since(a)),
             unfinished_workers,
+            trace: None,
         }
     }
 }
@@ -1423,6 +1443,10 @@ fn main() -> ExitCode {
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
         "delay_level": opts.delay_level,
+        "trace": opts.trace,
+        "trace_recorded": result.trace.map(|t| t.recorded),
+        "trace_sent": result.trace.map(|t| t.sent),
+        "trace_dropped": result.trace.map(|t| t.dropped),
         "sent": sent,
         "ok": s.total.ok,
         "failed": s.total.failed,

@@ -149,6 +149,7 @@ pub use producer::selector::{
     MessageQueueSelector, SelectMessageQueueByHash, SelectMessageQueueByRandom, SelectorArg,
 };
 pub use producer::send_result::{SendResult, SendStatus};
+pub use producer::trace::TraceStats;
 pub use producer::transaction::{
     EndTransaction, ExecuteTransaction, SendMessageInTransaction, Transaction, TransactionCheck,
     TransactionChecker, TransactionListener, TransactionResolution, TransactionSendResult,

@@ -291,6 +291,12 @@ fn java_short_flags_are_accepted() {
         assert_eq!(num(&j, "sent"), 20.0, "{args:?}: {j}");
         assert_eq!(num(&j, "delay_level"), level, "{args:?}: {j}");
     }
+    // Java's -m: message trace on, a record per send (to the null broker's trace topic).
+    assert_eq!(j["trace"], false, "{j}");
+    let (_, j) = run_ok(&["--null-broker", "-q", "300", "-m"], "producer");
+    assert_eq!(j["trace"], true, "{j}");
+    assert_eq!(num(&j, "trace_recorded"), 300.0, "{j}");
+    assert_eq!(num(&j, "failed"), 0.0, "{j}");
     // -y is a send with a reply: not with oneway; --ak needs -a.
     for bad in [
         &["--null-broker", "-q", "1", "-y", "--mode", "oneway"][..],

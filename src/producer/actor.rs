@@ -26,6 +26,7 @@ use super::send::prepare::{Prepare, Prepared};
 use super::send::reply::ReplyTo;
 use super::send::{Job, Route};
 use super::send_result::SendResult;
+use super::trace::{FlushTrace, Tracer};
 use crate::error::{Error, ErrorKind, WaitingFor};
 use crate::protocol::message::Message;
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
@@ -102,6 +103,8 @@ pub struct ProducerActor {
     pub(crate) outcome: Outcome,
     /// Request–reply requests waiting for their reply.
     pub(crate) requests: Requests,
+    /// Message trace, when on: its dispatcher and buffer.
+    tracer: Option<Tracer>,
 }
 
 /// Why [`ProducerActor::start`] fails outside an actix System.
@@ -180,9 +183,21 @@ impl ProducerActor {
                 .await
             {
                 Ok(Ok(handles)) => {
+                    let mut cfg = cfg;
+                    // As Java: a trace that cannot start leaves the producer without trace.
+                    let tracer = if cfg.msg_trace_enabled() {
+                        Tracer::start(&mut cfg)
+                            .await
+                            .inspect_err(|e| tracing::warn!(%group, error = %e, "message trace could not start; sending without it"))
+                            .ok()
+                    } else {
+                        None
+                    };
                     let cfg = Arc::new(cfg);
                     let ids = Arc::new(UniqIdGenerator::new(cfg.client_ip()));
-                    return Ok(ctx.run(ProducerActor::new(cfg, group, handles, ids)));
+                    let mut act = ProducerActor::new(cfg, group, handles, ids);
+                    act.tracer = tracer;
+                    return Ok(ctx.run(act));
                 }
                 Ok(Err(e)) => last = Error::from(e),
                 Err(_) => last = Error::shut_down(),
@@ -220,6 +235,7 @@ impl ProducerActor {
             shutting_down: false,
             shutdown_waiters: Vec::new(),
             stats: ProducerStats::default(),
+            tracer: None,
         }
     }
 
@@ -465,7 +481,12 @@ impl ProducerActor {
             let group = self.group.clone();
             let sub_id = self.routes.sub_id();
             let waiters: Vec<_> = self.shutdown_waiters.drain(..).collect();
+            let trace = self.tracer.as_ref().map(|t| t.dispatcher.clone());
             let fut = async move {
+                // Pending trace records go first (bounded), then the trace group, then ours.
+                if let Some(t) = trace {
+                    let _ = t.send(FlushTrace).await;
+                }
                 let _ = rm.send(Unsubscribe(sub_id)).await;
                 let _ = instance.send(UnregisterProducer { group }).await;
             };
@@ -564,6 +585,9 @@ impl Actor for ProducerActor {
         }
         self.requests.shut_down();
         if !self.shutting_down {
+            if let Some(t) = &self.tracer {
+                t.dispatcher.do_send(FlushTrace);
+            }
             // Every address dropped without a Shutdown: leave as Shutdown would
             // (the last producer out shuts the client instance down).
             self.handles
@@ -599,6 +623,9 @@ impl Handler<GetProducerStats> for ProducerActor {
         s.waiting_for_capacity = self.admission.blocked();
         s.waiting_for_route = self.routes.waiting();
         s.fault_brokers = self.outcome.fault_len();
+        if let Some(t) = &self.tracer {
+            s.trace = t.stats();
+        }
         MessageResult(s)
     }
 }

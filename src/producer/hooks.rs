@@ -11,7 +11,7 @@
 //! impl SendHook for Audit {
 //!     fn name(&self) -> &str { "audit" }
 //!     fn after(&self, ctx: &SendContext<'_>, result: &Result<SendResult, Error>) {
-//!         println!("attempt {} to {}: ok={}", ctx.attempt, ctx.broker_addr, result.is_ok());
+//!         println!("attempt {} to {} took {:?}: ok={}", ctx.attempt, ctx.broker_addr, ctx.elapsed, result.is_ok());
 //!     }
 //! }
 //!
@@ -24,6 +24,7 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::protocol::message::Message;
@@ -89,6 +90,9 @@ pub struct SendContext<'a> {
     pub mode: CommunicationMode,
     /// The producer's namespace, if any.
     pub namespace: Option<&'a str>,
+    /// In `after`: how long the attempt took, from handing the request to its
+    /// connection to its answer (Java `SendMessageContext` cost); `None` in `before`.
+    pub elapsed: Option<Duration>,
 }
 
 impl<'a> SendContext<'a> {
@@ -117,6 +121,7 @@ impl<'a> SendContext<'a> {
             attempt,
             mode,
             namespace: None,
+            elapsed: None,
         }
     }
 
@@ -131,6 +136,22 @@ impl<'a> SendContext<'a> {
     /// ```
     pub fn with_namespace(mut self, namespace: Option<&'a str>) -> Self {
         self.namespace = namespace;
+        self
+    }
+
+    /// The same context with the attempt's `elapsed` time set (as the after-hooks see it).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use actix_rocketmq::producer::hooks::{CommunicationMode, SendContext};
+    /// # use actix_rocketmq::internals::protocol::{message::Message, route::MessageQueue};
+    /// let (msg, mq) = (Message::new("T", "x"), MessageQueue::new("T", "b", 0));
+    /// let ctx = SendContext::new("g", &msg, &mq, "b:10911", 1, CommunicationMode::Sync)
+    ///     .with_elapsed(Duration::from_millis(3));
+    /// assert_eq!(ctx.elapsed, Some(Duration::from_millis(3)));
+    /// ```
+    pub fn with_elapsed(mut self, elapsed: Duration) -> Self {
+        self.elapsed = Some(elapsed);
         self
     }
 }

@@ -66,6 +66,8 @@ use crate::protocol::compression::CompressionType;
 /// | `mqClientApiTimeout` (ms) | [`mq_client_api_timeout`](ProducerConfigBuilder::mq_client_api_timeout) |
 /// | `backPressureForAsyncSendNum` | [`max_in_flight`](ProducerConfigBuilder::max_in_flight) |
 /// | `backPressureForAsyncSendSize` | [`max_in_flight_bytes`](ProducerConfigBuilder::max_in_flight_bytes) |
+/// | `enableTrace` | [`msg_trace`](ProducerConfigBuilder::msg_trace) |
+/// | `traceTopic` | [`customized_trace_topic`](ProducerConfigBuilder::customized_trace_topic) |
 ///
 /// Deserializes from any serde map (refusing unknown keys), or is built by
 /// [`from_map`](Self::from_map). Range checks are left to
@@ -121,6 +123,10 @@ pub struct JavaProducerProperties {
     pub back_pressure_for_async_send_num: Option<usize>,
     /// `backPressureForAsyncSendSize`.
     pub back_pressure_for_async_send_size: Option<usize>,
+    /// `enableTrace` (Java `ClientConfig`; the constructor's `enableMsgTrace`).
+    pub enable_trace: Option<bool>,
+    /// `traceTopic` (the constructor's `customizedTraceTopic`).
+    pub trace_topic: Option<String>,
 }
 
 /// One value as a config format gives it: Java `.properties` files only have strings.
@@ -245,6 +251,8 @@ impl JavaProducerProperties {
                 "backPressureForAsyncSendSize" => {
                     p.back_pressure_for_async_send_size = Some(parse(k, v, COUNT)?)
                 }
+                "enableTrace" => p.enable_trace = Some(boolean(k, v)?),
+                "traceTopic" => p.trace_topic = Some(text(k, v)?),
                 _ => {
                     return Err(format!(
                         "unknown property `{key}`; known: {}",
@@ -283,6 +291,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mqClientApiTimeout",
     "backPressureForAsyncSendNum",
     "backPressureForAsyncSendSize",
+    "enableTrace",
+    "traceTopic",
 ];
 
 impl<'de> Deserialize<'de> for JavaProducerProperties {
@@ -412,6 +422,12 @@ impl ProducerConfigBuilder {
         if let Some(v) = p.back_pressure_for_async_send_size {
             self = self.max_in_flight_bytes(v);
         }
+        if let Some(v) = p.enable_trace {
+            self = self.msg_trace(v);
+        }
+        if let Some(v) = p.trace_topic {
+            self = self.customized_trace_topic(v);
+        }
         self
     }
 }
@@ -455,7 +471,9 @@ mod tests {
             "heartbeatBrokerInterval": 20000,
             "mqClientApiTimeout": 2500,
             "backPressureForAsyncSendNum": 500,
-            "backPressureForAsyncSendSize": 1048576
+            "backPressureForAsyncSendSize": 1048576,
+            "enableTrace": true,
+            "traceTopic": "MyTrace"
         });
         let serde_json::Value::Object(map) = map else {
             unreachable!()
@@ -492,6 +510,8 @@ mod tests {
         assert_eq!(c.mq_client_api_timeout(), Duration::from_millis(2500));
         assert_eq!(c.max_in_flight(), 500);
         assert_eq!(c.max_in_flight_bytes(), 1 << 20);
+        assert!(c.msg_trace_enabled());
+        assert_eq!(c.trace_topic(), "MyTrace");
     }
 
     #[test]

@@ -532,6 +532,9 @@ pub struct ProducerStats {
     /// Brokers the latency fault table holds (with `send_latency_fault_enable`);
     /// brokers no route names any more are dropped when a route changes.
     pub fault_brokers: usize,
+    /// Message trace counters (all zero with trace off): records made,
+    /// dropped (buffer full, or unsent at shutdown), sent, failed, pending.
+    pub trace: crate::producer::trace::TraceStats,
 }
 
 /// Asks a producer for its [`ProducerStats`].

@@ -17,6 +17,7 @@ mod routes;
 pub mod selector;
 mod send;
 pub mod send_result;
+pub mod trace;
 pub mod transaction;
 
 pub use actor::ProducerActor;

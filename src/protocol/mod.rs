@@ -20,6 +20,7 @@ pub mod route;
 pub mod serialize;
 pub mod stored;
 pub mod sys_flag;
+pub mod trace_data;
 pub mod validation;
 
 pub use codes::{LanguageCode, SerializeType, request_code, response_code};

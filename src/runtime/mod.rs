@@ -12,7 +12,7 @@ pub mod live;
 pub mod namesrv_http;
 pub mod reconnect;
 pub mod route_manager;
-mod supervise;
+pub(crate) mod supervise;
 pub mod tls;
 
 pub use connection::{Connection, ConnectionActor, ConnectionConfig};

@@ -69,6 +69,7 @@ impl ProducerConfigBuilder {
                 transaction_checker: None,
                 namesrv_http: NamesrvHttp::default(),
                 transaction_listener: None,
+                trace: super::TraceSettings::default(),
                 instance: InstanceConfig {
                     // Fixed by build(), once the IP and instance name are.
                     client_id: String::new(),
@@ -582,6 +583,7 @@ impl ProducerConfigBuilder {
             return Err(Error::config("instance_name must not be blank"));
         }
         c.timers().check()?;
+        c.trace.check().map_err(Error::config)?;
         c.retry.check()?;
         c.limits.check()?;
         let route = &mut c.instance.route;

@@ -48,6 +48,7 @@ mod connection;
 mod groups;
 mod namespace;
 mod namesrv_addr;
+mod trace;
 
 /// Moved to [`protocol::codes`](crate::protocol::codes), next to the codes it lists; kept here for old paths.
 pub use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
@@ -58,6 +59,8 @@ pub use client_id::{
 pub use groups::{Limits, RetryPolicy, Timers};
 pub use namespace::{NAMESPACE_SEPARATOR, SYSTEM_GROUP_PREFIX, strip_namespace, wrap_namespace};
 pub use namesrv_addr::{NAMESRV_ADDR_ENV, parse_namesrv_addrs};
+pub use trace::DEFAULT_TRACE_BUFFER;
+pub(crate) use trace::TraceSettings;
 
 use namesrv_addr::{NamesrvHttp, resolve_addr_server_env, resolve_namesrv_addrs};
 
@@ -97,6 +100,8 @@ pub struct ProducerConfig {
     // Where the name-server list is fetched when none is configured.
     namesrv_http: NamesrvHttp,
     transaction_listener: Option<Arc<dyn TransactionListener>>,
+    // Message trace: on or off, its topic and buffer.
+    trace: TraceSettings,
     // The client instance's part, ready to hand over: client id, name servers
     // (as configured), route polling, default topic, heartbeats, API timeout,
     // connections (connect timeout, ACL, TLS), connection arbiter.
@@ -123,6 +128,7 @@ impl fmt::Debug for ProducerConfig {
             .field("transaction_checker", &self.transaction_checker.is_some())
             .field("namesrv_http", &self.namesrv_http)
             .field("transaction_listener", &self.transaction_listener.is_some())
+            .field("trace", &self.trace)
             .field("instance", &self.instance)
             .finish()
     }
@@ -536,6 +542,11 @@ impl ProducerConfig {
     /// ```
     pub fn hooks(&self) -> &SendHooks {
         &self.hooks
+    }
+
+    /// The hooks, to add the producer's own (the trace hook) at start.
+    pub(crate) fn hooks_mut(&mut self) -> &mut SendHooks {
+        &mut self.hooks
     }
 
     /// How connections speak TLS, if they do.

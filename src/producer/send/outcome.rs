@@ -96,12 +96,13 @@ impl Outcome {
         Ok(conn.remote().to_owned())
     }
 
-    /// Runs the send hooks' `after` for one attempt (`addr` is set only when hooks exist).
+    /// Runs the send hooks' `after` for one attempt begun at `started` (`addr` is set only when hooks exist).
     fn after_hooks(
         &self,
         job: &Job,
         queue: &MessageQueue,
         addr: &str,
+        started: Instant,
         res: &Result<SendResult, Error>,
     ) {
         let send_ctx = SendContext::new(
@@ -112,7 +113,8 @@ impl Outcome {
             job.attempts,
             job.mode(),
         )
-        .with_namespace(self.cfg.namespace());
+        .with_namespace(self.cfg.namespace())
+        .with_elapsed(started.elapsed());
         self.cfg.hooks().run_after(&send_ctx, res);
     }
 
@@ -172,7 +174,7 @@ impl Outcome {
                         topic: job.topic().to_owned(),
                         ..result.message_queue.clone()
                     };
-                    self.after_hooks(&job, &hook_queue, addr, &Ok(result.clone()));
+                    self.after_hooks(&job, &hook_queue, addr, started, &Ok(result.clone()));
                 }
                 if retry {
                     job.tried(&result.message_queue.broker_name);
@@ -212,7 +214,7 @@ impl Outcome {
         self.update_fault(&queue.broker_name, started, true, false);
         job.tried(&queue.broker_name);
         if let Some(addr) = hook_addr {
-            self.after_hooks(job, queue, addr, &Err(err.clone()));
+            self.after_hooks(job, queue, addr, started, &Err(err.clone()));
         }
     }
 
