@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::config::ProducerConfig;
 use super::messages::{GetProducerStats, ProducerStats, Shutdown};
+use super::observe::Observer;
 use super::request_reply::Requests;
 use super::routes::{RouteCache, connections_for, find_route};
 use super::send::admission::{Admission, Offer, Unblocked};
@@ -102,6 +103,8 @@ pub struct ProducerActor {
     pub(crate) outcome: Outcome,
     /// Request–reply requests waiting for their reply.
     pub(crate) requests: Requests,
+    /// What sends show a tracing subscriber and a metrics recorder.
+    pub(crate) observe: Observer,
 }
 
 /// Why [`ProducerActor::start`] fails outside an actix System.
@@ -214,6 +217,7 @@ impl ProducerActor {
             outcome: Outcome::new(cfg.clone(), group.clone()),
             prepare: Prepare::new(cfg.clone(), ids),
             requests: Requests::default(),
+            observe: Observer::new(&group, &cfg.client_id()),
             cfg,
             group,
             handles,
@@ -246,8 +250,14 @@ impl ProducerActor {
             return self.reply(job.reply, Err(Error::shut_down()));
         }
         match self.admission.offer(job) {
-            Offer::Admitted(job) => self.route_then_attempt(job, ctx),
-            Offer::Parked => self.arm_expiry(ctx),
+            Offer::Admitted(job) => {
+                self.observe.in_flight(self.admission.in_flight());
+                self.route_then_attempt(job, ctx)
+            }
+            Offer::Parked => {
+                self.observe.backpressure_wait();
+                self.arm_expiry(ctx)
+            }
             Offer::TooBig(job, err) => self.reply(job.reply, Err(err)),
         }
     }
@@ -260,7 +270,10 @@ impl ProducerActor {
         let now = Instant::now();
         while let Some(next) = self.admission.unblock(now) {
             match next {
-                Unblocked::Admitted(job) => self.route_then_attempt(job, ctx),
+                Unblocked::Admitted(job) => {
+                    self.observe.in_flight(self.admission.in_flight());
+                    self.route_then_attempt(job, ctx)
+                }
                 Unblocked::Expired(job, err) => self.reply(job.reply, Err(err)),
             }
         }
@@ -356,6 +369,7 @@ impl ProducerActor {
             let next = self.outcome.no_master_address(job, queue);
             return self.follow(next, ctx);
         };
+        job.reply.attempt(&queue, conn.remote(), job.attempts);
         // Where the after-hooks of this attempt report (Java runs them per attempt).
         let hook_addr = if self.outcome.has_hooks() {
             match self.outcome.before_hooks(&job, &queue, conn) {
@@ -428,7 +442,10 @@ impl ProducerActor {
     #[inline]
     fn follow(&mut self, next: Next, ctx: &mut Context<Self>) {
         match next {
-            Next::Retry(job) => self.attempt(job, ctx),
+            Next::Retry(job) => {
+                self.observe.retry(job.topic());
+                self.attempt(job, ctx)
+            }
             Next::Done(job, res) => self.finish(job, res, ctx),
         }
     }
@@ -441,6 +458,7 @@ impl ProducerActor {
         ctx: &mut Context<Self>,
     ) {
         self.admission.release(job.size);
+        self.observe.in_flight(self.admission.in_flight());
         match &res {
             Ok(_) => self.stats.sent_ok += 1,
             Err(_) => self.stats.failed += 1,
@@ -562,6 +580,7 @@ impl Actor for ProducerActor {
         for job in jobs {
             job.reply.deliver(Err(Error::shut_down()));
         }
+        self.observe.in_flight((0, 0));
         self.requests.shut_down();
         if !self.shutting_down {
             // Every address dropped without a Shutdown: leave as Shutdown would
