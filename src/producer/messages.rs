@@ -33,7 +33,7 @@ pub struct SendMessage {
     pub message: Message,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -105,7 +105,7 @@ pub struct SendRequest {
     pub timeout: Option<Duration>,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) route: Route,
 }
 
@@ -163,7 +163,7 @@ pub struct SendOneway {
     pub message: Message,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     /// The rotation, or the queue of [`SendToQueue::oneway`] / [`SendWithSelector::oneway`].
     pub(crate) route: Route,
@@ -223,7 +223,7 @@ pub struct SendToQueue {
     pub queue: MessageQueue,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -315,7 +315,7 @@ pub struct SendWithSelector {
     pub arg: SelectorArg,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -398,7 +398,7 @@ pub struct SendBatch {
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) queue: Option<MessageQueue>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,

@@ -277,7 +277,7 @@ pub struct SendMessageInTransaction {
     pub message: Message,
     pub(crate) received: Instant,
     /// The send's span, opened here so the mailbox wait is inside it.
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<std::time::Duration>,
 }
 

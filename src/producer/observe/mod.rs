@@ -3,8 +3,8 @@
 //! inside it, and its counts and latency, both ended where its own reply is
 //! delivered (so a send gathered into a batch still ends its own).
 //!
-//! With no subscriber interested and the feature off, a send carries a disabled
-//! span and nothing else: [`Observer::watch`] returns `None` and the reply is
+//! With no subscriber interested and the feature off, a send carries no span
+//! and nothing else: [`Observer::watch`] returns `None` and the reply is
 //! not wrapped.
 use tokio::time::Instant;
 use tracing::Span;
@@ -41,11 +41,16 @@ impl Observer {
     /// What one send (of `topic`, made at `received`) records until its reply,
     /// or `None` when nothing listens.
     #[inline]
-    pub(crate) fn watch(&self, span: Span, topic: &str, received: Instant) -> Option<Watched> {
+    pub(crate) fn watch(
+        &self,
+        span: Option<Span>,
+        topic: &str,
+        received: Instant,
+    ) -> Option<Watched> {
         #[cfg(not(feature = "metrics"))]
-        if span.is_disabled() {
-            return None;
-        }
+        let span = span?;
+        #[cfg(feature = "metrics")]
+        let span = span.unwrap_or_else(Span::none);
         span.record("messaging.rocketmq.client_group", self.group.as_str());
         let _ = (topic, received);
         Some(Watched {

@@ -8,9 +8,21 @@ use crate::protocol::message::Message;
 use crate::protocol::route::MessageQueue;
 
 /// A send's span (level INFO, target `actix_rocketmq::send`), the caller's current span its
-/// parent; disabled, and free of formatting, when no subscriber wants it.
+/// parent; `None` when no subscriber wants INFO.
 #[inline]
-pub(crate) fn send_span(message: &Message) -> Span {
+pub(crate) fn send_span(message: &Message) -> Option<Span> {
+    // One load of the global max level: below it, not even `tracing`'s `log`
+    // fallback (a dependency turns its feature on) looks at the fields, and
+    // there is no `Span` to drop.
+    if tracing::level_enabled!(tracing::Level::INFO) {
+        Some(new_send_span(message)).filter(|s| !s.is_disabled())
+    } else {
+        None
+    }
+}
+
+#[inline(never)]
+fn new_send_span(message: &Message) -> Span {
     tracing::info_span!(
         target: "actix_rocketmq::send",
         "rocketmq.send",
@@ -77,7 +89,16 @@ pub(crate) fn ended(span: &Span, res: &Result<Option<SendResult>, Error>) {
 
 /// A batch send's span: the topic of its first message and the batch size.
 #[inline]
-pub(crate) fn batch_span(messages: &[Message]) -> Span {
+pub(crate) fn batch_span(messages: &[Message]) -> Option<Span> {
+    if tracing::level_enabled!(tracing::Level::INFO) {
+        Some(new_batch_span(messages)).filter(|s| !s.is_disabled())
+    } else {
+        None
+    }
+}
+
+#[inline(never)]
+fn new_batch_span(messages: &[Message]) -> Span {
     tracing::info_span!(
         target: "actix_rocketmq::send",
         "rocketmq.send",
