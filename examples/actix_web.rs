@@ -6,7 +6,13 @@
 //! cargo run --example actix_web -- --namesrv 127.0.0.1:9876 --bind 127.0.0.1:8080 --group G
 //!
 //! curl -X POST --data 'hello' 'http://127.0.0.1:8080/send/TopicTest?tag=TagA&keys=order-1'
+//! curl http://127.0.0.1:8080/metrics
 //! ```
+//!
+//! `GET /metrics` answers the Prometheus text format (`metrics-exporter-prometheus`).
+//! The client's own series (`rocketmq_send_cost_time`, ...) are there when the crate's
+//! `metrics` feature is on: `cargo run --example actix_web --features metrics`.
+//! `RUST_LOG=actix_rocketmq=debug` prints the client's spans and events.
 //!
 //! `POST /send/{topic}` sends the request body (optional query parameters
 //! `tag` and `keys`) through one producer whose `Addr` is shared in app data,
@@ -32,8 +38,9 @@ use actix_rocketmq::error::response_code;
 use actix_rocketmq::testkit::TestCluster;
 use actix_rocketmq::{Error, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, HttpResponseBuilder, HttpServer, post, web};
+use actix_web::{App, HttpResponse, HttpResponseBuilder, HttpServer, get, post, web};
 use clap::Parser;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -61,15 +68,6 @@ fn status_of(err: &Error) -> StatusCode {
     }
 }
 
-fn kind_name(err: &Error) -> &'static str {
-    // A connection's own timeout is counted with the send timeouts.
-    if err.is_timeout() {
-        "timeout"
-    } else {
-        err.kind().as_str()
-    }
-}
-
 fn error_response(err: &Error) -> HttpResponse {
     let status = status_of(err);
     let mut resp = HttpResponseBuilder::new(status);
@@ -77,7 +75,7 @@ fn error_response(err: &Error) -> HttpResponse {
         resp.insert_header(("Retry-After", "1"));
     }
     resp.json(serde_json::json!({
-        "error": kind_name(err),
+        "error": err.kind().as_str(),
         "message": err.to_string(),
         "retriable": err.is_retriable(),
         "responseCode": err.response_code(),
@@ -107,6 +105,31 @@ async fn send(
     }
 }
 
+#[get("/metrics")]
+async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
+/// Installs the process-wide Prometheus recorder, with the RocketMQ 5.x
+/// clients' latency buckets (ms) for `rocketmq_send_cost_time`.
+pub fn install_prometheus() -> PrometheusHandle {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("rocketmq_send_cost_time".into()),
+            &[1.0, 5.0, 10.0, 20.0, 50.0, 200.0, 500.0],
+        )
+        .expect("buckets are not empty")
+        .install_recorder()
+        .expect("no other metrics recorder is installed")
+}
+
+/// The service's routes; app data: the producer's `Addr` and the Prometheus handle.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(send).service(metrics);
+}
+
 /// An actix-web service that publishes HTTP request bodies to RocketMQ.
 ///
 /// Without a name server (neither --namesrv nor NAMESRV_ADDR) an in-process
@@ -132,6 +155,11 @@ struct Args {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    // Before the producer starts: its metrics go to the recorder installed then.
+    let prometheus = web::Data::new(install_prometheus());
     let args = Args::parse();
     let namesrv = args.namesrv.clone().filter(|v| !v.trim().is_empty());
     // Kept alive (and its tasks running) until the server stops.
@@ -163,12 +191,20 @@ async fn main() -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
 
-    println!("listening on http://{}  (POST /send/{{topic}})", args.bind);
+    println!(
+        "listening on http://{}  (POST /send/{{topic}}, GET /metrics)",
+        args.bind
+    );
     let data = web::Data::new(producer.clone());
-    let served = HttpServer::new(move || App::new().app_data(data.clone()).service(send))
-        .bind(args.bind.as_str())?
-        .run()
-        .await;
+    let served = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(prometheus.clone())
+            .configure(routes)
+    })
+    .bind(args.bind.as_str())?
+    .run()
+    .await;
 
     // Graceful stop: in-flight sends finish, the group is unregistered.
     let _ = producer.send(Shutdown).await;

@@ -52,6 +52,22 @@
 //!   map under their Java property names (`sendMsgTimeout`, `namesrvAddr`, ..),
 //!   with `ProducerConfig::from_java_properties` and
 //!   `ProducerConfigBuilder::apply`.
+//! * `metrics`: the client's counters, gauges and histograms through the
+//!   [`metrics`](https://docs.rs/metrics) facade, for the exporter you install
+//!   (Prometheus, StatsD, ..); [`metric_names`] lists them. Off, they compile to nothing.
+//!
+//! # Tracing
+//!
+//! Every send has a `tracing` span, `rocketmq.send` (level INFO, target
+//! `actix_rocketmq::send`), opened when the send message is made (so the
+//! mailbox wait is inside it, and the caller's current span is its parent) and
+//! closed when its reply is delivered. Its fields use the OpenTelemetry
+//! messaging names (`messaging.system`, `messaging.destination.name`,
+//! `messaging.message.id`, `server.address`, ..) and it records the attempts,
+//! the queue and offset, or `error.type` ([`ErrorKind::as_str`]). Each attempt
+//! is a child span `rocketmq.send.attempt` (DEBUG); route look-ups, connects,
+//! heartbeats (DEBUG) and transaction checks (INFO) have spans too. With no
+//! subscriber interested, a span is disabled and costs a level check.
 //!
 //! # Errors
 //!
@@ -117,6 +133,17 @@ pub(crate) mod protocol;
 pub(crate) mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// The names of the client's metrics (feature `metrics`); README lists each
+/// one's type and labels.
+#[cfg(feature = "metrics")]
+pub mod metric_names {
+    pub use crate::producer::observe_metrics::*;
+    pub use crate::runtime::metrics::*;
+    /// The `rocketmq_send_cost_time` buckets (ms) of the RocketMQ 5.x clients,
+    /// for exporters that take explicit buckets.
+    pub const SEND_COST_TIME_BUCKETS_MS: [f64; 7] = [1.0, 5.0, 10.0, 20.0, 50.0, 200.0, 500.0];
+}
 
 /// The remoting protocol and the actor runtime, for this crate's own
 /// integration tests and benches: not API, no semver promise.

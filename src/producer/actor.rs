@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::config::ProducerConfig;
 use super::messages::{GetProducerStats, ProducerStats, Shutdown};
+use super::observe::Observer;
 use super::request_reply::Requests;
 use super::routes::{RouteCache, connections_for, find_route};
 use super::send::admission::{Admission, Offer, Unblocked};
@@ -105,6 +106,8 @@ pub struct ProducerActor {
     pub(crate) requests: Requests,
     /// Message trace, when on: its dispatcher and buffer.
     tracer: Option<Tracer>,
+    /// What sends show a tracing subscriber and a metrics recorder.
+    pub(crate) observe: Observer,
 }
 
 /// Why [`ProducerActor::start`] fails outside an actix System.
@@ -229,6 +232,7 @@ impl ProducerActor {
             outcome: Outcome::new(cfg.clone(), group.clone()),
             prepare: Prepare::new(cfg.clone(), ids),
             requests: Requests::default(),
+            observe: Observer::new(&group, &cfg.client_id()),
             cfg,
             group,
             handles,
@@ -262,8 +266,14 @@ impl ProducerActor {
             return self.reply(job.reply, Err(Error::shut_down()));
         }
         match self.admission.offer(job) {
-            Offer::Admitted(job) => self.route_then_attempt(job, ctx),
-            Offer::Parked => self.arm_expiry(ctx),
+            Offer::Admitted(job) => {
+                self.observe.in_flight(self.admission.in_flight());
+                self.route_then_attempt(job, ctx)
+            }
+            Offer::Parked => {
+                self.observe.backpressure_wait();
+                self.arm_expiry(ctx)
+            }
             Offer::TooBig(job, err) => self.reply(job.reply, Err(err)),
         }
     }
@@ -276,7 +286,10 @@ impl ProducerActor {
         let now = Instant::now();
         while let Some(next) = self.admission.unblock(now) {
             match next {
-                Unblocked::Admitted(job) => self.route_then_attempt(job, ctx),
+                Unblocked::Admitted(job) => {
+                    self.observe.in_flight(self.admission.in_flight());
+                    self.route_then_attempt(job, ctx)
+                }
                 Unblocked::Expired(job, err) => self.reply(job.reply, Err(err)),
             }
         }
@@ -372,6 +385,7 @@ impl ProducerActor {
             let next = self.outcome.no_master_address(job, queue);
             return self.follow(next, ctx);
         };
+        job.reply.attempt(&queue, conn.remote(), job.attempts);
         // Where the after-hooks of this attempt report (Java runs them per attempt).
         let hook_addr = if self.outcome.has_hooks() {
             match self.outcome.before_hooks(&job, &queue, conn) {
@@ -444,7 +458,10 @@ impl ProducerActor {
     #[inline]
     fn follow(&mut self, next: Next, ctx: &mut Context<Self>) {
         match next {
-            Next::Retry(job) => self.attempt(job, ctx),
+            Next::Retry(job) => {
+                self.observe.retry(job.topic());
+                self.attempt(job, ctx)
+            }
             Next::Done(job, res) => self.finish(job, res, ctx),
         }
     }
@@ -457,6 +474,7 @@ impl ProducerActor {
         ctx: &mut Context<Self>,
     ) {
         self.admission.release(job.size);
+        self.observe.in_flight(self.admission.in_flight());
         match &res {
             Ok(_) => self.stats.sent_ok += 1,
             Err(_) => self.stats.failed += 1,
@@ -583,6 +601,7 @@ impl Actor for ProducerActor {
         for job in jobs {
             job.reply.deliver(Err(Error::shut_down()));
         }
+        self.observe.in_flight((0, 0));
         self.requests.shut_down();
         if !self.shutting_down {
             if let Some(t) = &self.tracer {

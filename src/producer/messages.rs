@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix::prelude::{Message as ActixMessage, Recipient};
 use tokio::time::Instant;
 
+use super::observe::{batch_span, send_span};
 use super::selector::{MessageQueueSelector, SelectorArg};
 use super::send::Route;
 use super::send_result::SendResult;
@@ -31,6 +32,8 @@ pub struct SendMessage {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -39,6 +42,7 @@ impl SendMessage {
     /// A sync send of `message`; its send timeout starts now.
     pub fn new(message: Message) -> Self {
         SendMessage {
+            span: send_span(&message),
             message,
             received: Instant::now(),
             timeout: None,
@@ -100,6 +104,8 @@ pub struct SendRequest {
     /// The whole request's timeout; `None`: the producer's send timeout.
     pub timeout: Option<Duration>,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) route: Route,
 }
 
@@ -107,6 +113,7 @@ impl SendRequest {
     /// A request of `message`; its timeout counts from now.
     pub fn new(message: Message) -> Self {
         SendRequest {
+            span: send_span(&message),
             message,
             timeout: None,
             received: Instant::now(),
@@ -155,6 +162,8 @@ pub struct SendOneway {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     /// The rotation, or the queue of [`SendToQueue::oneway`] / [`SendWithSelector::oneway`].
     pub(crate) route: Route,
@@ -179,6 +188,7 @@ impl SendOneway {
     /// ```
     pub fn new(message: Message) -> Self {
         SendOneway {
+            span: send_span(&message),
             message,
             received: Instant::now(),
             timeout: None,
@@ -212,6 +222,8 @@ pub struct SendToQueue {
     /// The target queue (topic, broker name, queue id), e.g. one from [`FetchPublishQueues`].
     pub queue: MessageQueue,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -236,6 +248,7 @@ impl SendToQueue {
     /// ```
     pub fn new(message: Message, queue: MessageQueue) -> Self {
         SendToQueue {
+            span: send_span(&message),
             message,
             queue,
             received: Instant::now(),
@@ -272,6 +285,7 @@ impl SendToQueue {
         SendOneway {
             message: self.message,
             received: self.received,
+            span: self.span,
             timeout: self.timeout,
             route: Route::Queue(self.queue),
         }
@@ -300,6 +314,8 @@ pub struct SendWithSelector {
     /// Passed to the selector, e.g. the order id to hash.
     pub arg: SelectorArg,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
 }
@@ -333,6 +349,7 @@ impl SendWithSelector {
         arg: impl Into<SelectorArg>,
     ) -> Self {
         SendWithSelector {
+            span: send_span(&message),
             message,
             selector,
             arg: arg.into(),
@@ -356,6 +373,7 @@ impl SendWithSelector {
         SendOneway {
             message: self.message,
             received: self.received,
+            span: self.span,
             timeout: self.timeout,
             route: Route::Selector(self.selector, self.arg),
         }
@@ -379,6 +397,8 @@ pub struct SendBatch {
     /// The messages: same topic, same `WAIT`, no delay level, encoded size at most `maxMessageSize`.
     pub messages: Vec<Message>,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) queue: Option<MessageQueue>,
     pub(crate) notify: Option<(Recipient<SendOutcome>, u64)>,
@@ -405,6 +425,7 @@ impl SendBatch {
     /// ```
     pub fn new(messages: Vec<Message>) -> Self {
         SendBatch {
+            span: batch_span(&messages),
             messages,
             received: Instant::now(),
             timeout: None,

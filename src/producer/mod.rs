@@ -11,6 +11,9 @@ pub mod hooks;
 #[cfg(feature = "serde")]
 pub mod java_properties;
 pub mod messages;
+mod observe;
+#[cfg(feature = "metrics")]
+pub(crate) use observe::metrics as observe_metrics;
 mod recall;
 mod request_reply;
 mod routes;

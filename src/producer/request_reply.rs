@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::ProducerActor;
 use super::messages::SendRequest;
+use super::observe;
 use super::send::reply::{ReplySlot, ReplyTo, SendReply};
 use crate::error::Error;
 use crate::protocol::message::{Message, property};
@@ -88,8 +89,10 @@ impl Handler<SendRequest> for ProducerActor {
         self.requests
             .wait(correlation_id, slot.clone(), timer, received);
         // The request's timeout bounds its send too (Java `request(msg, timeout)`).
+        let watched = self.observe.watch(msg.span, &message.topic, received);
+        let reply_to = observe::wrap(ReplyTo::Request(slot), watched);
         let job = self
-            .prepare_job(message, route, received, ReplyTo::Request(slot))
+            .prepare_job(message, route, received, reply_to)
             .map(|mut job| {
                 job.deadline = received + timeout;
                 job

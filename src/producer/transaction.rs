@@ -54,8 +54,10 @@ use actix::prelude::*;
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::ProducerActor;
+use super::observe;
 use super::routes::master_connection;
 use super::send::Route;
 use super::send::reply::{DeliverOnce, ReplySlot, ReplyTo, SendReply};
@@ -206,6 +208,7 @@ impl Handler<ExecuteTransaction> for ProducerActor {
         let me = ctx.address();
         let mut message = msg.message.clone();
         let send = SendMessageInTransaction {
+            span: observe::send_span(&msg.message),
             message: msg.message,
             received: msg.received,
             timeout: msg.timeout,
@@ -273,6 +276,8 @@ pub struct SendMessageInTransaction {
     /// The message to send.
     pub message: Message,
     pub(crate) received: Instant,
+    /// The send's span, opened here so the mailbox wait is inside it.
+    pub(crate) span: Option<tracing::Span>,
     pub(crate) timeout: Option<std::time::Duration>,
 }
 
@@ -280,6 +285,7 @@ impl SendMessageInTransaction {
     /// A transactional send of `message`; its timeout counts from now.
     pub fn new(message: Message) -> Self {
         SendMessageInTransaction {
+            span: observe::send_span(&message),
             message,
             received: Instant::now(),
             timeout: None,
@@ -538,6 +544,7 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
         let checker = self.cfg.transaction_checker().is_some();
         let (producer, group) = (ctx.address().recipient(), self.group.clone());
         let topic = self.cfg.wrap(&message.topic).into_owned();
+        let watched = self.observe.watch(msg.span, &message.topic, received);
         mark_half_message(&mut message, &self.group);
         self.send_with(
             |act, reply| {
@@ -555,12 +562,13 @@ impl Handler<SendMessageInTransaction> for ProducerActor {
                 )
             },
             |slot| {
-                ReplyTo::Half(Box::new(HalfReply {
+                let half = Box::new(HalfReply {
                     slot,
                     producer,
                     group,
                     topic,
-                }))
+                });
+                observe::wrap(ReplyTo::Half(half), watched)
             },
             ctx,
         )
@@ -601,10 +609,12 @@ impl Handler<CheckTransaction> for ProducerActor {
         } = msg;
         let uniq_key = message.uniq_key().map(str::to_owned);
         let check = check_of(&header, message);
+        let span = observe::transaction_check_span(connection.remote(), &check.transaction_id);
         // Each check on its own: a slow checker holds up neither sends nor other checks.
         ctx.spawn(
             async move {
                 let (resolution, remark) = run_checker(checker.as_ref(), check).await;
+                observe::transaction_checked(&tracing::Span::current(), &group, resolution);
                 let mut cmd = check_answer(header, uniq_key, &group, resolution).into_request();
                 cmd.remark = remark;
                 if let Err(e) = connection.oneway(cmd, Instant::now() + api_timeout).await {
@@ -615,6 +625,7 @@ impl Handler<CheckTransaction> for ProducerActor {
                     );
                 }
             }
+            .instrument(span)
             .into_actor(self),
         );
     }

@@ -9,10 +9,12 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::join_all;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::StopUnexpectedly;
 use super::connection::Connection;
 use super::live::{self, LiveGuard};
+use super::metrics;
 use super::supervise::{self, FinalStop, Finite};
 use crate::protocol::codes::response_code;
 use crate::protocol::heartbeat::HeartbeatData;
@@ -115,17 +117,23 @@ impl HeartbeatActor {
         self.stats.rounds += 1;
         self.stats.sent += targets.len() as u64;
         let deadline = Instant::now() + self.timeout;
+        let targets_len = targets.len();
         let fut = async move {
             let calls = targets.iter().map(|c| {
                 let req = data.to_request();
                 async move {
                     match c.request(req, deadline).await {
-                        Ok(r) if r.code == response_code::SUCCESS => true,
+                        Ok(r) if r.code == response_code::SUCCESS => {
+                            metrics::heartbeat(c.remote(), "ok");
+                            true
+                        }
                         Ok(r) => {
+                            metrics::heartbeat(c.remote(), "rejected");
                             tracing::warn!(broker = c.remote(), code = r.code, remark = ?r.remark, "heartbeat rejected");
                             false
                         }
                         Err(e) => {
+                            metrics::heartbeat(c.remote(), "failed");
                             tracing::debug!(broker = c.remote(), error = %e, "heartbeat failed");
                             false
                         }
@@ -133,7 +141,12 @@ impl HeartbeatActor {
                 }
             });
             join_all(calls).await.into_iter().filter(|ok| *ok).count()
-        };
+        }
+        .instrument(tracing::debug_span!(
+            target: "actix_rocketmq::heartbeat",
+            "rocketmq.heartbeat",
+            brokers = targets_len,
+        ));
         fut.into_actor(self).map(|acked, act, _| {
             act.stats.acked += acked as u64;
             acked

@@ -9,6 +9,7 @@ mod failed_lookups;
 pub mod heartbeat;
 pub mod instance;
 pub mod live;
+pub(crate) mod metrics;
 pub mod namesrv_http;
 pub mod reconnect;
 pub mod route_manager;

@@ -19,12 +19,14 @@ use actix::prelude::*;
 use futures::channel::oneshot;
 use rand::Rng;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::StopUnexpectedly;
 use super::connection::{Connection, ConnectionActor, ConnectionConfig};
 use super::error::{NetError, RouteError};
 use super::failed_lookups::FailedLookups;
 use super::live::{self, LiveGuard};
+use super::metrics;
 use super::supervise::{self, FinalStop, Finite};
 use crate::protocol::codes::response_code;
 use crate::protocol::headers::GetRouteInfoRequestHeader;
@@ -282,6 +284,14 @@ impl RouteManager {
         let default_topic = self.cfg.default_topic.clone();
         let queue_nums = self.cfg.default_topic_queue_nums;
         let t = topic.clone();
+        let span = tracing::debug_span!(
+            target: "actix_rocketmq::route",
+            "rocketmq.route_lookup",
+            messaging.destination.name = topic.as_str(),
+            namesrv_requests = tracing::field::Empty,
+            result = tracing::field::Empty,
+        );
+        let done = span.clone();
         let fut = async move {
             let (i, first) = query_any(&order, &t, &t, timeout).await?;
             match first {
@@ -301,8 +311,12 @@ impl RouteManager {
             }
         };
         ctx.spawn(
-            fut.into_actor(self)
-                .map(move |res, act, ctx| act.complete(topic, res, ctx)),
+            fut.instrument(span)
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    let _in = done.enter();
+                    act.complete(topic, res, ctx)
+                }),
         );
     }
 
@@ -355,6 +369,9 @@ impl RouteManager {
                 }
             }
         };
+        metrics::route_lookup(&topic, reply.is_ok());
+        let span = tracing::Span::current();
+        span.record("result", if reply.is_ok() { "ok" } else { "failed" });
         match &reply {
             Ok(_) => self.failed.succeeded(&topic),
             Err(e) => {
@@ -434,21 +451,28 @@ async fn query_any(
             Ok(resp) if resp.code == response_code::SUCCESS => {
                 match TopicRouteData::decode(&resp.body) {
                     Ok(route) => return Ok((*i, Some((route, namesrv)))),
-                    Err(source) => RouteError::Malformed {
-                        topic: for_topic.to_string(),
-                        namesrv,
-                        source,
-                    },
+                    Err(source) => {
+                        metrics::namesrv_failure(&namesrv, "malformed");
+                        RouteError::Malformed {
+                            topic: for_topic.to_string(),
+                            namesrv,
+                            source,
+                        }
+                    }
                 }
             }
             Ok(resp) if resp.code == response_code::TOPIC_NOT_EXIST => return Ok((*i, None)),
-            Ok(resp) => RouteError::Rejected {
-                topic: for_topic.to_string(),
-                namesrv,
-                code: resp.code,
-                remark: bounded_owned(resp.remark.unwrap_or_default()),
-            },
+            Ok(resp) => {
+                metrics::namesrv_failure(&namesrv, "rejected");
+                RouteError::Rejected {
+                    topic: for_topic.to_string(),
+                    namesrv,
+                    code: resp.code,
+                    remark: bounded_owned(resp.remark.unwrap_or_default()),
+                }
+            }
             Err(e) => {
+                metrics::namesrv_failure(&namesrv, "unreachable");
                 tracing::debug!(namesrv = conn.remote(), %topic, error = %e, "name server unreachable; trying the next one");
                 unreachable = (*i, e);
                 continue;

@@ -10,6 +10,7 @@ use crate::producer::ProducerActor;
 use crate::producer::messages::{
     SendBatch, SendMessage, SendOneway, SendToQueue, SendWithSelector,
 };
+use crate::producer::observe;
 use crate::producer::send_result::SendResult;
 
 impl ProducerActor {
@@ -68,7 +69,10 @@ impl Handler<SendMessage> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) -> Self::Result {
         let notify = msg.notify;
-        let wrap = |slot| ReplyTo::Send { slot, notify };
+        let watched = self
+            .observe
+            .watch(msg.span, &msg.message.topic, msg.received);
+        let wrap = |slot| observe::wrap(ReplyTo::Send { slot, notify }, watched);
         self.send_one(
             msg.message,
             Route::Any,
@@ -83,7 +87,10 @@ impl Handler<SendMessage> for ProducerActor {
 impl Handler<SendOneway> for ProducerActor {
     type Result = SendReply<Result<(), Error>>;
     fn handle(&mut self, msg: SendOneway, ctx: &mut Context<Self>) -> Self::Result {
-        let wrap = ReplyTo::Oneway;
+        let watched = self
+            .observe
+            .watch(msg.span, &msg.message.topic, msg.received);
+        let wrap = |slot| observe::wrap(ReplyTo::Oneway(slot), watched);
         self.send_one(msg.message, msg.route, msg.received, msg.timeout, wrap, ctx)
     }
 }
@@ -92,7 +99,10 @@ impl Handler<SendToQueue> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendToQueue, ctx: &mut Context<Self>) -> Self::Result {
         let notify = msg.notify;
-        let wrap = |slot| ReplyTo::Send { slot, notify };
+        let watched = self
+            .observe
+            .watch(msg.span, &msg.message.topic, msg.received);
+        let wrap = |slot| observe::wrap(ReplyTo::Send { slot, notify }, watched);
         let route = Route::Queue(msg.queue);
         self.send_one(msg.message, route, msg.received, msg.timeout, wrap, ctx)
     }
@@ -102,7 +112,10 @@ impl Handler<SendWithSelector> for ProducerActor {
     type Result = SendReply<Result<SendResult, Error>>;
     fn handle(&mut self, msg: SendWithSelector, ctx: &mut Context<Self>) -> Self::Result {
         let notify = msg.notify;
-        let wrap = |slot| ReplyTo::Send { slot, notify };
+        let watched = self
+            .observe
+            .watch(msg.span, &msg.message.topic, msg.received);
+        let wrap = |slot| observe::wrap(ReplyTo::Send { slot, notify }, watched);
         let route = Route::Selector(msg.selector, msg.arg);
         self.send_one(msg.message, route, msg.received, msg.timeout, wrap, ctx)
     }
@@ -114,6 +127,8 @@ impl Handler<SendBatch> for ProducerActor {
         let received = msg.received;
         let timeout = msg.timeout;
         let notify = msg.notify;
+        let topic = msg.messages.first().map_or("", |m| m.topic.as_str());
+        let watched = self.observe.watch(msg.span, topic, received);
         let route = match msg.queue {
             Some(queue) => self.wrap_route(Route::Queue(queue)),
             None => Route::Any,
@@ -126,7 +141,7 @@ impl Handler<SendBatch> for ProducerActor {
                     timeout,
                 )
             },
-            |slot| ReplyTo::Send { slot, notify },
+            |slot| observe::wrap(ReplyTo::Send { slot, notify }, watched),
             ctx,
         )
     }

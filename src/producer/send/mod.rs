@@ -103,6 +103,6 @@ impl Job {
     /// whichever queue its route picks.
     #[inline]
     pub(crate) fn oneway(&self) -> bool {
-        matches!(self.reply, ReplyTo::Oneway(_))
+        matches!(self.reply.inner(), ReplyTo::Oneway(_))
     }
 }

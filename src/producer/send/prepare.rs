@@ -58,7 +58,7 @@ impl Prepare {
     /// `retry_times_when_send_failed`.
     #[inline]
     fn max_attempts(&self, route: &Route, reply: &ReplyTo) -> u32 {
-        match (route, reply) {
+        match (route, reply.inner()) {
             (
                 Route::Any,
                 ReplyTo::Send {

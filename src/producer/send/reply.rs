@@ -9,7 +9,9 @@ use actix::prelude::*;
 use super::super::messages::SendOutcome;
 use super::super::send_result::SendResult;
 use crate::error::Error;
+use crate::producer::observe::Observed;
 use crate::protocol::message::Message;
+use crate::protocol::route::MessageQueue;
 
 /// Where a send's reply goes. The slot is filled by the actor when the job
 /// ends and handed straight to actix's reply channel (see [`SendReply`]), so a
@@ -90,9 +92,28 @@ pub(crate) enum ReplyTo {
     /// A request–reply request: a failed send answers it; a stored one waits
     /// for its reply (see `request_reply::PendingRequest`).
     Request(ReplySlot<Result<Message, Error>>),
+    /// Any of the above, watched: its span and metrics end with the reply.
+    Observed(Box<Observed>),
 }
 
 impl ReplyTo {
+    /// The reply itself, through an [`Observed`] wrapper.
+    #[inline]
+    pub(crate) fn inner(&self) -> &ReplyTo {
+        match self {
+            ReplyTo::Observed(o) => &o.to,
+            other => other,
+        }
+    }
+
+    /// An attempt begins: the watched send's child span (else nothing).
+    #[inline]
+    pub(crate) fn attempt(&mut self, queue: &MessageQueue, addr: &str, attempt: u32) {
+        if let ReplyTo::Observed(o) = self {
+            o.attempt(queue, addr, attempt);
+        }
+    }
+
     /// Replies exactly once (and tells the notify recipient, if any).
     pub(crate) fn deliver(self, res: Result<Option<SendResult>, Error>) {
         match self {
@@ -114,6 +135,7 @@ impl ReplyTo {
             }
             ReplyTo::Oneway(slot) => slot.complete(res.map(|_| ())),
             ReplyTo::Half(half) => half.deliver(res),
+            ReplyTo::Observed(o) => (*o).deliver(res),
             ReplyTo::Request(slot) => match res {
                 Ok(Some(_)) => {} // stored: the reply answers it
                 Ok(None) => slot.complete(Err(Error::shut_down())),

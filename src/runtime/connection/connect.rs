@@ -9,11 +9,13 @@ use actix::prelude::*;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
+use tracing::Instrument;
 
 use super::writer::Flush;
 use super::{ConnectionActor, READ_BUFFER_CAPACITY, Reconnected, Submit};
 use crate::protocol::{ProtocolError, RemotingCodec};
 use crate::runtime::error::NetError;
+use crate::runtime::metrics;
 use crate::runtime::reconnect::{ConnectionHealth, ReconnectPolicy};
 use crate::runtime::tls::{Stream, TlsConfig};
 
@@ -167,21 +169,38 @@ impl ConnectionActor {
     /// mailbox, and `TakeSubmissions` checks for it), so requests behind this
     /// one see the outcome and keep their order.
     pub(super) fn connect_then(&mut self, msg: Submit, ctx: &mut Context<Self>) {
+        let span = tracing::debug_span!(
+            target: "actix_rocketmq::connection",
+            "rocketmq.connect",
+            server.address = &*self.remote,
+            reconnect = self.link.connects() > 0,
+            tls = self.cfg.tls.is_some(),
+        );
         let fut = open(
             self.remote.clone(),
             self.cfg.connect_timeout,
             self.cfg.tls.clone(),
-        );
+        )
+        .instrument(span);
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
             match res {
                 Ok(stream) => act.on_connected(stream, ctx),
                 Err(reason) => {
+                    metrics::connect_failed(&act.remote);
                     let delay = act.link.connect_failed(reason, Instant::now());
                     tracing::warn!(remote = %act.remote, reason = %act.link.last_error, retry_in = ?delay, "connect failed");
                 }
             }
             act.dispatch(msg, ctx);
         }));
+    }
+
+    /// Closes the socket's write side, counting an open connection's end.
+    pub(super) fn close_writer(&mut self, broke: bool) {
+        if self.writer.is_open() {
+            metrics::disconnected(&self.remote, broke);
+        }
+        self.writer.close();
     }
 
     fn on_connected(&mut self, stream: Stream, ctx: &mut Context<Self>) {
@@ -196,6 +215,7 @@ impl ConnectionActor {
         ctx.spawn(Flush::new(connection));
         self.pending.reset_peer_clock();
         tracing::debug!(remote = %self.remote, connects = connection, "connected");
+        metrics::connected(&self.remote, connection > 1);
         if let (true, Some(listener)) = (connection > 1, &self.reconnect_listener) {
             listener.do_send(Reconnected {
                 remote: self.remote.clone(),

@@ -424,7 +424,7 @@ impl ConnectionActor {
         }
         tracing::warn!(remote = %self.remote, %cause, pending = self.pending.len(), parked = self.parked.len(), "disconnected");
         self.fail_all(&cause);
-        self.writer.close();
+        self.close_writer(true);
         ctx.stop();
     }
 
@@ -448,7 +448,7 @@ impl ConnectionActor {
     fn stop_if_drained(&mut self, ctx: &mut Context<Self>) -> bool {
         if self.closed && self.idle() && ctx.state() == ActorState::Running {
             self.writer.try_write_rest();
-            self.writer.close();
+            self.close_writer(false);
             ctx.stop();
             return true;
         }
@@ -506,7 +506,7 @@ impl Supervised for ConnectionActor {
         self.restarts += 1;
         // The restart cancelled the deliverer and the deadline timer (`started` spawns a deliverer unless closed).
         self.pending.restarted();
-        self.writer.close();
+        self.close_writer(true);
         self.fail_all(&Break::Closed("connection restarting".into()));
         tracing::info!(remote = %self.remote, restarts = self.restarts, "connection actor restarting");
     }
@@ -643,6 +643,7 @@ impl ActorFuture<ConnectionActor> for TakeSubmissions {
 
 impl Drop for ConnectionActor {
     fn drop(&mut self) {
+        self.close_writer(false);
         // Frames submitted after the actor's last turn still get their one reply.
         let rx = &mut self.submissions;
         rx.close();
