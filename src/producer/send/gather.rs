@@ -8,6 +8,8 @@
 //! attempt), or a queue the caller chose: those keep one request in flight,
 //! and their full groups wait in order, so a queue stores its sends in the
 //! order they were made.
+// Jobs travel boxed (cheap moves): a group of one leaves as the job it came as.
+#![allow(clippy::vec_box)]
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
@@ -71,7 +73,6 @@ pub(crate) fn record_len(job: &Job) -> usize {
 /// Gathered sends of one key, leaving together.
 struct Group {
     id: u64,
-    #[allow(clippy::vec_box)] // jobs travel boxed; a group of one leaves as it came
     jobs: Vec<Box<Job>>,
     bytes: usize,
     /// When it must leave anyway (`max_delay`).

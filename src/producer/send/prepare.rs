@@ -229,7 +229,7 @@ impl Prepare {
     /// stamped and admitted on its own; they share a topic and WAIT flag, and
     /// each is answered on its own (`ReplyTo::Batch`). The body of `members`
     /// is encoded as a `SendBatch` body is; it fails only over `maxMessageSize`.
-    #[allow(clippy::vec_box)]
+    #[allow(clippy::vec_box)] // jobs travel boxed
     pub(crate) fn gathered(
         &self,
         headers: &HeaderCache,
