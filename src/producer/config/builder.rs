@@ -69,6 +69,7 @@ impl ProducerConfigBuilder {
                 transaction_checker: None,
                 namesrv_http: NamesrvHttp::default(),
                 transaction_listener: None,
+                auto_batch: None,
                 instance: InstanceConfig {
                     // Fixed by build(), once the IP and instance name are.
                     client_id: String::new(),
@@ -607,6 +608,9 @@ impl ProducerConfigBuilder {
         c.timers().check()?;
         c.retry.check()?;
         c.limits.check()?;
+        if let Some(a) = &c.auto_batch {
+            a.check(c.limits.max_message_size)?;
+        }
         let route = &mut c.instance.route;
         if route.default_topic_queue_nums <= 0 {
             return Err(Error::config(

@@ -90,6 +90,8 @@ pub(crate) enum ReplyTo {
     /// A request–reply request: a failed send answers it; a stored one waits
     /// for its reply (see `request_reply::PendingRequest`).
     Request(ReplySlot<Result<Message, Error>>),
+    /// An auto-batch: each member answered on its own (see `members.rs`).
+    Batch(super::members::SharedMembers),
 }
 
 impl ReplyTo {
@@ -119,6 +121,7 @@ impl ReplyTo {
                 Ok(None) => slot.complete(Err(Error::shut_down())),
                 Err(e) => slot.complete(Err(e)),
             },
+            ReplyTo::Batch(members) => members.borrow_mut().deliver(res),
         }
     }
 }
