@@ -89,8 +89,8 @@ use actix_rocketmq::testkit::TestCluster;
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
 use actix_rocketmq::{
-    AclCredentials, AutoBatch, Error, Message, ProducerActor, ProducerConfig, SendMessage, SendOneway,
-    Shutdown,
+    AclCredentials, AutoBatch, Error, Message, ProducerActor, ProducerConfig, SendMessage,
+    SendOneway, Shutdown,
 };
 use baseline::{BaselineConfig, Failure};
 use bytes::Bytes;
