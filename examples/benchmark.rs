@@ -213,6 +213,12 @@ struct Cli {
     /// Broker connections on a thread (arbiter) of their own
     #[arg(long)]
     connection_arbiter: bool,
+    /// Adaptive auto-batching on (AutoBatch defaults)
+    #[arg(long)]
+    auto_batch: bool,
+    /// With --auto-batch: batch requests in flight per topic before sends are gathered
+    #[arg(long, value_name = "N", requires = "auto_batch", value_parser = clap::value_parser!(u64).range(1..))]
+    auto_batch_requests: Option<u64>,
     /// Sign every request (ACL), to measure what signing costs
     #[arg(long, value_name = "ACCESS_KEY:SECRET_KEY", value_parser = acl_pair,
           conflicts_with = "acl_enable")]
@@ -341,6 +347,8 @@ struct Opts {
     group: String,
     broker_fault: Option<(BrokerFault, Duration)>,
     connection_arbiter: bool,
+    /// Auto-batching, with its requests in flight per topic (None: off).
+    auto_batch: Option<Option<usize>>,
     /// Sign every request with these credentials.
     acl: Option<AclCredentials>,
     /// The baseline client (benches/support/baseline.rs) instead of a producer.
@@ -425,6 +433,9 @@ fn parse_args() -> Opts {
         group: cli.group,
         broker_fault,
         connection_arbiter: cli.connection_arbiter,
+        auto_batch: cli
+            .auto_batch
+            .then_some(cli.auto_batch_requests.map(|n| n as usize)),
         acl,
         baseline: cli.baseline,
         auto_batch: cli.auto_batch.then(|| {
@@ -451,6 +462,7 @@ fn parse_args() -> Opts {
             (o.keys, "--keys"),
             (o.compress_over.is_some(), "--compress-over"),
             (o.connection_arbiter, "--connection-arbiter"),
+            (o.auto_batch.is_some(), "--auto-batch"),
             (o.acl.is_some(), "--acl"),
             (o.rate.is_some(), "--rate"),
             (o.auto_batch.is_some(), "--auto-batch"),
@@ -1034,6 +1046,13 @@ async fn run(
         .send_timeout(opts.send_timeout)
         .serialize_type(opts.serialize)
         .connection_arbiter(opts.connection_arbiter);
+    if let Some(requests) = opts.auto_batch {
+        let mut auto_batch = AutoBatch::new();
+        if let Some(n) = requests {
+            auto_batch = auto_batch.max_in_flight_requests(n);
+        }
+        builder = builder.auto_batch(auto_batch);
+    }
     if let Some(domain) = &opts.namesrv_domain {
         builder = builder.namesrv_domain(domain.as_str());
     }
@@ -1436,6 +1455,7 @@ fn main() -> ExitCode {
         "size": opts.size,
         "serialize": opts.serialize.name(),
         "connection_arbiter": opts.connection_arbiter,
+        "auto_batch": opts.auto_batch.is_some(),
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
         "auto_batch": opts.auto_batch.is_some(),

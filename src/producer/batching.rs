@@ -51,7 +51,7 @@ impl ProducerActor {
             Route::Oneway => return Some(job),
         };
         let gather = self.gather.as_mut()?;
-        let job = gather.offer(job, wait, queue.as_ref(), Instant::now());
+        let job = gather.offer(job, wait, queue.as_ref());
         if job.is_none() {
             self.send_ready(ctx);
             self.arm_gather_timer(ctx);

@@ -75,6 +75,8 @@ struct Group {
     id: u64,
     jobs: Vec<Box<Job>>,
     bytes: usize,
+    /// The earliest deadline of its jobs (its timer fires then).
+    earliest: Option<Instant>,
     /// When it must leave anyway (`max_delay`).
     linger_until: Option<Instant>,
 }
@@ -188,7 +190,6 @@ impl Gather {
         mut job: Box<Job>,
         wait: bool,
         queue: Option<&MessageQueue>,
-        now: Instant,
     ) -> Option<Box<Job>> {
         let k = self.key(job.topic(), wait, queue);
         let st = &mut self.states[k as usize];
@@ -212,11 +213,13 @@ impl Gather {
             }
             let id = self.next_id;
             self.next_id += 1;
-            let linger_until = self.cfg.delay().map(|d| now + d);
+            // A clock read only with a linger set.
+            let linger_until = self.cfg.delay().map(|d| Instant::now() + d);
             self.states[k as usize].pending.push_back(Group {
                 id,
                 jobs: Vec::new(),
                 bytes: 0,
+                earliest: None,
                 linger_until,
             });
             let first_due = linger_until.map_or(job.deadline, |l| l.min(job.deadline));
@@ -224,8 +227,9 @@ impl Gather {
         }
         let st = &mut self.states[k as usize];
         let g = st.pending.back_mut().expect("a group is open");
-        let earliest = g.jobs.iter().map(|j| j.deadline).min();
+        let earliest = g.earliest;
         let (deadline, id) = (job.deadline, g.id);
+        g.earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
         g.jobs.push(job);
         g.bytes += len;
         let full = g.jobs.len() >= max_msgs || g.bytes >= max_bytes;
@@ -346,6 +350,7 @@ impl Gather {
                 }
                 let linger = g.linger_until.is_some_and(|l| l <= now);
                 let next = g.jobs.iter().map(|j| j.deadline).min();
+                g.earliest = next;
                 if g.jobs.is_empty() {
                     st.pending.remove(pos);
                 } else if linger && (!st.ordered || st.in_flight < st.limit) {

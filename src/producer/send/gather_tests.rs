@@ -48,12 +48,12 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     let t0 = Instant::now();
     let d = t0 + Duration::from_secs(3);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(2));
-    let a = g.offer(job("T", 10, d), true, None, t0).expect("alone");
-    let b = g.offer(job("T", 10, d), true, None, t0).expect("alone");
+    let a = g.offer(job("T", 10, d), true, None).expect("alone");
+    let b = g.offer(job("T", 10, d), true, None).expect("alone");
     assert_eq!(a.gather, Some(Slot { key: 0, batch: 0 }));
     assert_eq!(b.gather, a.gather);
     for _ in 0..5 {
-        assert!(g.offer(job("T", 10, d), true, None, t0).is_none());
+        assert!(g.offer(job("T", 10, d), true, None).is_none());
     }
     assert!(
         g.take_ready().is_none(),
@@ -61,8 +61,8 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     );
     assert_eq!(g.gathered(), 5);
     // Another topic, or the other WAIT flag, is a key of its own.
-    assert!(g.offer(job("U", 10, d), true, None, t0).is_some());
-    assert!(g.offer(job("T", 10, d), false, None, t0).is_some());
+    assert!(g.offer(job("U", 10, d), true, None).is_some());
+    assert!(g.offer(job("T", 10, d), false, None).is_some());
     g.request_ended(a.gather.unwrap());
     let r = g.take_ready().expect("the group leaves");
     assert_eq!(r.jobs.len(), 5);
@@ -70,7 +70,7 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     assert!(r.route.is_none());
     assert!(g.take_ready().is_none());
     // The slot is the group's now: the next send is gathered again.
-    assert!(g.offer(job("T", 10, d), true, None, t0).is_none());
+    assert!(g.offer(job("T", 10, d), true, None).is_none());
 }
 
 /// A group leaves at once when full (messages or bytes), even at the limit;
@@ -84,23 +84,23 @@ fn full_groups_leave_at_once() {
         .max_batch_messages(3)
         .max_batch_bytes(1000);
     let mut g = Gather::new(cfg);
-    g.offer(job("T", 10, d), true, None, t0).expect("alone");
+    g.offer(job("T", 10, d), true, None).expect("alone");
     for _ in 0..3 {
-        assert!(g.offer(job("T", 10, d), true, None, t0).is_none());
+        assert!(g.offer(job("T", 10, d), true, None).is_none());
     }
     let r = g.take_ready().expect("three messages: full");
     assert_eq!(r.jobs.len(), 3);
     // Bytes: 22 + 400 + properties each; the third would pass 1000 bytes.
-    assert!(g.offer(job("T", 400, d), true, None, t0).is_none());
-    assert!(g.offer(job("T", 400, d), true, None, t0).is_none());
+    assert!(g.offer(job("T", 400, d), true, None).is_none());
+    assert!(g.offer(job("T", 400, d), true, None).is_none());
     assert!(g.take_ready().is_none());
-    assert!(g.offer(job("T", 400, d), true, None, t0).is_none());
+    assert!(g.offer(job("T", 400, d), true, None).is_none());
     let r = g
         .take_ready()
         .expect("the group that could not take it leaves");
     assert_eq!(r.jobs.len(), 2);
     // Larger than the cap by itself: a group of one, leaving at once.
-    assert!(g.offer(job("T", 2000, d), true, None, t0).is_none());
+    assert!(g.offer(job("T", 2000, d), true, None).is_none());
     let r1 = g.take_ready().expect("the open group leaves first");
     assert_eq!(r1.jobs.len(), 1);
     let r2 = g.take_ready().expect("then the big one");
@@ -118,19 +118,19 @@ fn queue_keys_keep_one_request_in_flight_and_their_order() {
         .max_batch_messages(2);
     let mut g = Gather::new(cfg);
     let q = queue(1);
-    let first = g.offer(job("T", 1, d), true, Some(&q), t0).expect("alone");
+    let first = g.offer(job("T", 1, d), true, Some(&q)).expect("alone");
     let mut bodies = Vec::new();
     for i in 0..5 {
         let mut j = job("T", 1, d);
         j.message.body = format!("{i}").into();
         bodies.push(j.message.body.clone());
         assert!(
-            g.offer(j, true, Some(&q), t0).is_none(),
+            g.offer(j, true, Some(&q)).is_none(),
             "one in flight per queue"
         );
     }
     // Another queue is a key of its own.
-    assert!(g.offer(job("T", 1, d), true, Some(&queue(2)), t0).is_some());
+    assert!(g.offer(job("T", 1, d), true, Some(&queue(2))).is_some());
     assert!(
         g.take_ready().is_none(),
         "full groups of an ordered key wait"
@@ -160,10 +160,9 @@ fn gathered_sends_expire_at_their_deadline_and_groups_linger_at_most_max_delay()
             .max_in_flight_requests(1)
             .max_delay(Duration::from_millis(50)),
     );
-    g.offer(job("T", 1, ms(3000)), true, None, t0)
-        .expect("alone");
-    assert!(g.offer(job("T", 1, ms(3000)), true, None, t0).is_none());
-    assert!(g.offer(job("T", 1, ms(20)), true, None, t0).is_none());
+    g.offer(job("T", 1, ms(3000)), true, None).expect("alone");
+    assert!(g.offer(job("T", 1, ms(3000)), true, None).is_none());
+    assert!(g.offer(job("T", 1, ms(20)), true, None).is_none());
     assert_eq!(g.rearm().map(|(at, _)| at), Some(ms(20)));
     g.disarmed();
     let e = g.due(ms(20));
@@ -174,9 +173,11 @@ fn gathered_sends_expire_at_their_deadline_and_groups_linger_at_most_max_delay()
     ));
     assert_eq!(g.gathered(), 1);
     assert!(g.take_ready().is_none());
-    assert_eq!(g.rearm().map(|(at, _)| at), Some(ms(50)));
+    // The linger counts from when the group began (a clock read of its own).
+    let (at, _) = g.rearm().expect("the linger timer");
+    assert!(at >= ms(50) && at < ms(1000), "{:?}", at - t0);
     g.disarmed();
-    let e = g.due(ms(50));
+    let e = g.due(at);
     assert!(e.jobs.is_empty() && e.members.is_empty());
     let r = g.take_ready().expect("lingered long enough");
     assert_eq!(r.jobs.len(), 1);
@@ -189,11 +190,10 @@ fn batch_members_expire_at_their_own_deadline() {
     let t0 = Instant::now();
     let ms = |n| t0 + Duration::from_millis(n);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(1));
-    g.offer(job("T", 1, ms(3000)), true, None, t0)
-        .expect("alone");
+    g.offer(job("T", 1, ms(3000)), true, None).expect("alone");
     let first = Slot { key: 0, batch: 0 };
-    assert!(g.offer(job("T", 1, ms(100)), true, None, t0).is_none());
-    assert!(g.offer(job("T", 1, ms(3000)), true, None, t0).is_none());
+    assert!(g.offer(job("T", 1, ms(100)), true, None).is_none());
+    assert!(g.offer(job("T", 1, ms(3000)), true, None).is_none());
     g.request_ended(first);
     let r = g.take_ready().unwrap();
     let members = g.batch_started(r.slot, Members::new(0, r.jobs));

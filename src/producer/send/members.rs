@@ -13,7 +13,7 @@ use super::Job;
 use super::reply::ReplyTo;
 use crate::error::{Error, WaitingFor};
 use crate::producer::send_result::SendResult;
-use crate::protocol::batch::encode_batch_with_max;
+use crate::protocol::batch::encode_checked_batch;
 use crate::protocol::message::{Message, property};
 
 /// The members of one batch job, shared by the job's reply and the gatherer
@@ -77,7 +77,8 @@ impl Members {
 
     /// The body of the live members (`max`: the producer's `maxMessageSize`).
     pub(crate) fn encode(&self, max: usize) -> Result<Bytes, Error> {
-        encode_batch_with_max(&self.messages, max).map_err(Error::from)
+        // Every member passed `gather::batch_class` under one key: the batch rules hold.
+        encode_checked_batch(&self.messages, max).map_err(Error::from)
     }
 
     /// Drops the members answered early, so the next attempt's body holds only
