@@ -213,12 +213,6 @@ struct Cli {
     /// Broker connections on a thread (arbiter) of their own
     #[arg(long)]
     connection_arbiter: bool,
-    /// Adaptive auto-batching on (AutoBatch defaults)
-    #[arg(long)]
-    auto_batch: bool,
-    /// With --auto-batch: batch requests in flight per topic before sends are gathered
-    #[arg(long, value_name = "N", requires = "auto_batch", value_parser = clap::value_parser!(u64).range(1..))]
-    auto_batch_requests: Option<u64>,
     /// Sign every request (ACL), to measure what signing costs
     #[arg(long, value_name = "ACCESS_KEY:SECRET_KEY", value_parser = acl_pair,
           conflicts_with = "acl_enable")]
@@ -253,9 +247,9 @@ struct Cli {
     /// With --auto-batch: the most messages of one batch request [default: the producer's]
     #[arg(long, value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
     batch_max_messages: Option<usize>,
-    /// With --auto-batch: the most requests in flight per queue before sends gather
-    /// [default: the producer's]
-    #[arg(long, value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
+    /// With --auto-batch: batch requests in flight per topic before later sends
+    /// gather [default: the producer's]
+    #[arg(long, visible_alias = "auto-batch-requests", value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
     batch_in_flight: Option<usize>,
     /// With --auto-batch: also hold every send up to MS for others to join it (Java's
     /// fixed linger) [default: none, adaptive only]
@@ -347,8 +341,6 @@ struct Opts {
     group: String,
     broker_fault: Option<(BrokerFault, Duration)>,
     connection_arbiter: bool,
-    /// Auto-batching, with its requests in flight per topic (None: off).
-    auto_batch: Option<Option<usize>>,
     /// Sign every request with these credentials.
     acl: Option<AclCredentials>,
     /// The baseline client (benches/support/baseline.rs) instead of a producer.
@@ -433,9 +425,6 @@ fn parse_args() -> Opts {
         group: cli.group,
         broker_fault,
         connection_arbiter: cli.connection_arbiter,
-        auto_batch: cli
-            .auto_batch
-            .then_some(cli.auto_batch_requests.map(|n| n as usize)),
         acl,
         baseline: cli.baseline,
         auto_batch: cli.auto_batch.then(|| {
@@ -462,7 +451,6 @@ fn parse_args() -> Opts {
             (o.keys, "--keys"),
             (o.compress_over.is_some(), "--compress-over"),
             (o.connection_arbiter, "--connection-arbiter"),
-            (o.auto_batch.is_some(), "--auto-batch"),
             (o.acl.is_some(), "--acl"),
             (o.rate.is_some(), "--rate"),
             (o.auto_batch.is_some(), "--auto-batch"),
@@ -1046,13 +1034,6 @@ async fn run(
         .send_timeout(opts.send_timeout)
         .serialize_type(opts.serialize)
         .connection_arbiter(opts.connection_arbiter);
-    if let Some(requests) = opts.auto_batch {
-        let mut auto_batch = AutoBatch::new();
-        if let Some(n) = requests {
-            auto_batch = auto_batch.max_in_flight_requests(n);
-        }
-        builder = builder.auto_batch(auto_batch);
-    }
     if let Some(domain) = &opts.namesrv_domain {
         builder = builder.namesrv_domain(domain.as_str());
     }
@@ -1455,7 +1436,6 @@ fn main() -> ExitCode {
         "size": opts.size,
         "serialize": opts.serialize.name(),
         "connection_arbiter": opts.connection_arbiter,
-        "auto_batch": opts.auto_batch.is_some(),
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
         "auto_batch": opts.auto_batch.is_some(),
