@@ -46,6 +46,9 @@ fn auto_batching(b: ProducerConfigBuilder) -> ProducerConfigBuilder {
     b.auto_batch(AutoBatch::new())
 }
 
+/// One send's outcome.
+type Outcome = Result<SendResult, Error>;
+
 /// Sends `msgs` with `SendMessage`, `window` in flight (as many tasks, each starting its
 /// next send when the last one is answered); returns each send's outcome, by index.
 async fn send_all(
@@ -55,8 +58,7 @@ async fn send_all(
 ) -> Vec<Result<SendResult, Error>> {
     let msgs: Rc<Vec<Message>> = Rc::new(msgs.to_vec());
     let next = Rc::new(Cell::new(0usize));
-    let out: Rc<RefCell<Vec<Option<Result<SendResult, Error>>>>> =
-        Rc::new(RefCell::new(vec![None; msgs.len()]));
+    let out: Rc<RefCell<Vec<Option<Outcome>>>> = Rc::new(RefCell::new(vec![None; msgs.len()]));
     let tasks: Vec<_> = (0..window)
         .map(|_| {
             let (p, msgs, next, out) = (p.clone(), msgs.clone(), next.clone(), out.clone());
