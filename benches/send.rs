@@ -21,9 +21,15 @@
 //! unanswered frames for the baseline (its writer batches whatever the window
 //! allows into one `write_all`).
 //!
-//! The client runs twice per round: with its connections on the producer's
-//! thread, and with `connection_arbiter(true)` (connections on a thread of
-//! their own; three busy threads then share the machine's cores).
+//! The client runs three times per round: with its connections on the
+//! producer's thread, the same with `auto_batch(AutoBatch::new())` (sends
+//! that find requests in flight to their queue leave together as one
+//! SEND_BATCH_MESSAGE; the null broker answers a batch like one send), and
+//! with `connection_arbiter(true)` (connections on a thread of their own;
+//! three busy threads then share the machine's cores). At one send in flight
+//! the auto-batch run shows what batching costs when there is nothing to
+//! batch; the ceiling line (below) is for single frames, which a batching
+//! client is not bound by.
 //!
 //! A fourth configuration measures the ceiling: `c` tasks looping on
 //! `addr.send(Hop)` to an actor whose handler answers at once, no network. Its
@@ -32,7 +38,7 @@
 //! `1 / (1/baseline + 1/hop)` msg/s: the `ceiling` line of each case.
 //!
 //! Against noise, each case runs in 5 rounds, each round running the actors,
-//! the actors with the connection arbiter and the baseline back to back
+//! with auto-batching, with the connection arbiter, the baseline and the hop back to back
 //! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
 //! table shows the median msg/s, p50 and p99 over the rounds, and the median
 //! and min–max of the per-round client/baseline ratios (each ratio taken
@@ -54,7 +60,7 @@ use actix_rocketmq::testkit::TestCluster;
 #[path = "support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
-use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use actix_rocketmq::{AutoBatch, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
 use baseline::BaselineConfig;
 
 const TOPIC: &str = "BenchmarkTest";
@@ -299,12 +305,17 @@ fn median(xs: &[f64]) -> f64 {
 
 // ---------------------------------------------------------------------------
 
-const CONFIGS: [&str; 4] = [
+const CONFIGS: [&str; 5] = [
     "actors",
+    "actors+auto-batch",
     "actors+conn. arbiter",
     "baseline (no actors)",
     "Addr::send hop alone",
 ];
+/// Index of the baseline in [`CONFIGS`], which every ratio is taken against.
+const BASELINE: usize = 3;
+/// Index of the hop alone in [`CONFIGS`].
+const HOP: usize = 4;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -326,25 +337,28 @@ fn main() {
     let broker = NullBroker::start();
     let system = actix_rt::System::new();
     let results = system.block_on(async {
-        // Two producers, each in its own client instance (distinct instance names):
-        // connections on the producer's thread, and on a connection arbiter.
-        let config = |arbiter: bool| {
-            ProducerConfig::builder(if arbiter { "send_bench_arbiter" } else { GROUP })
+        // Three producers, each in its own client instance (distinct instance names):
+        // connections on the producer's thread, the same with auto-batching, and
+        // connections on a connection arbiter.
+        let config = |name: &str, arbiter: bool, auto_batch: bool| {
+            let b = ProducerConfig::builder(name)
                 .namesrv_addr(&broker.namesrv)
-                .instance_name(if arbiter {
-                    "send_bench_arbiter"
-                } else {
-                    "send_bench"
-                })
-                .connection_arbiter(arbiter)
-                .build()
-                .expect("config")
+                .instance_name(name)
+                .connection_arbiter(arbiter);
+            let b = if auto_batch {
+                b.auto_batch(AutoBatch::new())
+            } else {
+                b
+            };
+            b.build().expect("config")
         };
-        let serialize = config(false).serialize_type();
-        let producer = ProducerActor::start(config(false))
+        let plain = config(GROUP, false, false);
+        let serialize = plain.serialize_type();
+        let producer = ProducerActor::start(plain).await.expect("producer starts");
+        let producer_batch = ProducerActor::start(config("send_bench_batch", false, true))
             .await
             .expect("producer starts");
-        let producer_arb = ProducerActor::start(config(true))
+        let producer_arb = ProducerActor::start(config("send_bench_arbiter", true, false))
             .await
             .expect("producer starts");
         let hop = HopActor.start();
@@ -354,7 +368,7 @@ fn main() {
             concurrency: 64,
             count: if bench { 5_000 } else { 64 },
         };
-        for p in [&producer, &producer_arb] {
+        for p in [&producer, &producer_batch, &producer_arb] {
             let w = client_case(p, warm).await;
             assert_eq!(w.failed, 0, "warm-up sends failed");
         }
@@ -362,18 +376,19 @@ fn main() {
         hop_case(&hop, warm).await;
 
         // Per case, per configuration (CONFIGS order), one result per round.
-        let mut results: Vec<(Case, [Vec<CaseResult>; 4])> = Vec::new();
+        let mut results: Vec<(Case, [Vec<CaseResult>; 5])> = Vec::new();
         for case in &cases {
-            let mut runs: [Vec<CaseResult>; 4] = Default::default();
+            let mut runs: [Vec<CaseResult>; 5] = Default::default();
             for _ in 0..rounds {
                 runs[0].push(client_case(&producer, *case).await);
-                runs[1].push(client_case(&producer_arb, *case).await);
-                runs[2].push(baseline_case(&broker.broker, serialize, *case).await);
-                runs[3].push(hop_case(&hop, *case).await);
+                runs[1].push(client_case(&producer_batch, *case).await);
+                runs[2].push(client_case(&producer_arb, *case).await);
+                runs[BASELINE].push(baseline_case(&broker.broker, serialize, *case).await);
+                runs[HOP].push(hop_case(&hop, *case).await);
             }
             results.push((*case, runs));
         }
-        for p in [&producer, &producer_arb] {
+        for p in [&producer, &producer_batch, &producer_arb] {
             let _ = tokio::time::timeout(Duration::from_secs(2), p.send(Shutdown)).await;
         }
         results
@@ -395,7 +410,7 @@ fn main() {
     println!("{}", "-".repeat(104));
     for (case, runs) in &results {
         let label = format!("{}B c={} n={}", case.size, case.concurrency, case.count);
-        let baseline = &runs[2];
+        let baseline = &runs[BASELINE];
         for (i, (name, r)) in CONFIGS.iter().zip(runs).enumerate() {
             let rates: Vec<f64> = r.iter().map(CaseResult::rate).collect();
             let p50: Vec<f64> = r.iter().map(|x| x.quantile_us(0.50)).collect();
@@ -425,7 +440,7 @@ fn main() {
         // Time per message adds up on one thread: baseline's plus the hop's.
         let ceilings: Vec<f64> = baseline
             .iter()
-            .zip(&runs[3])
+            .zip(&runs[HOP])
             .map(|(b, h)| 1.0 / (1.0 + b.rate() / h.rate().max(1e-9)))
             .collect();
         println!(

@@ -90,7 +90,7 @@ use actix_rocketmq::testkit::TestCluster;
 mod baseline;
 use actix_rocketmq::producer::trace::DEFAULT_TRACE_TOPIC;
 use actix_rocketmq::{
-    AclCredentials, CompressionType, Error, GetProducerStats, Message, ProducerActor,
+    AclCredentials, AutoBatch, CompressionType, Error, GetProducerStats, Message, ProducerActor,
     ProducerConfig, SendMessage, SendOneway, Shutdown, TraceStats,
 };
 use baseline::{BaselineConfig, Failure};
@@ -255,6 +255,24 @@ struct Cli {
         requires = "acl_enable"
     )]
     secret_key: Option<String>,
+    /// Adaptive auto-batching: sends to a queue that has batch requests in flight
+    /// wait and leave together as one SEND_BATCH_MESSAGE
+    #[arg(long)]
+    auto_batch: bool,
+    /// With --auto-batch: the most bytes of one batch request [default: the producer's]
+    #[arg(long, value_name = "BYTES", requires = "auto_batch", value_parser = at_least_one)]
+    batch_max_bytes: Option<usize>,
+    /// With --auto-batch: the most messages of one batch request [default: the producer's]
+    #[arg(long, value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
+    batch_max_messages: Option<usize>,
+    /// With --auto-batch: batch requests in flight per topic before later sends
+    /// gather [default: the producer's]
+    #[arg(long, visible_alias = "auto-batch-requests", value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
+    batch_in_flight: Option<usize>,
+    /// With --auto-batch: also hold every send up to MS for others to join it (Java's
+    /// fixed linger) [default: none, adaptive only]
+    #[arg(long, value_name = "MS", requires = "auto_batch", value_parser = clap::value_parser!(u64).range(1..))]
+    batch_max_delay: Option<u64>,
     /// Producer group
     #[arg(long, default_value = "benchmark_producer")]
     group: String,
@@ -275,7 +293,8 @@ const AFTER_HELP: &str = "\
 frames, one connection, no actors) to the master of the topic's first writable broker;
 the floor of CPU per message on this machine. Takes --topic --size --concurrency --count
 --duration --serialize --group, and --send-timeout as its response timeout; not --mode
-oneway, --tag, --keys, --trace, --compress-*, --connection-arbiter, --acl or --rate.
+oneway, --tag, --keys, --trace, --compress-*, --connection-arbiter, --acl, --rate or
+--auto-batch.
 
 Not from the Java tool: -l (tag count).";
 
@@ -349,6 +368,8 @@ struct Opts {
     acl: Option<AclCredentials>,
     /// The baseline client (benches/support/baseline.rs) instead of a producer.
     baseline: bool,
+    /// Auto-batching settings (none: off).
+    auto_batch: Option<AutoBatch>,
 }
 
 /// The options from the command line; a usage error exits with status 2 (clap's).
@@ -436,6 +457,22 @@ fn parse_args() -> Opts {
         connection_arbiter: cli.connection_arbiter,
         acl,
         baseline: cli.baseline,
+        auto_batch: cli.auto_batch.then(|| {
+            let mut b = AutoBatch::new();
+            if let Some(n) = cli.batch_max_bytes {
+                b = b.max_batch_bytes(n);
+            }
+            if let Some(n) = cli.batch_max_messages {
+                b = b.max_batch_messages(n);
+            }
+            if let Some(n) = cli.batch_in_flight {
+                b = b.max_in_flight_requests(n);
+            }
+            if let Some(ms) = cli.batch_max_delay {
+                b = b.max_delay(Duration::from_millis(ms));
+            }
+            b
+        }),
     };
     if o.baseline {
         let producer_only = [
@@ -449,6 +486,7 @@ fn parse_args() -> Opts {
             (o.connection_arbiter, "--connection-arbiter"),
             (o.acl.is_some(), "--acl"),
             (o.rate.is_some(), "--rate"),
+            (o.auto_batch.is_some(), "--auto-batch"),
         ];
         if let Some((_, flag)) = producer_only.iter().find(|(set, _)| *set) {
             usage(format!(
@@ -1054,6 +1092,9 @@ async fn run(
     if opts.trace {
         builder = builder.enable_msg_trace();
     }
+    if let Some(auto_batch) = &opts.auto_batch {
+        builder = builder.auto_batch(auto_batch.clone());
+    }
     let config = builder.build().map_err(|e| (2, e.to_string()))?;
     let producer = ProducerActor::start(config)
         .await
@@ -1359,13 +1400,18 @@ fn main() -> ExitCode {
         (None, None) => String::new(),
     };
     println!(
-        "benchmark: {}{} topic={} size={} concurrency={} mode={:?} {}{} namesrv={}",
+        "benchmark: {}{}{} topic={} size={} concurrency={} mode={:?} {}{} namesrv={}",
         if opts.null_broker {
             "null-broker"
         } else {
             "cluster"
         },
         if opts.baseline { " baseline" } else { "" },
+        if opts.auto_batch.is_some() {
+            " auto-batch"
+        } else {
+            ""
+        },
         opts.topic,
         opts.size,
         opts.concurrency,
@@ -1442,6 +1488,7 @@ fn main() -> ExitCode {
         "connection_arbiter": opts.connection_arbiter,
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
+        "auto_batch": opts.auto_batch.is_some(),
         "delay_level": opts.delay_level,
         "trace": opts.trace,
         "trace_recorded": result.trace.map(|t| t.recorded),

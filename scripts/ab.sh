@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ab.sh: wall-clock A/B of load-tool builds (or of the producer and the baseline): runs each
-# in turn, round after round, against one null broker in a process of its own, and prints per
-# build the median throughput and the median client CPU (user time) per message.
+# in turn, round after round, against one null broker in a process of its own (or the real
+# cluster of --namesrv), and prints per build the median throughput, the median client CPU
+# (user time, and user + system) per message and the median p50 / p99 latency.
 #
 # Usage:
-#   scripts/ab.sh [--rounds N] [--secs S] [--concurrency C] [--size BYTES] BUILD...
+#   scripts/ab.sh [--rounds N] [--secs S] [--concurrency C] [--size BYTES] [--namesrv ADDR] BUILD...
 #
 # A BUILD is a path to a `benchmark` binary, optionally followed by `+FLAG` words that are
 # passed to it (`target/release/examples/benchmark+--baseline`). Keep a build of an earlier
@@ -22,6 +23,7 @@ rounds=6
 secs=3
 concurrency=256
 size=128
+cluster=""
 builds=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -29,7 +31,8 @@ while [[ $# -gt 0 ]]; do
     --secs) secs="$2"; shift 2 ;;
     --concurrency) concurrency="$2"; shift 2 ;;
     --size) size="$2"; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    --namesrv) cluster="$2"; shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) builds+=("$1"); shift ;;
     esac
 done
@@ -47,7 +50,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_null_broker "$first" $((rounds * ${#builds[@]} * (secs + 5) + 60)) "$out" ab.sh || exit 1
+if [[ -n "$cluster" ]]; then
+    namesrv=$cluster
+else
+    start_null_broker "$first" $((rounds * ${#builds[@]} * (secs + 5) + 60)) "$out" ab.sh || exit 1
+fi
 
 for _ in $(seq 1 "$rounds"); do
     for build in "${builds[@]}"; do
@@ -62,6 +69,7 @@ done > "$out/runs"
 python3 - "$out/runs" << 'EOF'
 import collections, json, statistics, sys
 tps, cpu = collections.defaultdict(list), collections.defaultdict(list)
+cpu_all, p50, p99 = collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list)
 order = []
 for line in open(sys.argv[1]):
     build, summary = line.split(" ", 1)
@@ -71,7 +79,15 @@ for line in open(sys.argv[1]):
     if d["ok"] > 0:
         tps[build].append(d["tps"])
         cpu[build].append(1e9 * d["cpu_user_s"] / d["ok"])
+        cpu_all[build].append(1e9 * (d["cpu_user_s"] + d["cpu_sys_s"]) / d["ok"])
+        p50[build].append(d["p50_us"])
+        p99[build].append(d["p99_us"])
 for b in order:
+    if not cpu[b]:
+        print(f"{b}: no successful run")
+        continue
     print(f"{b}: {statistics.median(tps[b]):9.0f} msg/s, {statistics.median(cpu[b]):6.0f} ns user CPU "
-          f"per message (median of {len(cpu[b])}; {min(cpu[b]):.0f}-{max(cpu[b]):.0f})")
+          f"per message (median of {len(cpu[b])}; {min(cpu[b]):.0f}-{max(cpu[b]):.0f}), "
+          f"{statistics.median(cpu_all[b]):6.0f} ns user+sys, "
+          f"p50 {statistics.median(p50[b]):.1f} us, p99 {statistics.median(p99[b]):.1f} us")
 EOF

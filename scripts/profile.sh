@@ -9,13 +9,15 @@
 #
 # Usage:
 #   scripts/profile.sh [--count N] [--concurrency C] [--size BYTES] [--top K] [--keep DIR]
+#                      [--producer-flag FLAG]...
 #
 # It builds the load tool (release), serves a null broker in a process of its own (so only the
 # client is counted), then runs the load tool under callgrind twice: as the producer and with
 # --baseline. It prints instructions per message for each, their ratio, and the K functions with
 # the most inclusive instructions in the producer run (this crate's, the load tool's worker,
 # malloc/free and copies; 0 to skip). The callgrind files are kept
-# in DIR if given (inspect them with callgrind_annotate), else deleted.
+# in DIR if given (inspect them with callgrind_annotate), else deleted. Each --producer-flag
+# goes to the producer run only (e.g. `--producer-flag --auto-batch`).
 #
 # Needs valgrind (Debian/Ubuntu: apt-get install valgrind). A run of 50 000 messages takes
 # about 15 s per client.
@@ -27,6 +29,7 @@ concurrency=256
 size=128
 top=25
 keep=""
+producer_flags=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --count) count="$2"; shift 2 ;;
@@ -34,7 +37,8 @@ while [[ $# -gt 0 ]]; do
     --size) size="$2"; shift 2 ;;
     --top) top="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --producer-flag) producer_flags+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "profile.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -75,7 +79,7 @@ count_run() {
     grep -o 'refs: *[0-9,]*' "$out/$name.log" | tr -d ', ' | cut -d: -f2
 }
 
-producer=$(count_run producer)
+producer=$(count_run producer "${producer_flags[@]}")
 baseline=$(count_run baseline --baseline)
 python3 - "$producer" "$baseline" "$count" "$concurrency" "$size" << 'EOF'
 import sys
@@ -123,7 +127,7 @@ count_syscalls() {
 if command -v strace > /dev/null; then
     echo
     echo "system calls (strace -f -c), $count sends:"
-    count_syscalls producer
+    count_syscalls producer "${producer_flags[@]}"
     count_syscalls baseline --baseline
 fi
 

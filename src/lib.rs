@@ -167,7 +167,7 @@ pub mod internals {
 /// not a second, separate actix at run time: use this re-export, or the same version.
 pub use actix;
 pub use error::{Error, ErrorKind, WaitingFor};
-pub use producer::config::{ProducerConfig, ProducerConfigBuilder};
+pub use producer::config::{AutoBatch, ProducerConfig, ProducerConfigBuilder};
 pub use producer::messages::{
     FetchPublishQueues, GetProducerStats, ProducerStats, RecallMessage, SendBatch, SendMessage,
     SendOneway, SendOutcome, SendRequest, SendToQueue, SendWithSelector, Shutdown,

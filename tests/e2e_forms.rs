@@ -12,117 +12,31 @@
 //! Ignored by a plain `cargo test`; run with `scripts/test.sh`, or by hand:
 //! `RMQ_E2E=1 NAMESRV_ADDR=.. RMQ_RIG_DIR=.. cargo test --all-features --test e2e_forms -- --include-ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_rocketmq::{
-    Error, ExecuteTransaction, FetchPublishQueues, Message, MessageQueue, MessageQueueSelector,
-    ProducerActor, ProducerConfig, SelectorArg, SendBatch, SendOutcome, SendResult, SendStatus,
-    SendToQueue, SendWithSelector, Shutdown, TransactionCheck, TransactionListener,
-    TransactionResolution,
+    Error, ExecuteTransaction, Message, MessageQueue, MessageQueueSelector, SelectorArg, SendBatch,
+    SendOutcome, SendResult, SendStatus, SendToQueue, SendWithSelector, TransactionCheck,
+    TransactionListener, TransactionResolution,
+};
+use e2e::{
+    STEP, all_stored, broker_addr, builder, publish_queues, queue_name, shutdown, start,
+    topic_on_all_brokers, wait_queue, within,
 };
 use readback::{
     ReadBack, assert_at_result, assert_same_committed_message, assert_same_message, unique,
 };
 use rig::Rig;
-
-/// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
-const STEP: Duration = Duration::from_secs(10);
-/// Queues per broker of the topics these tests create.
-const QUEUES: i32 = 4;
-
-/// Runs `fut`, failing the test if it takes longer than `limit`: nothing may hang.
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
-
-/// The shared rig's brokers as (name, address).
-async fn brokers(rig: &Rig, rb: &ReadBack) -> Vec<(String, String)> {
-    let names = rig.broker_names();
-    let list: Vec<(String, String)> = if names.is_empty() {
-        within(STEP, "cluster info", rb.cluster_brokers(rig.namesrv_addr())).await
-    } else {
-        names
-            .into_iter()
-            .map(|n| {
-                let a = rig.broker_addr(&n).to_owned();
-                (n, a)
-            })
-            .collect()
-    };
-    assert!(!list.is_empty(), "no broker in the rig");
-    list
-}
-
-/// The address of the broker named `name`.
-async fn broker_addr(rig: &Rig, rb: &ReadBack, name: &str) -> String {
-    brokers(rig, rb)
-        .await
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, a)| a)
-        .unwrap_or_else(|| panic!("no broker {name:?} in the rig"))
-}
-
-/// A topic with [`QUEUES`] queues on every broker of the rig, routable before this returns.
-async fn topic_on_all_brokers(rig: &Rig, rb: &ReadBack, prefix: &str) -> String {
-    let topic = unique(prefix);
-    let bs = brokers(rig, rb).await;
-    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
-    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
-    within(
-        STEP,
-        "create topic",
-        rb.create_topic(&addrs, &topic, QUEUES),
-    )
-    .await;
-    rb.wait_route(rig.namesrv_addr(), &topic, &names, STEP)
-        .await;
-    topic
-}
-
-fn builder(rig: &Rig, group: &str) -> actix_rocketmq::ProducerConfigBuilder {
-    ProducerConfig::builder(group)
-        .namesrv_addr(rig.namesrv_addr())
-        .instance_name(unique("e2e"))
-}
-
-async fn start(cfg: ProducerConfig) -> Addr<ProducerActor> {
-    within(STEP, "ProducerActor::start", ProducerActor::start(cfg))
-        .await
-        .expect("producer starts")
-}
-
-async fn shutdown(p: &Addr<ProducerActor>) {
-    within(STEP, "Shutdown", p.send(Shutdown))
-        .await
-        .expect("producer alive");
-}
-
-/// The topic's publish queues as the producer sees them (every broker's).
-async fn publish_queues(p: &Addr<ProducerActor>, topic: &str) -> Vec<MessageQueue> {
-    within(
-        STEP,
-        "FetchPublishQueues",
-        p.send(FetchPublishQueues {
-            topic: topic.to_owned(),
-        }),
-    )
-    .await
-    .expect("producer alive")
-    .expect("publish queues")
-}
 
 /// A queue of `broker` other than queue 0 (so a form ignoring the choice would show).
 fn queue_on(queues: &[MessageQueue], broker: &str, queue_id: i32) -> MessageQueue {
@@ -147,50 +61,6 @@ impl MessageQueueSelector for PickQueue {
     }
 }
 
-fn name(q: &MessageQueue) -> String {
-    format!("{}/{}", q.broker_name, q.queue_id)
-}
-
-/// Polls the queue `q` of `topic` until it holds `n` messages (bounded); returns them.
-async fn wait_queue(
-    rig: &Rig,
-    rb: &ReadBack,
-    topic: &str,
-    q: &MessageQueue,
-    n: usize,
-) -> Vec<readback::StoredMessage> {
-    let addr = broker_addr(rig, rb, &q.broker_name).await;
-    let t0 = Instant::now();
-    loop {
-        let got = within(STEP, "pull queue", rb.pull_queue(&addr, topic, q.queue_id)).await;
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            t0.elapsed() < STEP,
-            "only {} of {n} messages in {} after {STEP:?}",
-            got.len(),
-            name(q)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Every message of `topic` on every broker, with the queue it is stored in.
-async fn all_stored(
-    rig: &Rig,
-    rb: &ReadBack,
-    topic: &str,
-) -> Vec<(String, readback::StoredMessage)> {
-    let mut out = Vec::new();
-    for (broker, addr) in brokers(rig, rb).await {
-        for s in within(STEP, "pull topic", rb.pull_topic(&addr, topic, QUEUES)).await {
-            out.push((format!("{broker}/{}", s.queue_id), s));
-        }
-    }
-    out
-}
-
 /// Checks that every stored message of `topic` is one of `sent` (by its "seq"
 /// property), stored once, in the queue named by its "target" property; and that all
 /// of `sent` are there.
@@ -200,7 +70,7 @@ async fn assert_all_in_their_queues(
     topic: &str,
     sent: &HashMap<String, Message>,
 ) {
-    let stored = all_stored(rig, rb, topic).await;
+    let stored = all_stored(rig, rb, topic, STEP).await;
     let mut seen = HashMap::new();
     for (queue, s) in &stored {
         let seq = s.property("seq").expect("seq property").to_owned();
@@ -259,7 +129,7 @@ async fn notify_to_queue_and_through_selector_deliver_the_outcome() {
     let a = Message::new(topic.as_str(), "notify to a queue")
         .with_keys("notify-a")
         .with_property("seq", "a")
-        .with_property("target", name(&to_q));
+        .with_property("target", queue_name(&to_q));
     let ra = within(
         STEP,
         "SendToQueue notify",
@@ -271,12 +141,12 @@ async fn notify_to_queue_and_through_selector_deliver_the_outcome() {
     let b = Message::new(topic.as_str(), "notify through a selector")
         .with_keys("notify-b")
         .with_property("seq", "b")
-        .with_property("target", name(&sel_q));
+        .with_property("target", queue_name(&sel_q));
     let rb_ = within(
         STEP,
         "SendWithSelector notify",
         p.send(
-            SendWithSelector::new(b.clone(), Arc::new(PickQueue), name(&sel_q))
+            SendWithSelector::new(b.clone(), Arc::new(PickQueue), queue_name(&sel_q))
                 .notify(recipient, 2),
         ),
     )
@@ -376,7 +246,7 @@ async fn batch_to_queue_stores_every_message_there_in_order() {
         stored.len(),
         msgs.len(),
         "{} holds the batch only",
-        name(&q)
+        queue_name(&q)
     );
     for (i, (s, m)) in stored.iter().zip(&msgs).enumerate() {
         assert_same_message(s, m, ids[i], &format!("batch #{i}"));
@@ -388,11 +258,11 @@ async fn batch_to_queue_stores_every_message_there_in_order() {
         );
     }
     // Nowhere else.
-    let elsewhere: Vec<String> = all_stored(&rig, &rb, &topic)
+    let elsewhere: Vec<String> = all_stored(&rig, &rb, &topic, STEP)
         .await
         .into_iter()
         .map(|(queue, _)| queue)
-        .filter(|queue| *queue != name(&q))
+        .filter(|queue| *queue != queue_name(&q))
         .collect();
     assert!(elsewhere.is_empty(), "batch messages in {elsewhere:?}");
     shutdown(&p).await;
@@ -629,7 +499,7 @@ async fn execute_transaction_with_a_listener_commits_and_rolls_back() {
     // The committed one becomes readable (bounded wait).
     let t0 = Instant::now();
     let stored = loop {
-        let all = all_stored(&rig, &rb, &topic).await;
+        let all = all_stored(&rig, &rb, &topic, STEP).await;
         if let Some((_, s)) = all
             .into_iter()
             .find(|(_, s)| s.uniq_key() == Some(kept_id.as_str()))
@@ -647,7 +517,7 @@ async fn execute_transaction_with_a_listener_commits_and_rolls_back() {
     // Several check intervals: the rolled-back one never appears, nor a second copy of
     // the committed one unless a check answered Commit again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let ids: Vec<String> = all_stored(&rig, &rb, &topic)
+    let ids: Vec<String> = all_stored(&rig, &rb, &topic, STEP)
         .await
         .into_iter()
         .map(|(_, s)| s.uniq_key().expect("UNIQ_KEY").to_owned())

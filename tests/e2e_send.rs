@@ -10,13 +10,14 @@
 //! Ignored by a plain `cargo test`; run with `scripts/test.sh`, or by hand:
 //! `RMQ_E2E=1 NAMESRV_ADDR=.. RMQ_RIG_DIR=.. cargo test --all-features --test e2e_send -- --include-ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,144 +28,17 @@ use actix_rocketmq::internals::protocol::message::property;
 use actix_rocketmq::{
     ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SelectMessageQueueByHash, SendBatch, SendMessage, SendMessageInTransaction, SendOneway,
-    SendRequest, SendResult, SendStatus, SendToQueue, SendWithSelector, Shutdown, Transaction,
+    SendRequest, SendResult, SendStatus, SendToQueue, SendWithSelector, Transaction,
     TransactionCheck, TransactionResolution,
 };
+use e2e::{
+    QUEUES, STEP, binary_body, broker_addr, brokers, config, send, shutdown, start, text_body,
+    topic_on_all_brokers, view_and_compare, within,
+};
 use readback::{
-    ReadBack, assert_at_result, assert_same_committed_message, assert_same_message, is_compressed,
-    unique,
+    ReadBack, assert_same_committed_message, assert_same_message, is_compressed, unique,
 };
 use rig::Rig;
-
-/// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
-const STEP: Duration = Duration::from_secs(10);
-/// Queues per broker of the topics these tests create.
-const QUEUES: i32 = 4;
-
-/// Runs `fut`, failing the test if it takes longer than `limit`: nothing may hang.
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
-
-/// The shared rig's brokers as (name, address): from the rig's env file, or (for a name
-/// server given by `NAMESRV_ADDR` alone) from the name server's cluster info.
-async fn brokers(rig: &Rig, rb: &ReadBack) -> Vec<(String, String)> {
-    let names = rig.broker_names();
-    let list: Vec<(String, String)> = if names.is_empty() {
-        within(STEP, "cluster info", rb.cluster_brokers(rig.namesrv_addr())).await
-    } else {
-        names
-            .into_iter()
-            .map(|n| {
-                let a = rig.broker_addr(&n).to_owned();
-                (n, a)
-            })
-            .collect()
-    };
-    assert!(
-        !list.is_empty(),
-        "no broker is registered with the name server {}",
-        rig.namesrv_addr()
-    );
-    list
-}
-
-/// The address of the broker named `name`.
-async fn broker_addr(rig: &Rig, rb: &ReadBack, name: &str) -> String {
-    brokers(rig, rb)
-        .await
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, a)| a)
-        .unwrap_or_else(|| panic!("no broker {name:?} in the rig"))
-}
-
-/// A topic with [`QUEUES`] queues on every broker of the rig, routable through the name
-/// server before this returns.
-async fn topic_on_all_brokers(rig: &Rig, rb: &ReadBack, prefix: &str) -> String {
-    let topic = unique(prefix);
-    let bs = brokers(rig, rb).await;
-    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
-    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
-    within(
-        STEP,
-        "create topic",
-        rb.create_topic(&addrs, &topic, QUEUES),
-    )
-    .await;
-    rb.wait_route(rig.namesrv_addr(), &topic, &names, STEP)
-        .await;
-    topic
-}
-
-fn config(rig: &Rig, group: &str) -> ProducerConfig {
-    ProducerConfig::builder(group)
-        .namesrv_addr(rig.namesrv_addr())
-        .instance_name(unique("e2e"))
-        .build()
-        .expect("valid producer config")
-}
-
-async fn start(cfg: ProducerConfig) -> Addr<ProducerActor> {
-    within(STEP, "ProducerActor::start", ProducerActor::start(cfg))
-        .await
-        .expect("producer starts")
-}
-
-async fn send(p: &Addr<ProducerActor>, msg: Message) -> SendResult {
-    let what = format!("sync send to {}", msg.topic);
-    within(STEP, &what, p.send(SendMessage::new(msg)))
-        .await
-        .expect("producer alive")
-        .unwrap_or_else(|e| panic!("{what} failed: {e}"))
-}
-
-async fn shutdown(p: &Addr<ProducerActor>) {
-    within(STEP, "Shutdown", p.send(Shutdown))
-        .await
-        .expect("producer alive");
-}
-
-/// Reads the message of `result` back by its offset message id and compares it with
-/// `sent`; returns the stored record.
-async fn view_and_compare(
-    rb: &ReadBack,
-    sent: &Message,
-    result: &SendResult,
-    ctx: &str,
-) -> (readback::StoredMessage, usize) {
-    let (stored, raw_len) = within(STEP, "VIEW_MESSAGE_BY_ID", rb.view(&result.offset_msg_id))
-        .await
-        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-    assert_same_message(&stored, sent, &result.msg_id, ctx);
-    assert_at_result(&stored, result, ctx);
-    (stored, raw_len)
-}
-
-/// Every byte value, then a pattern: a body no text codec would pass through unharmed.
-fn binary_body(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
-        .collect()
-}
-
-/// Compressible but not trivial: words with a counter, `len` bytes.
-fn text_body(len: usize) -> Vec<u8> {
-    let mut s = String::with_capacity(len + 32);
-    let mut i = 0u64;
-    while s.len() < len {
-        s.push_str(&format!(
-            "order-{i} status=created amount={} ",
-            i * 37 % 1000
-        ));
-        i += 1;
-    }
-    s.truncate(len);
-    s.into_bytes()
-}
 
 // ---------------------------------------------------------------------------------------
 

@@ -184,6 +184,46 @@ fn baseline_run_reports_the_same_fields() {
     assert!(num(&j, "ok") > 0.0, "{j}");
 }
 
+/// --auto-batch with its settings: every send answered, the summary says so; the
+/// settings need --auto-batch, and --baseline has no producer to batch.
+#[test]
+fn auto_batch_run_answers_every_send() {
+    let (_, j) = run_ok(
+        &[
+            "--null-broker",
+            "--auto-batch",
+            "--batch-max-bytes",
+            "4096",
+            "--batch-max-messages",
+            "16",
+            "--batch-in-flight",
+            "1",
+            "--count",
+            "3000",
+            "--concurrency",
+            "128",
+        ],
+        "producer",
+    );
+    assert_eq!(num(&j, "ok"), 3000.0, "{j}");
+    assert_eq!(j["auto_batch"], true, "{j}");
+    for bad in [
+        &["--null-broker", "-q", "1", "--batch-max-bytes", "4096"][..],
+        &["--null-broker", "-q", "1", "--auto-batch", "--baseline"][..],
+        &[
+            "--null-broker",
+            "-q",
+            "1",
+            "--auto-batch",
+            "--batch-in-flight",
+            "0",
+        ][..],
+    ] {
+        let r = run(bad, Duration::from_secs(30));
+        assert_eq!(r.status, 2, "{bad:?}: {}", r.stdout);
+    }
+}
+
 /// The broker dies one second in: the run still ends by itself, about at its
 /// duration plus the send timeout, exit status 0, the failures counted by kind.
 #[test]

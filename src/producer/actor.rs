@@ -20,6 +20,7 @@ use super::observe::Observer;
 use super::request_reply::Requests;
 use super::routes::{RouteCache, connections_for, find_route};
 use super::send::admission::{Admission, Offer, Unblocked};
+use super::send::gather::Gather;
 use super::send::header_cache::HeaderCache;
 use super::send::in_flight::{InAttempt, InFlight};
 use super::send::outcome::{Next, Outcome};
@@ -89,13 +90,15 @@ pub struct ProducerActor {
     shutting_down: bool,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     /// Sends ended and attempts made (the in-flight figures are the admission's).
-    stats: ProducerStats,
+    pub(crate) stats: ProducerStats,
     /// Makes jobs of what callers give.
     pub(crate) prepare: Prepare,
     /// The send header fields kept encoded.
     pub(crate) headers: HeaderCache,
     /// The in-flight bounds and the sends waiting for room.
-    admission: Admission,
+    pub(crate) admission: Admission,
+    /// Auto-batching's gatherer, when on.
+    pub(crate) gather: Option<Gather>,
     /// Routes, connections and queue rotations by topic.
     pub(crate) routes: RouteCache,
     /// The attempts handed to connections, by token.
@@ -227,6 +230,7 @@ impl ProducerActor {
                 cfg.serialize_type(),
             ),
             admission: Admission::new(cfg.max_in_flight(), cfg.max_in_flight_bytes()),
+            gather: cfg.auto_batch().cloned().map(Gather::new),
             routes: RouteCache::new(cfg.vip_channel_enabled(), sub_id),
             in_flight: InFlight::new(),
             outcome: Outcome::new(cfg.clone(), group.clone()),
@@ -350,7 +354,7 @@ impl ProducerActor {
     }
 
     /// One attempt: pick a queue and broker, stamp the header, hand the frame to the connection.
-    fn attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
+    pub(crate) fn attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
         if let Some(info) = self.routes.get(job.topic()).cloned() {
             return self.attempt_with(job, info, ctx);
         }
@@ -367,6 +371,12 @@ impl ProducerActor {
         if now >= job.deadline {
             return self.follow(Outcome::too_late(job, now), ctx);
         }
+        if job.gather.is_none() && job.attempts == 0 && self.gather.is_some() {
+            job = match self.gather_or_go(job, &info, ctx) {
+                Some(job) => job,
+                None => return,
+            };
+        }
         let queue = match self
             .routes
             .select_queue(&job, &info, self.outcome.fault(), &self.cfg)
@@ -374,6 +384,12 @@ impl ProducerActor {
             Ok(queue) => queue,
             Err(err) => return self.follow(Outcome::no_queue_selected(job, err), ctx),
         };
+        if matches!(job.reply, ReplyTo::Batch(_))
+            && !self.prepare_batch_attempt(&mut job, &info, &queue)
+        {
+            // Every member was answered already (hooks, or a body that cannot be made).
+            return self.finish(job, Ok(None), ctx);
+        }
         let (addr, conn) = self.routes.master(&info, &queue.broker_name);
         if let (None, Some(addr)) = (conn, &addr) {
             let addr = addr.to_string();
@@ -456,7 +472,7 @@ impl ProducerActor {
 
     /// Carries out what the outcome decided.
     #[inline]
-    fn follow(&mut self, next: Next, ctx: &mut Context<Self>) {
+    pub(crate) fn follow(&mut self, next: Next, ctx: &mut Context<Self>) {
         match next {
             Next::Retry(job) => {
                 self.observe.retry(job.topic());
@@ -467,12 +483,17 @@ impl ProducerActor {
     }
 
     /// Replies exactly once, runs the after-hooks and frees the job's in-flight share.
-    fn finish(
+    pub(crate) fn finish(
         &mut self,
         job: Box<Job>,
         res: Result<Option<SendResult>, Error>,
         ctx: &mut Context<Self>,
     ) {
+        if matches!(job.reply, ReplyTo::Batch(_)) {
+            let Job { reply, gather, .. } = *job;
+            return self.end_members(reply, res, gather, ctx);
+        }
+        let slot = job.gather;
         self.admission.release(job.size);
         self.observe.in_flight(self.admission.in_flight());
         match &res {
@@ -480,6 +501,14 @@ impl ProducerActor {
             Err(_) => self.stats.failed += 1,
         }
         job.reply.deliver(res);
+        if let Some(slot) = slot {
+            self.slot_freed(slot, ctx);
+        }
+        self.after_finish(ctx);
+    }
+
+    /// After sends ended: the sends waiting for room, a pending shutdown, memory.
+    pub(crate) fn after_finish(&mut self, ctx: &mut Context<Self>) {
         self.admit_blocked(ctx);
         self.check_drained(ctx);
         self.in_flight.shrink_if_idle();
@@ -568,9 +597,14 @@ impl ProducerActor {
         if ctx.connected() || !self.admission.idle() || self.shutting_down {
             return false;
         }
-        for timer in [self.in_flight.disarmed(), self.admission.expiry_disarmed()]
-            .into_iter()
-            .flatten()
+        let gather = self.gather.as_mut().and_then(Gather::disarmed);
+        for timer in [
+            self.in_flight.disarmed(),
+            self.admission.expiry_disarmed(),
+            gather,
+        ]
+        .into_iter()
+        .flatten()
         {
             ctx.cancel_future(timer);
         }
@@ -597,6 +631,7 @@ impl Actor for ProducerActor {
             .map(|a| a.job)
             .chain(self.routes.drain_waiting())
             .chain(self.admission.drain())
+            .chain(self.gather.as_mut().map(Gather::drain).unwrap_or_default())
             .collect();
         for job in jobs {
             job.reply.deliver(Err(Error::shut_down()));

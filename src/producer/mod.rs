@@ -4,6 +4,7 @@
 //! (`routes`), request–reply and transactions each own their state.
 
 mod actor;
+mod batching;
 pub mod config;
 pub mod ext;
 pub mod fault;

@@ -86,6 +86,12 @@ pub fn encode_batch(msgs: &[Message]) -> Result<Bytes, ValidationError> {
 /// (the producer's `maxMessageSize` applies to the whole batch body).
 pub fn encode_batch_with_max(msgs: &[Message], max_size: usize) -> Result<Bytes, ValidationError> {
     check_batch(msgs)?;
+    encode_checked_batch(msgs, max_size)
+}
+
+/// [`encode_batch_with_max`] for messages that already meet [`check_batch`]'s
+/// rules (the producer's gathered sends: one key, each classified on the way in).
+pub fn encode_checked_batch(msgs: &[Message], max_size: usize) -> Result<Bytes, ValidationError> {
     let total = encoded_batch_len(msgs)?;
     if total > max_size || total > i32::MAX as usize {
         return Err(ValidationError::BatchTooLarge {

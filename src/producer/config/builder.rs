@@ -70,6 +70,7 @@ impl ProducerConfigBuilder {
                 namesrv_http: NamesrvHttp::default(),
                 transaction_listener: None,
                 trace: super::TraceSettings::default(),
+                auto_batch: None,
                 instance: InstanceConfig {
                     // Fixed by build(), once the IP and instance name are.
                     client_id: String::new(),
@@ -586,6 +587,9 @@ impl ProducerConfigBuilder {
         c.trace.check().map_err(Error::config)?;
         c.retry.check()?;
         c.limits.check()?;
+        if let Some(a) = &c.auto_batch {
+            a.check(c.limits.max_message_size)?;
+        }
         let route = &mut c.instance.route;
         if route.default_topic_queue_nums <= 0 {
             return Err(Error::config(

@@ -8,6 +8,7 @@
 //! | module | idea |
 //! | --- | --- |
 //! | `builder` | [`ProducerConfigBuilder`]: the Java names and defaults, `build()` |
+//! | `auto_batch` | [`AutoBatch`]: adaptive auto-batching (group commit) |
 //! | `groups` | [`RetryPolicy`], [`Limits`], [`Timers`]: settings set together |
 //! | `namespace` | [`wrap_namespace`], [`strip_namespace`] (Java `NamespaceUtil`) |
 //! | `client_id` | the client id, instance name and client IP ([`build_client_id`]) |
@@ -41,6 +42,7 @@ use crate::protocol::acl::AclCredentials;
 use crate::runtime::TlsConfig;
 use crate::runtime::instance::InstanceConfig;
 
+mod auto_batch;
 mod builder;
 mod client_id;
 mod compression;
@@ -52,6 +54,7 @@ mod trace;
 
 /// Moved to [`protocol::codes`](crate::protocol::codes), next to the codes it lists; kept here for old paths.
 pub use crate::protocol::codes::DEFAULT_RETRY_RESPONSE_CODES;
+pub use auto_batch::{AutoBatch, BROKER_MAX_BATCH_BYTES};
 pub use builder::ProducerConfigBuilder;
 pub use client_id::{
     CLIENT_IP_ENV, DEFAULT_INSTANCE_NAME, build_client_id, instance_name_for_start, local_address,
@@ -102,6 +105,8 @@ pub struct ProducerConfig {
     transaction_listener: Option<Arc<dyn TransactionListener>>,
     // Message trace: on or off, its topic and buffer.
     trace: TraceSettings,
+    // Adaptive auto-batching, when on.
+    auto_batch: Option<AutoBatch>,
     // The client instance's part, ready to hand over: client id, name servers
     // (as configured), route polling, default topic, heartbeats, API timeout,
     // connections (connect timeout, ACL, TLS), connection arbiter.
@@ -129,6 +134,7 @@ impl fmt::Debug for ProducerConfig {
             .field("namesrv_http", &self.namesrv_http)
             .field("transaction_listener", &self.transaction_listener.is_some())
             .field("trace", &self.trace)
+            .field("auto_batch", &self.auto_batch)
             .field("instance", &self.instance)
             .finish()
     }
@@ -589,6 +595,11 @@ impl ProducerConfig {
     /// ```
     pub fn strip<'a>(&self, resource: &'a str) -> Cow<'a, str> {
         strip_namespace(self.namespace().unwrap_or(""), resource)
+    }
+
+    /// Adaptive auto-batching, when on (see [`AutoBatch`]).
+    pub fn auto_batch(&self) -> Option<&AutoBatch> {
+        self.auto_batch.as_ref()
     }
 
     /// The retry settings (see [`RetryPolicy`]).

@@ -232,6 +232,7 @@ mod tests {
             max_attempts: 1,
             brokers_tried: Vec::new(),
             reply: ReplyTo::Oneway(slot),
+            gather: None,
         })
     }
 

@@ -15,9 +15,11 @@ use crate::protocol::message::{Message, property};
 use crate::protocol::route::MessageQueue;
 
 pub(crate) mod admission;
+pub(crate) mod gather;
 pub(crate) mod handlers;
 pub(crate) mod header_cache;
 pub(crate) mod in_flight;
+pub(crate) mod members;
 pub(crate) mod outcome;
 pub(crate) mod prepare;
 pub(crate) mod reply;
@@ -63,6 +65,8 @@ pub(crate) struct Job {
     /// Brokers of the failed attempts so far, in order (the last is avoided next).
     pub(crate) brokers_tried: Vec<String>,
     pub(crate) reply: ReplyTo,
+    /// Its auto-batching key's request slot, once it holds one (see [`gather`]).
+    pub(crate) gather: Option<gather::Slot>,
 }
 
 impl Job {

@@ -8,10 +8,12 @@ use tokio::time::Instant;
 
 use super::Job;
 use super::in_flight::InAttempt;
+use super::members::Members;
+use super::reply::ReplyTo;
 use crate::error::{Error, ErrorKind, WaitingFor};
 use crate::producer::config::ProducerConfig;
 use crate::producer::fault::LatencyFaultTolerance;
-use crate::producer::hooks::SendContext;
+use crate::producer::hooks::{CommunicationMode, SendContext};
 use crate::producer::routes::user_queue;
 use crate::producer::send_result::{SendResult, SendStatus};
 use crate::protocol::headers::SendMessageResponseHeader;
@@ -81,6 +83,10 @@ impl Outcome {
         queue: &MessageQueue,
         conn: &Connection,
     ) -> Result<String, Error> {
+        if matches!(job.reply, ReplyTo::Batch(_)) {
+            // Its members' hooks ran in `member_before_hooks`.
+            return Ok(conn.remote().to_owned());
+        }
         let hooks = self.cfg.hooks();
         let send_ctx = SendContext::new(
             &self.group,
@@ -105,6 +111,9 @@ impl Outcome {
         started: Instant,
         res: &Result<SendResult, Error>,
     ) {
+        if let ReplyTo::Batch(members) = &job.reply {
+            return self.member_after_hooks(&members.borrow(), job, queue, addr, res);
+        }
         let send_ctx = SendContext::new(
             &self.group,
             &job.message,
@@ -116,6 +125,63 @@ impl Outcome {
         .with_namespace(self.cfg.namespace())
         .with_elapsed(started.elapsed());
         self.cfg.hooks().run_after(&send_ctx, res);
+    }
+
+    /// Runs the hooks' check and `before` per member of an auto-batch: the
+    /// positions of the members a hook forbids, with its error.
+    #[inline(never)]
+    pub(crate) fn member_before_hooks(
+        &self,
+        members: &Members,
+        queue: &MessageQueue,
+        addr: &str,
+        attempt: u32,
+    ) -> Vec<(usize, Error)> {
+        let hooks = self.cfg.hooks();
+        let mut forbidden = Vec::new();
+        for (i, (message, _)) in members.live_indexed() {
+            let send_ctx = SendContext::new(
+                &self.group,
+                message,
+                queue,
+                addr,
+                attempt,
+                CommunicationMode::Sync,
+            )
+            .with_namespace(self.cfg.namespace());
+            match hooks.check_forbidden(&send_ctx) {
+                Ok(()) => hooks.run_before(&send_ctx),
+                Err(e) => forbidden.push((i, e)),
+            }
+        }
+        forbidden
+    }
+
+    /// The hooks' `after` per member of an auto-batch, each with its own result.
+    fn member_after_hooks(
+        &self,
+        members: &Members,
+        job: &Job,
+        queue: &MessageQueue,
+        addr: &str,
+        res: &Result<SendResult, Error>,
+    ) {
+        for (i, (message, _)) in members.live_indexed() {
+            let send_ctx = SendContext::new(
+                &self.group,
+                message,
+                queue,
+                addr,
+                job.attempts,
+                CommunicationMode::Sync,
+            )
+            .with_namespace(self.cfg.namespace());
+            let own = match res {
+                Ok(batch) => Ok(members.member_result(batch, i)),
+                Err(e) => Err(e.clone()),
+            };
+            self.cfg.hooks().run_after(&send_ctx, &own);
+        }
     }
 
     /// One attempt's reply from its connection.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::gather::Slot;
 use super::header_cache::HeaderCache;
+use super::members::{Members, SharedMembers};
 use super::reply::ReplyTo;
 use super::{Job, Route};
 use crate::error::Error;
@@ -16,6 +18,7 @@ use crate::producer::config::ProducerConfig;
 use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::compression::compress;
+use crate::protocol::command::EncodedFields;
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::protocol::validation::{validate_message, validate_message_content};
@@ -158,6 +161,7 @@ impl Prepare {
             max_attempts,
             brokers_tried: Vec::new(),
             reply,
+            gather: None,
         }))
     }
 
@@ -196,16 +200,7 @@ impl Prepare {
             .filter_map(|m| m.uniq_key())
             .collect::<Vec<_>>()
             .join(",");
-        // No UNIQ_KEY on the wrapper: brokers copy it onto every message of the batch.
-        let properties = encode_properties([(
-            property::WAIT,
-            if first.wait_store_msg_ok() {
-                "true"
-            } else {
-                "false"
-            },
-        )]);
-        let (fixed, topic) = headers.batch_fields(topic, properties);
+        let (fixed, topic) = wrapper_fields(headers, topic, first.wait_store_msg_ok());
         let size = body.len();
         let message = Message::new(first.topic.clone(), Bytes::new());
         let max_attempts = self.max_attempts(&route, &reply);
@@ -226,6 +221,69 @@ impl Prepare {
             max_attempts,
             brokers_tried: Vec::new(),
             reply,
+            gather: None,
         }))
     }
+
+    /// One batch job of gathered sends (auto-batching): each was validated,
+    /// stamped and admitted on its own; they share a topic and WAIT flag, and
+    /// each is answered on its own (`ReplyTo::Batch`). The body of `members`
+    /// is encoded as a `SendBatch` body is; it fails only over `maxMessageSize`.
+    #[allow(clippy::vec_box)] // jobs travel boxed
+    pub(crate) fn gathered(
+        &self,
+        headers: &HeaderCache,
+        jobs: Vec<Box<Job>>,
+        route: Route,
+        slot: Slot,
+        share: impl FnOnce(Members) -> SharedMembers,
+    ) -> Result<Box<Job>, (SharedMembers, Error)> {
+        let first = &jobs[0];
+        let wrapped_topic = first.wrapped_topic.clone();
+        let message = Message::new(first.message.topic.clone(), Bytes::new());
+        let wait = first.message.wait_store_msg_ok();
+        let max_attempts = jobs.iter().map(|j| j.max_attempts).min().unwrap_or(1);
+        let received = jobs.iter().map(|j| j.received).min().expect("members");
+        // The batch goes on while any member has time; each member ends at its own deadline.
+        let deadline = jobs.iter().map(|j| j.deadline).max().expect("members");
+        let members = Members::new(0, jobs);
+        let body = members.encode(self.cfg.max_message_size());
+        let members = share(members);
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => return Err((members, e)),
+        };
+        let topic = wrapped_topic
+            .clone()
+            .unwrap_or_else(|| message.topic.clone());
+        let (fixed, _) = wrapper_fields(headers, topic, wait);
+        Ok(Box::new(Job {
+            route,
+            code: request_code::SEND_BATCH_MESSAGE,
+            fixed,
+            message_properties: false,
+            wrapped_topic,
+            message,
+            size: body.len(),
+            body: Some(body),
+            // Each member's id is its own UNIQ_KEY (see `Members::deliver`).
+            batch_msg_id: Some(String::new()),
+            born_ms: now_ms(),
+            received,
+            deadline,
+            attempts: 0,
+            max_attempts,
+            brokers_tried: Vec::new(),
+            reply: ReplyTo::Batch(members),
+            gather: Some(slot),
+        }))
+    }
+}
+
+/// A batch's header fields kept across attempts: its topic and the
+/// wrapper's properties, and its topic back. No UNIQ_KEY on the wrapper:
+/// brokers copy it onto every message of the batch.
+fn wrapper_fields(headers: &HeaderCache, topic: String, wait: bool) -> (EncodedFields, String) {
+    let properties = encode_properties([(property::WAIT, if wait { "true" } else { "false" })]);
+    headers.batch_fields(topic, properties)
 }

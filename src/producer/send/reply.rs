@@ -94,6 +94,8 @@ pub(crate) enum ReplyTo {
     Request(ReplySlot<Result<Message, Error>>),
     /// Any of the above, watched: its span and metrics end with the reply.
     Observed(Box<Observed>),
+    /// An auto-batch: each member answered on its own (see `members.rs`).
+    Batch(super::members::SharedMembers),
 }
 
 impl ReplyTo {
@@ -141,6 +143,7 @@ impl ReplyTo {
                 Ok(None) => slot.complete(Err(Error::shut_down())),
                 Err(e) => slot.complete(Err(e)),
             },
+            ReplyTo::Batch(members) => members.borrow_mut().deliver(res),
         }
     }
 }

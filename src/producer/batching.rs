@@ -1,0 +1,218 @@
+//! Auto-batching wired into the actor: a first attempt goes through the
+//! gatherer (`send/gather.rs`, which decides), ready groups become batch jobs
+//! (`Prepare::gathered`), their members' hooks and bodies are handled per
+//! attempt, and the one timer answers members at their own deadlines.
+use actix::prelude::*;
+use tokio::time::Instant;
+
+use super::ProducerActor;
+use super::send::gather::{Ready, Slot, batch_class};
+use super::send::members::Member;
+use super::send::outcome::Outcome;
+use super::send::reply::ReplyTo;
+use super::send::{Job, Route};
+use crate::error::Error;
+use crate::protocol::route::MessageQueue;
+use crate::runtime::route_manager::PublishInfo;
+
+impl ProducerActor {
+    /// A first attempt with auto-batching on: `Some(job)` when it goes now
+    /// (alone: a plain send, as without batching), `None` when it was
+    /// gathered or answered.
+    #[inline]
+    pub(crate) fn gather_or_go(
+        &mut self,
+        mut job: Box<Job>,
+        info: &PublishInfo,
+        ctx: &mut Context<Self>,
+    ) -> Option<Box<Job>> {
+        let Some(wait) = batch_class(&job) else {
+            return Some(job);
+        };
+        let queue = match &job.route {
+            Route::Any => None,
+            Route::Queue(q) => Some(q.clone()),
+            // The selector runs now: its queue is the key, and the order kept is per queue.
+            Route::Selector(..) => {
+                match self
+                    .routes
+                    .select_queue(&job, info, self.outcome.fault(), &self.cfg)
+                {
+                    Ok(q) => {
+                        job.route = Route::Queue(q.clone());
+                        Some(q)
+                    }
+                    Err(err) => {
+                        self.follow(Outcome::no_queue_selected(job, err), ctx);
+                        return None;
+                    }
+                }
+            }
+            Route::Oneway => return Some(job),
+        };
+        let gather = self.gather.as_mut()?;
+        let job = gather.offer(job, wait, queue.as_ref());
+        if job.is_none() {
+            self.send_ready(ctx);
+            self.arm_gather_timer(ctx);
+        }
+        job
+    }
+
+    /// Sends the groups that may leave: one as a plain send, more as one batch.
+    pub(crate) fn send_ready(&mut self, ctx: &mut Context<Self>) {
+        loop {
+            let Some(Ready {
+                slot,
+                route,
+                mut jobs,
+            }) = self.gather.as_mut().and_then(|g| g.take_ready())
+            else {
+                return;
+            };
+            if jobs.len() == 1 {
+                let mut job = jobs.pop().expect("one");
+                job.gather = Some(slot);
+                self.attempt(job, ctx);
+                continue;
+            }
+            let route = route.map_or(Route::Any, Route::Queue);
+            let gather = self.gather.as_mut().expect("on");
+            let built = self
+                .prepare
+                .gathered(&self.headers, jobs, route, slot, |m| {
+                    gather.batch_started(slot, m)
+                });
+            match built {
+                Ok(job) => self.attempt(job, ctx),
+                Err((members, err)) => {
+                    // Over maxMessageSize (never, with the checked config): each member fails.
+                    let job_reply = ReplyTo::Batch(members);
+                    self.end_members(job_reply, Err(err), Some(slot), ctx);
+                }
+            }
+        }
+    }
+
+    /// Before a batch's attempt: its members' hooks (a forbidden member is
+    /// answered and drops out), and a new body when members dropped out.
+    /// `false` when no member is left to send.
+    pub(crate) fn prepare_batch_attempt(
+        &mut self,
+        job: &mut Job,
+        info: &PublishInfo,
+        queue: &MessageQueue,
+    ) -> bool {
+        let ReplyTo::Batch(members) = &job.reply else {
+            return true;
+        };
+        let members = members.clone();
+        let mut m = members.borrow_mut();
+        m.attempts = job.attempts + 1;
+        m.brokers_tried.clone_from(&job.brokers_tried);
+        if self.outcome.has_hooks() {
+            let addr = self
+                .routes
+                .master(info, &queue.broker_name)
+                .1
+                .map(|c| c.remote().to_owned());
+            if let Some(addr) = addr {
+                let attempt = job.attempts + 1;
+                for (i, err) in self.outcome.member_before_hooks(&m, queue, &addr, attempt) {
+                    if let Some(member) = m.drop_member(i) {
+                        self.answer_member(member, Err(err));
+                    }
+                }
+            }
+        }
+        match m.reencode_if_stale(self.cfg.max_message_size()) {
+            None => true,
+            Some(Ok(body)) => {
+                job.size = body.len();
+                job.body = Some(body);
+                m.any_live()
+            }
+            Some(Err(e)) => {
+                for member in m.take_live() {
+                    self.answer_member(member, Err(e.clone()));
+                }
+                false
+            }
+        }
+    }
+
+    /// One member answered on its own (its deadline, a hook): its in-flight share freed.
+    fn answer_member(&mut self, member: Member, res: Result<Option<crate::SendResult>, Error>) {
+        self.admission.release(member.size);
+        match &res {
+            Ok(_) => self.stats.sent_ok += 1,
+            Err(_) => self.stats.failed += 1,
+        }
+        member.reply.deliver(res);
+    }
+
+    /// A batch ends: each live member freed and answered once, then its slot.
+    pub(crate) fn end_members(
+        &mut self,
+        reply: ReplyTo,
+        res: Result<Option<crate::SendResult>, Error>,
+        slot: Option<Slot>,
+        ctx: &mut Context<Self>,
+    ) {
+        if let ReplyTo::Batch(members) = &reply {
+            let m = members.borrow();
+            for size in m.live_sizes() {
+                self.admission.release(size);
+                match &res {
+                    Ok(_) => self.stats.sent_ok += 1,
+                    Err(_) => self.stats.failed += 1,
+                }
+            }
+        }
+        reply.deliver(res);
+        if let Some(slot) = slot {
+            self.slot_freed(slot, ctx);
+        }
+        self.after_finish(ctx);
+    }
+
+    /// A request of a key ended: the groups waiting for its slot leave.
+    #[inline]
+    pub(crate) fn slot_freed(&mut self, slot: Slot, ctx: &mut Context<Self>) {
+        if let Some(g) = self.gather.as_mut() {
+            g.request_ended(slot);
+            self.send_ready(ctx);
+        }
+    }
+
+    /// Keeps the gatherer's one timer armed: member deadlines and linger times.
+    pub(crate) fn arm_gather_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some((at, old)) = self.gather.as_mut().and_then(|g| g.rearm()) else {
+            return;
+        };
+        if let Some(old) = old {
+            ctx.cancel_future(old);
+        }
+        let handle = ctx.run_later(at.saturating_duration_since(Instant::now()), |act, ctx| {
+            let Some(g) = act.gather.as_mut() else {
+                return;
+            };
+            g.disarmed();
+            let expired = g.due(Instant::now());
+            for (job, err) in expired.jobs {
+                act.admission.release(job.size);
+                act.stats.failed += 1;
+                job.reply.deliver(Err(err));
+            }
+            for (member, err) in expired.members {
+                act.answer_member(member, Err(err));
+            }
+            act.send_ready(ctx);
+            act.after_finish(ctx);
+            act.arm_gather_timer(ctx);
+        });
+        if let Some(g) = self.gather.as_mut() {
+            g.armed(handle);
+        }
+    }
+}

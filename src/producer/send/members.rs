@@ -1,0 +1,338 @@
+//! The members of a gathered batch (auto-batching): each send's own reply,
+//! size and deadline, their messages in body order, and how one batch
+//! response becomes one `SendResult` (or error) per member.
+// Jobs travel boxed (cheap moves): a group of one leaves as the job it came as.
+#![allow(clippy::vec_box)]
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::Job;
+use super::reply::ReplyTo;
+use crate::error::{Error, WaitingFor};
+use crate::producer::send_result::SendResult;
+use crate::protocol::batch::encode_checked_batch;
+use crate::protocol::message::{Message, property};
+
+/// The members of one batch job, shared by the job's reply and the gatherer
+/// (which answers a member at its own deadline).
+pub(crate) type SharedMembers = Rc<RefCell<Members>>;
+
+/// One member's part of the batch: where its reply goes and what it holds.
+pub(crate) struct Member {
+    pub(crate) reply: ReplyTo,
+    /// Its body bytes, as the in-flight bound counted them.
+    pub(crate) size: usize,
+    pub(crate) received: Instant,
+    pub(crate) deadline: Instant,
+}
+
+/// A batch's members; `messages[i]` is record `i` of the body last encoded.
+pub(crate) struct Members {
+    /// The batch's id among its key's batches in flight.
+    pub(crate) id: u64,
+    pub(crate) messages: Vec<Message>,
+    /// `None` once answered early (deadline, forbidden by a hook).
+    live: Vec<Option<Member>>,
+    /// Whether members dropped out since the body was encoded.
+    stale: bool,
+    /// Attempts of the batch so far (for a member's timeout error).
+    pub(crate) attempts: u32,
+    pub(crate) brokers_tried: Vec<String>,
+}
+
+impl Members {
+    /// The members of `jobs` (each already validated, stamped and admitted).
+    pub(crate) fn new(id: u64, jobs: Vec<Box<Job>>) -> Members {
+        let mut messages = Vec::with_capacity(jobs.len());
+        let mut live = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let Job {
+                message,
+                reply,
+                size,
+                received,
+                deadline,
+                ..
+            } = *job;
+            messages.push(message);
+            live.push(Some(Member {
+                reply,
+                size,
+                received,
+                deadline,
+            }));
+        }
+        Members {
+            id,
+            messages,
+            live,
+            stale: false,
+            attempts: 0,
+            brokers_tried: Vec::new(),
+        }
+    }
+
+    /// The body of the live members (`max`: the producer's `maxMessageSize`).
+    pub(crate) fn encode(&self, max: usize) -> Result<Bytes, Error> {
+        // Every member passed `gather::batch_class` under one key: the batch rules hold.
+        encode_checked_batch(&self.messages, max).map_err(Error::from)
+    }
+
+    /// Drops the members answered early, so the next attempt's body holds only
+    /// the live ones; `Some(body)` when it changed.
+    pub(crate) fn reencode_if_stale(&mut self, max: usize) -> Option<Result<Bytes, Error>> {
+        if !self.stale {
+            return None;
+        }
+        self.stale = false;
+        let mut i = 0;
+        self.messages.retain(|_| {
+            i += 1;
+            self.live[i - 1].is_some()
+        });
+        self.live.retain(Option::is_some);
+        if self.live.is_empty() {
+            return Some(Ok(Bytes::new()));
+        }
+        Some(self.encode(max))
+    }
+
+    /// Live members, with their messages.
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> impl Iterator<Item = (&Message, &Member)> {
+        self.messages
+            .iter()
+            .zip(&self.live)
+            .filter_map(|(m, l)| l.as_ref().map(|l| (m, l)))
+    }
+
+    /// Live members with their position in the body.
+    pub(crate) fn live_indexed(&self) -> impl Iterator<Item = (usize, (&Message, &Member))> {
+        self.messages
+            .iter()
+            .zip(&self.live)
+            .enumerate()
+            .filter_map(|(i, (m, l))| l.as_ref().map(|l| (i, (m, l))))
+    }
+
+    pub(crate) fn any_live(&self) -> bool {
+        self.live.iter().any(Option::is_some)
+    }
+
+    /// The earliest deadline of a live member.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.live.iter().flatten().map(|m| m.deadline).min()
+    }
+
+    /// Takes member `i` out (it is answered by the caller); the next attempt re-encodes.
+    pub(crate) fn drop_member(&mut self, i: usize) -> Option<Member> {
+        let m = self.live.get_mut(i)?.take()?;
+        self.stale = true;
+        Some(m)
+    }
+
+    /// Takes the members whose deadline passed, each with its timeout.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(Member, Error)> {
+        let mut out = Vec::new();
+        for i in 0..self.live.len() {
+            if self.live[i].as_ref().is_some_and(|m| m.deadline <= now) {
+                let m = self.drop_member(i).expect("live");
+                let waited = if self.attempts == 0 {
+                    WaitingFor::Route
+                } else {
+                    WaitingFor::Reply
+                };
+                let err =
+                    Error::timeout(now - m.received, self.attempts, self.brokers_tried.clone())
+                        .waiting_for(waited);
+                out.push((m, err));
+            }
+        }
+        out
+    }
+
+    /// Takes every live member out (the batch cannot be sent).
+    pub(crate) fn take_live(&mut self) -> Vec<Member> {
+        self.live.iter_mut().filter_map(Option::take).collect()
+    }
+
+    /// Body sizes of the live members (their in-flight shares).
+    pub(crate) fn live_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.live.iter().flatten().map(|m| m.size)
+    }
+
+    /// Answers every live member once: its own result split out of the
+    /// batch's, or the batch's error.
+    pub(crate) fn deliver(&mut self, res: Result<Option<SendResult>, Error>) {
+        let res = match res {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return self.fail_all(Error::shut_down()),
+            Err(e) => return self.fail_all(e),
+        };
+        let (ids, defect) = self.split_ids(&res);
+        for i in 0..self.live.len() {
+            let Some(m) = self.live[i].take() else {
+                continue;
+            };
+            // Moved, not copied: the member's id is needed no more.
+            let msg_id = self.messages[i]
+                .remove_property(property::UNIQ_KEY)
+                .unwrap_or_default();
+            let r = result_at(&res, i, msg_id, &ids, &defect);
+            m.reply.deliver(Ok(Some(r)));
+        }
+    }
+
+    /// The reply's offset message ids, one per record, and what is wrong
+    /// when their count is not the batch's.
+    fn split_ids<'a>(&self, batch: &'a SendResult) -> (Vec<&'a str>, Option<String>) {
+        let count = self.messages.len();
+        let ids: Vec<&str> = batch.offset_msg_id.split(',').collect();
+        let defect = (ids.len() != count).then(|| {
+            format!(
+                "the batch reply names {} offset message ids for {count} messages",
+                ids.len()
+            )
+        });
+        (ids, defect)
+    }
+
+    /// Member `i`'s own result out of the batch's (for its hooks).
+    pub(crate) fn member_result(&self, batch: &SendResult, i: usize) -> SendResult {
+        let (ids, defect) = self.split_ids(batch);
+        let msg_id = self.messages[i].uniq_key().unwrap_or_default().to_owned();
+        result_at(batch, i, msg_id, &ids, &defect)
+    }
+
+    fn fail_all(&mut self, err: Error) {
+        for m in self.live.iter_mut().filter_map(Option::take) {
+            m.reply.deliver(Err(err.clone()));
+        }
+    }
+}
+
+/// Record `i`'s own result: its UNIQ_KEY, its offset (the first plus its
+/// position) and its offset message id (the reply's `msgId` lists one per
+/// record, comma-joined); a count that does not match is a reply defect.
+fn result_at(
+    batch: &SendResult,
+    i: usize,
+    msg_id: String,
+    ids: &[&str],
+    defect: &Option<String>,
+) -> SendResult {
+    SendResult {
+        status: batch.status,
+        msg_id,
+        offset_msg_id: match defect {
+            None => ids[i].to_owned(),
+            Some(_) => String::new(),
+        },
+        message_queue: batch.message_queue.clone(),
+        queue_offset: if batch.queue_offset < 0 {
+            batch.queue_offset
+        } else {
+            batch.queue_offset + i as i64
+        },
+        transaction_id: None,
+        region_id: batch.region_id.clone(),
+        trace_on: batch.trace_on,
+        reply_defect: batch.reply_defect.clone().or_else(|| defect.clone()),
+        recall_handle: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::send::reply::ReplySlot;
+    use crate::producer::send_result::SendStatus;
+    use crate::protocol::route::MessageQueue;
+    use std::time::Duration;
+
+    fn member(
+        deadline: Instant,
+    ) -> (
+        Member,
+        crate::producer::send::reply::SendReply<Result<SendResult, Error>>,
+    ) {
+        let (slot, reply) = ReplySlot::pair();
+        let m = Member {
+            reply: ReplyTo::Send { slot, notify: None },
+            size: 1,
+            received: deadline - Duration::from_secs(1),
+            deadline,
+        };
+        (m, reply)
+    }
+
+    fn members(
+        n: usize,
+        t0: Instant,
+    ) -> (
+        Members,
+        Vec<crate::producer::send::reply::SendReply<Result<SendResult, Error>>>,
+    ) {
+        let mut ms = Members {
+            id: 1,
+            messages: Vec::new(),
+            live: Vec::new(),
+            stale: false,
+            attempts: 1,
+            brokers_tried: Vec::new(),
+        };
+        let mut replies = Vec::new();
+        for i in 0..n {
+            let mut msg = Message::new("T", format!("b{i}"));
+            msg.set_property(property::UNIQ_KEY, format!("U{i}"));
+            ms.messages.push(msg);
+            let (m, r) = member(t0 + Duration::from_millis(100 * (i as u64 + 1)));
+            ms.live.push(Some(m));
+            replies.push(r);
+        }
+        (ms, replies)
+    }
+
+    fn batch_result(offset_ids: &str) -> SendResult {
+        SendResult {
+            status: SendStatus::SendOk,
+            msg_id: String::new(),
+            offset_msg_id: offset_ids.into(),
+            message_queue: MessageQueue::new("T", "b", 2),
+            queue_offset: 10,
+            transaction_id: Some("x".into()),
+            region_id: None,
+            trace_on: true,
+            reply_defect: None,
+            recall_handle: None,
+        }
+    }
+
+    /// A member that expired drops out of the next body; the reply of the
+    /// re-encoded batch is split by position among the live ones.
+    #[test]
+    fn expired_members_drop_out_and_results_split_by_position() {
+        let t0 = Instant::now();
+        let (mut ms, _replies) = members(3, t0);
+        let expired = ms.expire(t0 + Duration::from_millis(150));
+        assert_eq!(expired.len(), 1);
+        assert!(matches!(
+            expired[0].1.kind(),
+            crate::ErrorKind::Timeout { attempts: 1, .. }
+        ));
+        assert_eq!(ms.next_deadline(), Some(t0 + Duration::from_millis(200)));
+        let body = ms.reencode_if_stale(1 << 20).unwrap().unwrap();
+        let decoded = crate::protocol::batch::decode_batch(&body).unwrap();
+        let bodies: Vec<_> = decoded.iter().map(|m| m.body.clone()).collect();
+        assert_eq!(bodies, vec![Bytes::from("b1"), Bytes::from("b2")]);
+        assert!(ms.reencode_if_stale(1 << 20).is_none(), "encoded once");
+        assert_eq!(ms.live().count(), 2);
+        // Each live member is answered through its own slot (checked by the
+        // integration tests); here: nothing is left after delivery.
+        ms.deliver(Ok(Some(batch_result("O1,O2"))));
+        assert!(!ms.any_live());
+    }
+}
