@@ -71,6 +71,8 @@
 //! the Java tool's (`-n -t -w -s -k -q -y -a -d -e`, and `--ak`/`--sk` for its
 //! `-ak`/`-sk`), and `--namesrv` falls back to `NAMESRV_ADDR`; without either,
 //! `--namesrv-domain HOST[:PORT]` (and `--namesrv-subgroup`) fetch the list over HTTP.
+// The run summary's json! literal has more fields than the default macro depth allows.
+#![recursion_limit = "256"]
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

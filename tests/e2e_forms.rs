@@ -310,16 +310,16 @@ async fn oneway_to_a_queue_and_through_a_selector_store_each_once_there() {
             let m = Message::new(topic.as_str(), format!("oneway {seq}"))
                 .with_keys(seq.as_str())
                 .with_property("seq", seq.as_str())
-                .with_property("target", name(q));
+                .with_property("target", e2e::queue_name(q));
             let send = if kind == "q" {
                 p.send(SendToQueue::new(m.clone(), q.clone()).oneway())
             } else {
-                p.send(SendWithSelector::new(m.clone(), selector.clone(), name(q)).oneway())
+                p.send(SendWithSelector::new(m.clone(), selector.clone(), e2e::queue_name(q)).oneway())
             };
             within(STEP, "oneway send", send)
                 .await
                 .expect("producer alive")
-                .unwrap_or_else(|e| panic!("oneway {seq} to {}: {e}", name(q)));
+                .unwrap_or_else(|e| panic!("oneway {seq} to {}: {e}", e2e::queue_name(q)));
             sent.insert(seq, m);
         }
     }
@@ -328,7 +328,7 @@ async fn oneway_to_a_queue_and_through_a_selector_store_each_once_there() {
         let (seqs, out_of_order) = stored_order(&stored);
         println!(
             "oneway into {}: {} stored, {out_of_order} out of order: {seqs:?}",
-            name(q),
+            e2e::queue_name(q),
             stored.len()
         );
     }
@@ -353,7 +353,7 @@ async fn pipelined_sends_to_one_queue_are_each_stored_at_their_offset() {
         .map(|i| {
             Message::new(topic.as_str(), format!("pipelined {i}"))
                 .with_property("seq", format!("p{i:03}"))
-                .with_property("target", name(&q))
+                .with_property("target", e2e::queue_name(&q))
         })
         .collect();
     // Every send is handed to the producer before any reply is awaited.
@@ -366,7 +366,7 @@ async fn pipelined_sends_to_one_queue_are_each_stored_at_their_offset() {
     let (seqs, out_of_order) = stored_order(&stored);
     println!(
         "pipelined into {}: {} stored, {out_of_order} out of order: {seqs:?}",
-        name(&q),
+        e2e::queue_name(&q),
         stored.len()
     );
     for (i, (r, m)) in results.into_iter().zip(&msgs).enumerate() {
