@@ -45,7 +45,7 @@ pub(crate) struct Slot {
 /// alone: not a plain awaited send, compressed, delayed or timed,
 /// transactional, a reply, or to a retry topic.
 pub(crate) fn batch_class(job: &Job) -> Option<bool> {
-    if !matches!(job.reply, ReplyTo::Send { .. })
+    if !matches!(job.reply.inner(), ReplyTo::Send { .. })
         || job.code != request_code::SEND_MESSAGE_V2
         || job.body.is_some()
         || matches!(job.route, Route::Oneway)

@@ -15,6 +15,7 @@ use crate::error::{Error, WaitingFor};
 use crate::producer::send_result::SendResult;
 use crate::protocol::batch::encode_checked_batch;
 use crate::protocol::message::{Message, property};
+use crate::protocol::route::MessageQueue;
 
 /// The members of one batch job, shared by the job's reply and the gatherer
 /// (which answers a member at its own deadline).
@@ -72,6 +73,13 @@ impl Members {
             stale: false,
             attempts: 0,
             brokers_tried: Vec::new(),
+        }
+    }
+
+    /// An attempt of the batch begins: each live member's own attempt span.
+    pub(crate) fn attempt(&mut self, queue: &MessageQueue, addr: &str, attempt: u32) {
+        for member in self.live.iter_mut().flatten() {
+            member.reply.attempt(queue, addr, attempt);
         }
     }
 

@@ -111,8 +111,11 @@ impl ReplyTo {
     /// An attempt begins: the watched send's child span (else nothing).
     #[inline]
     pub(crate) fn attempt(&mut self, queue: &MessageQueue, addr: &str, attempt: u32) {
-        if let ReplyTo::Observed(o) = self {
-            o.attempt(queue, addr, attempt);
+        match self {
+            ReplyTo::Observed(o) => o.attempt(queue, addr, attempt),
+            // Each batched send has its own span: every member sees the batch's attempt.
+            ReplyTo::Batch(members) => members.borrow_mut().attempt(queue, addr, attempt),
+            _ => {}
         }
     }
 
