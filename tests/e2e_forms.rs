@@ -1,5 +1,6 @@
-//! Real-broker tests of the send forms beyond the plain ones (#15): notify sends to a
-//! queue and through a selector, a batch to a queue, and `ExecuteTransaction`
+//! Real-broker tests of the send forms beyond the plain ones (#15): notify and oneway
+//! sends to a queue and through a selector, pipelined sends to one queue (the order the
+//! broker stores them in), a batch to a queue, and `ExecuteTransaction`
 //! with a `TransactionListener`, against the shared rig of `scripts/test.sh` (a name
 //! server, `broker-a` and `broker-b`). `tests/producer_forms.rs` and
 //! `tests/producer_transaction.rs` test the same forms against the test broker.

@@ -83,7 +83,7 @@ impl CompressionType {
     }
 
     /// Why `level` does not suit this codec, if it does not (LZ4 ignores it, as Java does).
-    pub fn check_level(self, level: u32) -> Result<(), String> {
+    pub(crate) fn check_level(self, level: u32) -> Result<(), String> {
         let max = match self {
             CompressionType::Zlib => 9,
             CompressionType::Zstd => ZSTD_MAX_LEVEL,
