@@ -564,3 +564,70 @@ async fn garbage_batch_replies_answer_every_member_once() {
     );
     assert!(results.iter().all(Result::is_ok));
 }
+
+/// Send hooks see each batched message on its own: `before` and `after` once
+/// per message with its own result; a forbidden message fails alone.
+#[actix_rt::test]
+async fn hooks_run_per_member() {
+    use actix_rocketmq::producer::hooks::{SendContext, SendHook};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Seen {
+        before: Mutex<Vec<String>>,
+        after: Mutex<Vec<(String, Option<String>)>>,
+    }
+    struct Hook(Arc<Seen>);
+    impl SendHook for Hook {
+        fn before(&self, ctx: &SendContext<'_>) {
+            let body = String::from_utf8_lossy(&ctx.message.body).into_owned();
+            self.0.before.lock().unwrap().push(body);
+        }
+        fn after(&self, ctx: &SendContext<'_>, r: &Result<SendResult, actix_rocketmq::Error>) {
+            let body = String::from_utf8_lossy(&ctx.message.body).into_owned();
+            let id = r.as_ref().ok().map(|r| r.msg_id.clone());
+            self.0.after.lock().unwrap().push((body, id));
+        }
+    }
+    let cluster = one_broker().await;
+    slow_sends(&cluster, "broker-a", Duration::from_millis(20));
+    let seen = Arc::new(Seen::default());
+    let producer = start(
+        config("ab_hooks", &cluster)
+            .send_hook(Arc::new(Hook(seen.clone())))
+            .check_forbidden_hook(Arc::new(|ctx: &SendContext<'_>| {
+                if ctx.message.body.as_ref() == b"m7" {
+                    Err("not m7".to_owned())
+                } else {
+                    Ok(())
+                }
+            }))
+            .auto_batch(AutoBatch::new().max_in_flight_requests(1)),
+    )
+    .await;
+    let results = send_many(&producer, 30).await;
+    assert!(batches(&cluster, "broker-a").iter().any(|b| b.len() > 1));
+    let before = seen.before.lock().unwrap().clone();
+    let after = seen.after.lock().unwrap().clone();
+    for (i, r) in results.iter().enumerate() {
+        let body = format!("m{i}");
+        if i == 7 {
+            assert!(matches!(
+                r.as_ref().unwrap_err().kind(),
+                ErrorKind::Forbidden { .. }
+            ));
+            assert!(!before.contains(&body) && after.iter().all(|(b, _)| *b != body));
+            continue;
+        }
+        let r = r.as_ref().expect("stored");
+        assert_eq!(before.iter().filter(|b| **b == body).count(), 1, "{body}");
+        let own: Vec<_> = after.iter().filter(|(b, _)| *b == body).collect();
+        assert_eq!(own.len(), 1, "{body}");
+        assert_eq!(
+            own[0].1.as_deref(),
+            Some(r.msg_id.as_str()),
+            "its own result"
+        );
+    }
+    assert_eq!(cluster.broker("broker-a").messages(TOPIC).len(), 29);
+}
