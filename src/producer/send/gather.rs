@@ -16,7 +16,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use actix::SpawnHandle;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use tokio::time::Instant;
 
 use super::members::{Member, Members, SharedMembers};
@@ -125,6 +125,9 @@ pub(crate) struct Gather {
     in_flight: usize,
     /// Per group or batch: the earliest member deadline or linger time.
     timers: DeadlineQueue<(u32, u64)>,
+    /// Ids of the groups gathering and the batches in flight: a timer entry
+    /// of any other id is stale (checked in O(1), so compaction stays linear).
+    live: HashSet<u64>,
     timer: Option<SpawnHandle>,
 }
 
@@ -139,6 +142,7 @@ impl Gather {
             next_id: 1,
             in_flight: 0,
             timers: DeadlineQueue::default(),
+            live: HashSet::default(),
             timer: None,
         }
     }
@@ -213,6 +217,7 @@ impl Gather {
             }
             let id = self.next_id;
             self.next_id += 1;
+            self.live.insert(id);
             // A clock read only with a linger set.
             let linger_until = self.cfg.delay().map(|d| Instant::now() + d);
             self.states[k as usize].pending.push_back(Group {
@@ -247,17 +252,9 @@ impl Gather {
     }
 
     fn push_timer(&mut self, at: Instant, k: u32, id: u64) {
-        let live = self
-            .states
-            .iter()
-            .map(|s| s.pending.len() + s.batches.len())
-            .sum();
-        let states = &self.states;
-        self.timers.push(at, (k, id), live, |_, (k, id)| {
-            states.get(k as usize).is_some_and(|s| {
-                s.pending.iter().any(|g| g.id == id) || s.batches.iter().any(|b| b.0 == id)
-            })
-        });
+        let live = &self.live;
+        self.timers
+            .push(at, (k, id), live.len(), |_, (_, id)| live.contains(&id));
     }
 
     /// A group leaves: a slot is taken for it.
@@ -265,7 +262,12 @@ impl Gather {
         self.states[k as usize].in_flight += 1;
         self.in_flight += 1;
         // A batch keeps its group's id (and timer entries); a single send has none.
-        let batch = if g.jobs.len() > 1 { g.id } else { 0 };
+        let batch = if g.jobs.len() > 1 {
+            g.id
+        } else {
+            self.live.remove(&g.id);
+            0
+        };
         self.ready.push_back(Ready {
             slot: Slot { key: k, batch },
             route: self.key_queue[k as usize].clone(),
@@ -301,6 +303,7 @@ impl Gather {
         };
         if slot.batch != 0 {
             st.batches.retain(|(id, _)| *id != slot.batch);
+            self.live.remove(&slot.batch);
         }
         st.in_flight = st.in_flight.saturating_sub(1);
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -319,6 +322,7 @@ impl Gather {
             self.states.clear();
             self.key_queue.clear();
             self.timers.clear();
+            self.live.clear();
         }
     }
 
@@ -331,6 +335,9 @@ impl Gather {
     pub(crate) fn due(&mut self, now: Instant) -> Expired {
         let mut out = Expired::default();
         while let Some((_, (k, id))) = self.timers.pop_due(now) {
+            if !self.live.contains(&id) {
+                continue;
+            }
             let Some(st) = self.states.get_mut(k as usize) else {
                 continue;
             };
@@ -353,6 +360,7 @@ impl Gather {
                 g.earliest = next;
                 if g.jobs.is_empty() {
                     st.pending.remove(pos);
+                    self.live.remove(&id);
                 } else if linger && (!st.ordered || st.in_flight < st.limit) {
                     let g = st.pending.remove(pos).expect("found");
                     self.leave(k, g);
@@ -398,6 +406,7 @@ impl Gather {
     /// Every send still gathered (the producer stops); batches in flight are the in-flight table's.
     pub(crate) fn drain(&mut self) -> Vec<Box<Job>> {
         self.timers.clear();
+        self.live.clear();
         let mut out = Vec::new();
         for st in &mut self.states {
             for g in st.pending.drain(..) {
