@@ -75,6 +75,9 @@ struct Group {
     id: u64,
     jobs: Vec<Box<Job>>,
     bytes: usize,
+    /// The WAIT flag its members share; `None`: a send that may not be
+    /// batched, alone in its group (it keeps its queue's order).
+    wait: Option<bool>,
     /// The earliest deadline of its jobs (its timer fires then).
     earliest: Option<Instant>,
     /// When it must leave anyway (`max_delay`).
@@ -96,7 +99,8 @@ struct KeyState {
 #[derive(Default)]
 struct TopicKeys {
     any: [Option<u32>; 2],
-    queues: Vec<(String, i32, bool, u32)>,
+    /// Per chosen queue, whatever the WAIT flag: one order per queue.
+    queues: Vec<(String, i32, u32)>,
 }
 
 /// What leaves now: a group of one goes as its own send, more as one batch.
@@ -157,8 +161,8 @@ impl Gather {
             Some(q) => entry
                 .queues
                 .iter()
-                .find(|(b, id, w, _)| *id == q.queue_id && *w == wait && *b == q.broker_name)
-                .map(|e| e.3),
+                .find(|(b, id, _)| *id == q.queue_id && *b == q.broker_name)
+                .map(|e| e.2),
         };
         if let Some(k) = found {
             return k;
@@ -166,9 +170,7 @@ impl Gather {
         let k = self.states.len() as u32;
         match queue {
             None => entry.any[wait as usize] = Some(k),
-            Some(q) => entry
-                .queues
-                .push((q.broker_name.clone(), q.queue_id, wait, k)),
+            Some(q) => entry.queues.push((q.broker_name.clone(), q.queue_id, k)),
         }
         self.states.push(KeyState {
             // A chosen queue keeps one request in flight: its order is kept.
@@ -186,16 +188,18 @@ impl Gather {
         k
     }
 
-    /// A batchable job (its WAIT flag `wait`, its queue if chosen): `Some`
-    /// when it leaves now, alone (its slot set); `None` when it was gathered
+    /// A job with its WAIT flag if it may be batched (`None`: only a send to
+    /// a chosen queue, which takes its turn in the queue's order but goes
+    /// alone), and its queue if chosen: `Some` when it leaves now, alone (its
+    /// slot set); `None` when it was gathered
     /// (see [`Gather::take_ready`] for groups that leave, and re-arm the timer).
     pub(crate) fn offer(
         &mut self,
         mut job: Box<Job>,
-        wait: bool,
+        wait: Option<bool>,
         queue: Option<&MessageQueue>,
     ) -> Option<Box<Job>> {
-        let k = self.key(job.topic(), wait, queue);
+        let k = self.key(job.topic(), wait.unwrap_or(true), queue);
         let st = &mut self.states[k as usize];
         if st.in_flight < st.limit && st.pending.is_empty() {
             st.in_flight += 1;
@@ -203,12 +207,12 @@ impl Gather {
             job.gather = Some(Slot { key: k, batch: 0 });
             return Some(job);
         }
-        let len = record_len(&job);
+        let len = if wait.is_some() { record_len(&job) } else { 0 };
         let (max_bytes, max_msgs) = (self.cfg.batch_bytes(), self.cfg.batch_messages());
-        let open = st
-            .pending
-            .back()
-            .is_some_and(|g| g.jobs.len() < max_msgs && g.bytes + len <= max_bytes);
+        let open = wait.is_some()
+            && st.pending.back().is_some_and(|g| {
+                g.wait == wait && g.jobs.len() < max_msgs && g.bytes + len <= max_bytes
+            });
         if !open {
             if !st.ordered && !st.pending.is_empty() {
                 // The open group cannot take this one: it leaves as it is.
@@ -224,6 +228,7 @@ impl Gather {
                 id,
                 jobs: Vec::new(),
                 bytes: 0,
+                wait,
                 earliest: None,
                 linger_until,
             });
@@ -237,7 +242,7 @@ impl Gather {
         g.earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
         g.jobs.push(job);
         g.bytes += len;
-        let full = g.jobs.len() >= max_msgs || g.bytes >= max_bytes;
+        let full = wait.is_none() || g.jobs.len() >= max_msgs || g.bytes >= max_bytes;
         if earliest.is_some_and(|e| deadline < e) {
             // Earlier than the group's timer: it must fire sooner.
             self.push_timer(deadline, k, id);
