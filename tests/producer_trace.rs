@@ -242,3 +242,53 @@ async fn trace_shutdown_flushes_pending_records() {
         .unwrap();
     assert_eq!(stored_records(&cluster, DEFAULT_TRACE_TOPIC).len(), 10);
 }
+
+#[actix_rt::test]
+async fn trace_dispatcher_restarts_after_an_unexpected_stop() {
+    use actix_rocketmq::internals::runtime::StopUnexpectedly;
+    use actix_rocketmq::producer::trace::GetTraceDispatcher;
+    let cluster = TestCluster::builder()
+        .broker("broker-a")
+        .topic(TOPIC, 4)
+        .topic(DEFAULT_TRACE_TOPIC, 4)
+        .start()
+        .await
+        .unwrap();
+    let producer = start(config("trace_restart", &cluster).enable_msg_trace()).await;
+    let dispatcher = producer
+        .send(GetTraceDispatcher)
+        .await
+        .unwrap()
+        .expect("trace is on");
+    for i in 0..5 {
+        producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    dispatcher.send(StopUnexpectedly).await.unwrap();
+    for i in 5..10 {
+        producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Records waiting when it stopped and those made after are all sent by the restarted one.
+    assert!(
+        eventually(Duration::from_secs(4), || {
+            stored_records(&cluster, DEFAULT_TRACE_TOPIC).len() == 10
+        })
+        .await,
+        "10 records after a restart, got {}",
+        stored_records(&cluster, DEFAULT_TRACE_TOPIC).len()
+    );
+    within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))
+        .await
+        .unwrap();
+    // Without trace there is no dispatcher.
+    let plain = start(config("trace_none", &cluster)).await;
+    assert!(plain.send(GetTraceDispatcher).await.unwrap().is_none());
+    plain.send(Shutdown).await.unwrap();
+}
