@@ -96,7 +96,15 @@ async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
             "keys {keys}"
         );
     }
-    let stats = producer.send(GetProducerStats).await.unwrap();
+    // The broker stored the batch; its reply reaches the dispatcher a moment later.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let stats = loop {
+        let s = producer.send(GetProducerStats).await.unwrap();
+        if s.trace.sent == 30 || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!((stats.trace.recorded, stats.trace.sent), (30, 30));
     assert_eq!((stats.trace.dropped, stats.trace.failed), (0, 0));
     // The trace producer is a group of its own, announced in heartbeats.
