@@ -194,16 +194,17 @@ async fn trace_buffer_full_drops_the_oldest_records() {
             .msg_trace_buffer(5),
     )
     .await;
-    // Fifty at once: they all end before the first batch is due (500 ms).
+    // Fifty at once: they normally all end before the first batch is due (500 ms).
+    let started = Instant::now();
     let sends = (0..50).map(|i| producer.send(SendMessage::new(user_msg(i))));
     let results: Vec<SendResult> = join_all(sends)
         .await
         .into_iter()
         .map(|r| r.unwrap().unwrap())
         .collect();
+    let took = started.elapsed();
     let stats = producer.send(GetProducerStats).await.unwrap();
     assert_eq!(stats.trace.recorded, 50);
-    assert!(stats.trace.dropped >= 40, "{:?}", stats.trace);
     assert!(stats.trace.pending <= 5, "{:?}", stats.trace);
     within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))
         .await
@@ -212,19 +213,32 @@ async fn trace_buffer_full_drops_the_oldest_records() {
         .into_iter()
         .map(|(r, _)| r.msg_id)
         .collect();
+    // Every record is accounted for: stored, or dropped and counted.
+    assert_eq!(
+        stored.len() as u64 + stats.trace.dropped,
+        50,
+        "{:?}",
+        stats.trace
+    );
+    if took > Duration::from_millis(400) {
+        // A machine too slow to end 50 sends before the first batch: the
+        // timer took some records out early, and the order checks below do not hold.
+        eprintln!("50 sends took {took:?}: drop-oldest order not checked");
+        return;
+    }
+    assert_eq!(stats.trace.dropped, 45, "{:?}", stats.trace);
     // Replies come in send order here (one connection): the newest five records survive.
-    let newest: Vec<&str> = results[45..].iter().map(|r| r.msg_id.as_str()).collect();
-    for id in &newest {
+    for r in &results[45..] {
         assert!(
-            stored.iter().any(|s| s == id),
-            "newest record {id} kept: {stored:?}"
+            stored.contains(&r.msg_id),
+            "newest record {} kept: {stored:?}",
+            r.msg_id
         );
     }
     assert!(
         !stored.contains(&results[0].msg_id),
         "oldest record dropped"
     );
-    assert!(stored.len() <= 10, "{} records stored", stored.len());
 }
 
 #[actix_rt::test]
