@@ -96,7 +96,15 @@ async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
             "keys {keys}"
         );
     }
-    let stats = producer.send(GetProducerStats).await.unwrap();
+    // The broker stored the batch; its reply reaches the dispatcher a moment later.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let stats = loop {
+        let s = producer.send(GetProducerStats).await.unwrap();
+        if s.trace.sent == 30 || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!((stats.trace.recorded, stats.trace.sent), (30, 30));
     assert_eq!((stats.trace.dropped, stats.trace.failed), (0, 0));
     // The trace producer is a group of its own, announced in heartbeats.
@@ -186,16 +194,17 @@ async fn trace_buffer_full_drops_the_oldest_records() {
             .msg_trace_buffer(5),
     )
     .await;
-    // Fifty at once: they all end before the first batch is due (500 ms).
+    // Fifty at once: they normally all end before the first batch is due (500 ms).
+    let started = Instant::now();
     let sends = (0..50).map(|i| producer.send(SendMessage::new(user_msg(i))));
     let results: Vec<SendResult> = join_all(sends)
         .await
         .into_iter()
         .map(|r| r.unwrap().unwrap())
         .collect();
+    let took = started.elapsed();
     let stats = producer.send(GetProducerStats).await.unwrap();
     assert_eq!(stats.trace.recorded, 50);
-    assert!(stats.trace.dropped >= 40, "{:?}", stats.trace);
     assert!(stats.trace.pending <= 5, "{:?}", stats.trace);
     within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))
         .await
@@ -204,19 +213,32 @@ async fn trace_buffer_full_drops_the_oldest_records() {
         .into_iter()
         .map(|(r, _)| r.msg_id)
         .collect();
+    // Every record is accounted for: stored, or dropped and counted.
+    assert_eq!(
+        stored.len() as u64 + stats.trace.dropped,
+        50,
+        "{:?}",
+        stats.trace
+    );
+    if took > Duration::from_millis(400) {
+        // A machine too slow to end 50 sends before the first batch: the
+        // timer took some records out early, and the order checks below do not hold.
+        eprintln!("50 sends took {took:?}: drop-oldest order not checked");
+        return;
+    }
+    assert_eq!(stats.trace.dropped, 45, "{:?}", stats.trace);
     // Replies come in send order here (one connection): the newest five records survive.
-    let newest: Vec<&str> = results[45..].iter().map(|r| r.msg_id.as_str()).collect();
-    for id in &newest {
+    for r in &results[45..] {
         assert!(
-            stored.iter().any(|s| s == id),
-            "newest record {id} kept: {stored:?}"
+            stored.contains(&r.msg_id),
+            "newest record {} kept: {stored:?}",
+            r.msg_id
         );
     }
     assert!(
         !stored.contains(&results[0].msg_id),
         "oldest record dropped"
     );
-    assert!(stored.len() <= 10, "{} records stored", stored.len());
 }
 
 #[actix_rt::test]
@@ -241,4 +263,54 @@ async fn trace_shutdown_flushes_pending_records() {
         .await
         .unwrap();
     assert_eq!(stored_records(&cluster, DEFAULT_TRACE_TOPIC).len(), 10);
+}
+
+#[actix_rt::test]
+async fn trace_dispatcher_restarts_after_an_unexpected_stop() {
+    use actix_rocketmq::internals::runtime::StopUnexpectedly;
+    use actix_rocketmq::producer::trace::GetTraceDispatcher;
+    let cluster = TestCluster::builder()
+        .broker("broker-a")
+        .topic(TOPIC, 4)
+        .topic(DEFAULT_TRACE_TOPIC, 4)
+        .start()
+        .await
+        .unwrap();
+    let producer = start(config("trace_restart", &cluster).enable_msg_trace()).await;
+    let dispatcher = producer
+        .send(GetTraceDispatcher)
+        .await
+        .unwrap()
+        .expect("trace is on");
+    for i in 0..5 {
+        producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    dispatcher.send(StopUnexpectedly).await.unwrap();
+    for i in 5..10 {
+        producer
+            .send(SendMessage::new(user_msg(i)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Records waiting when it stopped and those made after are all sent by the restarted one.
+    assert!(
+        eventually(Duration::from_secs(4), || {
+            stored_records(&cluster, DEFAULT_TRACE_TOPIC).len() == 10
+        })
+        .await,
+        "10 records after a restart, got {}",
+        stored_records(&cluster, DEFAULT_TRACE_TOPIC).len()
+    );
+    within(Duration::from_secs(10), "shutdown", producer.send(Shutdown))
+        .await
+        .unwrap();
+    // Without trace there is no dispatcher.
+    let plain = start(config("trace_none", &cluster)).await;
+    assert!(plain.send(GetTraceDispatcher).await.unwrap().is_none());
+    plain.send(Shutdown).await.unwrap();
 }

@@ -28,7 +28,7 @@ use super::send::prepare::{Prepare, Prepared};
 use super::send::reply::ReplyTo;
 use super::send::{Job, Route};
 use super::send_result::SendResult;
-use super::trace::{FlushTrace, Tracer};
+use super::trace::{FlushTrace, GetTraceDispatcher, Tracer};
 use crate::error::{Error, ErrorKind, WaitingFor};
 use crate::protocol::message::Message;
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
@@ -681,5 +681,12 @@ impl Handler<GetProducerStats> for ProducerActor {
             s.trace = t.stats();
         }
         MessageResult(s)
+    }
+}
+
+impl Handler<GetTraceDispatcher> for ProducerActor {
+    type Result = Option<Recipient<crate::runtime::StopUnexpectedly>>;
+    fn handle(&mut self, _: GetTraceDispatcher, _: &mut Context<Self>) -> Self::Result {
+        self.tracer.as_ref().map(Tracer::stopper)
     }
 }

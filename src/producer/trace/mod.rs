@@ -36,6 +36,16 @@ use hook::TraceHook;
 /// Numbers trace producer groups within the process (Java `AsyncTraceDispatcher.COUNTER`).
 static TRACE_PRODUCERS: AtomicU64 = AtomicU64::new(0);
 
+/// Test hook: the producer's trace dispatcher (`None` with trace off), to
+/// stop it with [`StopUnexpectedly`](crate::runtime::StopUnexpectedly); its
+/// supervisor restarts it.
+#[doc(hidden)]
+pub struct GetTraceDispatcher;
+
+impl actix::Message for GetTraceDispatcher {
+    type Result = Option<actix::Recipient<crate::runtime::StopUnexpectedly>>;
+}
+
 /// A producer's message trace: its dispatcher and the buffer its hook fills.
 pub(crate) struct Tracer {
     pub(crate) dispatcher: Addr<TraceDispatcher>,
@@ -65,6 +75,11 @@ impl Tracer {
         };
         cfg.hooks_mut().add_send_hook(Arc::new(hook));
         Ok(Tracer { dispatcher, buffer })
+    }
+
+    /// Test hook: the dispatcher, to stop it as a fault would.
+    pub(crate) fn stopper(&self) -> actix::Recipient<crate::runtime::StopUnexpectedly> {
+        self.dispatcher.clone().recipient()
     }
 
     pub(crate) fn stats(&self) -> TraceStats {
