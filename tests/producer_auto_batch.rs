@@ -212,7 +212,13 @@ async fn queue_sends_batch_per_queue_in_send_order() {
     let q = MessageQueue::new(TOPIC, "broker-a", 1);
     let mut sends = Vec::new();
     for i in 0..100 {
-        sends.push(producer.send(SendToQueue::new(msg(format!("q{i}")), q.clone())));
+        // Every tenth is large enough to be compressed: it goes alone, in its turn.
+        let pad = if i % 10 == 5 {
+            "-".repeat(5000)
+        } else {
+            String::new()
+        };
+        sends.push(producer.send(SendToQueue::new(msg(format!("q{i}{pad}")), q.clone())));
     }
     let by_key = (0..100).map(|i| {
         producer.send(SendWithSelector::new(
@@ -262,11 +268,17 @@ async fn queue_sends_batch_per_queue_in_send_order() {
     }
     let q1: Vec<usize> = stored
         .iter()
-        .filter(|m| m.queue_id == 1 && m.body.starts_with(b"q"))
-        .map(|m| String::from_utf8_lossy(&m.body[1..]).parse().unwrap())
+        .filter(|m| m.queue_id == 1)
+        .map(body_text)
+        .filter(|b| b.starts_with('q'))
+        .map(|b| b[1..].trim_end_matches('-').parse().unwrap())
         .collect();
     assert_eq!(q1, (0..100).collect::<Vec<_>>());
     assert!(batches(&cluster, "broker-a").iter().any(|b| b.len() > 1));
+    assert!(
+        stored.iter().any(|m| m.is_compressed()),
+        "the large ones went alone"
+    );
 }
 
 /// A batch refused with a retriable code is retried on the other broker;
@@ -563,4 +575,71 @@ async fn garbage_batch_replies_answer_every_member_once() {
         "batch members with a reply defect: {results:?}"
     );
     assert!(results.iter().all(Result::is_ok));
+}
+
+/// Send hooks see each batched message on its own: `before` and `after` once
+/// per message with its own result; a forbidden message fails alone.
+#[actix_rt::test]
+async fn hooks_run_per_member() {
+    use actix_rocketmq::producer::hooks::{SendContext, SendHook};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Seen {
+        before: Mutex<Vec<String>>,
+        after: Mutex<Vec<(String, Option<String>)>>,
+    }
+    struct Hook(Arc<Seen>);
+    impl SendHook for Hook {
+        fn before(&self, ctx: &SendContext<'_>) {
+            let body = String::from_utf8_lossy(&ctx.message.body).into_owned();
+            self.0.before.lock().unwrap().push(body);
+        }
+        fn after(&self, ctx: &SendContext<'_>, r: &Result<SendResult, actix_rocketmq::Error>) {
+            let body = String::from_utf8_lossy(&ctx.message.body).into_owned();
+            let id = r.as_ref().ok().map(|r| r.msg_id.clone());
+            self.0.after.lock().unwrap().push((body, id));
+        }
+    }
+    let cluster = one_broker().await;
+    slow_sends(&cluster, "broker-a", Duration::from_millis(20));
+    let seen = Arc::new(Seen::default());
+    let producer = start(
+        config("ab_hooks", &cluster)
+            .send_hook(Arc::new(Hook(seen.clone())))
+            .check_forbidden_hook(Arc::new(|ctx: &SendContext<'_>| {
+                if ctx.message.body.as_ref() == b"m7" {
+                    Err("not m7".to_owned())
+                } else {
+                    Ok(())
+                }
+            }))
+            .auto_batch(AutoBatch::new().max_in_flight_requests(1)),
+    )
+    .await;
+    let results = send_many(&producer, 30).await;
+    assert!(batches(&cluster, "broker-a").iter().any(|b| b.len() > 1));
+    let before = seen.before.lock().unwrap().clone();
+    let after = seen.after.lock().unwrap().clone();
+    for (i, r) in results.iter().enumerate() {
+        let body = format!("m{i}");
+        if i == 7 {
+            assert!(matches!(
+                r.as_ref().unwrap_err().kind(),
+                ErrorKind::Forbidden { .. }
+            ));
+            assert!(!before.contains(&body) && after.iter().all(|(b, _)| *b != body));
+            continue;
+        }
+        let r = r.as_ref().expect("stored");
+        assert_eq!(before.iter().filter(|b| **b == body).count(), 1, "{body}");
+        let own: Vec<_> = after.iter().filter(|(b, _)| *b == body).collect();
+        assert_eq!(own.len(), 1, "{body}");
+        assert_eq!(
+            own[0].1.as_deref(),
+            Some(r.msg_id.as_str()),
+            "its own result"
+        );
+    }
+    assert_eq!(cluster.broker("broker-a").messages(TOPIC).len(), 29);
 }

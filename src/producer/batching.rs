@@ -26,10 +26,10 @@ impl ProducerActor {
         info: &PublishInfo,
         ctx: &mut Context<Self>,
     ) -> Option<Box<Job>> {
-        let Some(wait) = batch_class(&job) else {
-            return Some(job);
-        };
+        let wait = batch_class(&job);
         let queue = match &job.route {
+            // Not batchable and no queue order to keep: alone, as without batching.
+            Route::Any | Route::Oneway if wait.is_none() => return Some(job),
             Route::Any => None,
             Route::Queue(q) => Some(q.clone()),
             // The selector runs now: its queue is the key, and the order kept is per queue.
@@ -50,6 +50,7 @@ impl ProducerActor {
             }
             Route::Oneway => return Some(job),
         };
+        // A send to a chosen queue that may not be batched still takes its turn there.
         let gather = self.gather.as_mut()?;
         let job = gather.offer(job, wait, queue.as_ref());
         if job.is_none() {

@@ -16,7 +16,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use actix::SpawnHandle;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use tokio::time::Instant;
 
 use super::members::{Member, Members, SharedMembers};
@@ -75,6 +75,9 @@ struct Group {
     id: u64,
     jobs: Vec<Box<Job>>,
     bytes: usize,
+    /// The WAIT flag its members share; `None`: a send that may not be
+    /// batched, alone in its group (it keeps its queue's order).
+    wait: Option<bool>,
     /// The earliest deadline of its jobs (its timer fires then).
     earliest: Option<Instant>,
     /// When it must leave anyway (`max_delay`).
@@ -96,7 +99,8 @@ struct KeyState {
 #[derive(Default)]
 struct TopicKeys {
     any: [Option<u32>; 2],
-    queues: Vec<(String, i32, bool, u32)>,
+    /// Per chosen queue, whatever the WAIT flag: one order per queue.
+    queues: Vec<(String, i32, u32)>,
 }
 
 /// What leaves now: a group of one goes as its own send, more as one batch.
@@ -125,6 +129,9 @@ pub(crate) struct Gather {
     in_flight: usize,
     /// Per group or batch: the earliest member deadline or linger time.
     timers: DeadlineQueue<(u32, u64)>,
+    /// Ids of the groups gathering and the batches in flight: a timer entry
+    /// of any other id is stale (checked in O(1), so compaction stays linear).
+    live: HashSet<u64>,
     timer: Option<SpawnHandle>,
 }
 
@@ -139,6 +146,7 @@ impl Gather {
             next_id: 1,
             in_flight: 0,
             timers: DeadlineQueue::default(),
+            live: HashSet::default(),
             timer: None,
         }
     }
@@ -153,8 +161,8 @@ impl Gather {
             Some(q) => entry
                 .queues
                 .iter()
-                .find(|(b, id, w, _)| *id == q.queue_id && *w == wait && *b == q.broker_name)
-                .map(|e| e.3),
+                .find(|(b, id, _)| *id == q.queue_id && *b == q.broker_name)
+                .map(|e| e.2),
         };
         if let Some(k) = found {
             return k;
@@ -162,9 +170,7 @@ impl Gather {
         let k = self.states.len() as u32;
         match queue {
             None => entry.any[wait as usize] = Some(k),
-            Some(q) => entry
-                .queues
-                .push((q.broker_name.clone(), q.queue_id, wait, k)),
+            Some(q) => entry.queues.push((q.broker_name.clone(), q.queue_id, k)),
         }
         self.states.push(KeyState {
             // A chosen queue keeps one request in flight: its order is kept.
@@ -182,16 +188,18 @@ impl Gather {
         k
     }
 
-    /// A batchable job (its WAIT flag `wait`, its queue if chosen): `Some`
-    /// when it leaves now, alone (its slot set); `None` when it was gathered
+    /// A job with its WAIT flag if it may be batched (`None`: only a send to
+    /// a chosen queue, which takes its turn in the queue's order but goes
+    /// alone), and its queue if chosen: `Some` when it leaves now, alone (its
+    /// slot set); `None` when it was gathered
     /// (see [`Gather::take_ready`] for groups that leave, and re-arm the timer).
     pub(crate) fn offer(
         &mut self,
         mut job: Box<Job>,
-        wait: bool,
+        wait: Option<bool>,
         queue: Option<&MessageQueue>,
     ) -> Option<Box<Job>> {
-        let k = self.key(job.topic(), wait, queue);
+        let k = self.key(job.topic(), wait.unwrap_or(true), queue);
         let st = &mut self.states[k as usize];
         if st.in_flight < st.limit && st.pending.is_empty() {
             st.in_flight += 1;
@@ -199,12 +207,12 @@ impl Gather {
             job.gather = Some(Slot { key: k, batch: 0 });
             return Some(job);
         }
-        let len = record_len(&job);
+        let len = if wait.is_some() { record_len(&job) } else { 0 };
         let (max_bytes, max_msgs) = (self.cfg.batch_bytes(), self.cfg.batch_messages());
-        let open = st
-            .pending
-            .back()
-            .is_some_and(|g| g.jobs.len() < max_msgs && g.bytes + len <= max_bytes);
+        let open = wait.is_some()
+            && st.pending.back().is_some_and(|g| {
+                g.wait == wait && g.jobs.len() < max_msgs && g.bytes + len <= max_bytes
+            });
         if !open {
             if !st.ordered && !st.pending.is_empty() {
                 // The open group cannot take this one: it leaves as it is.
@@ -213,12 +221,14 @@ impl Gather {
             }
             let id = self.next_id;
             self.next_id += 1;
+            self.live.insert(id);
             // A clock read only with a linger set.
             let linger_until = self.cfg.delay().map(|d| Instant::now() + d);
             self.states[k as usize].pending.push_back(Group {
                 id,
                 jobs: Vec::new(),
                 bytes: 0,
+                wait,
                 earliest: None,
                 linger_until,
             });
@@ -232,7 +242,7 @@ impl Gather {
         g.earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
         g.jobs.push(job);
         g.bytes += len;
-        let full = g.jobs.len() >= max_msgs || g.bytes >= max_bytes;
+        let full = wait.is_none() || g.jobs.len() >= max_msgs || g.bytes >= max_bytes;
         if earliest.is_some_and(|e| deadline < e) {
             // Earlier than the group's timer: it must fire sooner.
             self.push_timer(deadline, k, id);
@@ -247,17 +257,9 @@ impl Gather {
     }
 
     fn push_timer(&mut self, at: Instant, k: u32, id: u64) {
-        let live = self
-            .states
-            .iter()
-            .map(|s| s.pending.len() + s.batches.len())
-            .sum();
-        let states = &self.states;
-        self.timers.push(at, (k, id), live, |_, (k, id)| {
-            states.get(k as usize).is_some_and(|s| {
-                s.pending.iter().any(|g| g.id == id) || s.batches.iter().any(|b| b.0 == id)
-            })
-        });
+        let live = &self.live;
+        self.timers
+            .push(at, (k, id), live.len(), |_, (_, id)| live.contains(&id));
     }
 
     /// A group leaves: a slot is taken for it.
@@ -265,7 +267,12 @@ impl Gather {
         self.states[k as usize].in_flight += 1;
         self.in_flight += 1;
         // A batch keeps its group's id (and timer entries); a single send has none.
-        let batch = if g.jobs.len() > 1 { g.id } else { 0 };
+        let batch = if g.jobs.len() > 1 {
+            g.id
+        } else {
+            self.live.remove(&g.id);
+            0
+        };
         self.ready.push_back(Ready {
             slot: Slot { key: k, batch },
             route: self.key_queue[k as usize].clone(),
@@ -301,6 +308,7 @@ impl Gather {
         };
         if slot.batch != 0 {
             st.batches.retain(|(id, _)| *id != slot.batch);
+            self.live.remove(&slot.batch);
         }
         st.in_flight = st.in_flight.saturating_sub(1);
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -319,6 +327,7 @@ impl Gather {
             self.states.clear();
             self.key_queue.clear();
             self.timers.clear();
+            self.live.clear();
         }
     }
 
@@ -331,6 +340,9 @@ impl Gather {
     pub(crate) fn due(&mut self, now: Instant) -> Expired {
         let mut out = Expired::default();
         while let Some((_, (k, id))) = self.timers.pop_due(now) {
+            if !self.live.contains(&id) {
+                continue;
+            }
             let Some(st) = self.states.get_mut(k as usize) else {
                 continue;
             };
@@ -353,6 +365,7 @@ impl Gather {
                 g.earliest = next;
                 if g.jobs.is_empty() {
                     st.pending.remove(pos);
+                    self.live.remove(&id);
                 } else if linger && (!st.ordered || st.in_flight < st.limit) {
                     let g = st.pending.remove(pos).expect("found");
                     self.leave(k, g);
@@ -398,6 +411,7 @@ impl Gather {
     /// Every send still gathered (the producer stops); batches in flight are the in-flight table's.
     pub(crate) fn drain(&mut self) -> Vec<Box<Job>> {
         self.timers.clear();
+        self.live.clear();
         let mut out = Vec::new();
         for st in &mut self.states {
             for g in st.pending.drain(..) {

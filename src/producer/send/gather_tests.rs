@@ -48,12 +48,12 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     let t0 = Instant::now();
     let d = t0 + Duration::from_secs(3);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(2));
-    let a = g.offer(job("T", 10, d), true, None).expect("alone");
-    let b = g.offer(job("T", 10, d), true, None).expect("alone");
+    let a = g.offer(job("T", 10, d), Some(true), None).expect("alone");
+    let b = g.offer(job("T", 10, d), Some(true), None).expect("alone");
     assert_eq!(a.gather, Some(Slot { key: 0, batch: 0 }));
     assert_eq!(b.gather, a.gather);
     for _ in 0..5 {
-        assert!(g.offer(job("T", 10, d), true, None).is_none());
+        assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
     }
     assert!(
         g.take_ready().is_none(),
@@ -61,8 +61,8 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     );
     assert_eq!(g.gathered(), 5);
     // Another topic, or the other WAIT flag, is a key of its own.
-    assert!(g.offer(job("U", 10, d), true, None).is_some());
-    assert!(g.offer(job("T", 10, d), false, None).is_some());
+    assert!(g.offer(job("U", 10, d), Some(true), None).is_some());
+    assert!(g.offer(job("T", 10, d), Some(false), None).is_some());
     g.request_ended(a.gather.unwrap());
     let r = g.take_ready().expect("the group leaves");
     assert_eq!(r.jobs.len(), 5);
@@ -70,7 +70,7 @@ fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
     assert!(r.route.is_none());
     assert!(g.take_ready().is_none());
     // The slot is the group's now: the next send is gathered again.
-    assert!(g.offer(job("T", 10, d), true, None).is_none());
+    assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
 }
 
 /// A group leaves at once when full (messages or bytes), even at the limit;
@@ -84,23 +84,23 @@ fn full_groups_leave_at_once() {
         .max_batch_messages(3)
         .max_batch_bytes(1000);
     let mut g = Gather::new(cfg);
-    g.offer(job("T", 10, d), true, None).expect("alone");
+    g.offer(job("T", 10, d), Some(true), None).expect("alone");
     for _ in 0..3 {
-        assert!(g.offer(job("T", 10, d), true, None).is_none());
+        assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
     }
     let r = g.take_ready().expect("three messages: full");
     assert_eq!(r.jobs.len(), 3);
     // Bytes: 22 + 400 + properties each; the third would pass 1000 bytes.
-    assert!(g.offer(job("T", 400, d), true, None).is_none());
-    assert!(g.offer(job("T", 400, d), true, None).is_none());
+    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
+    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
     assert!(g.take_ready().is_none());
-    assert!(g.offer(job("T", 400, d), true, None).is_none());
+    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
     let r = g
         .take_ready()
         .expect("the group that could not take it leaves");
     assert_eq!(r.jobs.len(), 2);
     // Larger than the cap by itself: a group of one, leaving at once.
-    assert!(g.offer(job("T", 2000, d), true, None).is_none());
+    assert!(g.offer(job("T", 2000, d), Some(true), None).is_none());
     let r1 = g.take_ready().expect("the open group leaves first");
     assert_eq!(r1.jobs.len(), 1);
     let r2 = g.take_ready().expect("then the big one");
@@ -118,19 +118,24 @@ fn queue_keys_keep_one_request_in_flight_and_their_order() {
         .max_batch_messages(2);
     let mut g = Gather::new(cfg);
     let q = queue(1);
-    let first = g.offer(job("T", 1, d), true, Some(&q)).expect("alone");
+    let first = g
+        .offer(job("T", 1, d), Some(true), Some(&q))
+        .expect("alone");
     let mut bodies = Vec::new();
     for i in 0..5 {
         let mut j = job("T", 1, d);
         j.message.body = format!("{i}").into();
         bodies.push(j.message.body.clone());
         assert!(
-            g.offer(j, true, Some(&q)).is_none(),
+            g.offer(j, Some(true), Some(&q)).is_none(),
             "one in flight per queue"
         );
     }
     // Another queue is a key of its own.
-    assert!(g.offer(job("T", 1, d), true, Some(&queue(2))).is_some());
+    assert!(
+        g.offer(job("T", 1, d), Some(true), Some(&queue(2)))
+            .is_some()
+    );
     assert!(
         g.take_ready().is_none(),
         "full groups of an ordered key wait"
@@ -160,9 +165,10 @@ fn gathered_sends_expire_at_their_deadline_and_groups_linger_at_most_max_delay()
             .max_in_flight_requests(1)
             .max_delay(Duration::from_millis(50)),
     );
-    g.offer(job("T", 1, ms(3000)), true, None).expect("alone");
-    assert!(g.offer(job("T", 1, ms(3000)), true, None).is_none());
-    assert!(g.offer(job("T", 1, ms(20)), true, None).is_none());
+    g.offer(job("T", 1, ms(3000)), Some(true), None)
+        .expect("alone");
+    assert!(g.offer(job("T", 1, ms(3000)), Some(true), None).is_none());
+    assert!(g.offer(job("T", 1, ms(20)), Some(true), None).is_none());
     assert_eq!(g.rearm().map(|(at, _)| at), Some(ms(20)));
     g.disarmed();
     let e = g.due(ms(20));
@@ -190,10 +196,11 @@ fn batch_members_expire_at_their_own_deadline() {
     let t0 = Instant::now();
     let ms = |n| t0 + Duration::from_millis(n);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(1));
-    g.offer(job("T", 1, ms(3000)), true, None).expect("alone");
+    g.offer(job("T", 1, ms(3000)), Some(true), None)
+        .expect("alone");
     let first = Slot { key: 0, batch: 0 };
-    assert!(g.offer(job("T", 1, ms(100)), true, None).is_none());
-    assert!(g.offer(job("T", 1, ms(3000)), true, None).is_none());
+    assert!(g.offer(job("T", 1, ms(100)), Some(true), None).is_none());
+    assert!(g.offer(job("T", 1, ms(3000)), Some(true), None).is_none());
     g.request_ended(first);
     let r = g.take_ready().unwrap();
     let members = g.batch_started(r.slot, Members::new(0, r.jobs));
@@ -234,4 +241,43 @@ fn what_may_be_batched() {
     j.route = Route::Oneway;
     assert_eq!(batch_class(&j), None, "oneway");
     assert_eq!(batch_class(&job("%RETRY%g", 1, d)), None);
+}
+
+/// A send to a chosen queue that may not be batched (compressed, delayed,
+/// one-way, another WAIT flag) takes its turn in the queue's order, alone.
+#[test]
+fn sends_that_cannot_batch_keep_their_turn_in_a_queue() {
+    let d = Instant::now() + Duration::from_secs(3);
+    let mut g = Gather::new(AutoBatch::new());
+    let q = queue(3);
+    let body = |j: &Job| j.message.body.clone();
+    let mut slot = g
+        .offer(job("T", 1, d), Some(true), Some(&q))
+        .expect("alone")
+        .gather
+        .unwrap();
+    let mut made = Vec::new();
+    for (i, wait) in [Some(true), Some(true), None, Some(false), Some(true)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut j = job("T", 1, d);
+        j.message.body = format!("{i}").into();
+        made.push(j.message.body.clone());
+        assert!(g.offer(j, wait, Some(&q)).is_none(), "the queue is busy");
+    }
+    let mut groups = Vec::new();
+    while g.gathered() > 0 {
+        g.request_ended(slot);
+        let r = g.take_ready().expect("the next group in order");
+        groups.push(r.jobs.iter().map(|j| body(j)).collect::<Vec<_>>());
+        slot = r.slot;
+    }
+    let sizes: Vec<_> = groups.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        vec![2, 1, 1, 1],
+        "same WAIT batched; the others alone"
+    );
+    assert_eq!(groups.concat(), made, "in the order they were made");
 }
