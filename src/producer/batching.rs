@@ -51,7 +51,9 @@ impl ProducerActor {
             Route::Oneway => return Some(job),
         };
         // A send to a chosen queue that may not be batched still takes its turn there.
-        let gather = self.gather.as_mut()?;
+        let Some(gather) = self.gather.as_mut() else {
+            return Some(job);
+        };
         let job = gather.offer(job, wait, queue.as_ref());
         if job.is_none() {
             self.send_ready(ctx);
