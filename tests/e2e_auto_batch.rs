@@ -192,6 +192,41 @@ fn assert_stored_once_where_the_results_say(
     assert_eq!(stored.len(), sent.len(), "records in the topic");
 }
 
+/// The longest run of records stored at consecutive offsets of one queue with one born
+/// timestamp (the broker gives a batch's records its request's), and how many records
+/// are in runs of two or more: printed as a sign that sends left in batches (not asserted:
+/// single sends can share a millisecond too; 2026-12-07, 20,000 sends: longest 128 and 98 %
+/// of records in runs with auto-batching, longest 28 and 30 % without).
+fn batch_runs(stored: &[(String, StoredMessage)]) -> (usize, usize) {
+    let mut per_queue: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    for (queue, s) in stored {
+        per_queue
+            .entry(queue.as_str())
+            .or_default()
+            .push((s.queue_offset, s.born_timestamp));
+    }
+    let (mut longest, mut in_runs) = (0, 0);
+    for records in per_queue.values_mut() {
+        records.sort_unstable();
+        let mut run = 1;
+        for i in 1..=records.len() {
+            let same = i < records.len()
+                && records[i].0 == records[i - 1].0 + 1
+                && records[i].1 == records[i - 1].1;
+            if same {
+                run += 1;
+            } else {
+                longest = longest.max(run);
+                if run > 1 {
+                    in_runs += run;
+                }
+                run = 1;
+            }
+        }
+    }
+    (longest, in_runs)
+}
+
 // ---------------------------------------------------------------------------------------
 
 /// 20,000 sends with auto-batching, 256 in flight: every one acknowledged with its own
@@ -231,6 +266,8 @@ async fn twenty_thousand_batched_sends_are_stored_exactly_once() {
         );
     }
     assert_stored_once_where_the_results_say(&stored, &msgs, &results, false);
+    let (longest, in_runs) = batch_runs(&stored);
+    eprintln!("stored in runs of one born timestamp: longest {longest}, {in_runs} records in runs");
     shutdown(&p).await;
 }
 
