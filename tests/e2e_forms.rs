@@ -315,7 +315,9 @@ async fn oneway_to_a_queue_and_through_a_selector_store_each_once_there() {
             let send = if kind == "q" {
                 p.send(SendToQueue::new(m.clone(), q.clone()).oneway())
             } else {
-                p.send(SendWithSelector::new(m.clone(), selector.clone(), e2e::queue_name(q)).oneway())
+                p.send(
+                    SendWithSelector::new(m.clone(), selector.clone(), e2e::queue_name(q)).oneway(),
+                )
             };
             within(STEP, "oneway send", send)
                 .await
