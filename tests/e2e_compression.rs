@@ -6,101 +6,36 @@
 //! Ignored by a plain `cargo test`; run with `scripts/test.sh`, or by hand:
 //! `RMQ_E2E=1 NAMESRV_ADDR=.. RMQ_RIG_DIR=.. cargo test --all-features --test e2e_compression -- --include-ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
-use std::future::Future;
-use std::time::Duration;
-
 use actix::prelude::*;
 use actix_rocketmq::internals::protocol::message::sys_flag;
-use actix_rocketmq::{
-    CompressionType, Message, ProducerActor, ProducerConfig, SendBatch, SendMessage, SendResult,
-    Shutdown,
-};
+use actix_rocketmq::{CompressionType, Message, ProducerActor, SendBatch, Shutdown};
+use e2e::{QUEUES, STEP, within};
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 
-/// Upper bound of any single step of these tests (a send, a look-up, a read-back wait).
-const STEP: Duration = Duration::from_secs(10);
-/// Queues per broker of the topics these tests create.
-const QUEUES: i32 = 4;
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
-
-/// A topic with [`QUEUES`] queues on every broker of the rig, routable before this
-/// returns; and the brokers as (name, address).
-async fn topic_on_all_brokers(
+/// The topic (on every broker) and the brokers as (name, address), to pull from.
+async fn topic_and_brokers(
     rig: &Rig,
     rb: &ReadBack,
     prefix: &str,
 ) -> (String, Vec<(String, String)>) {
-    let topic = unique(prefix);
-    let mut bs: Vec<(String, String)> = rig
-        .broker_names()
-        .into_iter()
-        .map(|n| {
-            let a = rig.broker_addr(&n).to_owned();
-            (n, a)
-        })
-        .collect();
-    if bs.is_empty() {
-        bs = within(STEP, "cluster info", rb.cluster_brokers(rig.namesrv_addr())).await;
-    }
-    assert!(!bs.is_empty(), "no broker in the rig");
-    let addrs: Vec<&str> = bs.iter().map(|(_, a)| a.as_str()).collect();
-    let names: Vec<&str> = bs.iter().map(|(n, _)| n.as_str()).collect();
-    within(
-        STEP,
-        "create topic",
-        rb.create_topic(&addrs, &topic, QUEUES),
-    )
-    .await;
-    rb.wait_route(rig.namesrv_addr(), &topic, &names, STEP)
-        .await;
-    (topic, bs)
+    let topic = e2e::topic_on_all_brokers(rig, rb, prefix).await;
+    (topic, e2e::brokers(rig, rb).await)
 }
 
 async fn start(rig: &Rig, group: &str, codec: CompressionType) -> Addr<ProducerActor> {
-    let cfg = ProducerConfig::builder(group)
-        .namesrv_addr(rig.namesrv_addr())
-        .instance_name(unique("e2e"))
+    let cfg = e2e::builder(rig, group)
         .compress_type(codec)
         .build()
         .expect("valid producer config");
-    within(STEP, "ProducerActor::start", ProducerActor::start(cfg))
-        .await
-        .expect("producer starts")
-}
-
-async fn send(p: &Addr<ProducerActor>, msg: Message) -> SendResult {
-    let what = format!("sync send to {}", msg.topic);
-    within(STEP, &what, p.send(SendMessage::new(msg)))
-        .await
-        .expect("producer alive")
-        .unwrap_or_else(|e| panic!("{what} failed: {e}"))
-}
-
-/// Compressible but not trivial: words with a counter, `len` bytes.
-fn text_body(len: usize) -> Vec<u8> {
-    let mut s = String::with_capacity(len + 32);
-    let mut i = 0u64;
-    while s.len() < len {
-        s.push_str(&format!(
-            "order-{i} status=created amount={} ",
-            i * 37 % 1000
-        ));
-        i += 1;
-    }
-    s.truncate(len);
-    s.into_bytes()
+    e2e::start(cfg).await
 }
 
 /// Patterned binary bytes (every byte value occurs): compressible, but no text.
@@ -123,10 +58,10 @@ async fn each_codec_is_stored_with_its_sys_flag_and_reads_back_identical() {
         CompressionType::Zstd,
         CompressionType::Zlib,
     ] {
-        let (topic, brokers) = topic_on_all_brokers(&rig, &rb, &format!("E2E_{codec}")).await;
+        let (topic, brokers) = topic_and_brokers(&rig, &rb, &format!("E2E_{codec}")).await;
         let p = start(&rig, &unique(&format!("e2e_{codec}_group")), codec).await;
         let mut sent = Vec::new();
-        for (i, body) in [text_body(256 * 1024), binary_body(64 * 1024)]
+        for (i, body) in [e2e::text_body(256 * 1024), binary_body(64 * 1024)]
             .into_iter()
             .enumerate()
         {
@@ -134,7 +69,7 @@ async fn each_codec_is_stored_with_its_sys_flag_and_reads_back_identical() {
                 .with_tags(codec.as_str())
                 .with_keys(format!("k{i}"))
                 .with_property("codec", codec.as_str());
-            let r = send(&p, m.clone()).await;
+            let r = e2e::send(&p, m.clone()).await;
             let ctx = format!("{codec} body {i}");
             let (stored, raw_len) = within(STEP, "VIEW_MESSAGE_BY_ID", rb.view(&r.offset_msg_id))
                 .await
@@ -189,10 +124,10 @@ async fn each_codec_is_stored_with_its_sys_flag_and_reads_back_identical() {
 async fn batch_members_are_stored_uncompressed() {
     let rig = Rig::from_env();
     let rb = ReadBack::new();
-    let (topic, brokers) = topic_on_all_brokers(&rig, &rb, "E2E_zbatch").await;
+    let (topic, brokers) = topic_and_brokers(&rig, &rb, "E2E_zbatch").await;
     let p = start(&rig, &unique("e2e_zbatch_group"), CompressionType::Zstd).await;
     let batch: Vec<Message> = (0..3)
-        .map(|i| Message::new(topic.as_str(), text_body(8192 + i)))
+        .map(|i| Message::new(topic.as_str(), e2e::text_body(8192 + i)))
         .collect();
     let r = within(STEP, "batch", p.send(SendBatch::new(batch.clone())))
         .await
