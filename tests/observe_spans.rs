@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_rocketmq::internals::protocol::codes::response_code;
+use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
 use actix_rocketmq::testkit::{Fault, TestCluster};
-use actix_rocketmq::{Message, SendMessage};
+use actix_rocketmq::{AutoBatch, Message, SendMessage};
 use support::*;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -301,4 +301,55 @@ async fn attempts_and_failures_are_on_the_span() {
     assert_eq!(last.field("otel.status_code"), Some("ERROR"));
     assert!(last.closed);
     producer.send(actix_rocketmq::Shutdown).await.unwrap();
+}
+
+/// Auto-batched sends keep their own spans: with a subscriber installed sends
+/// still gather into batches, and each send's span closes with its own id,
+/// queue and offset, and has an attempt child of its own.
+#[actix_rt::test]
+async fn batched_sends_keep_their_own_spans() {
+    let (spans, _guard) = capture();
+    const T: &str = "SpanBatched";
+    let cluster = cluster_with(T, &["broker-a"]).await;
+    // Slow answers keep requests in flight, so later sends are gathered.
+    cluster
+        .broker("broker-a")
+        .inject(Fault::delay(Duration::from_millis(20)).on_sends().forever());
+    let producer = start(
+        config("span_batched_group", &cluster)
+            .auto_batch(AutoBatch::new().max_in_flight_requests(1)),
+    )
+    .await;
+    let sends = (0..40).map(|i| producer.send(SendMessage::new(Message::new(T, format!("m{i}")))));
+    let results: Vec<_> = within(LIMIT, "sends", futures::future::join_all(sends))
+        .await
+        .into_iter()
+        .map(|r| r.expect("mailbox").expect("stored"))
+        .collect();
+
+    let batches = cluster
+        .broker("broker-a")
+        .received_with_code(request_code::SEND_BATCH_MESSAGE);
+    assert!(!batches.is_empty(), "sends were gathered into batches");
+    let send_spans = spans.named("rocketmq.send");
+    assert_eq!(send_spans.len(), 40, "one span per send");
+    for r in &results {
+        let s = send_spans
+            .iter()
+            .find(|s| s.field("messaging.message.id") == Some(r.msg_id.as_str()))
+            .unwrap_or_else(|| panic!("a span for {}", r.msg_id));
+        assert!(s.closed, "{} closed with its reply", r.msg_id);
+        assert_eq!(
+            s.field("messaging.rocketmq.queue_offset"),
+            Some(r.queue_offset.to_string().as_str()),
+            "its own offset"
+        );
+        assert_eq!(s.field("otel.status_code"), Some("OK"));
+        assert_eq!(
+            spans.children_of(s, "rocketmq.send.attempt").len(),
+            1,
+            "an attempt of its own for {}",
+            r.msg_id
+        );
+    }
 }
