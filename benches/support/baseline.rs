@@ -7,7 +7,7 @@
 //! per message (copy a frame, write it, read and decode the response, find its
 //! request), and nothing else a producer does: no route lookup, queue
 //! selection, validation, header encoding, retries or per-send timers.
-//! `benches/send.rs` and the `--baseline` mode of `examples/benchmark.rs` put
+//! `benches/send.rs` and the `--baseline` mode of `examples/benchmark/` put
 //! the producer's throughput and CPU per message next to it. Not part of the
 //! crate: each of them (and `tests/baseline.rs`, for its tests) includes this
 //! file with `#[path = ".../benches/support/baseline.rs"] mod baseline;`.
