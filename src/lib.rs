@@ -120,7 +120,7 @@
 //!   service that publishes request bodies, errors mapped to statuses.
 //! * `examples/transaction.rs` (`cargo run --example transaction`): commit,
 //!   rollback, and a transaction settled by the broker's check.
-//! * `examples/benchmark.rs` (`cargo run --release --example benchmark -- --null-broker`): load tool.
+//! * `examples/benchmark/` (`cargo run --release --example benchmark -- --null-broker`): load tool.
 //!
 //! Layers, from the bottom: `protocol` (the wire format, no actors) and
 //! `runtime` (connections, routes, heartbeats, the client instance), both

@@ -165,8 +165,8 @@ struct Cli {
     /// With --auto-batch: the most messages of one batch request [default: the producer's]
     #[arg(long, value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
     batch_max_messages: Option<usize>,
-    /// With --auto-batch: batch requests in flight per topic before later sends
-    /// gather [default: the producer's]
+    /// With --auto-batch: requests (single or batch) in flight per topic before later
+    /// sends gather; a chosen queue always has one [default: the producer's]
     #[arg(long, visible_alias = "auto-batch-requests", value_name = "N", requires = "auto_batch", value_parser = at_least_one)]
     batch_in_flight: Option<usize>,
     /// With --auto-batch: also hold every send up to MS for others to join it (Java's

@@ -147,6 +147,7 @@ impl ProducerActor {
     /// One member answered on its own (its deadline, a hook): its in-flight share freed.
     fn answer_member(&mut self, member: Member, res: Result<Option<crate::SendResult>, Error>) {
         self.admission.release(member.size);
+        self.observe.in_flight(self.admission.in_flight());
         match &res {
             Ok(_) => self.stats.sent_ok += 1,
             Err(_) => self.stats.failed += 1,
@@ -171,6 +172,7 @@ impl ProducerActor {
                     Err(_) => self.stats.failed += 1,
                 }
             }
+            self.observe.in_flight(self.admission.in_flight());
         }
         reply.deliver(res);
         if let Some(slot) = slot {
@@ -207,6 +209,7 @@ impl ProducerActor {
                 act.stats.failed += 1;
                 job.reply.deliver(Err(err));
             }
+            act.observe.in_flight(act.admission.in_flight());
             for (member, err) in expired.members {
                 act.answer_member(member, Err(err));
             }
