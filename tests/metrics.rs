@@ -101,16 +101,10 @@ fn histogram(name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
         .collect()
 }
 
+/// A test cluster (`support::cluster_with`), the recorder installed first.
 async fn cluster_with(topic: &str, brokers: &[&str]) -> TestCluster {
     recorder();
-    let mut b = TestCluster::builder();
-    for broker in brokers {
-        b = b.broker(*broker);
-    }
-    b.topic(topic, 4)
-        .start()
-        .await
-        .expect("test cluster starts")
+    support::cluster_with(topic, brokers).await
 }
 
 /// Five stored sends: five successes with their latency, labelled by topic and client id.

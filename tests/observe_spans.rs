@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
-use actix_rocketmq::testkit::{Fault, TestCluster};
+use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{AutoBatch, Message, SendMessage};
 use support::*;
 use tracing::field::{Field, Visit};
@@ -126,17 +126,6 @@ fn capture() -> (Spans, tracing::subscriber::DefaultGuard) {
         .with(tracing_subscriber::filter::LevelFilter::DEBUG)
         .with(spans.clone());
     (spans, tracing::subscriber::set_default(subscriber))
-}
-
-async fn cluster_with(topic: &str, brokers: &[&str]) -> TestCluster {
-    let mut b = TestCluster::builder();
-    for broker in brokers {
-        b = b.broker(*broker);
-    }
-    b.topic(topic, 4)
-        .start()
-        .await
-        .expect("test cluster starts")
 }
 
 /// A stored send: its span has the messaging fields, the stored id, queue and

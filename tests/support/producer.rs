@@ -29,6 +29,18 @@ pub async fn two_brokers() -> TestCluster {
         .expect("test cluster starts")
 }
 
+/// A test cluster of `brokers`, each serving `topic` with 4 queues.
+pub async fn cluster_with(topic: &str, brokers: &[&str]) -> TestCluster {
+    let mut b = TestCluster::builder();
+    for broker in brokers {
+        b = b.broker(*broker);
+    }
+    b.topic(topic, 4)
+        .start()
+        .await
+        .expect("test cluster starts")
+}
+
 /// A test cluster with `broker-a` only, serving [`TOPIC`].
 pub async fn one_broker() -> TestCluster {
     TestCluster::builder()
