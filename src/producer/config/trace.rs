@@ -122,6 +122,8 @@ impl ProducerConfig {
         c.trace = TraceSettings::default();
         c.send_timeout = TRACE_SEND_TIMEOUT;
         c.vip_channel_enabled = false;
+        // The dispatcher batches records itself; a user's batch cap could exceed the trace limit.
+        c.auto_batch = None;
         c.limits.max_message_size = TRACE_MAX_MESSAGE_SIZE;
         // Compressing trace bodies would double trace's CPU per send (BENCHMARKS.md).
         c.limits.compress_msg_body_over = usize::MAX;
@@ -137,6 +139,18 @@ const TRACE_MAX_MESSAGE_SIZE: usize = 128_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trace_producer_never_auto_batches() {
+        let c = ProducerConfig::builder("g")
+            .enable_msg_trace()
+            .auto_batch(crate::AutoBatch::new().max_batch_bytes(1 << 20))
+            .build()
+            .unwrap();
+        let t = c.trace_producer_config("trace_group".into());
+        assert!(t.auto_batch().is_none());
+        assert_eq!(t.max_message_size(), TRACE_MAX_MESSAGE_SIZE);
+    }
 
     #[test]
     fn trace_settings_default_and_validation() {
