@@ -21,24 +21,26 @@
 //! unanswered frames for the baseline (its writer batches whatever the window
 //! allows into one `write_all`).
 //!
-//! The client runs three times per round: with its connections on the
+//! The client runs four times per round: with its connections on the
 //! producer's thread, the same with `auto_batch(AutoBatch::new())` (sends
 //! that find requests in flight to their queue leave together as one
-//! SEND_BATCH_MESSAGE; the null broker answers a batch like one send), and
-//! with `connection_arbiter(true)` (connections on a thread of their own;
-//! three busy threads then share the machine's cores). At one send in flight
-//! the auto-batch run shows what batching costs when there is nothing to
-//! batch; the ceiling line (below) is for single frames, which a batching
+//! SEND_BATCH_MESSAGE; the null broker answers a batch like one send), with
+//! `connection_arbiter(true)` (connections on a thread of their own; three
+//! busy threads then share the machine's cores), and with both. With
+//! batching the arbiter costs one cross-thread hop per batch, not per send,
+//! and takes the socket work off the producer's thread. At one send in
+//! flight the auto-batch runs show what batching costs when there is nothing
+//! to batch; the ceiling line (below) is for single frames, which a batching
 //! client is not bound by.
 //!
-//! A fourth configuration measures the ceiling: `c` tasks looping on
+//! A last configuration measures the ceiling: `c` tasks looping on
 //! `addr.send(Hop)` to an actor whose handler answers at once, no network. Its
 //! time per message is what any client behind `Addr::send` pays on top of the
 //! baseline's, so, both running on this one thread, no such client can exceed
 //! `1 / (1/baseline + 1/hop)` msg/s: the `ceiling` line of each case.
 //!
-//! Against noise, each case runs in 5 rounds, each round running the actors,
-//! with auto-batching, with the connection arbiter, the baseline and the hop back to back
+//! Against noise, each case runs in 5 rounds, each round running the four
+//! client configurations, the baseline and the hop back to back
 //! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
 //! table shows the median msg/s, p50 and p99 over the rounds, and the median
 //! and min–max of the per-round client/baseline ratios (each ratio taken
@@ -305,17 +307,18 @@ fn median(xs: &[f64]) -> f64 {
 
 // ---------------------------------------------------------------------------
 
-const CONFIGS: [&str; 5] = [
+const CONFIGS: [&str; 6] = [
     "actors",
     "actors+auto-batch",
     "actors+conn. arbiter",
+    "auto-batch+arbiter",
     "baseline (no actors)",
     "Addr::send hop alone",
 ];
 /// Index of the baseline in [`CONFIGS`], which every ratio is taken against.
-const BASELINE: usize = 3;
+const BASELINE: usize = 4;
 /// Index of the hop alone in [`CONFIGS`].
-const HOP: usize = 4;
+const HOP: usize = 5;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -361,6 +364,10 @@ fn main() {
         let producer_arb = ProducerActor::start(config("send_bench_arbiter", true, false))
             .await
             .expect("producer starts");
+        let producer_batch_arb =
+            ProducerActor::start(config("send_bench_batch_arbiter", true, true))
+                .await
+                .expect("producer starts");
         let hop = HopActor.start();
         // Warm-up: route, connection, allocator.
         let warm = Case {
@@ -368,7 +375,12 @@ fn main() {
             concurrency: 64,
             count: if bench { 5_000 } else { 64 },
         };
-        for p in [&producer, &producer_batch, &producer_arb] {
+        for p in [
+            &producer,
+            &producer_batch,
+            &producer_arb,
+            &producer_batch_arb,
+        ] {
             let w = client_case(p, warm).await;
             assert_eq!(w.failed, 0, "warm-up sends failed");
         }
@@ -376,19 +388,25 @@ fn main() {
         hop_case(&hop, warm).await;
 
         // Per case, per configuration (CONFIGS order), one result per round.
-        let mut results: Vec<(Case, [Vec<CaseResult>; 5])> = Vec::new();
+        let mut results: Vec<(Case, [Vec<CaseResult>; 6])> = Vec::new();
         for case in &cases {
-            let mut runs: [Vec<CaseResult>; 5] = Default::default();
+            let mut runs: [Vec<CaseResult>; 6] = Default::default();
             for _ in 0..rounds {
                 runs[0].push(client_case(&producer, *case).await);
                 runs[1].push(client_case(&producer_batch, *case).await);
                 runs[2].push(client_case(&producer_arb, *case).await);
+                runs[3].push(client_case(&producer_batch_arb, *case).await);
                 runs[BASELINE].push(baseline_case(&broker.broker, serialize, *case).await);
                 runs[HOP].push(hop_case(&hop, *case).await);
             }
             results.push((*case, runs));
         }
-        for p in [&producer, &producer_batch, &producer_arb] {
+        for p in [
+            &producer,
+            &producer_batch,
+            &producer_arb,
+            &producer_batch_arb,
+        ] {
             let _ = tokio::time::timeout(Duration::from_secs(2), p.send(Shutdown)).await;
         }
         results

@@ -367,15 +367,16 @@ impl ProducerActor {
 
     /// [`Self::attempt`] with the topic's publish info already looked up.
     fn attempt_with(&mut self, mut job: Box<Job>, info: PublishInfo, ctx: &mut Context<Self>) {
-        let now = Instant::now();
-        if now >= job.deadline {
-            return self.follow(Outcome::too_late(job, now), ctx);
-        }
         if job.gather.is_none() && job.attempts == 0 && self.gather.is_some() {
+            // No clock read for a send that is gathered: the gatherer's timer ends it at its deadline.
             job = match self.gather_or_go(job, &info, ctx) {
                 Some(job) => job,
                 None => return,
             };
+        }
+        let now = Instant::now();
+        if now >= job.deadline {
+            return self.follow(Outcome::too_late(job, now), ctx);
         }
         let queue = match self
             .routes
@@ -490,8 +491,13 @@ impl ProducerActor {
         ctx: &mut Context<Self>,
     ) {
         if matches!(job.reply, ReplyTo::Batch(_)) {
-            let Job { reply, gather, .. } = *job;
-            return self.end_members(reply, res, gather, ctx);
+            let Job {
+                reply,
+                gather,
+                body,
+                ..
+            } = *job;
+            return self.end_members(reply, res, gather, body, ctx);
         }
         let slot = job.gather;
         self.admission.release(job.size);

@@ -2,6 +2,8 @@
 //! gatherer (`send/gather.rs`, which decides), ready groups become batch jobs
 //! (`Prepare::gathered`), their members' hooks and bodies are handled per
 //! attempt, and the one timer answers members at their own deadlines.
+use std::rc::Rc;
+
 use actix::prelude::*;
 use tokio::time::Instant;
 
@@ -73,25 +75,28 @@ impl ProducerActor {
             else {
                 return;
             };
+            let gather = self.gather.as_mut().expect("on");
             if jobs.len() == 1 {
                 let mut job = jobs.pop().expect("one");
+                gather.spares.put_group(jobs);
                 job.gather = Some(slot);
                 self.attempt(job, ctx);
                 continue;
             }
             let route = route.map_or(Route::Any, Route::Queue);
-            let gather = self.gather.as_mut().expect("on");
-            let built = self
-                .prepare
-                .gathered(&self.headers, jobs, route, slot, |m| {
-                    gather.batch_started(slot, m)
-                });
+            let storage = (gather.spares.members(), gather.spares.body());
+            let built =
+                self.prepare
+                    .gathered(&self.headers, &mut jobs, route, slot, storage, |m| {
+                        gather.batch_started(slot, m)
+                    });
+            gather.spares.put_group(jobs);
             match built {
                 Ok(job) => self.attempt(job, ctx),
                 Err((members, err)) => {
                     // Over maxMessageSize (never, with the checked config): each member fails.
                     let job_reply = ReplyTo::Batch(members);
-                    self.end_members(job_reply, Err(err), Some(slot), ctx);
+                    self.end_members(job_reply, Err(err), Some(slot), None, ctx);
                 }
             }
         }
@@ -161,6 +166,7 @@ impl ProducerActor {
         reply: ReplyTo,
         res: Result<Option<crate::SendResult>, Error>,
         slot: Option<Slot>,
+        body: Option<bytes::Bytes>,
         ctx: &mut Context<Self>,
     ) {
         if let ReplyTo::Batch(members) = &reply {
@@ -174,7 +180,26 @@ impl ProducerActor {
             }
             self.observe.in_flight(self.admission.in_flight());
         }
-        reply.deliver(res);
+        let storage = match reply {
+            ReplyTo::Batch(members) => {
+                members.borrow_mut().deliver(res);
+                Rc::try_unwrap(members)
+                    .ok()
+                    .map(|m| m.into_inner().into_storage())
+            }
+            other => {
+                other.deliver(res);
+                None
+            }
+        };
+        if let Some(spares) = self.gather.as_mut().map(|g| &mut g.spares) {
+            if let Some(storage) = storage {
+                spares.put_members(storage);
+            }
+            if let Some(body) = body {
+                spares.put_body(body);
+            }
+        }
         if let Some(slot) = slot {
             self.slot_freed(slot, ctx);
         }

@@ -92,6 +92,16 @@ pub fn encode_batch_with_max(msgs: &[Message], max_size: usize) -> Result<Bytes,
 /// [`encode_batch_with_max`] for messages that already meet [`check_batch`]'s
 /// rules (the producer's gathered sends: one key, each classified on the way in).
 pub fn encode_checked_batch(msgs: &[Message], max_size: usize) -> Result<Bytes, ValidationError> {
+    encode_checked_batch_into(msgs, max_size, BytesMut::new())
+}
+
+/// [`encode_checked_batch`] into `out` (emptied first), so a caller can
+/// reuse the allocation of an earlier body.
+pub fn encode_checked_batch_into(
+    msgs: &[Message],
+    max_size: usize,
+    mut out: BytesMut,
+) -> Result<Bytes, ValidationError> {
     let total = encoded_batch_len(msgs)?;
     if total > max_size || total > i32::MAX as usize {
         return Err(ValidationError::BatchTooLarge {
@@ -99,15 +109,19 @@ pub fn encode_checked_batch(msgs: &[Message], max_size: usize) -> Result<Bytes, 
             max: max_size.min(i32::MAX as usize),
         });
     }
-    // One allocation of the exact size; the lengths were checked above, so the casts hold.
-    let mut out = BytesMut::with_capacity(total);
+    // At most one allocation, of the exact size; the lengths were checked above, so the casts hold.
+    out.clear();
+    out.reserve(total);
     for m in msgs {
         let props_len = m.encoded_properties_len();
-        out.put_i32((RECORD_OVERHEAD + m.body.len() + props_len) as i32);
-        out.put_i32(0); // magic: ignored by the broker
-        out.put_i32(0); // bodyCRC: computed by the broker
-        out.put_i32(m.flag);
-        out.put_i32(m.body.len() as i32);
+        // The fixed fields in one write: each `put_i32` would be a copy call of its own.
+        let mut head = [0u8; 20];
+        head[0..4]
+            .copy_from_slice(&((RECORD_OVERHEAD + m.body.len() + props_len) as i32).to_be_bytes());
+        // Bytes 4..12: magic (ignored by the broker) and bodyCRC (computed by it), both 0.
+        head[12..16].copy_from_slice(&m.flag.to_be_bytes());
+        head[16..20].copy_from_slice(&(m.body.len() as i32).to_be_bytes());
+        out.put_slice(&head);
         out.put_slice(&m.body);
         out.put_u16(props_len as u16);
         encode_properties_into_bytes(props_of(m), &mut out);

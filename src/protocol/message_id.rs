@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::error::ProtocolError;
 
@@ -122,6 +122,52 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The wall clock (epoch ms) at a monotonic instant, read from the system
+/// clock at most once per [`WallClock::REFRESH`]: a send's born time costs no
+/// clock read of its own, yet follows a stepped system clock within that time.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    at: Option<(Instant, i64)>,
+}
+
+impl WallClock {
+    /// How long one reading of the system clock is used.
+    pub const REFRESH: Duration = Duration::from_secs(1);
+
+    /// A clock not read yet.
+    pub const fn new() -> Self {
+        WallClock { at: None }
+    }
+
+    /// Epoch ms at `instant` (an instant of the last second or so).
+    pub fn ms_at(&mut self, instant: Instant) -> i64 {
+        match self.at {
+            Some((base, ms)) if instant >= base && instant - base < Self::REFRESH => {
+                ms + (instant - base).as_millis() as i64
+            }
+            Some((base, ms)) if instant < base && base - instant < Self::REFRESH => {
+                ms - (base - instant).as_millis() as i64
+            }
+            _ => {
+                let (now, wall) = (Instant::now(), now_ms());
+                let ms = if instant <= now {
+                    wall - (now - instant).as_millis() as i64
+                } else {
+                    wall + (instant - now).as_millis() as i64
+                };
+                self.at = Some((instant, ms));
+                ms
+            }
+        }
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// One client id, on the stack (no allocation); derefs to `&str`.
@@ -358,6 +404,22 @@ pub fn decode_offset_msg_id(id: &str) -> Result<(SocketAddr, i64), ProtocolError
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn wall_clock_follows_the_system_clock_between_readings() {
+        let mut clock = WallClock::new();
+        let t0 = Instant::now();
+        let before = now_ms();
+        let ms0 = clock.ms_at(t0);
+        assert!((ms0 - before).abs() <= 2, "{ms0} vs {before}");
+        // Within the refresh time: derived from the reading, exact to the ms.
+        assert_eq!(clock.ms_at(t0 + Duration::from_millis(250)), ms0 + 250);
+        assert_eq!(clock.ms_at(t0 - Duration::from_millis(40)), ms0 - 40);
+        // Past it: read again (here the instant is in the future, so it is rebased on it).
+        let later = t0 + WallClock::REFRESH + Duration::from_millis(5);
+        let ms = clock.ms_at(later);
+        assert!((ms - (now_ms() + (later - Instant::now()).as_millis() as i64)).abs() <= 2);
+    }
 
     #[test]
     fn offset_msg_id_spec_example() {

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::members::{Member, Members, SharedMembers};
 use super::reply::ReplyTo;
+use super::spares::Spares;
 use super::{Job, Route};
 use crate::error::{Error, WaitingFor};
 use crate::producer::config::AutoBatch;
@@ -133,10 +134,13 @@ pub(crate) struct Gather {
     /// of any other id is stale (checked in O(1), so compaction stays linear).
     live: HashSet<u64>,
     timer: Option<SpawnHandle>,
+    /// Storage of finished batches, for the next ones.
+    pub(crate) spares: Spares,
 }
 
 impl Gather {
     pub(crate) fn new(cfg: AutoBatch) -> Self {
+        let spares = Spares::new(cfg.batch_bytes());
         Gather {
             cfg,
             keys: HashMap::default(),
@@ -148,6 +152,7 @@ impl Gather {
             timers: DeadlineQueue::default(),
             live: HashSet::default(),
             timer: None,
+            spares,
         }
     }
 
@@ -224,9 +229,10 @@ impl Gather {
             self.live.insert(id);
             // A clock read only with a linger set.
             let linger_until = self.cfg.delay().map(|d| Instant::now() + d);
+            let jobs = self.spares.group();
             self.states[k as usize].pending.push_back(Group {
                 id,
-                jobs: Vec::new(),
+                jobs,
                 bytes: 0,
                 wait,
                 earliest: None,

@@ -203,7 +203,8 @@ fn batch_members_expire_at_their_own_deadline() {
     assert!(g.offer(job("T", 1, ms(3000)), Some(true), None).is_none());
     g.request_ended(first);
     let r = g.take_ready().unwrap();
-    let members = g.batch_started(r.slot, Members::new(0, r.jobs));
+    let mut jobs = r.jobs;
+    let members = g.batch_started(r.slot, Members::new(0, &mut jobs, Default::default()));
     g.disarmed();
     let e = g.due(ms(100));
     assert_eq!(e.members.len(), 1);

@@ -6,14 +6,15 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::Job;
 use super::reply::ReplyTo;
+use super::spares::MemberStorage;
 use crate::error::{Error, WaitingFor};
 use crate::producer::send_result::SendResult;
-use crate::protocol::batch::encode_checked_batch;
+use crate::protocol::batch::encode_checked_batch_into;
 use crate::protocol::message::{Message, property};
 use crate::protocol::route::MessageQueue;
 
@@ -45,11 +46,15 @@ pub(crate) struct Members {
 }
 
 impl Members {
-    /// The members of `jobs` (each already validated, stamped and admitted).
-    pub(crate) fn new(id: u64, jobs: Vec<Box<Job>>) -> Members {
-        let mut messages = Vec::with_capacity(jobs.len());
-        let mut live = Vec::with_capacity(jobs.len());
-        for job in jobs {
+    /// The members of `jobs` (each already validated, stamped and admitted),
+    /// which are taken out, kept in `storage` (emptied first).
+    pub(crate) fn new(id: u64, jobs: &mut Vec<Box<Job>>, storage: MemberStorage) -> Members {
+        let (mut messages, mut live) = storage;
+        messages.clear();
+        live.clear();
+        messages.reserve(jobs.len());
+        live.reserve(jobs.len());
+        for job in jobs.drain(..) {
             let Job {
                 message,
                 reply,
@@ -83,10 +88,16 @@ impl Members {
         }
     }
 
-    /// The body of the live members (`max`: the producer's `maxMessageSize`).
-    pub(crate) fn encode(&self, max: usize) -> Result<Bytes, Error> {
+    /// The body of the live members (`max`: the producer's `maxMessageSize`),
+    /// written into `buf`.
+    pub(crate) fn encode(&self, max: usize, buf: BytesMut) -> Result<Bytes, Error> {
         // Every member passed `gather::batch_class` under one key: the batch rules hold.
-        encode_checked_batch(&self.messages, max).map_err(Error::from)
+        encode_checked_batch_into(&self.messages, max, buf).map_err(Error::from)
+    }
+
+    /// The storage of members that were all answered, for the next batch.
+    pub(crate) fn into_storage(self) -> MemberStorage {
+        (self.messages, self.live)
     }
 
     /// Drops the members answered early, so the next attempt's body holds only
@@ -105,7 +116,7 @@ impl Members {
         if self.live.is_empty() {
             return Some(Ok(Bytes::new()));
         }
-        Some(self.encode(max))
+        Some(self.encode(max, BytesMut::new()))
     }
 
     /// Live members, with their messages.

@@ -23,6 +23,7 @@ pub(crate) mod members;
 pub(crate) mod outcome;
 pub(crate) mod prepare;
 pub(crate) mod reply;
+pub(crate) mod spares;
 
 use reply::ReplyTo;
 

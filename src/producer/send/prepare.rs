@@ -2,16 +2,18 @@
 //! its UNIQ_KEY, compressed once, its header fields encoded once, so a retry
 //! only re-encodes what differs per attempt.
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::gather::Slot;
 use super::header_cache::HeaderCache;
 use super::members::{Members, SharedMembers};
 use super::reply::ReplyTo;
+use super::spares::MemberStorage;
 use super::{Job, Route};
 use crate::error::Error;
 use crate::producer::config::ProducerConfig;
@@ -20,7 +22,7 @@ use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress;
 use crate::protocol::message::{Message, encode_properties, property, sys_flag};
-use crate::protocol::message_id::{UniqIdGenerator, now_ms};
+use crate::protocol::message_id::{UniqIdGenerator, WallClock, now_ms};
 use crate::protocol::validation::{validate_message, validate_message_content};
 
 /// A job, or why the send failed before it began (with where to say so).
@@ -43,11 +45,17 @@ pub(crate) fn with_timeout(job: Prepared, timeout: Option<Duration>) -> Prepared
 pub(crate) struct Prepare {
     cfg: Arc<ProducerConfig>,
     ids: Arc<UniqIdGenerator>,
+    /// Born times from the send's own instant (no clock read per send).
+    wall: Cell<WallClock>,
 }
 
 impl Prepare {
     pub(crate) fn new(cfg: Arc<ProducerConfig>, ids: Arc<UniqIdGenerator>) -> Self {
-        Prepare { cfg, ids }
+        Prepare {
+            cfg,
+            ids,
+            wall: Cell::new(WallClock::new()),
+        }
     }
 
     /// A fresh unique id (a request's correlation id).
@@ -104,8 +112,10 @@ impl Prepare {
             Cow::Owned(t) => Some(t),
             Cow::Borrowed(_) => None,
         };
-        // One clock read for the id's time and the first attempt's born timestamp.
-        let born_ms = now_ms();
+        // The id's time and the first attempt's born timestamp: when the send was made.
+        let mut wall = self.wall.get();
+        let born_ms = wall.ms_at(received.into_std());
+        self.wall.set(wall);
         message.ensure_uniq_key(|| self.ids.next_at(born_ms).as_str().to_owned());
         if let Some(ns) = self.cfg.namespace() {
             message.set_property(property::INSTANCE_ID, ns.to_string());
@@ -229,13 +239,15 @@ impl Prepare {
     /// stamped and admitted on its own; they share a topic and WAIT flag, and
     /// each is answered on its own (`ReplyTo::Batch`). The body of `members`
     /// is encoded as a `SendBatch` body is; it fails only over `maxMessageSize`.
-    #[allow(clippy::vec_box)] // jobs travel boxed
+    /// The jobs are taken out of `jobs`; `storage` and `buf` are reused (see `spares.rs`).
+    #[allow(clippy::vec_box, clippy::too_many_arguments)] // jobs travel boxed
     pub(crate) fn gathered(
         &self,
         headers: &HeaderCache,
-        jobs: Vec<Box<Job>>,
+        jobs: &mut Vec<Box<Job>>,
         route: Route,
         slot: Slot,
+        (storage, buf): (MemberStorage, BytesMut),
         share: impl FnOnce(Members) -> SharedMembers,
     ) -> Result<Box<Job>, (SharedMembers, Error)> {
         let first = &jobs[0];
@@ -246,8 +258,8 @@ impl Prepare {
         let received = jobs.iter().map(|j| j.received).min().expect("members");
         // The batch goes on while any member has time; each member ends at its own deadline.
         let deadline = jobs.iter().map(|j| j.deadline).max().expect("members");
-        let members = Members::new(0, jobs);
-        let body = members.encode(self.cfg.max_message_size());
+        let members = Members::new(0, jobs, storage);
+        let body = members.encode(self.cfg.max_message_size(), buf);
         let members = share(members);
         let body = match body {
             Ok(b) => b,
