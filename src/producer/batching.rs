@@ -87,7 +87,7 @@ impl ProducerActor {
             let storage = (gather.spares.members(), gather.spares.body());
             let built =
                 self.prepare
-                    .gathered(&self.headers, &mut jobs, route, slot, storage, |m| {
+                    .gathered(&mut self.headers, &mut jobs, route, slot, storage, |m| {
                         gather.batch_started(slot, m)
                     });
             gather.spares.put_group(jobs);

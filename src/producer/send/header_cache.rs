@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::Job;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::headers::SendMessageRequestHeader;
+use crate::protocol::message::{encode_properties, property};
 use crate::protocol::route::MessageQueue;
 use crate::protocol::{RemotingCommand, SerializeType};
 
@@ -27,6 +28,8 @@ pub(crate) struct HeaderCache {
     ty: SerializeType,
     /// Per topic, per (sysFlag, flag): see [`HeaderCache::static_fields`].
     static_fields: HashMap<String, Vec<(i32, i32, EncodedFields)>>,
+    /// Per topic, by WAIT flag: an auto-batch's fields (see [`HeaderCache::gathered_fields`]).
+    gathered_fields: HashMap<String, [Option<EncodedFields>; 2]>,
     /// Per queue (id, broker name): the header fields naming it (see [`queue_fields`]).
     queue_fields: Vec<(i32, String, EncodedFields)>,
     /// Spare room the send headers are encoded in: many share one allocation.
@@ -46,6 +49,7 @@ impl HeaderCache {
             default_topic_queue_nums,
             ty,
             static_fields: HashMap::default(),
+            gathered_fields: HashMap::default(),
             queue_fields: Vec::new(),
             arena: BytesMut::new(),
         }
@@ -91,6 +95,26 @@ impl HeaderCache {
     ) -> (EncodedFields, String) {
         let header = self.header(topic, 0, 0, Some(properties), true);
         (header.encode_fixed_fields_v2(self.ty), header.topic)
+    }
+
+    /// An auto-batch's fields kept across attempts, the same for every batch of
+    /// `topic` (as sent) with this WAIT flag: encoded once, not per batch (an
+    /// encoding allocates, and a batch's allocations are what batching saves).
+    pub(crate) fn gathered_fields(&mut self, topic: &str, wait: bool) -> EncodedFields {
+        if let Some(f) = self
+            .gathered_fields
+            .get(topic)
+            .and_then(|by_wait| by_wait[wait as usize].as_ref())
+        {
+            return f.clone();
+        }
+        if self.gathered_fields.len() >= STATIC_FIELDS_TOPICS {
+            // Bounded as the static fields are.
+            self.gathered_fields.clear();
+        }
+        let (fields, topic) = self.batch_fields(topic.to_owned(), batch_wrapper_properties(wait));
+        self.gathered_fields.entry(topic).or_default()[wait as usize] = Some(fields.clone());
+        fields
     }
 
     /// The one send header of this producer: what differs between sends is given.
@@ -180,6 +204,12 @@ pub(crate) fn queue_fields<'a>(
         }
     };
     &cache[i].2
+}
+
+/// A batch wrapper's own properties: its WAIT flag only. No UNIQ_KEY on the
+/// wrapper: brokers copy it onto every message of the batch.
+pub(crate) fn batch_wrapper_properties(wait: bool) -> String {
+    encode_properties([(property::WAIT, if wait { "true" } else { "false" })])
 }
 
 #[cfg(test)]

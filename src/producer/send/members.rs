@@ -191,8 +191,12 @@ impl Members {
             Ok(None) => return self.fail_all(Error::shut_down()),
             Err(e) => return self.fail_all(e),
         };
-        let (ids, defect) = self.split_ids(&res);
+        let defect = self.ids_defect(&res);
+        // Walked alongside the members, never collected: a list of 128 would
+        // be an allocation of its own per batch.
+        let mut ids = res.offset_msg_id.split(',');
         for i in 0..self.live.len() {
+            let id = ids.next().unwrap_or_default();
             let Some(m) = self.live[i].take() else {
                 continue;
             };
@@ -200,30 +204,26 @@ impl Members {
             let msg_id = self.messages[i]
                 .remove_property(property::UNIQ_KEY)
                 .unwrap_or_default();
-            let r = result_at(&res, i, msg_id, &ids, &defect);
+            let r = result_at(&res, i, msg_id, id, &defect);
             m.reply.deliver(Ok(Some(r)));
         }
     }
 
-    /// The reply's offset message ids, one per record, and what is wrong
-    /// when their count is not the batch's.
-    fn split_ids<'a>(&self, batch: &'a SendResult) -> (Vec<&'a str>, Option<String>) {
+    /// What is wrong when the reply's offset message ids (one per record,
+    /// comma-joined) are not as many as the batch's records.
+    fn ids_defect(&self, batch: &SendResult) -> Option<String> {
         let count = self.messages.len();
-        let ids: Vec<&str> = batch.offset_msg_id.split(',').collect();
-        let defect = (ids.len() != count).then(|| {
-            format!(
-                "the batch reply names {} offset message ids for {count} messages",
-                ids.len()
-            )
-        });
-        (ids, defect)
+        let ids = 1 + batch.offset_msg_id.bytes().filter(|b| *b == b',').count();
+        (ids != count)
+            .then(|| format!("the batch reply names {ids} offset message ids for {count} messages"))
     }
 
     /// Member `i`'s own result out of the batch's (for its hooks).
     pub(crate) fn member_result(&self, batch: &SendResult, i: usize) -> SendResult {
-        let (ids, defect) = self.split_ids(batch);
+        let defect = self.ids_defect(batch);
+        let id = batch.offset_msg_id.split(',').nth(i).unwrap_or_default();
         let msg_id = self.messages[i].uniq_key().unwrap_or_default().to_owned();
-        result_at(batch, i, msg_id, &ids, &defect)
+        result_at(batch, i, msg_id, id, &defect)
     }
 
     fn fail_all(&mut self, err: Error) {
@@ -240,14 +240,14 @@ fn result_at(
     batch: &SendResult,
     i: usize,
     msg_id: String,
-    ids: &[&str],
+    offset_msg_id: &str,
     defect: &Option<String>,
 ) -> SendResult {
     SendResult {
         status: batch.status,
         msg_id,
         offset_msg_id: match defect {
-            None => ids[i].to_owned(),
+            None => offset_msg_id.to_owned(),
             Some(_) => String::new(),
         },
         message_queue: batch.message_queue.clone(),

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::gather::Slot;
-use super::header_cache::HeaderCache;
+use super::header_cache::{HeaderCache, batch_wrapper_properties};
 use super::members::{Members, SharedMembers};
 use super::reply::ReplyTo;
 use super::spares::MemberStorage;
@@ -21,7 +21,7 @@ use crate::protocol::batch::{encode_batch_with_max, stamp_uniq_keys};
 use crate::protocol::codes::request_code;
 use crate::protocol::command::EncodedFields;
 use crate::protocol::compression::compress;
-use crate::protocol::message::{Message, encode_properties, property, sys_flag};
+use crate::protocol::message::{Message, property, sys_flag};
 use crate::protocol::message_id::{UniqIdGenerator, WallClock, now_ms};
 use crate::protocol::validation::{validate_message, validate_message_content};
 
@@ -243,7 +243,7 @@ impl Prepare {
     #[allow(clippy::vec_box, clippy::too_many_arguments)] // jobs travel boxed
     pub(crate) fn gathered(
         &self,
-        headers: &HeaderCache,
+        headers: &mut HeaderCache,
         jobs: &mut Vec<Box<Job>>,
         route: Route,
         slot: Slot,
@@ -265,10 +265,8 @@ impl Prepare {
             Ok(b) => b,
             Err(e) => return Err((members, e)),
         };
-        let topic = wrapped_topic
-            .clone()
-            .unwrap_or_else(|| message.topic.clone());
-        let (fixed, _) = wrapper_fields(headers, topic, wait);
+        let topic = wrapped_topic.as_deref().unwrap_or(&message.topic);
+        let fixed = headers.gathered_fields(topic, wait);
         Ok(Box::new(Job {
             route,
             code: request_code::SEND_BATCH_MESSAGE,
@@ -293,9 +291,7 @@ impl Prepare {
 }
 
 /// A batch's header fields kept across attempts: its topic and the
-/// wrapper's properties, and its topic back. No UNIQ_KEY on the wrapper:
-/// brokers copy it onto every message of the batch.
+/// wrapper's properties, and its topic back.
 fn wrapper_fields(headers: &HeaderCache, topic: String, wait: bool) -> (EncodedFields, String) {
-    let properties = encode_properties([(property::WAIT, if wait { "true" } else { "false" })]);
-    headers.batch_fields(topic, properties)
+    headers.batch_fields(topic, batch_wrapper_properties(wait))
 }
