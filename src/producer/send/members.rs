@@ -194,7 +194,7 @@ impl Members {
         let defect = self.ids_defect(&res);
         // Walked alongside the members, never collected: a list of 128 would
         // be an allocation of its own per batch.
-        let mut ids = res.offset_msg_id.split(',');
+        let mut ids = OffsetIds::new(&res.offset_msg_id, self.messages.len());
         for i in 0..self.live.len() {
             let id = ids.next().unwrap_or_default();
             let Some(m) = self.live[i].take() else {
@@ -229,6 +229,48 @@ impl Members {
     fn fail_all(&mut self, err: Error) {
         for m in self.live.iter_mut().filter_map(Option::take) {
             m.reply.deliver(Err(err.clone()));
+        }
+    }
+}
+
+/// The ids of a batch reply's comma-joined `msgId`, in record order. Offset
+/// ids all have one length (32 hex digits for IPv4 stores), so the list is
+/// cut at fixed steps when its length says so; else it is split at commas.
+enum OffsetIds<'a> {
+    Fixed { list: &'a str, width: usize, at: usize },
+    Split(std::str::Split<'a, char>),
+}
+
+impl<'a> OffsetIds<'a> {
+    fn new(list: &'a str, count: usize) -> Self {
+        let width = list.find(',').unwrap_or(list.len());
+        let fixed = count > 0
+            && width > 0
+            && list.len() == count * (width + 1) - 1
+            && (1..count).all(|i| list.as_bytes()[i * (width + 1) - 1] == b',');
+        if fixed {
+            OffsetIds::Fixed {
+                list,
+                width,
+                at: 0,
+            }
+        } else {
+            OffsetIds::Split(list.split(','))
+        }
+    }
+}
+
+impl<'a> Iterator for OffsetIds<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            OffsetIds::Fixed { list, width, at } => {
+                let id = list.get(*at..*at + *width)?;
+                *at += *width + 1;
+                Some(id)
+            }
+            OffsetIds::Split(split) => split.next(),
         }
     }
 }
@@ -328,6 +370,21 @@ mod tests {
             reply_defect: None,
             recall_handle: None,
         }
+    }
+
+    #[test]
+    fn offset_ids_are_cut_at_fixed_steps_or_split() {
+        let ids = |list, n| OffsetIds::new(list, n).collect::<Vec<_>>();
+        assert!(matches!(OffsetIds::new("AB,CD,EF", 3), OffsetIds::Fixed { .. }));
+        assert_eq!(ids("AB,CD,EF", 3), ["AB", "CD", "EF"]);
+        // Uneven widths, a count that does not match, one id, none.
+        assert!(matches!(OffsetIds::new("AB,C,DEF", 3), OffsetIds::Split(_)));
+        assert_eq!(ids("AB,C,DEF", 3), ["AB", "C", "DEF"]);
+        assert_eq!(ids("AB,CD", 3), ["AB", "CD"]);
+        assert_eq!(ids("ABC,DE,F", 3), ["ABC", "DE", "F"]);
+        assert_eq!(ids("AB", 1), ["AB"]);
+        assert_eq!(ids("", 2), [""]);
+        assert_eq!(ids("AB,CD,", 3), ["AB", "CD", ""]);
     }
 
     /// A member that expired drops out of the next body; the reply of the

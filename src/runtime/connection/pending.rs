@@ -242,8 +242,11 @@ struct Outbox {
     waker: Option<Waker>,
 }
 
-/// Responses of one pass per channel (actix handles 16 stream items per pass).
-const BATCH_CAPACITY: usize = 16;
+/// Room for the responses of one pass per channel to start with (actix handles
+/// up to 16 stream items per pass, but a batching producer gets one or two):
+/// 4 keeps it below 1 KiB, where glibc's allocation would consolidate its
+/// fast bins each time.
+const BATCH_CAPACITY: usize = 4;
 
 impl Outbox {
     fn push(&mut self, sink: ReplySink, reply: Reply) {
