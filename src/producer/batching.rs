@@ -19,8 +19,10 @@ use crate::runtime::route_manager::PublishInfo;
 
 impl ProducerActor {
     /// A first attempt with auto-batching on: `Some(job)` when it goes now
-    /// (alone: a plain send, as without batching), `None` when it was
-    /// gathered or answered.
+    /// (it may not be batched and has no queue order to keep), `None` when it
+    /// was gathered or answered. A gathered send that finds its key below the
+    /// limit leaves at the end of the turn, alone as a plain send if nothing
+    /// joined it.
     #[inline]
     pub(crate) fn gather_or_go(
         &mut self,
@@ -56,12 +58,23 @@ impl ProducerActor {
         let Some(gather) = self.gather.as_mut() else {
             return Some(job);
         };
-        let job = gather.offer(job, wait, queue.as_ref());
-        if job.is_none() {
-            self.send_ready(ctx);
-            self.arm_gather_timer(ctx);
+        gather.offer(job, wait, queue.as_ref());
+        if gather.arm_flush() {
+            // Polled once the mailbox is drained: the sends of this turn leave together.
+            ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_gather(ctx)));
         }
-        job
+        self.send_ready(ctx);
+        self.arm_gather_timer(ctx);
+        None
+    }
+
+    /// The end of a turn: groups below their key's limit leave.
+    fn flush_gather(&mut self, ctx: &mut Context<Self>) {
+        if let Some(g) = self.gather.as_mut() {
+            g.flush();
+        }
+        self.send_ready(ctx);
+        self.arm_gather_timer(ctx);
     }
 
     /// Sends the groups that may leave: one as a plain send, more as one batch.

@@ -90,6 +90,8 @@ struct KeyState {
     /// Whether full groups wait for a slot (queue keys, for order) or leave at once.
     ordered: bool,
     in_flight: usize,
+    /// In [`Gather::flush`]'s list: its groups leave at the end of the turn.
+    flush_queued: bool,
     /// Groups waiting to leave, oldest first; only the last one takes new sends.
     pending: VecDeque<Group>,
     /// This key's batches in flight, for their members' deadlines.
@@ -134,6 +136,10 @@ pub(crate) struct Gather {
     /// of any other id is stale (checked in O(1), so compaction stays linear).
     live: HashSet<u64>,
     timer: Option<SpawnHandle>,
+    /// Keys below their limit with groups to leave at the end of the turn.
+    flush_keys: Vec<u32>,
+    /// The end-of-turn flush is scheduled.
+    flush_armed: bool,
     /// Storage of finished batches, for the next ones.
     pub(crate) spares: Spares,
 }
@@ -152,6 +158,8 @@ impl Gather {
             timers: DeadlineQueue::default(),
             live: HashSet::default(),
             timer: None,
+            flush_keys: Vec::new(),
+            flush_armed: false,
             spares,
         }
     }
@@ -186,6 +194,7 @@ impl Gather {
             },
             ordered: queue.is_some(),
             in_flight: 0,
+            flush_queued: false,
             pending: VecDeque::new(),
             batches: Vec::new(),
         });
@@ -193,25 +202,55 @@ impl Gather {
         k
     }
 
-    /// A job with its WAIT flag if it may be batched (`None`: only a send to
-    /// a chosen queue, which takes its turn in the queue's order but goes
-    /// alone), and its queue if chosen: `Some` when it leaves now, alone (its
-    /// slot set); `None` when it was gathered
-    /// (see [`Gather::take_ready`] for groups that leave, and re-arm the timer).
+    /// Gathers a job, with its WAIT flag if it may be batched (`None`: only a
+    /// send to a chosen queue, which takes its turn in the queue's order but
+    /// goes alone), and its queue if chosen. Below the key's limit its group
+    /// leaves at the end of the actor's turn ([`Gather::flush`]), so the sends
+    /// of one turn leave together and one send alone leaves as itself; at the
+    /// limit it waits for a slot. See [`Gather::take_ready`] for groups that
+    /// leave, then re-arm the timer.
     pub(crate) fn offer(
         &mut self,
-        mut job: Box<Job>,
+        job: Box<Job>,
         wait: Option<bool>,
         queue: Option<&MessageQueue>,
-    ) -> Option<Box<Job>> {
+    ) {
         let k = self.key(job.topic(), wait.unwrap_or(true), queue);
+        self.gather(k, job, wait);
         let st = &mut self.states[k as usize];
-        if st.in_flight < st.limit && st.pending.is_empty() {
-            st.in_flight += 1;
-            self.in_flight += 1;
-            job.gather = Some(Slot { key: k, batch: 0 });
-            return Some(job);
+        if st.in_flight < st.limit && !st.pending.is_empty() && !st.flush_queued {
+            st.flush_queued = true;
+            self.flush_keys.push(k);
         }
+    }
+
+    /// Whether the end-of-turn flush must be scheduled now (once per turn).
+    pub(crate) fn arm_flush(&mut self) -> bool {
+        let arm = !self.flush_armed && !self.flush_keys.is_empty();
+        self.flush_armed |= arm;
+        arm
+    }
+
+    /// The turn ends: the groups of keys below their limit leave, oldest
+    /// first, while slots are free (a group of one as a plain send).
+    pub(crate) fn flush(&mut self) {
+        self.flush_armed = false;
+        for k in std::mem::take(&mut self.flush_keys) {
+            while let Some(st) = self.states.get_mut(k as usize) {
+                st.flush_queued = false;
+                if st.in_flight >= st.limit {
+                    break;
+                }
+                let Some(g) = st.pending.pop_front() else {
+                    break;
+                };
+                self.leave(k, g);
+            }
+        }
+    }
+
+    fn gather(&mut self, k: u32, job: Box<Job>, wait: Option<bool>) {
+        let st = &mut self.states[k as usize];
         let len = if wait.is_some() { record_len(&job) } else { 0 };
         let (max_bytes, max_msgs) = (self.cfg.batch_bytes(), self.cfg.batch_messages());
         let open = wait.is_some()
@@ -238,8 +277,13 @@ impl Gather {
                 earliest: None,
                 linger_until,
             });
-            let first_due = linger_until.map_or(job.deadline, |l| l.min(job.deadline));
-            self.push_timer(first_due, k, id);
+            let st = &self.states[k as usize];
+            // The first group of a key below its limit leaves at this turn's
+            // end (`flush`), before any deadline: it needs no timer.
+            if st.pending.len() > 1 || st.in_flight >= st.limit {
+                let first_due = linger_until.map_or(job.deadline, |l| l.min(job.deadline));
+                self.push_timer(first_due, k, id);
+            }
         }
         let st = &mut self.states[k as usize];
         let g = st.pending.back_mut().expect("a group is open");
@@ -259,7 +303,6 @@ impl Gather {
             let g = st.pending.pop_back().expect("a group is open");
             self.leave(k, g);
         }
-        None
     }
 
     fn push_timer(&mut self, at: Instant, k: u32, id: u64) {
@@ -332,6 +375,7 @@ impl Gather {
             self.keys.clear();
             self.states.clear();
             self.key_queue.clear();
+            self.flush_keys.clear();
             self.timers.clear();
             self.live.clear();
         }
@@ -418,6 +462,7 @@ impl Gather {
     pub(crate) fn drain(&mut self) -> Vec<Box<Job>> {
         self.timers.clear();
         self.live.clear();
+        self.flush_keys.clear();
         let mut out = Vec::new();
         for st in &mut self.states {
             for g in st.pending.drain(..) {

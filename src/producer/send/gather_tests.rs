@@ -41,36 +41,71 @@ fn queue(id: i32) -> MessageQueue {
     MessageQueue::new("T", "broker-a", id)
 }
 
-/// Under the limit a send leaves alone at once; past it sends gather and
-/// leave together, as one group, when a request of the key ends.
+/// One send of a turn, offered and flushed at the turn's end: it leaves
+/// alone, as a plain send (batch 0).
+fn alone(g: &mut Gather, job: Box<Job>, wait: Option<bool>, queue: Option<&MessageQueue>) -> Ready {
+    g.offer(job, wait, queue);
+    g.arm_flush();
+    g.flush();
+    let r = g.take_ready().expect("alone at the end of its turn");
+    assert_eq!((r.jobs.len(), r.slot.batch), (1, 0));
+    r
+}
+
+/// Below the limit the sends of one turn leave together at its end (one
+/// send alone as itself); at the limit sends gather and leave together, as
+/// one group, when a request of the key ends.
 #[test]
-fn sends_leave_alone_until_the_limit_then_gather_until_a_slot_frees() {
+fn a_turns_sends_leave_together_below_the_limit_then_gather_until_a_slot_frees() {
     let t0 = Instant::now();
     let d = t0 + Duration::from_secs(3);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(2));
-    let a = g.offer(job("T", 10, d), Some(true), None).expect("alone");
-    let b = g.offer(job("T", 10, d), Some(true), None).expect("alone");
-    assert_eq!(a.gather, Some(Slot { key: 0, batch: 0 }));
-    assert_eq!(b.gather, a.gather);
-    for _ in 0..5 {
-        assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
+    let a = alone(&mut g, job("T", 10, d), Some(true), None);
+    assert_eq!(a.slot, Slot { key: 0, batch: 0 });
+    for _ in 0..3 {
+        g.offer(job("T", 10, d), Some(true), None);
     }
+    assert!(
+        g.take_ready().is_none(),
+        "nothing leaves before the turn ends"
+    );
+    assert!(g.arm_flush());
+    assert!(!g.arm_flush(), "one flush per turn");
+    g.flush();
+    let b = g.take_ready().expect("the turn's sends, together");
+    assert_eq!(b.jobs.len(), 3);
+    assert_ne!(b.slot.batch, 0, "a batch of three");
+    assert!(g.take_ready().is_none());
+    // Two requests in flight: the key's limit.
+    for _ in 0..5 {
+        g.offer(job("T", 10, d), Some(true), None);
+    }
+    assert!(
+        !g.arm_flush(),
+        "at the limit nothing leaves at the turn's end"
+    );
+    g.flush();
     assert!(
         g.take_ready().is_none(),
         "nothing leaves before a slot frees"
     );
     assert_eq!(g.gathered(), 5);
     // Another topic, or the other WAIT flag, is a key of its own.
-    assert!(g.offer(job("U", 10, d), Some(true), None).is_some());
-    assert!(g.offer(job("T", 10, d), Some(false), None).is_some());
-    g.request_ended(a.gather.unwrap());
+    assert_ne!(alone(&mut g, job("U", 10, d), Some(true), None).slot.key, 0);
+    assert_ne!(
+        alone(&mut g, job("T", 10, d), Some(false), None).slot.key,
+        0
+    );
+    g.request_ended(a.slot);
     let r = g.take_ready().expect("the group leaves");
     assert_eq!(r.jobs.len(), 5);
     assert_ne!(r.slot.batch, 0, "a batch of five");
     assert!(r.route.is_none());
     assert!(g.take_ready().is_none());
     // The slot is the group's now: the next send is gathered again.
-    assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
+    g.offer(job("T", 10, d), Some(true), None);
+    assert!(!g.arm_flush());
+    assert!(g.take_ready().is_none());
 }
 
 /// A group leaves at once when full (messages or bytes), even at the limit;
@@ -84,23 +119,23 @@ fn full_groups_leave_at_once() {
         .max_batch_messages(3)
         .max_batch_bytes(1000);
     let mut g = Gather::new(cfg);
-    g.offer(job("T", 10, d), Some(true), None).expect("alone");
+    alone(&mut g, job("T", 10, d), Some(true), None);
     for _ in 0..3 {
-        assert!(g.offer(job("T", 10, d), Some(true), None).is_none());
+        g.offer(job("T", 10, d), Some(true), None);
     }
     let r = g.take_ready().expect("three messages: full");
     assert_eq!(r.jobs.len(), 3);
     // Bytes: 22 + 400 + properties each; the third would pass 1000 bytes.
-    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
-    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
+    g.offer(job("T", 400, d), Some(true), None);
+    g.offer(job("T", 400, d), Some(true), None);
     assert!(g.take_ready().is_none());
-    assert!(g.offer(job("T", 400, d), Some(true), None).is_none());
+    g.offer(job("T", 400, d), Some(true), None);
     let r = g
         .take_ready()
         .expect("the group that could not take it leaves");
     assert_eq!(r.jobs.len(), 2);
     // Larger than the cap by itself: a group of one, leaving at once.
-    assert!(g.offer(job("T", 2000, d), Some(true), None).is_none());
+    g.offer(job("T", 2000, d), Some(true), None);
     let r1 = g.take_ready().expect("the open group leaves first");
     assert_eq!(r1.jobs.len(), 1);
     let r2 = g.take_ready().expect("then the big one");
@@ -118,29 +153,22 @@ fn queue_keys_keep_one_request_in_flight_and_their_order() {
         .max_batch_messages(2);
     let mut g = Gather::new(cfg);
     let q = queue(1);
-    let first = g
-        .offer(job("T", 1, d), Some(true), Some(&q))
-        .expect("alone");
+    let first = alone(&mut g, job("T", 1, d), Some(true), Some(&q));
     let mut bodies = Vec::new();
     for i in 0..5 {
         let mut j = job("T", 1, d);
         j.message.body = format!("{i}").into();
         bodies.push(j.message.body.clone());
-        assert!(
-            g.offer(j, Some(true), Some(&q)).is_none(),
-            "one in flight per queue"
-        );
+        g.offer(j, Some(true), Some(&q));
     }
+    assert!(!g.arm_flush(), "one in flight per queue");
     // Another queue is a key of its own.
-    assert!(
-        g.offer(job("T", 1, d), Some(true), Some(&queue(2)))
-            .is_some()
-    );
+    alone(&mut g, job("T", 1, d), Some(true), Some(&queue(2)));
     assert!(
         g.take_ready().is_none(),
         "full groups of an ordered key wait"
     );
-    let mut slot = first.gather.unwrap();
+    let mut slot = first.slot;
     let mut sent = Vec::new();
     for expected in [2, 2, 1] {
         g.request_ended(slot);
@@ -165,10 +193,9 @@ fn gathered_sends_expire_at_their_deadline_and_groups_linger_at_most_max_delay()
             .max_in_flight_requests(1)
             .max_delay(Duration::from_millis(50)),
     );
-    g.offer(job("T", 1, ms(3000)), Some(true), None)
-        .expect("alone");
-    assert!(g.offer(job("T", 1, ms(3000)), Some(true), None).is_none());
-    assert!(g.offer(job("T", 1, ms(20)), Some(true), None).is_none());
+    alone(&mut g, job("T", 1, ms(3000)), Some(true), None);
+    g.offer(job("T", 1, ms(3000)), Some(true), None);
+    g.offer(job("T", 1, ms(20)), Some(true), None);
     assert_eq!(g.rearm().map(|(at, _)| at), Some(ms(20)));
     g.disarmed();
     let e = g.due(ms(20));
@@ -185,6 +212,7 @@ fn gathered_sends_expire_at_their_deadline_and_groups_linger_at_most_max_delay()
     g.disarmed();
     let e = g.due(at);
     assert!(e.jobs.is_empty() && e.members.is_empty());
+    assert!(g.rearm().is_none(), "no other timer");
     let r = g.take_ready().expect("lingered long enough");
     assert_eq!(r.jobs.len(), 1);
 }
@@ -196,11 +224,9 @@ fn batch_members_expire_at_their_own_deadline() {
     let t0 = Instant::now();
     let ms = |n| t0 + Duration::from_millis(n);
     let mut g = Gather::new(AutoBatch::new().max_in_flight_requests(1));
-    g.offer(job("T", 1, ms(3000)), Some(true), None)
-        .expect("alone");
-    let first = Slot { key: 0, batch: 0 };
-    assert!(g.offer(job("T", 1, ms(100)), Some(true), None).is_none());
-    assert!(g.offer(job("T", 1, ms(3000)), Some(true), None).is_none());
+    let first = alone(&mut g, job("T", 1, ms(3000)), Some(true), None).slot;
+    g.offer(job("T", 1, ms(100)), Some(true), None);
+    g.offer(job("T", 1, ms(3000)), Some(true), None);
     g.request_ended(first);
     let r = g.take_ready().unwrap();
     let mut jobs = r.jobs;
@@ -252,11 +278,7 @@ fn sends_that_cannot_batch_keep_their_turn_in_a_queue() {
     let mut g = Gather::new(AutoBatch::new());
     let q = queue(3);
     let body = |j: &Job| j.message.body.clone();
-    let mut slot = g
-        .offer(job("T", 1, d), Some(true), Some(&q))
-        .expect("alone")
-        .gather
-        .unwrap();
+    let mut slot = alone(&mut g, job("T", 1, d), Some(true), Some(&q)).slot;
     let mut made = Vec::new();
     for (i, wait) in [Some(true), Some(true), None, Some(false), Some(true)]
         .into_iter()
@@ -265,7 +287,8 @@ fn sends_that_cannot_batch_keep_their_turn_in_a_queue() {
         let mut j = job("T", 1, d);
         j.message.body = format!("{i}").into();
         made.push(j.message.body.clone());
-        assert!(g.offer(j, wait, Some(&q)).is_none(), "the queue is busy");
+        g.offer(j, wait, Some(&q));
+        assert!(!g.arm_flush(), "the queue is busy");
     }
     let mut groups = Vec::new();
     while g.gathered() > 0 {
@@ -281,4 +304,26 @@ fn sends_that_cannot_batch_keep_their_turn_in_a_queue() {
         "same WAIT batched; the others alone"
     );
     assert_eq!(groups.concat(), made, "in the order they were made");
+}
+
+/// A group that does not leave at its turn's end (behind another of its
+/// queue) has its timer: its sends still end at their deadline.
+#[test]
+fn a_group_left_behind_at_the_turns_end_still_expires() {
+    let t0 = Instant::now();
+    let ms = |n| t0 + Duration::from_millis(n);
+    let mut g = Gather::new(AutoBatch::new());
+    let q = queue(4);
+    g.offer(job("T", 1, ms(3000)), None, Some(&q));
+    g.offer(job("T", 1, ms(30)), Some(true), Some(&q));
+    g.arm_flush();
+    g.flush();
+    let first = g.take_ready().expect("the first in the queue's order");
+    assert_eq!(first.jobs.len(), 1);
+    assert!(g.take_ready().is_none(), "one request in flight per queue");
+    assert_eq!(g.rearm().map(|(at, _)| at), Some(ms(30)));
+    g.disarmed();
+    let e = g.due(ms(30));
+    assert_eq!(e.jobs.len(), 1);
+    assert_eq!(g.gathered(), 0);
 }

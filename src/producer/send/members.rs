@@ -237,7 +237,11 @@ impl Members {
 /// ids all have one length (32 hex digits for IPv4 stores), so the list is
 /// cut at fixed steps when its length says so; else it is split at commas.
 enum OffsetIds<'a> {
-    Fixed { list: &'a str, width: usize, at: usize },
+    Fixed {
+        list: &'a str,
+        width: usize,
+        at: usize,
+    },
     Split(std::str::Split<'a, char>),
 }
 
@@ -249,11 +253,7 @@ impl<'a> OffsetIds<'a> {
             && list.len() == count * (width + 1) - 1
             && (1..count).all(|i| list.as_bytes()[i * (width + 1) - 1] == b',');
         if fixed {
-            OffsetIds::Fixed {
-                list,
-                width,
-                at: 0,
-            }
+            OffsetIds::Fixed { list, width, at: 0 }
         } else {
             OffsetIds::Split(list.split(','))
         }
@@ -375,7 +375,10 @@ mod tests {
     #[test]
     fn offset_ids_are_cut_at_fixed_steps_or_split() {
         let ids = |list, n| OffsetIds::new(list, n).collect::<Vec<_>>();
-        assert!(matches!(OffsetIds::new("AB,CD,EF", 3), OffsetIds::Fixed { .. }));
+        assert!(matches!(
+            OffsetIds::new("AB,CD,EF", 3),
+            OffsetIds::Fixed { .. }
+        ));
         assert_eq!(ids("AB,CD,EF", 3), ["AB", "CD", "EF"]);
         // Uneven widths, a count that does not match, one id, none.
         assert!(matches!(OffsetIds::new("AB,C,DEF", 3), OffsetIds::Split(_)));
