@@ -307,8 +307,12 @@ async fn a_failed_batch_is_retried_on_another_broker() {
         if !batches(&cluster, "broker-a").is_empty() {
             break;
         }
-        // One more send alone shifts the rotation against the waves' period.
-        results.push(send_many(&producer, 1).await.remove(0).expect("stored"));
+        // Each wave is one request (its sends leave together at the end of
+        // the producer's turn); two more sends alone shift the rotation by 3
+        // per round, against any period of two brokers' queues.
+        for _ in 0..2 {
+            results.push(send_many(&producer, 1).await.remove(0).expect("stored"));
+        }
     }
     let refused = batches(&cluster, "broker-a");
     assert!(!refused.is_empty(), "some batches tried broker-a first");

@@ -230,7 +230,7 @@ fn batch_members_expire_at_their_own_deadline() {
     g.request_ended(first);
     let r = g.take_ready().unwrap();
     let mut jobs = r.jobs;
-    let members = g.batch_started(r.slot, Members::new(0, &mut jobs, Default::default()));
+    let members = g.batch_started(r.slot, Members::new(0, &mut jobs, Default::default(), drop));
     g.disarmed();
     let e = g.due(ms(100));
     assert_eq!(e.members.len(), 1);

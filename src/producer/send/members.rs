@@ -47,29 +47,28 @@ pub(crate) struct Members {
 
 impl Members {
     /// The members of `jobs` (each already validated, stamped and admitted),
-    /// which are taken out, kept in `storage` (emptied first).
-    pub(crate) fn new(id: u64, jobs: &mut Vec<Box<Job>>, storage: MemberStorage) -> Members {
+    /// which are taken out, kept in `storage` (emptied first); each job's
+    /// emptied box goes to `reuse`.
+    pub(crate) fn new(
+        id: u64,
+        jobs: &mut Vec<Box<Job>>,
+        storage: MemberStorage,
+        mut reuse: impl FnMut(Box<Job>),
+    ) -> Members {
         let (mut messages, mut live) = storage;
         messages.clear();
         live.clear();
         messages.reserve(jobs.len());
         live.reserve(jobs.len());
-        for job in jobs.drain(..) {
-            let Job {
-                message,
-                reply,
-                size,
-                received,
-                deadline,
-                ..
-            } = *job;
-            messages.push(message);
+        for mut job in jobs.drain(..) {
+            messages.push(std::mem::take(&mut job.message));
             live.push(Some(Member {
-                reply,
-                size,
-                received,
-                deadline,
+                reply: std::mem::replace(&mut job.reply, ReplyTo::Moved),
+                size: job.size,
+                received: job.received,
+                deadline: job.deadline,
             }));
+            reuse(job);
         }
         Members {
             id,

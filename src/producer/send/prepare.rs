@@ -2,7 +2,7 @@
 //! its UNIQ_KEY, compressed once, its header fields encoded once, so a retry
 //! only re-encodes what differs per attempt.
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +47,15 @@ pub(crate) struct Prepare {
     ids: Arc<UniqIdGenerator>,
     /// Born times from the send's own instant (no clock read per send).
     wall: Cell<WallClock>,
+    /// Boxes of jobs that became batch members, for the next jobs: a job is
+    /// ~460 bytes, and allocations of that size, a batch's worth at a time,
+    /// take glibc's slow path. The boxes themselves are what is kept.
+    #[allow(clippy::vec_box)]
+    boxes: RefCell<Vec<Box<Job>>>,
 }
+
+/// Job boxes kept for reuse at most: two full batches' worth.
+const JOB_BOXES: usize = 256;
 
 impl Prepare {
     pub(crate) fn new(cfg: Arc<ProducerConfig>, ids: Arc<UniqIdGenerator>) -> Self {
@@ -55,6 +63,7 @@ impl Prepare {
             cfg,
             ids,
             wall: Cell::new(WallClock::new()),
+            boxes: RefCell::new(Vec::new()),
         }
     }
 
@@ -154,7 +163,7 @@ impl Prepare {
         } else {
             request_code::SEND_MESSAGE_V2
         };
-        Ok(Box::new(Job {
+        Ok(self.boxed(Job {
             route,
             code,
             fixed: static_fields,
@@ -173,6 +182,26 @@ impl Prepare {
             reply,
             gather: None,
         }))
+    }
+
+    /// `job` in a box of an earlier job if one is kept, else a new one.
+    #[inline]
+    fn boxed(&self, job: Job) -> Box<Job> {
+        match self.boxes.borrow_mut().pop() {
+            Some(mut b) => {
+                *b = job;
+                b
+            }
+            None => Box::new(job),
+        }
+    }
+
+    /// Keeps the box of a job whose contents moved out (a batch member).
+    fn reuse(&self, job: Box<Job>) {
+        let mut boxes = self.boxes.borrow_mut();
+        if boxes.len() < JOB_BOXES {
+            boxes.push(job);
+        }
     }
 
     /// The body compressed with the configured codec, or `None` when that does
@@ -258,7 +287,7 @@ impl Prepare {
         let received = jobs.iter().map(|j| j.received).min().expect("members");
         // The batch goes on while any member has time; each member ends at its own deadline.
         let deadline = jobs.iter().map(|j| j.deadline).max().expect("members");
-        let members = Members::new(0, jobs, storage);
+        let members = Members::new(0, jobs, storage, |b| self.reuse(b));
         let body = members.encode(self.cfg.max_message_size(), buf);
         let members = share(members);
         let body = match body {

@@ -25,9 +25,12 @@ impl<T> Clone for ReplySlot<T> {
     }
 }
 
+/// Boxed when ready: a reply is nearly always handed straight to a waiting
+/// sender, and a small slot is a small allocation (a send's result is ~200
+/// bytes; allocations of that size in bursts of a batch take glibc's slow path).
 enum SlotState<T> {
     Empty,
-    Ready(T),
+    Ready(Box<T>),
     Waiting(OneshotSender<T>),
     Sent,
 }
@@ -44,7 +47,7 @@ impl<T> ReplySlot<T> {
             SlotState::Waiting(tx) => {
                 let _ = tx.send(value);
             }
-            SlotState::Empty => *state = SlotState::Ready(value),
+            SlotState::Empty => *state = SlotState::Ready(Box::new(value)),
             // Already answered: exactly one reply.
             other => *state = other,
         }
@@ -67,7 +70,7 @@ where
         let mut state = self.0.0.borrow_mut();
         match std::mem::replace(&mut *state, SlotState::Sent) {
             SlotState::Ready(value) => {
-                let _ = tx.send(value);
+                let _ = tx.send(*value);
             }
             SlotState::Empty => *state = SlotState::Waiting(tx),
             other => *state = other,
@@ -96,6 +99,9 @@ pub(crate) enum ReplyTo {
     Observed(Box<Observed>),
     /// An auto-batch: each member answered on its own (see `members.rs`).
     Batch(super::members::SharedMembers),
+    /// Moved out already: the job became a batch member, and its emptied box
+    /// waits in `Prepare` to hold the next job.
+    Moved,
 }
 
 impl ReplyTo {
@@ -147,6 +153,7 @@ impl ReplyTo {
                 Err(e) => slot.complete(Err(e)),
             },
             ReplyTo::Batch(members) => members.borrow_mut().deliver(res),
+            ReplyTo::Moved => {}
         }
     }
 }
