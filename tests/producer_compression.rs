@@ -4,13 +4,12 @@
 #[path = "support/producer.rs"]
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
 use actix_rocketmq::internals::protocol::compression::decompress;
 use actix_rocketmq::internals::protocol::message::sys_flag;
-use actix_rocketmq::producer::hooks::{SendContext, SendHook};
 use actix_rocketmq::testkit::Fault;
 use actix_rocketmq::{CompressionType, Message, SendBatch, SendMessage, SendStatus};
 use support::*;
@@ -28,15 +27,6 @@ fn compressible_body(len: usize) -> String {
         .cycle()
         .take(len)
         .collect()
-}
-
-/// Records the body each send's `before` hook saw.
-#[derive(Default)]
-struct SeenBodies(Mutex<Vec<bytes::Bytes>>);
-impl SendHook for SeenBodies {
-    fn before(&self, ctx: &SendContext<'_>) {
-        self.0.lock().unwrap().push(ctx.message.body.clone());
-    }
 }
 
 /// Each codec: the broker gets sysFlag COMPRESSED | its type bits and a smaller

@@ -125,15 +125,6 @@ async fn test_send_message_sync_success() {
     assert_eq!(body_text(s), "hello sync");
 }
 
-/// A hook that records the message it saw in `before`, for the compression checks.
-#[derive(Default)]
-struct SeenBodies(Mutex<Vec<bytes::Bytes>>);
-impl SendHook for SeenBodies {
-    fn before(&self, ctx: &SendContext<'_>) {
-        self.0.lock().unwrap().push(ctx.message.body.clone());
-    }
-}
-
 /// Java `testSendMessageSync_WithBodyCompressed`: the broker gets the zlib body with
 /// sysFlag 0x1|0x300, and the message as the caller (and hooks) see it keeps its body.
 #[actix_rt::test]

@@ -32,6 +32,17 @@ fn stored_records(cluster: &TestCluster, topic: &str) -> Vec<(PubTrace, String)>
         .collect()
 }
 
+/// One broker serving the user topic and the trace topic.
+async fn with_trace_topic() -> TestCluster {
+    TestCluster::builder()
+        .broker("broker-a")
+        .topic(TOPIC, 4)
+        .topic(DEFAULT_TRACE_TOPIC, 4)
+        .start()
+        .await
+        .unwrap()
+}
+
 fn user_msg(i: usize) -> Message {
     Message::new(TOPIC, format!("body-{i}"))
         .with_tags(format!("tag{}", i % 3))
@@ -40,13 +51,7 @@ fn user_msg(i: usize) -> Message {
 
 #[actix_rt::test]
 async fn trace_records_reach_the_trace_topic_and_match_their_sends() {
-    let cluster = TestCluster::builder()
-        .broker("broker-a")
-        .topic(TOPIC, 4)
-        .topic(DEFAULT_TRACE_TOPIC, 4)
-        .start()
-        .await
-        .unwrap();
+    let cluster = with_trace_topic().await;
     let producer = start(config("trace_match", &cluster).enable_msg_trace()).await;
     let mut results: Vec<(usize, SendResult)> = Vec::new();
     for i in 0..30 {
@@ -181,13 +186,7 @@ async fn trace_broker_frozen_never_delays_or_fails_user_sends() {
 
 #[actix_rt::test]
 async fn trace_buffer_full_drops_the_oldest_records() {
-    let cluster = TestCluster::builder()
-        .broker("broker-a")
-        .topic(TOPIC, 4)
-        .topic(DEFAULT_TRACE_TOPIC, 4)
-        .start()
-        .await
-        .unwrap();
+    let cluster = with_trace_topic().await;
     let producer = start(
         config("trace_full", &cluster)
             .enable_msg_trace()
@@ -243,13 +242,7 @@ async fn trace_buffer_full_drops_the_oldest_records() {
 
 #[actix_rt::test]
 async fn trace_shutdown_flushes_pending_records() {
-    let cluster = TestCluster::builder()
-        .broker("broker-a")
-        .topic(TOPIC, 4)
-        .topic(DEFAULT_TRACE_TOPIC, 4)
-        .start()
-        .await
-        .unwrap();
+    let cluster = with_trace_topic().await;
     let producer = start(config("trace_flush", &cluster).enable_msg_trace()).await;
     for i in 0..10 {
         producer
@@ -269,13 +262,7 @@ async fn trace_shutdown_flushes_pending_records() {
 async fn trace_dispatcher_restarts_after_an_unexpected_stop() {
     use actix_rocketmq::internals::runtime::StopUnexpectedly;
     use actix_rocketmq::producer::trace::GetTraceDispatcher;
-    let cluster = TestCluster::builder()
-        .broker("broker-a")
-        .topic(TOPIC, 4)
-        .topic(DEFAULT_TRACE_TOPIC, 4)
-        .start()
-        .await
-        .unwrap();
+    let cluster = with_trace_topic().await;
     let producer = start(config("trace_restart", &cluster).enable_msg_trace()).await;
     let dispatcher = producer
         .send(GetTraceDispatcher)

@@ -150,3 +150,12 @@ pub fn collector() -> (Recipient<SendOutcome>, Outcomes) {
     let addr = Collector(outcomes.clone()).start();
     (addr.recipient(), outcomes)
 }
+
+/// A send hook that records the body each send's `before` hook saw.
+#[derive(Default)]
+pub struct SeenBodies(pub Mutex<Vec<bytes::Bytes>>);
+impl actix_rocketmq::producer::hooks::SendHook for SeenBodies {
+    fn before(&self, ctx: &actix_rocketmq::producer::hooks::SendContext<'_>) {
+        self.0.lock().unwrap().push(ctx.message.body.clone());
+    }
+}

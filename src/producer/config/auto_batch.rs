@@ -2,8 +2,10 @@
 //! [`ProducerConfigBuilder::auto_batch`]. Off unless set, as in Java.
 //!
 //! While fewer than [`max_in_flight_requests`](AutoBatch::max_in_flight_requests)
-//! requests of a key are in flight, a send leaves at once, alone, as a plain
-//! SEND_MESSAGE_V2. Beyond that, sends are gathered and leave together as one
+//! requests of a key are in flight, a send leaves without waiting for anything:
+//! with the other sends the producer handles in the same turn (those already in
+//! its mailbox) as one SEND_BATCH_MESSAGE, or alone as a plain SEND_MESSAGE_V2.
+//! Beyond that, sends are gathered and leave together as one
 //! SEND_BATCH_MESSAGE when a request of that key ends, when the gathered batch
 //! is full, or (if set) after [`max_delay`](AutoBatch::max_delay). The key of a
 //! send whose queue the producer chooses (`SendMessage`) is its topic (and WAIT

@@ -1,7 +1,7 @@
-//! Adaptive auto-batching (group commit): per key, a send leaves at once
-//! while fewer than the key's limit of requests are in flight; beyond it,
-//! sends are gathered into groups that leave when a request of the key ends,
-//! when full, or at the linger time. A plain struct that returns decisions:
+//! Adaptive auto-batching (group commit): per key, while fewer than the key's
+//! limit of requests are in flight, the sends of one actor turn leave together
+//! at its end (one alone as itself); beyond it, sends are gathered into groups
+//! that leave when a request of the key ends, when full, or at the linger time. A plain struct that returns decisions:
 //! the actor sends what [`Gather::take_ready`] gives and arms the one timer.
 //!
 //! A key is a topic with its WAIT flag (the producer picks the queue per
