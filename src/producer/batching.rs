@@ -195,7 +195,9 @@ impl ProducerActor {
         }
         let storage = match reply {
             ReplyTo::Batch(members) => {
-                members.borrow_mut().deliver(res);
+                if let Some(ids) = members.borrow_mut().deliver(res) {
+                    self.outcome.reuse_ids(ids);
+                }
                 Rc::try_unwrap(members)
                     .ok()
                     .map(|m| m.into_inner().into_storage())

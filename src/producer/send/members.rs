@@ -183,12 +183,19 @@ impl Members {
     }
 
     /// Answers every live member once: its own result split out of the
-    /// batch's, or the batch's error.
-    pub(crate) fn deliver(&mut self, res: Result<Option<SendResult>, Error>) {
+    /// batch's, or the batch's error. Gives back the batch's offset id list,
+    /// to hold the next reply's.
+    pub(crate) fn deliver(&mut self, res: Result<Option<SendResult>, Error>) -> Option<String> {
         let res = match res {
             Ok(Some(batch)) => batch,
-            Ok(None) => return self.fail_all(Error::shut_down()),
-            Err(e) => return self.fail_all(e),
+            Ok(None) => {
+                self.fail_all(Error::shut_down());
+                return None;
+            }
+            Err(e) => {
+                self.fail_all(e);
+                return None;
+            }
         };
         let defect = self.ids_defect(&res);
         // Walked alongside the members, never collected: a list of 128 would
@@ -199,13 +206,20 @@ impl Members {
             let Some(m) = self.live[i].take() else {
                 continue;
             };
-            // Moved, not copied: the member's id is needed no more.
-            let msg_id = self.messages[i]
+            // Moved, not copied: the member's id and topic are needed no more.
+            let message = &mut self.messages[i];
+            let msg_id = message
                 .remove_property(property::UNIQ_KEY)
                 .unwrap_or_default();
-            let r = result_at(&res, i, msg_id, id, &defect);
+            let topic = if message.topic == res.message_queue.topic {
+                std::mem::take(&mut message.topic)
+            } else {
+                res.message_queue.topic.clone()
+            };
+            let r = result_at(&res, i, msg_id, topic, id, &defect);
             m.reply.deliver(Ok(Some(r)));
         }
+        Some(res.offset_msg_id)
     }
 
     /// What is wrong when the reply's offset message ids (one per record,
@@ -222,7 +236,8 @@ impl Members {
         let defect = self.ids_defect(batch);
         let id = batch.offset_msg_id.split(',').nth(i).unwrap_or_default();
         let msg_id = self.messages[i].uniq_key().unwrap_or_default().to_owned();
-        result_at(batch, i, msg_id, id, &defect)
+        let topic = batch.message_queue.topic.clone();
+        result_at(batch, i, msg_id, topic, id, &defect)
     }
 
     fn fail_all(&mut self, err: Error) {
@@ -283,6 +298,7 @@ fn result_at(
     batch: &SendResult,
     i: usize,
     msg_id: String,
+    topic: String,
     offset_msg_id: &str,
     defect: &Option<String>,
 ) -> SendResult {
@@ -293,7 +309,11 @@ fn result_at(
             None => offset_msg_id.to_owned(),
             Some(_) => String::new(),
         },
-        message_queue: batch.message_queue.clone(),
+        message_queue: MessageQueue {
+            topic,
+            broker_name: batch.message_queue.broker_name.clone(),
+            queue_id: batch.message_queue.queue_id,
+        },
         queue_offset: if batch.queue_offset < 0 {
             batch.queue_offset
         } else {
@@ -412,7 +432,16 @@ mod tests {
         assert_eq!(ms.live().count(), 2);
         // Each live member is answered through its own slot (checked by the
         // integration tests); here: nothing is left after delivery.
-        ms.deliver(Ok(Some(batch_result("O1,O2"))));
+        // The batch's id list comes back, to hold the next reply's.
+        let ids = ms.deliver(Ok(Some(batch_result("O1,O2"))));
+        assert_eq!(ids.as_deref(), Some("O1,O2"));
+        assert!(!ms.any_live());
+    }
+
+    #[test]
+    fn a_failed_batch_gives_no_id_list_back() {
+        let (mut ms, _replies) = members(2, Instant::now());
+        assert_eq!(ms.deliver(Err(Error::shut_down())), None);
         assert!(!ms.any_live());
     }
 }

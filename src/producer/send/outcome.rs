@@ -22,6 +22,9 @@ use crate::protocol::{ProtocolError, RemotingCommand};
 use crate::runtime::connection::Reply;
 use crate::runtime::{Connection, NetError};
 
+/// The largest offset id list kept for reuse (about 2,000 ids).
+const MAX_SPARE_IDS: usize = 64 * 1024;
+
 /// Where a send goes after an attempt (or a failure before one).
 // A return value, moved once and never stored: boxing the result would cost an
 // allocation per send for nothing.
@@ -38,6 +41,8 @@ pub(crate) struct Outcome {
     /// The producer group as sent (namespaced), for the hooks.
     group: String,
     fault: LatencyFaultTolerance,
+    /// A batch reply's offset id list (~4 KiB for 128 members), reused per reply.
+    spare_ids: String,
 }
 
 impl Outcome {
@@ -49,6 +54,15 @@ impl Outcome {
                 cfg.not_available_duration(),
             ),
             cfg,
+            spare_ids: String::new(),
+        }
+    }
+
+    /// A batch's offset id list whose members were answered, for the next reply.
+    pub(crate) fn reuse_ids(&mut self, ids: String) {
+        // A one-off list from a near-4 MiB batch is not kept.
+        if ids.capacity() > self.spare_ids.capacity() && ids.capacity() <= MAX_SPARE_IDS {
+            self.spare_ids = ids;
         }
     }
 
@@ -215,8 +229,12 @@ impl Outcome {
                 self.update_fault(&queue.broker_name, started, false, true);
                 // Stored, says the code: an odd reply must not turn into a
                 // retry (a duplicate) or an error (a lost acknowledgement).
+                let ids = match job.reply {
+                    ReplyTo::Batch(_) => std::mem::take(&mut self.spare_ids),
+                    _ => String::new(),
+                };
                 let (header, defect) =
-                    SendMessageResponseHeader::from_stored_reply(&resp, queue.queue_id);
+                    SendMessageResponseHeader::from_stored_reply(&resp, queue.queue_id, ids);
                 let reply_defect = defect.map(|e| stored_reply_defect(&queue.broker_name, e));
                 let retry = status != SendStatus::SendOk
                     && self.cfg.retry_another_broker_when_not_store_ok()

@@ -152,7 +152,9 @@ impl ReplyTo {
                 Ok(None) => slot.complete(Err(Error::shut_down())),
                 Err(e) => slot.complete(Err(e)),
             },
-            ReplyTo::Batch(members) => members.borrow_mut().deliver(res),
+            ReplyTo::Batch(members) => {
+                members.borrow_mut().deliver(res);
+            }
             ReplyTo::Moved => {}
         }
     }

@@ -171,6 +171,37 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_reply_writes_its_ids_into_the_buffer_given() {
+        let mut f = ExtFields::new();
+        f.push("msgId", "A1,B2");
+        f.push("queueId", "1");
+        f.push("queueOffset", "7");
+        let mut cmd = RemotingCommand::response(0, 1, None);
+        cmd.ext_fields = Some(f);
+        let mut ids = String::with_capacity(4096);
+        ids.push_str("left over");
+        let at = ids.as_ptr();
+        let (h, defect) = SendMessageResponseHeader::from_stored_reply(&cmd, 3, ids);
+        assert_eq!(
+            (h.msg_id.as_str(), h.queue_offset, defect),
+            ("A1,B2", 7, None)
+        );
+        assert_eq!(h.msg_id.as_ptr(), at, "the buffer itself, not a copy");
+        // Undecodable: what decodes is kept, the defect named.
+        let mut cmd = RemotingCommand::response(0, 1, None);
+        let mut f = ExtFields::new();
+        f.push("msgId", "A1");
+        f.push("queueId", "x");
+        cmd.ext_fields = Some(f);
+        let (h, defect) = SendMessageResponseHeader::from_stored_reply(&cmd, 3, String::new());
+        assert_eq!(
+            (h.msg_id.as_str(), h.queue_id, h.queue_offset),
+            ("A1", 3, -1)
+        );
+        assert!(defect.is_some());
+    }
+
+    #[test]
     fn send_header_v1_and_v2_round_trip() {
         let h = sample_send();
         let v1 = h.to_ext_fields_v1();

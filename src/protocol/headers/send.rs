@@ -351,6 +351,13 @@ impl CommandHeader for SendMessageResponseHeader {
         f
     }
     fn from_ext_fields(f: &ExtFields) -> Result<Self, ProtocolError> {
+        Self::read(f, String::new())
+    }
+}
+
+impl SendMessageResponseHeader {
+    /// Decodes `f`, the `msgId` written into `ids` (cleared first).
+    fn read(f: &ExtFields, mut ids: String) -> Result<Self, ProtocolError> {
         // One pass (the reply path runs once per send); the first of a repeated key wins, as in `get`.
         let mut v: [Option<&str>; 8] = [None; 8];
         for (key, value) in f.iter() {
@@ -378,9 +385,11 @@ impl CommandHeader for SendMessageResponseHeader {
             trace_on,
         ] = v;
         Ok(SendMessageResponseHeader {
-            msg_id: msg_id
-                .ok_or(ProtocolError::MissingField("msgId"))?
-                .to_owned(),
+            msg_id: {
+                ids.clear();
+                ids.push_str(msg_id.ok_or(ProtocolError::MissingField("msgId"))?);
+                ids
+            },
             queue_id: parse("queueId", required("queueId", queue_id)?)?,
             queue_offset: parse("queueOffset", required("queueOffset", queue_offset)?)?,
             transaction_id: transaction_id.map(str::to_owned),
@@ -391,18 +400,22 @@ impl CommandHeader for SendMessageResponseHeader {
             trace_on: trace_on.map(|v| v.eq_ignore_ascii_case("true")),
         })
     }
-}
 
-impl SendMessageResponseHeader {
     /// The header of a reply whose code says the message is stored, decoded as
     /// far as it goes: a missing `msgId` is empty, an unreadable `queueId` is
     /// `queue_id` (the queue it was sent to) and an unreadable `queueOffset` -1.
     /// The error says what did not decode (`None` when everything did).
+    ///
+    /// `msgId` is written into `ids` (cleared first): a batch's list of ~4 KiB
+    /// can be reused, not allocated, per reply (an allocation that size makes
+    /// glibc consolidate its fast bins).
     pub fn from_stored_reply(
         cmd: &RemotingCommand,
         queue_id: i32,
+        ids: String,
     ) -> (Self, Option<ProtocolError>) {
-        match Self::from_command(cmd) {
+        let empty = ExtFields::new();
+        match Self::read(cmd.ext_fields.as_ref().unwrap_or(&empty), ids) {
             Ok(h) => (h, None),
             Err(e) => {
                 let num = |k| cmd.ext(k).and_then(|v: &str| v.trim().parse().ok());
