@@ -242,7 +242,8 @@ impl Message {
 
     /// Removes a property and returns its value, if it was set.
     pub fn remove_property(&mut self, name: &str) -> Option<String> {
-        let pos = self.properties.iter().position(|(k, _)| k == name)?;
+        // From the end: UNIQ_KEY, removed once per send, is nearly always the last.
+        let pos = self.properties.iter().rposition(|(k, _)| k == name)?;
         Some(self.properties.remove(pos).1.into_owned())
     }
 

@@ -145,10 +145,10 @@ impl WallClock {
     pub fn ms_at(&mut self, instant: Instant) -> i64 {
         match self.at {
             Some((base, ms)) if instant >= base && instant - base < Self::REFRESH => {
-                ms + (instant - base).as_millis() as i64
+                ms + millis(instant - base)
             }
             Some((base, ms)) if instant < base && base - instant < Self::REFRESH => {
-                ms - (base - instant).as_millis() as i64
+                ms - millis(base - instant)
             }
             _ => {
                 let (now, wall) = (Instant::now(), now_ms());
@@ -162,6 +162,11 @@ impl WallClock {
             }
         }
     }
+}
+
+/// Whole milliseconds of a short span, in 64-bit arithmetic (`as_millis` is 128-bit).
+fn millis(d: std::time::Duration) -> i64 {
+    d.as_secs() as i64 * 1000 + i64::from(d.subsec_millis())
 }
 
 impl Default for WallClock {

@@ -337,7 +337,8 @@ pub fn validate_message_content(msg: &Message, max_size: usize) -> Result<(), Va
         return Err(ValidationError::ReservedPropertyName { name: name.clone() });
     }
     for (name, value) in msg.properties() {
-        if name.contains(['\u{1}', '\u{2}']) || value.contains('\u{2}') {
+        // Bytes, not chars: 1 and 2 never occur inside a UTF-8 sequence, and this runs per send.
+        if name.bytes().any(|b| b == 1 || b == 2) || value.bytes().any(|b| b == 2) {
             return Err(ValidationError::PropertySeparatorInside {
                 name: name.to_owned(),
             });
