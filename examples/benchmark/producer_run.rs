@@ -95,8 +95,10 @@ pub async fn run(
     let mut builder = ProducerConfig::builder(opts.group.as_str())
         .namesrv_addr(&namesrv)
         .send_timeout(opts.send_timeout)
-        .serialize_type(opts.serialize)
-        .connection_arbiter(opts.connection_arbiter);
+        .serialize_type(opts.serialize);
+    if let Some(arbiter) = opts.connection_arbiter {
+        builder = builder.connection_arbiter(arbiter);
+    }
     if let Some(domain) = &opts.namesrv_domain {
         builder = builder.namesrv_domain(domain.as_str());
     }
