@@ -34,14 +34,23 @@
 //! batching costs when there is nothing to batch; the ceiling line (below) is
 //! for single frames, which a batching client is not bound by.
 //!
-//! A last configuration measures the ceiling: `c` tasks looping on
+//! A fifth configuration measures the ceiling: `c` tasks looping on
 //! `addr.send(Hop)` to an actor whose handler answers at once, no network. Its
 //! time per message is what any client behind `Addr::send` pays on top of the
-//! baseline's, so, both running on this one thread, no such client can exceed
-//! `1 / (1/baseline + 1/hop)` msg/s: the `ceiling` line of each case.
+//! baseline's, so, both running on this one thread, no such client that
+//! writes a frame per send can exceed `1 / (1/baseline + 1/hop)` msg/s: the
+//! `ceiling` line of each case.
+//!
+//! A last one measures what this API costs a batching client before it does
+//! any work of its own: the hop, but answered at the end of the actor's turn
+//! (an awaited reply then takes a second poll) with a fresh `SendResult` of
+//! the same strings as a real one ("hop, reply at turn end"). A client's own
+//! work per message (validation, ids, gathering, encoding, the reply's
+//! fan-out, its connections) is the difference between its time per message
+//! and this one's.
 //!
 //! Against noise, each case runs in 5 rounds, each round running the four
-//! client configurations, the baseline and the hop back to back
+//! client configurations, the baseline and the two hops back to back
 //! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
 //! table shows the median msg/s, p50 and p99 over the rounds, and the median
 //! and min–max of the per-round client/baseline ratios (each ratio taken
@@ -63,7 +72,11 @@ use actix_rocketmq::testkit::TestCluster;
 #[path = "support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
-use actix_rocketmq::{AutoBatch, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use actix::{ActorFutureExt, AsyncContext};
+use actix_rocketmq::producer::send_result::{SendResult, SendStatus};
+use actix_rocketmq::{
+    AutoBatch, Message, MessageQueue, ProducerActor, ProducerConfig, SendMessage, Shutdown,
+};
 use baseline::BaselineConfig;
 
 const TOPIC: &str = "BenchmarkTest";
@@ -262,6 +275,78 @@ async fn hop_case(hop: &Addr<HopActor>, case: Case) -> CaseResult {
 }
 
 // ---------------------------------------------------------------------------
+// The hop with a reply later: what any client of this API pays on one thread
+// ---------------------------------------------------------------------------
+
+type SendReplyTx = actix::dev::OneshotSender<Result<SendResult, actix_rocketmq::Error>>;
+
+/// Answers every [`Later`] at the end of its turn (as a batching client answers
+/// at the earliest), each with a `SendResult` of its own: the hop, the second
+/// poll of an awaited reply and the result's strings, but no client work.
+#[derive(Default)]
+struct LaterActor {
+    waiting: Rc<RefCell<Vec<SendReplyTx>>>,
+    armed: bool,
+}
+
+impl Actor for LaterActor {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+/// Carries a message as a send does; it is dropped when handled, as a
+/// client drops a batch member's once answered.
+#[derive(actix::Message)]
+#[rtype(result = "Result<SendResult, actix_rocketmq::Error>")]
+struct Later(Message);
+
+struct LaterReply(Rc<RefCell<Vec<SendReplyTx>>>);
+
+impl actix::dev::MessageResponse<LaterActor, Later> for LaterReply {
+    fn handle(self, _: &mut Context<LaterActor>, tx: Option<SendReplyTx>) {
+        if let Some(tx) = tx {
+            self.0.borrow_mut().push(tx);
+        }
+    }
+}
+
+impl Handler<Later> for LaterActor {
+    type Result = LaterReply;
+    fn handle(&mut self, Later(message): Later, ctx: &mut Context<Self>) -> LaterReply {
+        drop(message);
+        if !self.armed {
+            self.armed = true;
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Self>(std::future::ready(())).map(|_, act, _| {
+                    act.armed = false;
+                    for tx in act.waiting.borrow_mut().drain(..) {
+                        let _ = tx.send(Ok(SendResult {
+                            status: SendStatus::SendOk,
+                            msg_id: "7F0000010F2C18B4AAC2178A08E50000".to_owned(),
+                            offset_msg_id: "7F00000100002A9F0000000000000000".to_owned(),
+                            message_queue: MessageQueue::new(TOPIC, BROKER, 0),
+                            queue_offset: 0,
+                            transaction_id: None,
+                            region_id: Some("DefaultRegion".to_owned()),
+                            trace_on: true,
+                            reply_defect: None,
+                            recall_handle: None,
+                        }));
+                    }
+                }),
+            );
+        }
+        LaterReply(self.waiting.clone())
+    }
+}
+
+async fn later_case(later: &Addr<LaterActor>, case: Case) -> CaseResult {
+    drive(later, case, Later, |r| r.is_ok()).await
+}
+
+// ---------------------------------------------------------------------------
 
 /// The baseline on the same broker, with the producer's header serialization.
 async fn baseline_case(broker: &str, serialize: SerializeType, case: Case) -> CaseResult {
@@ -308,18 +393,21 @@ fn median(xs: &[f64]) -> f64 {
 
 // ---------------------------------------------------------------------------
 
-const CONFIGS: [&str; 6] = [
+const CONFIGS: [&str; 7] = [
     "actors",
     "auto-batch, no arbiter",
     "actors+conn. arbiter",
     "auto-batch (default)",
     "baseline (no actors)",
     "Addr::send hop alone",
+    "hop, reply at turn end",
 ];
 /// Index of the baseline in [`CONFIGS`], which every ratio is taken against.
 const BASELINE: usize = 4;
 /// Index of the hop alone in [`CONFIGS`].
 const HOP: usize = 5;
+/// Index of the hop with a reply later in [`CONFIGS`].
+const LATER: usize = 6;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -372,6 +460,7 @@ fn main() {
                 .await
                 .expect("producer starts");
         let hop = HopActor.start();
+        let later = LaterActor::default().start();
         // Warm-up: route, connection, allocator.
         let warm = Case {
             size: 1024,
@@ -389,11 +478,12 @@ fn main() {
         }
         baseline_case(&broker.broker, serialize, warm).await;
         hop_case(&hop, warm).await;
+        later_case(&later, warm).await;
 
         // Per case, per configuration (CONFIGS order), one result per round.
-        let mut results: Vec<(Case, [Vec<CaseResult>; 6])> = Vec::new();
+        let mut results: Vec<(Case, [Vec<CaseResult>; 7])> = Vec::new();
         for case in &cases {
-            let mut runs: [Vec<CaseResult>; 6] = Default::default();
+            let mut runs: [Vec<CaseResult>; 7] = Default::default();
             for _ in 0..rounds {
                 runs[0].push(client_case(&producer, *case).await);
                 runs[1].push(client_case(&producer_batch, *case).await);
@@ -401,6 +491,7 @@ fn main() {
                 runs[3].push(client_case(&producer_batch_arb, *case).await);
                 runs[BASELINE].push(baseline_case(&broker.broker, serialize, *case).await);
                 runs[HOP].push(hop_case(&hop, *case).await);
+                runs[LATER].push(later_case(&later, *case).await);
             }
             results.push((*case, runs));
         }
