@@ -21,18 +21,17 @@
 //! unanswered frames for the baseline (its writer batches whatever the window
 //! allows into one `write_all`).
 //!
-//! The client runs four times per round: with the default settings
-//! (connections on the producer's thread), with `connection_arbiter(true)`
-//! (connections on a thread of their own; three busy threads then share the
-//! machine's cores), with `auto_batch(AutoBatch::new())` (sends that find
-//! requests in flight to their topic leave together as one
-//! SEND_BATCH_MESSAGE; the null broker answers a batch like one send), which
-//! turns the connection arbiter on by default, and with auto-batching but
-//! `connection_arbiter(false)`. With batching the arbiter costs one
-//! cross-thread hop per batch, not per send, and takes the socket work off the
-//! producer's thread. At one send in flight the auto-batch runs show what
-//! batching costs when there is nothing to batch; the ceiling line (below) is
-//! for single frames, which a batching client is not bound by.
+//! The client runs four times per round: with its connections on the
+//! producer's thread, the same with `auto_batch(AutoBatch::new())` (sends
+//! that find requests in flight to their queue leave together as one
+//! SEND_BATCH_MESSAGE; the null broker answers a batch like one send), with
+//! `connection_arbiter(true)` (connections on a thread of their own; three
+//! busy threads then share the machine's cores), and with both. With
+//! batching the arbiter costs one cross-thread hop per batch, not per send,
+//! and takes the socket work off the producer's thread. At one send in
+//! flight the auto-batch runs show what batching costs when there is nothing
+//! to batch; the ceiling line (below) is for single frames, which a batching
+//! client is not bound by.
 //!
 //! A fifth configuration measures the ceiling: `c` tasks looping on
 //! `addr.send(Hop)` to an actor whose handler answers at once, no network. Its
@@ -395,9 +394,9 @@ fn median(xs: &[f64]) -> f64 {
 
 const CONFIGS: [&str; 7] = [
     "actors",
-    "auto-batch, no arbiter",
+    "actors+auto-batch",
     "actors+conn. arbiter",
-    "auto-batch (default)",
+    "auto-batch+arbiter",
     "baseline (no actors)",
     "Addr::send hop alone",
     "hop, reply at turn end",
@@ -429,16 +428,14 @@ fn main() {
     let broker = NullBroker::start();
     let system = actix_rt::System::new();
     let results = system.block_on(async {
-        // Four producers, each in its own client instance (distinct instance
-        // names): the connection arbiter as set (`None`: the default).
-        let config = |name: &str, arbiter: Option<bool>, auto_batch: bool| {
+        // Three producers, each in its own client instance (distinct instance names):
+        // connections on the producer's thread, the same with auto-batching, and
+        // connections on a connection arbiter.
+        let config = |name: &str, arbiter: bool, auto_batch: bool| {
             let b = ProducerConfig::builder(name)
                 .namesrv_addr(&broker.namesrv)
-                .instance_name(name);
-            let b = match arbiter {
-                Some(on) => b.connection_arbiter(on),
-                None => b,
-            };
+                .instance_name(name)
+                .connection_arbiter(arbiter);
             let b = if auto_batch {
                 b.auto_batch(AutoBatch::new())
             } else {
@@ -446,17 +443,17 @@ fn main() {
             };
             b.build().expect("config")
         };
-        let plain = config(GROUP, None, false);
+        let plain = config(GROUP, false, false);
         let serialize = plain.serialize_type();
         let producer = ProducerActor::start(plain).await.expect("producer starts");
-        let producer_batch = ProducerActor::start(config("send_bench_batch", Some(false), true))
+        let producer_batch = ProducerActor::start(config("send_bench_batch", false, true))
             .await
             .expect("producer starts");
-        let producer_arb = ProducerActor::start(config("send_bench_arbiter", Some(true), false))
+        let producer_arb = ProducerActor::start(config("send_bench_arbiter", true, false))
             .await
             .expect("producer starts");
         let producer_batch_arb =
-            ProducerActor::start(config("send_bench_batch_arbiter", None, true))
+            ProducerActor::start(config("send_bench_batch_arbiter", true, true))
                 .await
                 .expect("producer starts");
         let hop = HopActor.start();

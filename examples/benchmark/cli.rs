@@ -128,10 +128,9 @@ struct Cli {
     /// Request header serialization (rocketmq, as the client)
     #[arg(long, value_enum, ignore_case = true, default_value_t = Serialize::Rocketmq)]
     serialize: Serialize,
-    /// Broker connections on a thread (arbiter) of their own [default: true with --auto-batch, else false]
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
-          action = ArgAction::Set)]
-    connection_arbiter: Option<bool>,
+    /// Broker connections on a thread (arbiter) of their own
+    #[arg(long)]
+    connection_arbiter: bool,
     /// Sign every request (ACL), to measure what signing costs
     #[arg(long, value_name = "ACCESS_KEY:SECRET_KEY", value_parser = acl_pair,
           conflicts_with = "acl_enable")]
@@ -264,8 +263,7 @@ pub struct Opts {
     pub serialize: SerializeType,
     pub group: String,
     pub broker_fault: Option<(BrokerFault, Duration)>,
-    /// As given; unset, the producer's default (on with auto-batching).
-    pub connection_arbiter: Option<bool>,
+    pub connection_arbiter: bool,
     /// Sign every request with these credentials.
     pub acl: Option<AclCredentials>,
     /// The baseline client (benches/support/baseline.rs) instead of a producer.
@@ -385,7 +383,7 @@ pub fn parse_args() -> Opts {
             (o.compress_over.is_some(), "--compress-over"),
             (o.compress_type.is_some(), "--compress-type"),
             (o.compress_level.is_some(), "--compress-level"),
-            (o.connection_arbiter.is_some(), "--connection-arbiter"),
+            (o.connection_arbiter, "--connection-arbiter"),
             (o.acl.is_some(), "--acl"),
             (o.rate.is_some(), "--rate"),
             (o.auto_batch.is_some(), "--auto-batch"),

@@ -95,10 +95,8 @@ pub async fn run(
     let mut builder = ProducerConfig::builder(opts.group.as_str())
         .namesrv_addr(&namesrv)
         .send_timeout(opts.send_timeout)
-        .serialize_type(opts.serialize);
-    if let Some(arbiter) = opts.connection_arbiter {
-        builder = builder.connection_arbiter(arbiter);
-    }
+        .serialize_type(opts.serialize)
+        .connection_arbiter(opts.connection_arbiter);
     if let Some(domain) = &opts.namesrv_domain {
         builder = builder.namesrv_domain(domain.as_str());
     }

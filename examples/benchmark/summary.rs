@@ -30,7 +30,7 @@ pub fn print_summary(opts: &Opts, stats: &RefCell<Stats>, result: RunResult) {
         "topic": opts.topic,
         "size": opts.size,
         "serialize": opts.serialize.name(),
-        "connection_arbiter": opts.connection_arbiter.unwrap_or(opts.auto_batch.is_some()),
+        "connection_arbiter": opts.connection_arbiter,
         "concurrency": opts.concurrency,
         "acl": opts.acl.is_some(),
         "auto_batch": opts.auto_batch.is_some(),

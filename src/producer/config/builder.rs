@@ -39,8 +39,6 @@ use crate::runtime::route_manager::RouteConfig;
 pub struct ProducerConfigBuilder {
     pub(super) config: ProducerConfig,
     client_ip: Option<IpAddr>,
-    /// `connection_arbiter` as set; unset, build() turns it on with auto-batching.
-    pub(super) connection_arbiter: Option<bool>,
     // Problems met by infallible setters, reported by build().
     pub(super) errors: Vec<String>,
 }
@@ -92,7 +90,6 @@ impl ProducerConfigBuilder {
                 },
             },
             client_ip: None,
-            connection_arbiter: None,
             errors: Vec::new(),
         }
     }
@@ -593,9 +590,6 @@ impl ProducerConfigBuilder {
         if let Some(a) = &c.auto_batch {
             a.check(c.limits.max_message_size)?;
         }
-        // A batching producer hands its connections a request per batch, so the
-        // arbiter costs little and frees the producer's thread (`benches/send.rs`).
-        c.instance.connection_arbiter = self.connection_arbiter.unwrap_or(c.auto_batch.is_some());
         let route = &mut c.instance.route;
         if route.default_topic_queue_nums <= 0 {
             return Err(Error::config(

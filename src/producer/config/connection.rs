@@ -50,24 +50,10 @@ impl ProducerConfigBuilder {
 
     /// Runs the broker connections (socket reads, writes, framing) on an arbiter
     /// of their own, a second thread, instead of the producer's. Producers that
-    /// share a client instance share that arbiter (the first one's setting holds).
-    ///
-    /// Default: on with [`auto_batch`](Self::auto_batch), off without. A
-    /// batching producer hands its connections one request per batch, so the
-    /// second thread costs one hop per batch and takes the socket work off the
-    /// producer's thread; without batching the hop per send costs more than it
-    /// saves. See the `send` benchmark for the trade-off on a 2-core machine.
-    ///
-    /// ```
-    /// use actix_rocketmq::{AutoBatch, ProducerConfig};
-    /// assert!(!ProducerConfig::builder("g").build()?.connection_arbiter());
-    /// let batching = ProducerConfig::builder("g").auto_batch(AutoBatch::new());
-    /// assert!(batching.clone().build()?.connection_arbiter());
-    /// assert!(!batching.connection_arbiter(false).build()?.connection_arbiter());
-    /// # Ok::<(), actix_rocketmq::error::Error>(())
-    /// ```
+    /// share a client instance share that arbiter. See the `send` benchmark for
+    /// the trade-off on a 2-core machine.
     pub fn connection_arbiter(mut self, enable: bool) -> Self {
-        self.connection_arbiter = Some(enable);
+        self.config.instance.connection_arbiter = enable;
         self
     }
 
