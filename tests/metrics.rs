@@ -15,8 +15,7 @@ use std::time::Duration;
 use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
 use actix_rocketmq::testkit::{Fault, TestCluster};
 use actix_rocketmq::{
-    AutoBatch, Message, SendMessage, SendMessageInTransaction, TransactionCheck,
-    TransactionResolution,
+    Message, SendMessage, SendMessageInTransaction, TransactionCheck, TransactionResolution,
 };
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
@@ -408,23 +407,8 @@ async fn backpressure_waits_are_counted() {
 /// share in the gauges too: nothing is left in flight once every reply is in.
 #[actix_rt::test]
 async fn batched_sends_leave_nothing_in_flight() {
-    const T: &str = "MetricsBatched";
-    let cluster = cluster_with(T, &["broker-a"]).await;
-    // Slow answers keep a request in flight, so later sends are gathered.
-    cluster
-        .broker("broker-a")
-        .inject(Fault::delay(Duration::from_millis(20)).on_sends().forever());
-    let producer = start(
-        config("metrics_batched_group", &cluster)
-            .auto_batch(AutoBatch::new().max_in_flight_requests(1)),
-    )
-    .await;
-    let sends: Vec<_> = (0..40)
-        .map(|i| producer.send(SendMessage::new(Message::new(T, format!("m{i}")))))
-        .collect();
-    for r in within(LIMIT, "sends", futures::future::join_all(sends)).await {
-        r.unwrap().expect("stored");
-    }
+    let (cluster, producer) = slow_batching("MetricsBatched", "metrics_batched_group").await;
+    send_all(&producer, "MetricsBatched", 40).await;
     assert!(
         !cluster
             .broker("broker-a")

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix_rocketmq::internals::protocol::codes::{request_code, response_code};
 use actix_rocketmq::testkit::Fault;
-use actix_rocketmq::{AutoBatch, Message, SendMessage};
+use actix_rocketmq::{Message, SendMessage};
 use support::*;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -298,23 +298,8 @@ async fn attempts_and_failures_are_on_the_span() {
 #[actix_rt::test]
 async fn batched_sends_keep_their_own_spans() {
     let (spans, _guard) = capture();
-    const T: &str = "SpanBatched";
-    let cluster = cluster_with(T, &["broker-a"]).await;
-    // Slow answers keep requests in flight, so later sends are gathered.
-    cluster
-        .broker("broker-a")
-        .inject(Fault::delay(Duration::from_millis(20)).on_sends().forever());
-    let producer = start(
-        config("span_batched_group", &cluster)
-            .auto_batch(AutoBatch::new().max_in_flight_requests(1)),
-    )
-    .await;
-    let sends = (0..40).map(|i| producer.send(SendMessage::new(Message::new(T, format!("m{i}")))));
-    let results: Vec<_> = within(LIMIT, "sends", futures::future::join_all(sends))
-        .await
-        .into_iter()
-        .map(|r| r.expect("mailbox").expect("stored"))
-        .collect();
+    let (cluster, producer) = slow_batching("SpanBatched", "span_batched_group").await;
+    let results = send_all(&producer, "SpanBatched", 40).await;
 
     let batches = cluster
         .broker("broker-a")

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_rocketmq::testkit::{BrokerMessage, TestCluster};
+use actix_rocketmq::testkit::{BrokerMessage, Fault, TestCluster};
 use actix_rocketmq::{
-    Error, Message as MqMessage, ProducerActor, ProducerConfig, ProducerConfigBuilder, SendOutcome,
-    SendResult,
+    AutoBatch, Error, Message as MqMessage, ProducerActor, ProducerConfig, ProducerConfigBuilder,
+    SendMessage, SendOutcome, SendResult,
 };
 
 /// The topic every helper cluster serves, with 4 queues on each broker.
@@ -60,6 +60,33 @@ pub fn config(group: &str, cluster: &TestCluster) -> ProducerConfigBuilder {
 pub async fn start(builder: ProducerConfigBuilder) -> Addr<ProducerActor> {
     let cfg = builder.build().expect("valid producer config");
     ProducerActor::start(cfg).await.expect("producer starts")
+}
+
+/// A producer that gathers: `broker-a` alone serves `topic` and answers each
+/// send 20 ms late, so with one request in flight the next sends wait in a batch.
+pub async fn slow_batching(topic: &str, group: &str) -> (TestCluster, Addr<ProducerActor>) {
+    let cluster = cluster_with(topic, &["broker-a"]).await;
+    cluster
+        .broker("broker-a")
+        .inject(Fault::delay(Duration::from_millis(20)).on_sends().forever());
+    let producer =
+        start(config(group, &cluster).auto_batch(AutoBatch::new().max_in_flight_requests(1))).await;
+    (cluster, producer)
+}
+
+/// `n` sends of `topic` at once (bodies `m0`, `m1`, ...), every one stored, in order.
+pub async fn send_all(producer: &Addr<ProducerActor>, topic: &str, n: usize) -> Vec<SendResult> {
+    let sends =
+        (0..n).map(|i| producer.send(SendMessage::new(MqMessage::new(topic, format!("m{i}")))));
+    within(
+        Duration::from_secs(10),
+        "sends",
+        futures::future::join_all(sends),
+    )
+    .await
+    .into_iter()
+    .map(|r| r.expect("mailbox").expect("stored"))
+    .collect()
 }
 
 /// A message of [`TOPIC`] with body `body`.
