@@ -6,12 +6,13 @@
 //!
 //! Ignored by a plain `cargo test`; `scripts/test.sh` runs it.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
-use std::future::Future;
 use std::time::Duration;
 
 use actix_rocketmq::internals::protocol::response_code;
@@ -19,19 +20,13 @@ use actix_rocketmq::internals::runtime::ConnectionConfig;
 use actix_rocketmq::{
     AclCredentials, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown,
 };
+use e2e::within;
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 
 const STEP: Duration = Duration::from_secs(20);
 const USER: &str = "rocketmq";
 const PASSWORD: &str = "12345678";
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
 
 async fn producer(rig: &Rig, creds: Option<AclCredentials>) -> actix::Addr<ProducerActor> {
     let mut b = ProducerConfig::builder(unique("e2e_acl_group"))

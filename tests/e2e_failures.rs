@@ -7,6 +7,8 @@
 //! Ignored by a plain `cargo test`; run with `scripts/test.sh`, or by hand:
 //! `RMQ_E2E=1 cargo test --all-features --test e2e_failures -- --include-ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
@@ -14,7 +16,6 @@ mod rig;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use actix_rocketmq::{
     Error, ErrorKind, FetchPublishQueues, Message, MessageQueue, ProducerActor, ProducerConfig,
     SendMessage, SendOutcome, SendResult, Shutdown,
 };
+use e2e::within;
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 use tokio::time::Instant;
@@ -36,13 +38,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 /// Scheduling slack on a busy 2-core machine, on top of the send timeout.
 const SLACK: Duration = Duration::from_millis(1500);
 const QUEUES: i32 = 4;
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
 
 /// Starts a private rig off the runtime thread (the script blocks for a second or two).
 async fn private_rig(brokers: usize) -> Arc<Rig> {

@@ -8,12 +8,13 @@
 //! Ignored by a plain `cargo test`; `scripts/test.sh` runs it, or by hand:
 //! `RMQ_E2E=1 cargo test --all-features --test e2e_namespace -- --include-ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,19 +25,13 @@ use actix_rocketmq::internals::protocol::frame::decode_frame;
 use actix_rocketmq::internals::protocol::message::property;
 use actix_rocketmq::{Message, ProducerActor, ProducerConfig, SendMessage, SendStatus, Shutdown};
 use bytes::Bytes;
+use e2e::within;
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const STEP: Duration = Duration::from_secs(20);
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
 
 /// What clients sent through the proxy, one byte stream per connection.
 type Recorded = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;

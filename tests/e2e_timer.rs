@@ -10,20 +10,19 @@
 //! `RMQ_E2E=1 cargo test --all-features --test e2e_timer -- --include-ignored`
 //! (the rig is started by the test itself from `scripts/rig.sh`).
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
 mod rig;
 
-use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
-use actix_rocketmq::{
-    ErrorKind, Message, ProducerActor, ProducerConfig, RecallMessage, SendMessage, SendResult,
-    Shutdown,
-};
+use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, RecallMessage};
+use e2e::{send, shutdown, within};
 use readback::{ReadBack, StoredMessage, unique};
 use rig::Rig;
 
@@ -47,13 +46,6 @@ fn rig() -> &'static Rig {
             vec![("RMQ_RIG_STORE_EXTRA", "timerPrecisionMs = 100".to_owned())]
         })
     })
-}
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
 }
 
 fn now_ms() -> u64 {
@@ -86,19 +78,6 @@ async fn setup(prefix: &str) -> (ReadBack, String, String, Addr<ProducerActor>) 
         .await
         .expect("producer starts");
     (rb, broker, topic, producer)
-}
-
-async fn send(p: &Addr<ProducerActor>, msg: Message) -> SendResult {
-    within(STEP, "send", p.send(SendMessage::new(msg)))
-        .await
-        .expect("producer alive")
-        .unwrap_or_else(|e| panic!("send failed: {e}"))
-}
-
-async fn shutdown(p: &Addr<ProducerActor>) {
-    within(STEP, "Shutdown", p.send(Shutdown))
-        .await
-        .expect("producer alive");
 }
 
 /// Everything readable in `topic` now.

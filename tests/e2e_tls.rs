@@ -7,6 +7,8 @@
 //!
 //! Ignored by a plain `cargo test`; `scripts/test.sh` runs it.
 
+#[path = "support/e2e.rs"]
+mod e2e;
 #[path = "support/readback.rs"]
 mod readback;
 #[path = "support/rig.rs"]
@@ -14,23 +16,16 @@ mod rig;
 #[path = "support/tls.rs"]
 mod tls;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_rocketmq::internals::runtime::ConnectionConfig;
 use actix_rocketmq::{ErrorKind, Message, ProducerActor, ProducerConfig, SendMessage, Shutdown};
+use e2e::within;
 use readback::{ReadBack, assert_at_result, assert_same_message, unique};
 use rig::Rig;
 
 const STEP: Duration = Duration::from_secs(20);
-
-async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what} did not finish within {limit:?}"),
-    }
-}
 
 #[actix_rt::test]
 #[ignore = "needs the real broker: run scripts/test.sh"]
