@@ -105,13 +105,30 @@ impl ProducerActor {
                     });
             gather.spares.put_group(jobs);
             match built {
-                Ok(job) => self.attempt(job, ctx),
+                Ok(job) => {
+                    self.attempt(job, ctx);
+                    self.let_connection_write(ctx);
+                }
                 Err((members, err)) => {
                     // Over maxMessageSize (never, with the checked config): each member fails.
                     let job_reply = ReplyTo::Batch(members);
                     self.end_members(job_reply, Err(err), Some(slot), None, ctx);
                 }
             }
+        }
+    }
+
+    /// After a batch left: with the connections on this thread, the producer
+    /// pauses for one scheduler pass, so the connection writes the batch before
+    /// the sends still in the mailbox form the next one. Otherwise both leave in
+    /// one write, their replies come back in one read, and the two stay paired
+    /// round after round, the thread idle while both are on the wire
+    /// (`scripts/ab.sh`, 128 B, 256 in flight: 705k → 837k msg/s). With the
+    /// connections on their own arbiter the batch is written at once anyway, and
+    /// the pause only costs (854k → 804k): none there.
+    fn let_connection_write(&self, ctx: &mut Context<Self>) {
+        if !self.cfg.connection_arbiter() {
+            ctx.wait(actix::fut::wrap_future::<_, Self>(tokio::task::yield_now()));
         }
     }
 
