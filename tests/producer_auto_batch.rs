@@ -399,6 +399,52 @@ async fn a_member_times_out_at_its_own_deadline_inside_a_retried_batch() {
     }
 }
 
+/// A send whose time ran out before its batch left (here: waiting for the
+/// topic's route, which a slow name server answers after its deadline) is
+/// answered with its timeout and never written; the batch leaves without it.
+#[actix_rt::test]
+async fn a_member_past_its_deadline_is_not_sent() {
+    let cluster = one_broker().await;
+    cluster.namesrv().inject(
+        Fault::delay(Duration::from_millis(400))
+            .on(request_code::GET_ROUTEINFO_BY_TOPIC)
+            .on_topic(TOPIC),
+    );
+    let producer = start(
+        config("ab_expired", &cluster).auto_batch(AutoBatch::new().max_in_flight_requests(1)),
+    )
+    .await;
+    let sends = [
+        producer.send(SendMessage::new(msg("long1"))),
+        producer.send(SendMessage::new(msg("short")).with_timeout(Duration::from_millis(150))),
+        producer.send(SendMessage::new(msg("long2"))),
+    ];
+    let [long1, short, long2] = within(LIMIT, "sends", join_all(sends))
+        .await
+        .try_into()
+        .expect("three replies");
+    let err = short.unwrap().expect_err("the short send times out");
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err}");
+    long1.unwrap().expect("stored");
+    long2.unwrap().expect("stored");
+    let a = cluster.broker("broker-a");
+    let written: Vec<_> = batches(&cluster, "broker-a")
+        .into_iter()
+        .flatten()
+        .map(|m| m.body)
+        .chain(
+            a.received_with_code(request_code::SEND_MESSAGE_V2)
+                .iter()
+                .map(|r| r.body().clone()),
+        )
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert!(
+        written.iter().all(|b| !b.starts_with(b"short")),
+        "{written:?}"
+    );
+}
+
 /// Gathered sends count against the in-flight bounds one by one: the producer
 /// never holds more than `max_in_flight`, and the rest wait their turn.
 #[actix_rt::test]

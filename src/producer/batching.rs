@@ -132,9 +132,11 @@ impl ProducerActor {
         }
     }
 
-    /// Before a batch's attempt: its members' hooks (a forbidden member is
-    /// answered and drops out), and a new body when members dropped out.
-    /// `false` when no member is left to send.
+    /// Before a batch's attempt: members whose deadline passed are answered
+    /// with their timeout and drop out (a send that waited out its time for a
+    /// route is never written), then its members' hooks run (a forbidden
+    /// member is answered and drops out), and a new body is made when members
+    /// dropped out. `false` when no member is left to send.
     pub(crate) fn prepare_batch_attempt(
         &mut self,
         job: &mut Job,
@@ -146,6 +148,10 @@ impl ProducerActor {
         };
         let members = members.clone();
         let mut m = members.borrow_mut();
+        // One clock read per batch attempt; the batch's own deadline is its latest member's.
+        for (member, err) in m.expire(Instant::now()) {
+            self.answer_member(member, Err(err));
+        }
         m.attempts = job.attempts + 1;
         m.brokers_tried.clone_from(&job.brokers_tried);
         if self.outcome.has_hooks() {
