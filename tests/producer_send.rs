@@ -95,6 +95,59 @@ async fn test_send_message_no_route() {
     );
 }
 
+/// Sends waiting for a slow route look-up are each answered by their own
+/// deadline: one that joins the look-up with less time than the send that
+/// started it times out at its deadline, not at the look-up's; and when the
+/// look-up outlives the send that started it, a send with time left keeps
+/// waiting and is stored once the route comes.
+#[actix_rt::test]
+async fn sends_waiting_for_a_route_keep_their_own_deadlines() {
+    let cluster = one_broker().await;
+    cluster.namesrv().inject(
+        Fault::delay(Duration::from_millis(600))
+            .on(request_code::GET_ROUTEINFO_BY_TOPIC)
+            .on_topic(TOPIC),
+    );
+    let producer = start(config("route_wait_group", &cluster)).await;
+    let t0 = tokio::time::Instant::now();
+    let timed = |timeout: u64| {
+        let send = producer.send(
+            SendMessage::new(msg(format!("t{timeout}")))
+                .with_timeout(Duration::from_millis(timeout)),
+        );
+        async move { (send.await.unwrap(), t0.elapsed()) }
+    };
+    // Started first, bounds the look-up at 300 ms; then one due sooner, one due later.
+    let (first, short, long) = within(
+        LIMIT,
+        "sends",
+        futures::future::join3(timed(300), timed(100), timed(3000)),
+    )
+    .await;
+    for ((res, at), due) in [(first, 300), (short, 100)] {
+        let err = res.expect_err("no route in time");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Timeout {
+                    waiting_for: actix_rocketmq::WaitingFor::Route,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            at >= Duration::from_millis(due) && at < Duration::from_millis(due + 150),
+            "due at {due} ms, answered after {at:?}"
+        );
+    }
+    let (res, at) = long;
+    res.expect("stored once the route came");
+    assert!(at >= Duration::from_millis(500), "{at:?}");
+    let stored = cluster.broker("broker-a").messages(TOPIC);
+    assert_eq!(stored.len(), 1, "only the send with time left is written");
+}
+
 /// Java `testSendMessageSync_Success`: the result describes what the broker stored.
 #[actix_rt::test]
 async fn test_send_message_sync_success() {

@@ -18,7 +18,7 @@ use super::config::ProducerConfig;
 use super::messages::{GetProducerStats, ProducerStats, Shutdown};
 use super::observe::Observer;
 use super::request_reply::Requests;
-use super::routes::{RouteCache, connections_for, find_route};
+use super::routes::RouteCache;
 use super::send::admission::{Admission, Offer, Unblocked};
 use super::send::gather::Gather;
 use super::send::header_cache::HeaderCache;
@@ -29,7 +29,7 @@ use super::send::reply::ReplyTo;
 use super::send::{Job, Route};
 use super::send_result::SendResult;
 use super::trace::{FlushTrace, GetTraceDispatcher, Tracer};
-use crate::error::{Error, ErrorKind, WaitingFor};
+use crate::error::{Error, ErrorKind};
 use crate::protocol::message::Message;
 use crate::protocol::message_id::{UniqIdGenerator, now_ms};
 use crate::runtime::connection::Reply;
@@ -39,11 +39,6 @@ use crate::runtime::instance::{
 };
 use crate::runtime::namesrv_http;
 use crate::runtime::route_manager::{PublishInfo, Unsubscribe};
-use crate::runtime::{Connection, RouteError};
-
-/// A route look-up: the publish info with the masters' connections, or why
-/// not (`None`: no answer within the send timeout).
-type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<RouteError>>;
 
 /// A RocketMQ producer: an actor that sends messages to brokers.
 ///
@@ -299,60 +294,6 @@ impl ProducerActor {
         }
     }
 
-    fn route_then_attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
-        if let Some(info) = self.routes.usable(job.topic()) {
-            return self.attempt_with(job, info, ctx);
-        }
-        let Some((topic, deadline)) = self.routes.wait(job) else {
-            return;
-        };
-        let find = self.routes.find(topic.clone(), ctx.address().recipient());
-        let lookup = find_route(self.handles.route_manager.clone(), find);
-        let instance = self.handles.instance.clone();
-        // `Err(None)`: no answer in time (a slow name server), which is a
-        // timeout of the waiting sends, not a shut-down client.
-        let lookup = async move {
-            let info = lookup.await.map_err(Some)?;
-            let conns = connections_for(&instance, &info).await;
-            Ok((info, conns))
-        };
-        let fut = async move {
-            tokio::time::timeout_at(deadline, lookup)
-                .await
-                .unwrap_or(Err(None))
-        };
-        ctx.spawn(
-            fut.into_actor(self)
-                .map(move |res, act, ctx| act.on_route(topic, res, ctx)),
-        );
-    }
-
-    fn on_route(&mut self, topic: String, res: RouteLookup, ctx: &mut Context<Self>) {
-        let jobs = self.routes.take_waiting(&topic);
-        match res {
-            Ok((info, conns)) => {
-                self.routes.learn(topic, info, conns);
-                for job in jobs {
-                    self.attempt(job, ctx);
-                }
-            }
-            Err(Some(e)) => {
-                let err = Error::from(e);
-                for job in jobs {
-                    self.finish(job, Err(err.clone()), ctx);
-                }
-            }
-            Err(None) => {
-                let now = Instant::now();
-                for job in jobs {
-                    let err = Error::timeout(now - job.received, 0, Vec::new())
-                        .waiting_for(WaitingFor::Route);
-                    self.finish(job, Err(err), ctx);
-                }
-            }
-        }
-    }
-
     /// One attempt: pick a queue and broker, stamp the header, hand the frame to the connection.
     pub(crate) fn attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
         if let Some(info) = self.routes.get(job.topic()).cloned() {
@@ -366,7 +307,12 @@ impl ProducerActor {
     }
 
     /// [`Self::attempt`] with the topic's publish info already looked up.
-    fn attempt_with(&mut self, mut job: Box<Job>, info: PublishInfo, ctx: &mut Context<Self>) {
+    pub(crate) fn attempt_with(
+        &mut self,
+        mut job: Box<Job>,
+        info: PublishInfo,
+        ctx: &mut Context<Self>,
+    ) {
         if job.gather.is_none() && job.attempts == 0 && self.gather.is_some() {
             // No clock read for a send that is gathered: the gatherer's timer ends it at its deadline.
             job = match self.gather_or_go(job, &info, ctx) {

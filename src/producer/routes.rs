@@ -16,6 +16,7 @@ use super::config::ProducerConfig;
 use super::fault::LatencyFaultTolerance;
 use super::messages::FetchPublishQueues;
 use super::selector::{MessageQueueSelector, QueueSelection, SelectorArg};
+use super::send::outcome::Outcome;
 use super::send::{Job, Route};
 use crate::error::{Error, WaitingFor};
 use crate::protocol::route::MASTER_ID;
@@ -70,18 +71,32 @@ impl RouteCache {
         self.routes.get(topic).filter(|i| i.ok()).cloned()
     }
 
-    /// Parks `job` until its topic's route is known; the topic and the
-    /// look-up's deadline when this job is the first to wait (it must start one).
-    pub(crate) fn wait(&mut self, job: Box<Job>) -> Option<(String, Instant)> {
-        let topic = job.topic().to_owned();
-        let waiting = self.waiting.entry(topic.clone()).or_default();
+    /// Parks `job` until its topic's route is known, and says what that
+    /// takes (see [`RouteWait`]).
+    pub(crate) fn wait(&mut self, job: Box<Job>) -> RouteWait {
+        let deadline = job.deadline;
+        let waiting = self.waiting.entry(job.topic().to_owned()).or_default();
+        let earliest = waiting.iter().map(|j| j.deadline).min();
         waiting.push(job);
-        if waiting.len() > 1 {
-            return None;
+        let topic = || waiting[0].topic().to_owned();
+        match earliest {
+            None => RouteWait::Lookup(topic(), deadline),
+            Some(e) if deadline < e => RouteWait::Joined(Some((topic(), deadline))),
+            Some(_) => RouteWait::Joined(None),
         }
-        // The first waiting send has the earliest deadline: no look-up outlives it.
-        let deadline = waiting[0].deadline;
-        Some((topic, deadline))
+    }
+
+    /// The sends waiting for `topic`'s route whose deadline passed by `now`.
+    #[allow(clippy::vec_box)]
+    pub(crate) fn take_expired(&mut self, topic: &str, now: Instant) -> Vec<Box<Job>> {
+        let Some(waiting) = self.waiting.get_mut(topic) else {
+            return Vec::new();
+        };
+        let (expired, rest) = std::mem::take(waiting)
+            .into_iter()
+            .partition(|j| j.deadline <= now);
+        *waiting = rest;
+        expired
     }
 
     /// The sends that waited for `topic`'s route.
@@ -217,6 +232,17 @@ impl RouteCache {
     }
 }
 
+/// What a send that waits for its topic's route needs.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RouteWait {
+    /// It is the first to wait: a look-up starts, bounded by its deadline.
+    Lookup(String, Instant),
+    /// Others wait already, so a look-up runs. `Some` when this send's
+    /// deadline comes before theirs, before the look-up's bound: a timer must
+    /// answer it then ([`RouteCache::take_expired`]).
+    Joined(Option<(String, Instant)>),
+}
+
 /// The one route look-up: `find` asked of the route manager, its answer
 /// awaited (`RouteError::Shutdown` when either side is gone).
 pub(crate) async fn find_route(
@@ -307,6 +333,88 @@ pub(crate) fn user_queue(cfg: &ProducerConfig, queue: MessageQueue) -> MessageQu
             ..queue
         },
         None => queue,
+    }
+}
+
+/// What a route look-up brings back: the publish info with the masters'
+/// connections, or why not (`None`: no answer by the look-up's bound, the
+/// deadline of the send that started it).
+type RouteLookup = Result<(PublishInfo, Vec<(String, Connection)>), Option<RouteError>>;
+
+impl ProducerActor {
+    /// A send's attempt once its topic's route is known: at once when it is
+    /// cached, else after the one look-up for the topic. Every waiting send is
+    /// answered by its own deadline.
+    pub(crate) fn route_then_attempt(&mut self, job: Box<Job>, ctx: &mut Context<Self>) {
+        if let Some(info) = self.routes.usable(job.topic()) {
+            return self.attempt_with(job, info, ctx);
+        }
+        let (topic, deadline) = match self.routes.wait(job) {
+            RouteWait::Lookup(topic, deadline) => (topic, deadline),
+            RouteWait::Joined(None) => return,
+            RouteWait::Joined(Some((topic, at))) => {
+                // Due before the running look-up's bound: a timer of its own.
+                let after = at.saturating_duration_since(Instant::now());
+                ctx.run_later(after, move |act, ctx| act.route_waits_expired(&topic, ctx));
+                return;
+            }
+        };
+        let find = self.routes.find(topic.clone(), ctx.address().recipient());
+        let lookup = find_route(self.handles.route_manager.clone(), find);
+        let instance = self.handles.instance.clone();
+        let lookup = async move {
+            let info = lookup.await.map_err(Some)?;
+            let conns = connections_for(&instance, &info).await;
+            Ok((info, conns))
+        };
+        let fut = async move {
+            tokio::time::timeout_at(deadline, lookup)
+                .await
+                .unwrap_or(Err(None))
+        };
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |res, act, ctx| act.on_route(topic, res, ctx)),
+        );
+    }
+
+    fn on_route(&mut self, topic: String, res: RouteLookup, ctx: &mut Context<Self>) {
+        let jobs = self.routes.take_waiting(&topic);
+        match res {
+            Ok((info, conns)) => {
+                self.routes.learn(topic, info, conns);
+                for job in jobs {
+                    self.attempt(job, ctx);
+                }
+            }
+            Err(Some(e)) => {
+                let err = Error::from(e);
+                for job in jobs {
+                    self.finish(job, Err(err.clone()), ctx);
+                }
+            }
+            // No answer by the deadline of the send that started the look-up:
+            // that send times out; those with time left look again (the route
+            // manager joins a fetch already running, so no extra query).
+            Err(None) => {
+                let now = Instant::now();
+                for job in jobs {
+                    if job.deadline <= now {
+                        self.follow(Outcome::too_late(job, now), ctx);
+                    } else {
+                        self.route_then_attempt(job, ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A waiting send's own deadline came before the look-up's: it times out now.
+    fn route_waits_expired(&mut self, topic: &str, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        for job in self.routes.take_expired(topic, now) {
+            self.follow(Outcome::too_late(job, now), ctx);
+        }
     }
 }
 
