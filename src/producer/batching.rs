@@ -148,12 +148,13 @@ impl ProducerActor {
         };
         let members = members.clone();
         let mut m = members.borrow_mut();
-        // One clock read per batch attempt; the batch's own deadline is its latest member's.
+        m.brokers_tried.clone_from(&job.brokers_tried);
+        // One clock read per batch attempt; the batch's own deadline is its latest
+        // member's. Before `attempts` counts this one: the timeouts name the attempts made.
         for (member, err) in m.expire(Instant::now()) {
             self.answer_member(member, Err(err));
         }
         m.attempts = job.attempts + 1;
-        m.brokers_tried.clone_from(&job.brokers_tried);
         if self.outcome.has_hooks() {
             let addr = self
                 .routes
