@@ -14,7 +14,10 @@ pub const FLAG_ONEWAY: i32 = 2;
 ///
 /// A vector, not a map: headers have a dozen fields, lookups are rare, and the
 /// order is kept so a decoded frame re-encodes byte for byte. The values share
-/// one string (a decoded reply costs one allocation for all of them, not one each).
+/// one string, or are read in place from the frame they were decoded from (a
+/// decoded reply allocates nothing for them: a batch reply's `msgId` list is
+/// ~4 KiB, and an allocation of that size made glibc consolidate its free
+/// lists once per reply).
 ///
 /// Fields can also arrive already encoded ([`ExtFields::with_encoded`]): a
 /// producer encodes the fields a message keeps across retries once, and each
@@ -24,8 +27,30 @@ pub const FLAG_ONEWAY: i32 = 2;
 pub struct ExtFields {
     /// Each key with the byte range of its value in `values`.
     fields: Vec<(Cow<'static, str>, u32, u32)>,
-    values: String,
+    values: Values,
     encoded: Option<EncodedFields>,
+}
+
+/// A value read in place: made of `&str`s, so valid, but checked rather than trusted.
+fn frame_str(frame: &Bytes, start: u32, end: u32) -> &str {
+    frame
+        .get(start as usize..end as usize)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("")
+}
+
+/// Where the values' bytes are.
+#[derive(Debug, Clone)]
+enum Values {
+    Owned(String),
+    /// A decoded frame: each range is a value's UTF-8 bytes in place.
+    Frame(Bytes),
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values::Owned(String::new())
+    }
 }
 
 /// Header fields encoded once in one serialization (see
@@ -45,7 +70,7 @@ impl ExtFields {
     pub fn with_capacity(n: usize) -> Self {
         ExtFields {
             fields: Vec::with_capacity(n),
-            values: String::new(),
+            values: Values::default(),
             encoded: None,
         }
     }
@@ -53,15 +78,38 @@ impl ExtFields {
     pub fn with_capacity_and_bytes(n: usize, bytes: usize) -> Self {
         ExtFields {
             fields: Vec::with_capacity(n),
-            values: String::with_capacity(bytes),
+            values: Values::Owned(String::with_capacity(bytes)),
             encoded: None,
         }
+    }
+    /// An empty field list with room for `n` fields whose values are slices
+    /// of `frame` (see [`push_in_frame`](ExtFields::push_in_frame)).
+    pub(crate) fn in_frame(frame: Bytes, n: usize) -> Self {
+        ExtFields {
+            fields: Vec::with_capacity(n),
+            values: Values::Frame(frame),
+            encoded: None,
+        }
+    }
+    /// Appends `value`, read where it lies in the frame of
+    /// [`in_frame`](ExtFields::in_frame) (copied if it lies elsewhere).
+    pub(crate) fn push_in_frame(&mut self, key: Cow<'static, str>, value: &str) {
+        if let Values::Frame(frame) = &self.values {
+            // A slice of the frame is found by its address; anything else is copied.
+            let start = (value.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+            let end = start.wrapping_add(value.len());
+            if start <= end && end <= frame.len() && end <= u32::MAX as usize {
+                self.fields.push((key, start as u32, end as u32));
+                return;
+            }
+        }
+        self.push(key, value);
     }
     /// Fields that start with `encoded` (written first), plus room for `n` more.
     pub fn with_encoded(encoded: EncodedFields, n: usize) -> Self {
         ExtFields {
             fields: Vec::with_capacity(n),
-            values: String::new(),
+            values: Values::default(),
             encoded: Some(encoded),
         }
     }
@@ -70,13 +118,31 @@ impl ExtFields {
         self.encoded.as_ref()
     }
     fn value(&self, start: u32, end: u32) -> &str {
-        // Ranges are only ever made by `push_str`, on char boundaries.
-        self.values.get(start as usize..end as usize).unwrap_or("")
+        match &self.values {
+            // Ranges are only ever made by `push_str`, on char boundaries.
+            Values::Owned(s) => s.get(start as usize..end as usize).unwrap_or(""),
+            Values::Frame(b) => frame_str(b, start, end),
+        }
     }
     fn push_str(&mut self, value: &str) -> (u32, u32) {
-        let start = self.values.len() as u32;
-        self.values.push_str(value);
-        (start, self.values.len() as u32)
+        let mut values = match std::mem::take(&mut self.values) {
+            Values::Owned(s) => s,
+            // Changed after decoding (rare): the values move out of their frame first.
+            Values::Frame(frame) => {
+                let mut owned = String::new();
+                for field in &mut self.fields {
+                    let start = owned.len() as u32;
+                    owned.push_str(frame_str(&frame, field.1, field.2));
+                    (field.1, field.2) = (start, owned.len() as u32);
+                }
+                owned
+            }
+        };
+        let start = values.len() as u32;
+        values.push_str(value);
+        let end = values.len() as u32;
+        self.values = Values::Owned(values);
+        (start, end)
     }
     /// Sets `key` to `value`, replacing an earlier value of the same key.
     pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl AsRef<str>) {

@@ -7,7 +7,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::codes::SerializeType;
 use super::command::RemotingCommand;
 use super::error::ProtocolError;
-use super::serialize::{decode_header, encode_header};
+use super::serialize::{decode_header_in, encode_header};
 
 /// The Java client's `com.rocketmq.remoting.frameMaxLength`, including the length prefix.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
@@ -97,7 +97,7 @@ impl Decoder for RemotingCodec {
                 frame.len()
             )));
         }
-        let header = decode_header(&frame[..header_len], ty)?;
+        let header = decode_header_in(&frame, header_len, ty)?;
         frame.advance(header_len);
         Ok(Some(RemotingCommand {
             code: header.code,
@@ -207,6 +207,43 @@ mod tests {
             Err(ProtocolError::FrameTooLarge { .. })
         ));
         assert!(out.is_empty());
+    }
+
+    /// A decoded header's values are read where they lie in the frame, in
+    /// both serializations; changing them afterwards moves them out intact.
+    #[test]
+    fn decoded_values_are_read_in_place_and_stay_right_when_changed() {
+        for ty in [SerializeType::Json, SerializeType::RocketMq] {
+            let mut ext = ExtFields::new();
+            ext.push("msgId", "A".repeat(4096));
+            ext.push("queueId", "3");
+            ext.push("queueOffset", "70");
+            let mut cmd = RemotingCommand::request(10, ext);
+            cmd.serialize_type = ty;
+            let frame = encode_frame(&cmd).unwrap();
+            let mut buf = BytesMut::from(&frame[..]);
+            let mut got = RemotingCodec::default().decode(&mut buf).unwrap().unwrap();
+            assert_eq!(got, cmd, "{ty:?}");
+            let fields = got.ext_fields.as_mut().unwrap();
+            let id = fields.get("msgId").unwrap();
+            let in_frame = |p: *const u8| {
+                let range = buf.as_ptr() as usize - frame.len()..buf.as_ptr() as usize;
+                range.contains(&(p as usize))
+            };
+            assert!(in_frame(id.as_ptr()), "{ty:?}: msgId was copied");
+            fields.insert("queueId", "5");
+            fields.push("extra", "x");
+            let now: Vec<_> = fields.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            let want = [
+                ("msgId", "A".repeat(4096)),
+                ("queueId", "5".into()),
+                ("queueOffset", "70".into()),
+                ("extra", "x".into()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v));
+            assert_eq!(now, want, "{ty:?}");
+            assert!(!in_frame(fields.get("msgId").unwrap().as_ptr()), "{ty:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The ROCKETMQ binary header form (type 1): fixed fields, then
 //! length-prefixed remark and extFields entries.
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::{Header, decode_fields, intern_key};
 use crate::protocol::codes::{LanguageCode, SerializeType};
@@ -139,7 +139,14 @@ fn utf8(b: &[u8], what: &str) -> Result<String, ProtocolError> {
     utf8_str(b, what).map(str::to_owned)
 }
 
+#[cfg(test)]
 pub(super) fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
+    decode_binary_in(src, None)
+}
+
+/// Decodes `src`; with `frame` (which `src` lies in), the ext fields' values
+/// are read from it in place.
+pub(super) fn decode_binary_in(src: &[u8], frame: Option<&Bytes>) -> Result<Header, ProtocolError> {
     if src.len() < BINARY_FIXED_LEN {
         return Err(malformed(format!(
             "{} bytes is shorter than the fixed 21",
@@ -165,13 +172,16 @@ pub(super) fn decode_binary(src: &[u8]) -> Result<Header, ProtocolError> {
     let ext_fields = if ext_len == 0 {
         None
     } else {
-        let mut fields = ExtFields::with_capacity_and_bytes(16, ext_len);
+        let mut fields = match frame {
+            Some(frame) => ExtFields::in_frame(frame.clone(), 16),
+            None => ExtFields::with_capacity_and_bytes(16, ext_len),
+        };
         while !ext.is_empty() {
             let klen = take(&mut ext, 2, "key length")?.get_u16() as usize;
             let k = utf8_str(take(&mut ext, klen, "key")?, "key")?;
             let vlen = take(&mut ext, 4, "value length")?.get_u32() as usize;
             let v = utf8_str(take(&mut ext, vlen, "value")?, "value")?;
-            fields.push(intern_key(k), v);
+            fields.push_in_frame(intern_key(k), v);
         }
         Some(fields)
     };

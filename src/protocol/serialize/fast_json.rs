@@ -1,5 +1,7 @@
 //! A scanner for the common JSON header: no escapes, known keys, integer
 //! numbers, string or null values. `None` means "not that shape".
+use bytes::Bytes;
+
 use super::{Header, intern_key};
 use crate::protocol::codes::LanguageCode;
 use crate::protocol::command::ExtFields;
@@ -9,6 +11,8 @@ use crate::protocol::command::ExtFields;
 struct Cursor<'a> {
     s: &'a str,
     i: usize,
+    /// The frame `s` lies in, when the values may be read in place.
+    frame: Option<&'a Bytes>,
 }
 
 impl<'a> Cursor<'a> {
@@ -92,8 +96,11 @@ impl<'a> Cursor<'a> {
     /// The `extFields` object, whose values go into one shared string.
     fn ext_fields(&mut self) -> Option<ExtFields> {
         self.eat(b'{')?;
-        // The values are a fraction of what is left: one allocation for all.
-        let mut ext = ExtFields::with_capacity_and_bytes(8, self.s.len() - self.i);
+        let mut ext = match self.frame {
+            Some(frame) => ExtFields::in_frame(frame.clone(), 8),
+            // The values are a fraction of what is left: one allocation for all.
+            None => ExtFields::with_capacity_and_bytes(8, self.s.len() - self.i),
+        };
         if self.peek()? == b'}' {
             self.i += 1;
             return Some(ext);
@@ -102,7 +109,7 @@ impl<'a> Cursor<'a> {
             let k = self.string()?;
             self.eat(b':')?;
             if let Some(v) = self.string_or_null()? {
-                ext.push(intern_key(k), v);
+                ext.push_in_frame(intern_key(k), v);
             }
             if self.next_or_end()? {
                 return Some(ext);
@@ -141,10 +148,18 @@ pub(super) fn string_end_for_test(b: &[u8]) -> Option<usize> {
     string_end(b)
 }
 
+#[cfg(test)]
 pub(super) fn decode(src: &[u8]) -> Option<Header> {
+    decode_in(src, None)
+}
+
+/// Decodes `src`; with `frame` (which `src` lies in), the ext fields' values
+/// are read from it in place.
+pub(super) fn decode_in(src: &[u8], frame: Option<&Bytes>) -> Option<Header> {
     let mut c = Cursor {
         s: std::str::from_utf8(src).ok()?,
         i: 0,
+        frame,
     };
     let mut h = Header {
         code: 0,

@@ -4,7 +4,7 @@
 //! the fast scanner of `fast_json`.
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
@@ -121,11 +121,18 @@ struct JsonHeader<'a> {
     ext_fields: Option<ExtFields>,
 }
 
+#[cfg(test)]
 pub(super) fn decode_json(src: &[u8]) -> Result<Header, ProtocolError> {
+    decode_json_in(src, None)
+}
+
+/// Decodes `src`; with `frame` (which `src` lies in), the ext fields' values
+/// are read from it in place when the fast path takes the header.
+pub(super) fn decode_json_in(src: &[u8], frame: Option<&Bytes>) -> Result<Header, ProtocolError> {
     // Replies are decoded once per send: the plain shape every server sends is
     // read by a small scanner; anything else (escapes, non-ASCII, unknown keys,
     // odd values) goes through serde_json, which also produces the error text.
-    if let Some(h) = fast_json::decode(src) {
+    if let Some(h) = fast_json::decode_in(src, frame) {
         return Ok(h);
     }
     decode_json_serde(src)

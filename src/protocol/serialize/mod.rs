@@ -5,7 +5,7 @@
 //! this module picks the form of a frame.
 use std::borrow::Cow;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::codes::{LanguageCode, SerializeType};
 use super::command::{EncodedFields, ExtFields, RemotingCommand};
@@ -19,8 +19,12 @@ mod writer;
 pub use binary::binary_entries;
 pub(crate) use writer::FieldWriter;
 
-use binary::{decode_binary, decode_binary_entries, encode_binary, put_binary_entries};
-use json::{decode_json, encode_json, put_json_entries};
+#[cfg(test)]
+use binary::decode_binary;
+use binary::{decode_binary_entries, decode_binary_in, encode_binary, put_binary_entries};
+#[cfg(test)]
+use json::decode_json;
+use json::{decode_json_in, encode_json, put_json_entries};
 
 /// The decoded header fields of one frame (the body is handled by the frame codec).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +56,19 @@ pub fn encode_header(cmd: &RemotingCommand, ty: SerializeType, dst: &mut BytesMu
 /// Reads a header of type `ty` from `src`.
 pub fn decode_header(src: &[u8], ty: SerializeType) -> Result<Header, ProtocolError> {
     match ty {
-        SerializeType::Json => decode_json(src),
-        SerializeType::RocketMq => decode_binary(src),
+        SerializeType::Json => decode_json_in(src, None),
+        SerializeType::RocketMq => decode_binary_in(src, None),
+    }
+}
+
+/// [`decode_header`] of the first `len` bytes of `frame`, whose ext fields'
+/// values are read in place from `frame` (which they keep alive) instead of
+/// copied.
+pub fn decode_header_in(frame: &Bytes, len: usize, ty: SerializeType) -> Result<Header, ProtocolError> {
+    let src = frame.get(..len).unwrap_or_default();
+    match ty {
+        SerializeType::Json => decode_json_in(src, Some(frame)),
+        SerializeType::RocketMq => decode_binary_in(src, Some(frame)),
     }
 }
 
