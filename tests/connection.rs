@@ -1355,3 +1355,24 @@ async fn responses_read_just_before_the_peer_closes_are_delivered() {
         assert_eq!(resp.code, response_code::SUCCESS);
     }
 }
+
+/// A handle knows whether its actor shares the caller's thread (the producer
+/// then yields for it to write a batch) or runs on an arbiter of its own.
+#[actix_rt::test]
+async fn a_handle_knows_whether_its_actor_is_on_this_thread() {
+    let cl = cluster().await;
+    let here = ConnectionActor::start_supervised(cl.namesrv_addr(), cfg());
+    assert_eq!(here.home(), Some(std::thread::current().id()));
+    let arbiter = Arbiter::new();
+    let there = ConnectionActor::start_supervised_in(&arbiter.handle(), cl.namesrv_addr(), cfg());
+    assert_eq!(there.home(), None);
+    // Both work alike.
+    for conn in [&here, &there] {
+        let resp = conn
+            .request(route_request("B"), deadline(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(queues(&resp), 2);
+    }
+    arbiter.stop();
+}

@@ -97,7 +97,7 @@ pub struct ProducerActor {
     /// Routes, connections and queue rotations by topic.
     pub(crate) routes: RouteCache,
     /// The attempts handed to connections, by token.
-    in_flight: InFlight,
+    pub(crate) in_flight: InFlight,
     /// Done, retried or failed: what an attempt's end means.
     pub(crate) outcome: Outcome,
     /// Request–reply requests waiting for their reply.

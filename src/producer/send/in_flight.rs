@@ -3,6 +3,7 @@
 //! answered by its deadline even if a connection is stuck), and the pump that
 //! brings the connections' replies back to the actor.
 use std::task::Poll;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -44,6 +45,8 @@ pub(crate) struct InFlight {
     /// Send deadlines of the attempts in flight, by token.
     deadlines: DeadlineQueue<u64>,
     timer: Option<SpawnHandle>,
+    /// The thread of the connection the last attempt went to, when known.
+    last_home: Option<ThreadId>,
 }
 
 impl InFlight {
@@ -56,6 +59,7 @@ impl InFlight {
             next_token: 0,
             deadlines: DeadlineQueue::default(),
             timer: None,
+            last_home: None,
         }
     }
 
@@ -76,6 +80,7 @@ impl InFlight {
     ) {
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
+        self.last_home = conn.home();
         conn.submit(Submit {
             cmd,
             deadline: attempt_deadline,
@@ -92,6 +97,13 @@ impl InFlight {
         let live = &self.attempts;
         self.deadlines
             .push(deadline, token, live.len(), |_, t| live.contains_key(&t));
+    }
+
+    /// Whether the connection the last attempt went to runs on this thread
+    /// (and so writes it only when this thread yields).
+    pub(crate) fn last_went_local(&self) -> bool {
+        self.last_home
+            .is_some_and(|home| home == std::thread::current().id())
     }
 
     /// The attempt `token` names, unless it timed out before.

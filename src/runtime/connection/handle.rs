@@ -2,6 +2,7 @@
 //! `ConnectionActor`. Requests of every kind go in through the actor's
 //! submission channel, in order; the mailbox carries only control messages.
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix::prelude::*;
@@ -25,6 +26,8 @@ pub struct Connection {
     submit: Option<mpsc::UnboundedSender<Submit>>,
     /// Whether a TCP connection is open now, as the actor last set it.
     connected: Arc<AtomicBool>,
+    /// The thread its actor runs on, when it was started on the caller's.
+    home: Option<ThreadId>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -41,13 +44,21 @@ impl Connection {
         remote: Arc<str>,
         submit: Option<mpsc::UnboundedSender<Submit>>,
         connected: Arc<AtomicBool>,
+        home: Option<ThreadId>,
     ) -> Self {
         Connection {
             actor,
             remote,
             submit,
             connected,
+            home,
         }
+    }
+
+    /// The thread its actor runs on, when known (`None`: an arbiter of its own).
+    /// An actor on the caller's thread writes only when that thread yields.
+    pub fn home(&self) -> Option<ThreadId> {
+        self.home
     }
 
     /// The remote address, `host:port`.

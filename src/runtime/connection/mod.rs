@@ -23,6 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::task::{Context as TaskContext, Poll};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -280,6 +281,7 @@ impl ConnectionActor {
     fn start_with(
         remote: Arc<str>,
         cfg: ConnectionConfig,
+        home: Option<ThreadId>,
         start: impl FnOnce(Box<dyn FnOnce(&mut Context<Self>) -> Self + Send>) -> Addr<Self>,
     ) -> Connection {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -290,12 +292,13 @@ impl ConnectionActor {
         let actor = start(Box::new(move |_| {
             ConnectionActor::new(r, cfg, rx, weak, flag)
         }));
-        Connection::new(actor, remote, Some(tx), connected)
+        Connection::new(actor, remote, Some(tx), connected, home)
     }
 
     /// Starts a supervised connection actor on the current arbiter.
     pub fn start_supervised(remote: impl Into<Arc<str>>, cfg: ConnectionConfig) -> Connection {
-        Self::start_with(remote.into(), cfg, Supervisor::start)
+        let home = Some(std::thread::current().id());
+        Self::start_with(remote.into(), cfg, home, Supervisor::start)
     }
 
     /// Starts a supervised connection actor on `arbiter`.
@@ -304,7 +307,7 @@ impl ConnectionActor {
         remote: impl Into<Arc<str>>,
         cfg: ConnectionConfig,
     ) -> Connection {
-        Self::start_with(remote.into(), cfg, |f| {
+        Self::start_with(remote.into(), cfg, None, |f| {
             Supervisor::start_in_arbiter(arbiter, f)
         })
     }
@@ -588,6 +591,7 @@ impl StreamHandler<Result<RemotingCommand, ProtocolError>> for ConnectionActor {
             self.remote.clone(),
             self.submit_tx.upgrade(),
             self.writer.connected_flag(),
+            Some(std::thread::current().id()),
         );
         match &self.inbound {
             Some(handler) => {
