@@ -48,8 +48,16 @@
 //! fan-out, its connections) is the difference between its time per message
 //! and this one's.
 //!
+//! The last row is the least batching client (`support/least_batcher.rs`): an
+//! actor that does only what batching behind `Addr::send` requires per message
+//! (validation, a `UNIQ_KEY`, its record in a batch body, its own `SendResult`)
+//! on a socket of its own, with none of the producer's machinery. Its rate is
+//! what auto-batching could reach on this wire shape and machine if the
+//! producer's jobs, routes, timers, deadlines, back-pressure and
+//! `ConnectionActor` cost nothing.
+//!
 //! Against noise, each case runs in 5 rounds, each round running the four
-//! client configurations, the baseline and the two hops back to back
+//! client configurations, the baseline, the two hops and the least batching client back to back
 //! (60 000 messages per run at c=256, 5 000 at c=1). Per configuration the
 //! table shows the median msg/s, p50 and p99 over the rounds, and the median
 //! and min–max of the per-round client/baseline ratios (each ratio taken
@@ -71,6 +79,8 @@ use actix_rocketmq::testkit::TestCluster;
 #[path = "support/baseline.rs"]
 #[allow(dead_code)] // each includer uses part of it
 mod baseline;
+#[path = "support/least_batcher.rs"]
+mod least_batcher;
 use actix::{ActorFutureExt, AsyncContext};
 use actix_rocketmq::producer::send_result::{SendResult, SendStatus};
 use actix_rocketmq::{
@@ -345,6 +355,10 @@ async fn later_case(later: &Addr<LaterActor>, case: Case) -> CaseResult {
     drive(later, case, Later, |r| r.is_ok()).await
 }
 
+async fn least_case(least: &Addr<least_batcher::LeastBatcher>, case: Case) -> CaseResult {
+    drive(least, case, least_batcher::LeastSend, |r| r.is_ok()).await
+}
+
 // ---------------------------------------------------------------------------
 
 /// The baseline on the same broker, with the producer's header serialization.
@@ -392,7 +406,7 @@ fn median(xs: &[f64]) -> f64 {
 
 // ---------------------------------------------------------------------------
 
-const CONFIGS: [&str; 7] = [
+const CONFIGS: [&str; 8] = [
     "actors",
     "actors+auto-batch",
     "actors+conn. arbiter",
@@ -400,6 +414,7 @@ const CONFIGS: [&str; 7] = [
     "baseline (no actors)",
     "Addr::send hop alone",
     "hop, reply at turn end",
+    "least batching client",
 ];
 /// Index of the baseline in [`CONFIGS`], which every ratio is taken against.
 const BASELINE: usize = 4;
@@ -407,6 +422,8 @@ const BASELINE: usize = 4;
 const HOP: usize = 5;
 /// Index of the hop with a reply later in [`CONFIGS`].
 const LATER: usize = 6;
+/// Index of the least batching client in [`CONFIGS`].
+const LEAST: usize = 7;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -458,6 +475,10 @@ fn main() {
                 .expect("producer starts");
         let hop = HopActor.start();
         let later = LaterActor::default().start();
+        let least =
+            least_batcher::LeastBatcher::start(&broker.broker, GROUP, TOPIC, BROKER, QUEUES)
+                .await
+                .expect("the least batching client connects");
         // Warm-up: route, connection, allocator.
         let warm = Case {
             size: 1024,
@@ -476,11 +497,12 @@ fn main() {
         baseline_case(&broker.broker, serialize, warm).await;
         hop_case(&hop, warm).await;
         later_case(&later, warm).await;
+        least_case(&least, warm).await;
 
         // Per case, per configuration (CONFIGS order), one result per round.
-        let mut results: Vec<(Case, [Vec<CaseResult>; 7])> = Vec::new();
+        let mut results: Vec<(Case, [Vec<CaseResult>; 8])> = Vec::new();
         for case in &cases {
-            let mut runs: [Vec<CaseResult>; 7] = Default::default();
+            let mut runs: [Vec<CaseResult>; 8] = Default::default();
             for _ in 0..rounds {
                 runs[0].push(client_case(&producer, *case).await);
                 runs[1].push(client_case(&producer_batch, *case).await);
@@ -489,6 +511,7 @@ fn main() {
                 runs[BASELINE].push(baseline_case(&broker.broker, serialize, *case).await);
                 runs[HOP].push(hop_case(&hop, *case).await);
                 runs[LATER].push(later_case(&later, *case).await);
+                runs[LEAST].push(least_case(&least, *case).await);
             }
             results.push((*case, runs));
         }

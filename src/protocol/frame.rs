@@ -233,7 +233,10 @@ mod tests {
             assert!(in_frame(id.as_ptr()), "{ty:?}: msgId was copied");
             fields.insert("queueId", "5");
             fields.push("extra", "x");
-            let now: Vec<_> = fields.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            let now: Vec<_> = fields
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
             let want = [
                 ("msgId", "A".repeat(4096)),
                 ("queueId", "5".into()),

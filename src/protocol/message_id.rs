@@ -143,13 +143,13 @@ impl WallClock {
 
     /// Epoch ms at `instant` (an instant of the last second or so).
     pub fn ms_at(&mut self, instant: Instant) -> i64 {
-        match self.at {
-            Some((base, ms)) if instant >= base && instant - base < Self::REFRESH => {
-                ms + millis(instant - base)
-            }
-            Some((base, ms)) if instant < base && base - instant < Self::REFRESH => {
-                ms - millis(base - instant)
-            }
+        // One subtraction per reading, not a compare and a subtraction.
+        let ahead = self
+            .at
+            .map(|(base, ms)| (instant.checked_duration_since(base), base, ms));
+        match ahead {
+            Some((Some(d), _, ms)) if d < Self::REFRESH => ms + millis(d),
+            Some((None, base, ms)) if base - instant < Self::REFRESH => ms - millis(base - instant),
             _ => {
                 let (now, wall) = (Instant::now(), now_ms());
                 let ms = if instant <= now {

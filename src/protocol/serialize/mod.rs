@@ -64,7 +64,11 @@ pub fn decode_header(src: &[u8], ty: SerializeType) -> Result<Header, ProtocolEr
 /// [`decode_header`] of the first `len` bytes of `frame`, whose ext fields'
 /// values are read in place from `frame` (which they keep alive) instead of
 /// copied.
-pub fn decode_header_in(frame: &Bytes, len: usize, ty: SerializeType) -> Result<Header, ProtocolError> {
+pub fn decode_header_in(
+    frame: &Bytes,
+    len: usize,
+    ty: SerializeType,
+) -> Result<Header, ProtocolError> {
     let src = frame.get(..len).unwrap_or_default();
     match ty {
         SerializeType::Json => decode_json_in(src, Some(frame)),

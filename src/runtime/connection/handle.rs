@@ -2,8 +2,8 @@
 //! `ConnectionActor`. Requests of every kind go in through the actor's
 //! submission channel, in order; the mailbox carries only control messages.
 use std::sync::Arc;
-use std::thread::ThreadId;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ThreadId;
 
 use actix::prelude::*;
 use futures::channel::oneshot;
