@@ -4,9 +4,11 @@
 //! (its own socket, as the baseline client has). Per message: the mailbox hop,
 //! validation, a `UNIQ_KEY`, its record in a batch body, and its own
 //! `SendResult` out of the batch reply. Per batch: one SEND_BATCH_MESSAGE
-//! frame written straight from the actor (at most two in flight, as the
-//! producer's default per-topic limit allows; up to 128 messages each; the
-//! sends of one turn leave at its end), one reply read and decoded.
+//! frame written straight from the actor (at most four in flight and 128
+//! messages each, the producer's `AutoBatch` defaults; the sends of one turn
+//! leave at its end), one reply read and decoded. Other shapes measured no
+//! better: (1, 256) 0.55x, (2, 128) 0.61x, (4, 64) 0.65x, (8, 32) 0.64x,
+//! (16, 16) 0.56–0.58x the baseline.
 //!
 //! It is a measuring stick, not a client: a failed batch fails its members,
 //! nothing is retried, and it needs a broker that answers. Its rate bounds
@@ -42,7 +44,7 @@ use actix_rocketmq::{Error, ErrorKind, Message, MessageQueue, SendResult, SendSt
 type Tx = actix::dev::OneshotSender<Result<SendResult, Error>>;
 
 const MAX_BATCH: usize = 128;
-const MAX_IN_FLIGHT: usize = 2;
+const MAX_IN_FLIGHT: usize = 4;
 const MAX_SIZE: usize = 4 * 1024 * 1024;
 
 /// A batch on the wire: its opaque, queue, messages and their reply senders.
