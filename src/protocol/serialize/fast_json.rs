@@ -93,7 +93,8 @@ impl<'a> Cursor<'a> {
             _ => None,
         }
     }
-    /// The `extFields` object, whose values go into one shared string.
+    /// The `extFields` object: its values read in place from the frame when
+    /// there is one, else copied into one shared string.
     fn ext_fields(&mut self) -> Option<ExtFields> {
         self.eat(b'{')?;
         let mut ext = match self.frame {
