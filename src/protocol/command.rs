@@ -23,7 +23,7 @@ pub const FLAG_ONEWAY: i32 = 2;
 /// producer encodes the fields a message keeps across retries once, and each
 /// attempt adds only what changes. Those are written first and are not seen
 /// by [`get`](ExtFields::get) or [`iter`](ExtFields::iter).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ExtFields {
     /// Each key with the byte range of its value in `values`.
     fields: Vec<(Cow<'static, str>, u32, u32)>,
@@ -40,7 +40,7 @@ fn frame_str(frame: &Bytes, start: u32, end: u32) -> &str {
 }
 
 /// Where the values' bytes are.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Values {
     Owned(String),
     /// A decoded frame: each range is a value's UTF-8 bytes in place.
@@ -185,6 +185,18 @@ impl ExtFields {
     /// `true` when there are no fields, encoded or not.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.encoded.as_ref().is_none_or(|e| e.bytes.is_empty())
+    }
+}
+
+/// The fields as a map (and the encoded part's size): never the frame they
+/// may be read from, which holds the body too.
+impl std::fmt::Debug for ExtFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        if let Some(enc) = &self.encoded {
+            m.entry(&"(encoded bytes)", &enc.bytes.len());
+        }
+        m.entries(self.iter()).finish()
     }
 }
 

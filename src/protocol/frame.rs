@@ -249,6 +249,22 @@ mod tests {
         }
     }
 
+    /// Fields read in place print as a map of their own, not the frame (which
+    /// holds the body too).
+    #[test]
+    fn decoded_fields_print_as_a_map() {
+        let mut ext = ExtFields::new();
+        ext.push("queueId", "3");
+        let cmd = RemotingCommand::request(10, ext).with_body(&b"the-body-bytes"[..]);
+        let frame = encode_frame(&cmd).unwrap();
+        let got = RemotingCodec::default()
+            .decode(&mut BytesMut::from(&frame[..]))
+            .unwrap()
+            .unwrap();
+        let shown = format!("{:?}", got.ext_fields.unwrap());
+        assert_eq!(shown, r#"{"queueId": "3"}"#);
+    }
+
     #[test]
     fn bad_words_are_errors() {
         let mut codec = RemotingCodec::default();
