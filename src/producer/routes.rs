@@ -28,6 +28,17 @@ use crate::runtime::route_manager::{
 };
 use crate::runtime::{Connection, NetError, RouteError};
 
+/// The sends waiting for one topic's route.
+#[derive(Default)]
+struct Waiters {
+    // Jobs travel boxed (cheap moves); unboxing them to queue would copy each.
+    #[allow(clippy::vec_box)]
+    jobs: Vec<Box<Job>>,
+    /// The earliest deadline among `jobs`: kept, not scanned for, so thousands
+    /// of sends waiting out a slow name server cost one comparison each.
+    earliest: Option<Instant>,
+}
+
 /// Routes, connections and queue rotations, by topic (namespaced) and address.
 pub(crate) struct RouteCache {
     /// Sends go to the brokers' VIP port (see [`broker_addr`]).
@@ -35,9 +46,7 @@ pub(crate) struct RouteCache {
     /// This producer's id as a route subscriber.
     sub_id: u64,
     routes: HashMap<String, PublishInfo>,
-    // Jobs travel boxed (cheap moves); unboxing them to queue would copy each.
-    #[allow(clippy::vec_box)]
-    waiting: HashMap<String, Vec<Box<Job>>>,
+    waiting: HashMap<String, Waiters>,
     conns: HashMap<String, Connection>,
     selection: HashMap<String, QueueSelection>,
 }
@@ -76,9 +85,10 @@ impl RouteCache {
     pub(crate) fn wait(&mut self, job: Box<Job>) -> RouteWait {
         let deadline = job.deadline;
         let waiting = self.waiting.entry(job.topic().to_owned()).or_default();
-        let earliest = waiting.iter().map(|j| j.deadline).min();
-        waiting.push(job);
-        let topic = || waiting[0].topic().to_owned();
+        let earliest = waiting.earliest;
+        waiting.earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+        waiting.jobs.push(job);
+        let topic = || waiting.jobs[0].topic().to_owned();
         match earliest {
             None => RouteWait::Lookup(topic(), deadline),
             Some(e) if deadline < e => RouteWait::Joined(Some((topic(), deadline))),
@@ -92,27 +102,31 @@ impl RouteCache {
         let Some(waiting) = self.waiting.get_mut(topic) else {
             return Vec::new();
         };
-        let (expired, rest) = std::mem::take(waiting)
+        let (expired, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut waiting.jobs)
             .into_iter()
             .partition(|j| j.deadline <= now);
-        *waiting = rest;
+        waiting.earliest = rest.iter().map(|j| j.deadline).min();
+        waiting.jobs = rest;
         expired
     }
 
     /// The sends that waited for `topic`'s route.
     #[allow(clippy::vec_box)]
     pub(crate) fn take_waiting(&mut self, topic: &str) -> Vec<Box<Job>> {
-        self.waiting.remove(topic).unwrap_or_default()
+        self.waiting
+            .remove(topic)
+            .map(|w| w.jobs)
+            .unwrap_or_default()
     }
 
     /// Sends waiting for a route.
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.values().map(Vec::len).sum()
+        self.waiting.values().map(|w| w.jobs.len()).sum()
     }
 
     /// Every send waiting for a route (the producer stops).
     pub(crate) fn drain_waiting(&mut self) -> impl Iterator<Item = Box<Job>> + '_ {
-        self.waiting.drain().flat_map(|(_, jobs)| jobs)
+        self.waiting.drain().flat_map(|(_, w)| w.jobs)
     }
 
     /// A route learnt, with the masters' connections (connections first, so
